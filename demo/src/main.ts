@@ -1,0 +1,543 @@
+// Demo single-page app for the OpenID Connect login backend.
+//
+// Plain TypeScript, no framework. Every piece of text that comes from the URL,
+// the API or the provider is put into the page with textContent, never as HTML.
+
+// ---------------------------------------------------------------------------
+// 1. The callback's parameters. This runs first, synchronously, before any
+//    await: code and state leave the address bar (and the history entry) at once.
+// ---------------------------------------------------------------------------
+
+interface CallbackParams {
+  code: string | null;
+  state: string | null;
+  iss: string | null;
+  error: string | null;
+}
+
+let callbackParams: CallbackParams | null = null;
+
+if (location.pathname === '/callback') {
+  const q = new URLSearchParams(location.search);
+  callbackParams = {
+    code: q.get('code'),
+    state: q.get('state'),
+    iss: q.get('iss'),
+    error: q.get('error'),
+    // error_description from the provider is deliberately not read: it is
+    // attacker-controllable text and is never shown.
+  };
+  history.replaceState(null, '', '/callback');
+}
+
+// ---------------------------------------------------------------------------
+// 2. Session: the token is kept in memory and in sessionStorage (this tab only).
+// ---------------------------------------------------------------------------
+
+const STORAGE_KEY = 'oidc-demo.session';
+
+interface User {
+  sub: string;
+  email?: string;
+  name?: string;
+}
+
+interface Session {
+  token: string;
+  token_type: string;
+  /** Milliseconds since the epoch, from expires_in at the time we got it. */
+  expires_at: number;
+  user: User;
+}
+
+let session: Session | null = loadSession();
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optString(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function parseUser(v: unknown): User | null {
+  if (!isRecord(v) || typeof v.sub !== 'string') return null;
+  return { sub: v.sub, email: optString(v.email), name: optString(v.name) };
+}
+
+function loadSession(): Session | null {
+  try {
+    const raw = sessionStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const v: unknown = JSON.parse(raw);
+    const user = isRecord(v) ? parseUser(v.user) : null;
+    if (isRecord(v) && user && typeof v.token === 'string' && typeof v.expires_at === 'number') {
+      return { token: v.token, token_type: optString(v.token_type) ?? 'Bearer', expires_at: v.expires_at, user };
+    }
+  } catch {
+    // fall through: unreadable storage is treated as "no session"
+  }
+  forgetSession();
+  return null;
+}
+
+function saveSession(s: Session): void {
+  session = s;
+  try {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(s));
+  } catch {
+    // storage full or disabled: the token still lives in memory for this page
+  }
+}
+
+function forgetSession(): void {
+  session = null;
+  try {
+    sessionStorage.removeItem(STORAGE_KEY);
+  } catch {
+    // nothing to forget
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 3. Talking to the API.
+// ---------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(
+    /** Readable text, safe to show as text. */
+    message: string,
+    /** Stable error code from the API, or one made up here (network_error, http_502, ...). */
+    readonly code: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+async function callApi(
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'include',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError('The API is not reachable (network error). Is the backend running?', 'network_error', null);
+  }
+
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    throw new ApiError('The API is not reachable (the answer was cut off).', 'network_error', res.status);
+  }
+
+  let data: unknown = undefined;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+
+  if (!isRecord(data)) {
+    if (!res.ok) {
+      throw new ApiError(
+        `The API is not reachable (HTTP ${res.status}, the answer was not JSON). Is the backend running?`,
+        `http_${res.status}`,
+        res.status,
+      );
+    }
+    throw new ApiError(`The API gave an unexpected answer (HTTP ${res.status}, not a JSON object).`, 'bad_response', res.status);
+  }
+
+  if (!res.ok) {
+    const code = optString(data.error) || `http_${res.status}`;
+    const description = optString(data.error_description) || `The API answered HTTP ${res.status}.`;
+    throw new ApiError(description, code, res.status);
+  }
+  return data;
+}
+
+function asApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  return new ApiError(`Unexpected error in the page: ${e instanceof Error ? e.message : String(e)}`, 'page_error', null);
+}
+
+// ---------------------------------------------------------------------------
+// 4. Small helpers: DOM building (text only), JWT decoding, URL checks.
+// ---------------------------------------------------------------------------
+
+type Child = Node | string | null | undefined | false;
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  }
+  return node;
+}
+
+function byId(id: string): HTMLElement {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`#${id} is missing from index.html`);
+  return node;
+}
+
+const statusEl = byId('status');
+const errorEl = byId('error');
+const viewEl = byId('view');
+
+type PageState = 'loading' | 'working' | 'redirecting' | 'signed-out' | 'signed-in' | 'error';
+
+function setState(state: PageState): void {
+  document.body.dataset.state = state;
+}
+
+function setStatus(text: string): void {
+  statusEl.textContent = text;
+}
+
+function clearError(): void {
+  errorEl.replaceChildren();
+  errorEl.hidden = true;
+}
+
+function showError(opts: { title: string; detail?: string; code?: string; back?: boolean }): void {
+  const parts: HTMLElement[] = [el('p', { class: 'error-title' }, opts.title)];
+  if (opts.detail) parts.push(el('p', { class: 'error-detail' }, opts.detail));
+  if (opts.code) parts.push(el('p', { class: 'error-code' }, 'Error code: ', el('code', {}, opts.code)));
+  if (opts.back) parts.push(el('p', {}, el('a', { id: 'back', href: '/' }, 'Back to the start')));
+  errorEl.replaceChildren(...parts);
+  errorEl.hidden = false;
+}
+
+function showApiError(title: string, e: unknown, back = false): void {
+  const err = asApiError(e);
+  showError({ title, detail: err.message, code: err.code, back });
+}
+
+function truncate(s: string, max = 200): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+function base64UrlDecode(part: string): string {
+  const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+  const padded = b64 + '='.repeat((4 - (b64.length % 4)) % 4);
+  const bin = atob(padded);
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+}
+
+/** Decodes a JWT for display. No signature check: that is the backend's job. */
+function decodeJwt(token: string): { header: unknown; claims: Record<string, unknown> } | null {
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const header: unknown = JSON.parse(base64UrlDecode(parts[0]));
+    const claims: unknown = JSON.parse(base64UrlDecode(parts[1]));
+    return isRecord(claims) ? { header, claims } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A same-origin path: starts with exactly one '/', no scheme-relative or backslash tricks. */
+function isLocalPath(v: unknown): v is string {
+  if (typeof v !== 'string' || !v.startsWith('/') || v.startsWith('//') || v.startsWith('/\\')) return false;
+  if (/[\u0000-\u001f\u007f]/.test(v)) return false;
+  try {
+    return new URL(v, location.origin).origin === location.origin;
+  } catch {
+    return false;
+  }
+}
+
+function isHttpUrl(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  try {
+    const u = new URL(v);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+function formatTime(ms: number): string {
+  const d = new Date(ms);
+  const mins = Math.round((ms - Date.now()) / 60000);
+  const rel = mins > 0 ? `in ${mins} min` : mins === 0 ? 'now' : `${-mins} min ago`;
+  return `${d.toLocaleString()} (${d.toISOString()}, ${rel})`;
+}
+
+// ---------------------------------------------------------------------------
+// 5. Views.
+// ---------------------------------------------------------------------------
+
+const SERVER_FLOW_RETURN_TO = '/?flow=server';
+const SERVER_LOGIN_HREF = `/authorization-code/login?${new URLSearchParams({ return_to: SERVER_FLOW_RETURN_TO })}`;
+
+function renderHome(): void {
+  const q = new URLSearchParams(location.search);
+  const serverError = q.get('error');
+  const serverFlow = q.get('flow') === 'server';
+
+  clearError();
+  if (serverError) {
+    const code = truncate(serverError, 100);
+    const description = q.get('error_description');
+    showError({
+      title: `The server flow login failed: ${code}`,
+      detail: description ? truncate(description, 300) : undefined,
+      code,
+    });
+  }
+
+  const cards: HTMLElement[] = [];
+  if (serverFlow) cards.push(renderServerFlowCard());
+  cards.push(session ? renderSignedInCard(session) : renderSignedOutCard(serverFlow));
+  viewEl.replaceChildren(...cards);
+
+  if (session) {
+    const who = session.user.name || session.user.email || session.user.sub;
+    setStatus(`Signed in as ${who}.`);
+    setState('signed-in');
+  } else {
+    setStatus(serverFlow ? 'Signed in with the server flow (no token held by this page).' : 'Not signed in.');
+    setState('signed-out');
+  }
+}
+
+function renderSignedOutCard(serverFlow: boolean): HTMLElement {
+  const loginButton = el('button', { id: 'login', type: 'button' }, 'Log in');
+  loginButton.addEventListener('click', () => void startLogin(loginButton));
+  return el(
+    'section',
+    { class: 'card', id: 'signed-out' },
+    el('h2', {}, serverFlow ? 'No token held by this page' : 'Not signed in'),
+    el(
+      'p',
+      {},
+      '“Log in” uses the single-page-app flow: the API returns a token to this page. ',
+      'The server flow leaves the token with the backend, which sets an HttpOnly session cookie instead.',
+    ),
+    el(
+      'div',
+      { class: 'actions' },
+      loginButton,
+      el('a', { id: 'server-login', class: 'button secondary', href: SERVER_LOGIN_HREF }, 'Log in with the server flow'),
+    ),
+  );
+}
+
+function renderSignedInCard(s: Session): HTMLElement {
+  const decoded = decodeJwt(s.token);
+  const exp = decoded && typeof decoded.claims.exp === 'number' ? decoded.claims.exp * 1000 : s.expires_at;
+  const expired = exp <= Date.now();
+
+  const logoutButton = el('button', { id: 'logout', type: 'button' }, 'Log out');
+  logoutButton.addEventListener('click', () => void logout(logoutButton));
+
+  const field = (label: string, name: string, value: string | undefined) => [
+    el('dt', {}, label),
+    el('dd', { 'data-field': name }, value ?? '—'),
+  ];
+
+  return el(
+    'section',
+    { class: 'card', id: 'signed-in' },
+    el('h2', {}, 'Signed in'),
+    el(
+      'dl',
+      { id: 'user', class: 'fields' },
+      ...field('Name', 'name', s.user.name),
+      ...field('Email', 'email', s.user.email),
+      ...field('Subject', 'sub', s.user.sub),
+    ),
+    el(
+      'p',
+      { id: 'expiry', 'data-exp': String(Math.floor(exp / 1000)), class: expired ? 'expired' : '' },
+      expired ? 'The token expired ' : 'The token expires ',
+      formatTime(exp),
+      expired ? '. Log in again.' : '.',
+    ),
+    el('h2', {}, `Our ${s.token_type} token, decoded here (display only, not verified)`),
+    el(
+      'pre',
+      { id: 'claims' },
+      decoded ? JSON.stringify({ header: decoded.header, claims: decoded.claims }, null, 2) : 'The token is not a decodable JWT.',
+    ),
+    el('div', { class: 'actions' }, logoutButton),
+  );
+}
+
+function renderServerFlowCard(): HTMLElement {
+  const me = el('div', { id: 'me' }, el('p', { id: 'me-note', class: 'muted' }, 'Asking /api/me…'));
+  void loadMe(me);
+  return el(
+    'section',
+    { class: 'card', id: 'server-flow' },
+    el('h2', { class: 'ok' }, 'Signed in with the server flow'),
+    el('p', { class: 'muted' }, 'The backend holds the session in an HttpOnly cookie that this page cannot read.'),
+    me,
+  );
+}
+
+async function loadMe(target: HTMLElement): Promise<void> {
+  try {
+    const data = await callApi('GET', '/api/me');
+    target.replaceChildren(
+      el('p', { class: 'muted' }, 'What /api/me says about this session:'),
+      el('pre', { id: 'me-claims' }, JSON.stringify(data, null, 2)),
+    );
+  } catch (e) {
+    const err = asApiError(e);
+    const text =
+      err.status === 404
+        ? '/api/me is not available yet (HTTP 404), so there is nothing more to show.'
+        : `/api/me could not be read: ${err.message} (${err.code}).`;
+    target.replaceChildren(el('p', { id: 'me-note', class: 'muted' }, text));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 6. Actions.
+// ---------------------------------------------------------------------------
+
+async function startLogin(button: HTMLButtonElement): Promise<void> {
+  clearError();
+  button.disabled = true;
+  setState('working');
+  setStatus('Asking the API for a login URL…');
+  try {
+    const data = await callApi('GET', `/api/login?${new URLSearchParams({ return_to: '/' })}`);
+    if (!isHttpUrl(data.login_url)) {
+      throw new ApiError('The API answer has no usable login_url.', 'bad_response', 200);
+    }
+    setState('redirecting');
+    setStatus('Redirecting to the provider…');
+    location.assign(data.login_url);
+  } catch (e) {
+    showApiError('Could not start the login.', e);
+    button.disabled = false;
+    setState('signed-out');
+    setStatus('Not signed in.');
+  }
+}
+
+async function logout(button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  const token = session?.token;
+  forgetSession();
+  renderHome();
+  setStatus('Signed out. Telling the API…');
+  try {
+    const data = await callApi('POST', '/api/logout', {}, token ? { Authorization: `Bearer ${token}` } : {});
+    if (isHttpUrl(data.logout_url)) {
+      setState('redirecting');
+      setStatus('Signed out. Redirecting to the provider to end its session…');
+      location.assign(data.logout_url);
+      return;
+    }
+    setStatus('Signed out.');
+  } catch (e) {
+    const err = asApiError(e);
+    setStatus(`Signed out. The token is forgotten in this tab; /api/logout did not answer (${err.code}), ignored.`);
+  }
+}
+
+async function completeCallback(p: CallbackParams | null): Promise<void> {
+  clearError();
+  viewEl.replaceChildren();
+  const fail = (opts: { title: string; detail?: string; code?: string }) => {
+    showError({ ...opts, back: true });
+    setState('error');
+    setStatus('Not signed in.');
+  };
+
+  if (!p || (p.code === null && p.state === null && p.error === null)) {
+    fail({ title: 'Nothing to complete here: this page is only reached through the provider’s redirect.' });
+    return;
+  }
+  if (p.error !== null) {
+    fail({ title: `The provider refused the login: ${truncate(p.error, 100)}` });
+    return;
+  }
+  if (!p.code || !p.state) {
+    fail({ title: 'The provider’s redirect has no code or no state.', code: 'invalid_callback' });
+    return;
+  }
+
+  setState('working');
+  setStatus('Completing the login…');
+  const body: Record<string, string> = { code: p.code, state: p.state };
+  if (p.iss !== null) body.iss = p.iss;
+
+  let data: Record<string, unknown>;
+  try {
+    data = await callApi('POST', '/api/callback', body);
+  } catch (e) {
+    const err = asApiError(e);
+    fail({ title: 'The login could not be completed.', detail: err.message, code: err.code });
+    return;
+  }
+
+  const user = parseUser(data.user);
+  if (typeof data.token !== 'string' || !user) {
+    fail({ title: 'The login could not be completed.', detail: 'The API answer has no token or no user.', code: 'bad_response' });
+    return;
+  }
+  const expiresIn = typeof data.expires_in === 'number' ? data.expires_in : 0;
+  saveSession({
+    token: data.token,
+    token_type: optString(data.token_type) ?? 'Bearer',
+    expires_at: Date.now() + expiresIn * 1000,
+    user,
+  });
+
+  const returnTo = isLocalPath(data.return_to) && new URL(data.return_to, location.origin).pathname !== '/callback' ? data.return_to : '/';
+  history.replaceState(null, '', returnTo);
+  route();
+}
+
+// ---------------------------------------------------------------------------
+// 7. Routing on location.pathname.
+// ---------------------------------------------------------------------------
+
+function route(): void {
+  if (location.pathname === '/callback') {
+    const p = callbackParams;
+    callbackParams = null; // one use only
+    void completeCallback(p);
+  } else {
+    renderHome();
+  }
+}
+
+// Never a blank screen: anything unexpected ends up in #error as text.
+window.addEventListener('error', (ev) => {
+  showError({ title: 'Unexpected error in the page.', detail: String(ev.message), code: 'page_error' });
+});
+window.addEventListener('unhandledrejection', (ev) => {
+  showApiError('Unexpected error in the page.', ev.reason);
+});
+
+route();

@@ -1,0 +1,77 @@
+import { defineConfig, type ProxyOptions } from 'vite';
+
+// Where the backend runs. `cargo lambda watch` serves function NAME at
+// `/lambda-url/NAME/<path>`, and the function sees `/<path>`.
+const apiOrigin = process.env.DEMO_API_ORIGIN || 'http://127.0.0.1:9000';
+const host = process.env.DEMO_HOST || 'localhost';
+const port = Number(process.env.DEMO_PORT || 5173);
+
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  throw new Error(`DEMO_PORT must be a TCP port number, got ${JSON.stringify(process.env.DEMO_PORT)}`);
+}
+
+// The one table: path prefix seen by the browser -> Lambda function that answers it.
+export const routes: ReadonlyArray<readonly [prefix: string, fn: string]> = [
+  ['/api/login', 'login'],
+  ['/authorization-code/login', 'login'],
+  ['/api/callback', 'callback'],
+  ['/authorization-code/callback', 'callback'],
+  ['/api/me', 'me'],
+  ['/api/logout', 'logout'],
+  ['/authorization-code/logout', 'logout'],
+  ['/.well-known/', 'issuer'],
+];
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function proxyEntry(prefix: string, fn: string): [string, ProxyOptions] {
+  // A prefix ending in '/' matches everything below it; any other prefix
+  // matches itself exactly or followed by '/' or a query (so `/api/me`
+  // does not swallow `/api/meta`).
+  const tail = prefix.endsWith('/') ? '' : '(?=[/?]|$)';
+  const key = `^${escapeRegExp(prefix)}${tail}`;
+  return [
+    key,
+    {
+      target: apiOrigin,
+      // Keep the browser's Host header (no changeOrigin): the backend must see
+      // the app's origin (e.g. localhost:5173) to build redirect URIs and cookies.
+      changeOrigin: false,
+      // Add X-Forwarded-For / -Port / -Proto for the backend's information.
+      xfwd: true,
+      // `path` is the original path plus its query string.
+      rewrite: (path) => `/lambda-url/${fn}${path}`,
+      configure: (proxy) => {
+        // Backend down: answer like a gateway would (502, not JSON). Vite's own
+        // handler, which runs after this one, still logs the error.
+        proxy.on('error', (_err, _req, res) => {
+          if ('writeHead' in res && !res.headersSent && !res.writableEnded) {
+            res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8' });
+            res.end(`Bad gateway: the API at ${apiOrigin} is not reachable.\n`);
+          }
+        });
+      },
+    },
+  ];
+}
+
+const proxy = Object.fromEntries(routes.map(([prefix, fn]) => proxyEntry(prefix, fn)));
+
+export default defineConfig({
+  // 'spa' (the default) serves index.html for unknown paths such as /callback.
+  appType: 'spa',
+  server: {
+    host,
+    port,
+    strictPort: true,
+    allowedHosts: [host],
+    proxy,
+  },
+  preview: {
+    host,
+    port,
+    strictPort: true,
+    allowedHosts: [host],
+    proxy,
+  },
+});

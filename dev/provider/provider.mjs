@@ -1,0 +1,130 @@
+// Local OpenID Connect provider for development and end-to-end tests.
+//
+// Runs `oidc-provider` (npm) on loopback over plain HTTP with one confidential
+// client (authorization_code + PKCE S256, client_secret_basic) and two fixed
+// test users. Login uses oidc-provider's devInteractions forms; the login
+// submission is checked here: login must be `alice` or `bob` and the password
+// must equal the login (alice/alice, bob/bob). Anything else is refused with a
+// 401 page; no user is ever created. Keys are generated in memory at start.
+//
+// Environment:
+//   PROVIDER_PORT                       listen port (default 3000)
+//   PROVIDER_HOST                       bind host (default 127.0.0.1)
+//   PROVIDER_ISSUER                     announced issuer (default http://localhost:${PROVIDER_PORT})
+//   OIDC_CLIENT_ID                      client id (default local-spa)
+//   OIDC_CLIENT_SECRET                  client secret (required)
+//   PROVIDER_REDIRECT_URIS              comma-separated redirect URIs (required)
+//   PROVIDER_POST_LOGOUT_REDIRECT_URIS  comma-separated post-logout redirect URIs (optional)
+//
+// Start: `npm ci && OIDC_CLIENT_SECRET=... PROVIDER_REDIRECT_URIS=... node provider.mjs`
+// Prints `provider ready at <issuer>` once listening.
+
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { text } from 'node:stream/consumers';
+
+import Provider from 'oidc-provider';
+
+const env = process.env;
+const fail = (msg) => { console.error(`provider: ${msg}`); process.exit(2); };
+const list = (value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+const port = Number(env.PROVIDER_PORT || 3000);
+const host = env.PROVIDER_HOST || '127.0.0.1';
+const issuer = env.PROVIDER_ISSUER || `http://localhost:${port}`;
+const clientId = env.OIDC_CLIENT_ID || 'local-spa';
+const clientSecret = env.OIDC_CLIENT_SECRET;
+const redirectUris = list(env.PROVIDER_REDIRECT_URIS);
+const postLogoutRedirectUris = list(env.PROVIDER_POST_LOGOUT_REDIRECT_URIS);
+
+if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PROVIDER_PORT is not a valid port: ${env.PROVIDER_PORT}`);
+if (!clientSecret) fail('OIDC_CLIENT_SECRET is required');
+if (redirectUris.length === 0) fail('PROVIDER_REDIRECT_URIS is required (comma-separated URIs)');
+
+// Fixed test users; the password of each is its login.
+const USERS = {
+  alice: { sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Example' },
+  bob: { sub: 'bob', email: 'bob@example.com', email_verified: true, name: 'Bob Example' },
+};
+
+// A fresh RSA signing key per run, like a real provider (not oidc-provider's built-in dev keys).
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' };
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId,
+    client_secret: clientSecret,
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: redirectUris,
+    post_logout_redirect_uris: postLogoutRedirectUris,
+  }],
+  jwks: { keys: [signingKey] },
+  cookies: {
+    keys: [randomBytes(32).toString('base64url')],
+    // Must not start with __Host- (the backend under test uses __Host- cookies).
+    names: { session: 'op_session', interaction: 'op_interaction', resume: 'op_interaction_resume' },
+  },
+  responseTypes: ['code'],
+  clientAuthMethods: ['client_secret_basic'],
+  scopes: ['openid', 'profile', 'email'],
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  pkce: { required: () => true },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
+  ttl: {
+    AuthorizationCode: 60, AccessToken: 3600, IdToken: 3600, RefreshToken: 86400,
+    Interaction: 3600, Session: 86400, Grant: 86400,
+  },
+  // Issue a refresh token with every code exchange (no offline_access needed).
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  async findAccount(ctx, id) {
+    const user = USERS[id];
+    if (!user) return undefined;
+    return { accountId: id, claims: async () => ({ ...user }) };
+  },
+});
+
+provider.on('server_error', (ctx, err) => console.error('provider: server_error', err));
+
+// Check the devInteractions login form ourselves: known user, password === login.
+provider.use(async (ctx, next) => {
+  if (ctx.method !== 'POST' || !/^\/interaction\/[^/]+$/.test(ctx.path)) return next();
+  const details = await provider.interactionDetails(ctx.req, ctx.res).catch(() => undefined);
+  if (details?.prompt.name !== 'login') return next(); // consent, errors: left to oidc-provider
+  const form = new URLSearchParams(await text(ctx.req));
+  const login = form.get('login') ?? '';
+  const refuse = (status, message) => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = `<!DOCTYPE html><title>Sign-in failed</title><p id="error">${message}</p>`;
+  };
+  if (form.get('prompt') !== 'login') return refuse(400, 'this interaction expects the login form');
+  if (!Object.hasOwn(USERS, login) || form.get('password') !== login) {
+    return refuse(401, 'unknown user or wrong password');
+  }
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, {
+    login: { accountId: login },
+  }, { mergeWithLastSubmission: false });
+  ctx.set('Cache-Control', 'no-store');
+  ctx.status = 303;
+  ctx.redirect(returnTo);
+  return undefined;
+});
+
+const server = createServer(provider.callback());
+server.listen(port, host, () => console.log(`provider ready at ${issuer}`));
+server.on('error', (err) => fail(`cannot listen on ${host}:${port}: ${err.message}`));
+
+const stop = (signal) => {
+  console.log(`provider: ${signal}, shutting down`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

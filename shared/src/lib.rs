@@ -1,0 +1,20 @@
+//! OpenID Connect login for single-page apps, on AWS Lambda: all the logic, no Lambda types.
+//!
+//! 1. `login` seals a [`transaction::Transaction`] (state, nonce, PKCE verifier, `return_to`)
+//!    into a `__Host-` cookie and answers the provider's authorize URL.
+//! 2. `callback` opens the cookie, checks `state` and the RFC 9207 `iss`, exchanges the code with
+//!    the client secret and the PKCE verifier, checks the ID token, asks userinfo, and mints our
+//!    own short-lived JWT ([`session`]). The provider's tokens never leave the function.
+//!
+//! Each function builds one immutable [`State`] at cold start ([`State::load`]) and passes it by
+//! reference to every request.
+
+pub mod config;
+pub mod error;
+pub mod return_to;
+pub mod secret;
+pub mod session;
+pub mod signing;
+pub mod transaction;
+
+pub use error::{Error, IdTokenError};
