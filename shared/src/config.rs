@@ -96,9 +96,10 @@ impl Config {
                 "set it (SPA flow) or OIDC_SERVER_REDIRECT_URI (server flow), or both",
             ));
         }
-        for (name, uri) in
-            [("OIDC_REDIRECT_URI", &spa_redirect_uri), ("OIDC_SERVER_REDIRECT_URI", &server_redirect_uri)]
-        {
+        for (name, uri) in [
+            ("OIDC_REDIRECT_URI", &spa_redirect_uri),
+            ("OIDC_SERVER_REDIRECT_URI", &server_redirect_uri),
+        ] {
             if uri.as_ref().is_some_and(|u| u.fragment().is_some()) {
                 return Err(err(name, "must not have a fragment"));
             }
@@ -145,7 +146,9 @@ impl Config {
         };
 
         let post_login_path = match get("POST_LOGIN_PATH") {
-            None => ReturnTo::parse("/").ok_or_else(|| err("POST_LOGIN_PATH", "internal default"))?,
+            None => {
+                ReturnTo::parse("/").ok_or_else(|| err("POST_LOGIN_PATH", "internal default"))?
+            }
             Some(v) => ReturnTo::parse(v.trim()).ok_or_else(|| {
                 err("POST_LOGIN_PATH", "must be a same-origin path starting with a single /")
             })?,

@@ -61,16 +61,22 @@ impl IdTokenError {
     const fn description(self) -> &'static str {
         match self {
             Self::Malformed => "The provider's ID token is malformed.",
-            Self::AlgorithmNotAllowed => "The provider's ID token uses a signing algorithm that is not allowed.",
+            Self::AlgorithmNotAllowed => {
+                "The provider's ID token uses a signing algorithm that is not allowed."
+            }
             Self::UnknownKey => "The provider's ID token is signed by an unknown key.",
             Self::BadSignature => "The provider's ID token signature is invalid.",
             Self::IssuerMismatch => "The provider's ID token comes from another issuer.",
             Self::AudienceMismatch => "The provider's ID token is meant for another client.",
-            Self::AuthorizedPartyMismatch => "The provider's ID token names another authorized party.",
+            Self::AuthorizedPartyMismatch => {
+                "The provider's ID token names another authorized party."
+            }
             Self::Expired => "The provider's ID token has expired.",
             Self::IssuedInFuture => "The provider's ID token is issued in the future.",
             Self::NonceMismatch => "The provider's ID token does not belong to this login.",
-            Self::AccessTokenHashMismatch => "The provider's ID token does not match its access token.",
+            Self::AccessTokenHashMismatch => {
+                "The provider's ID token does not match its access token."
+            }
             Self::SubjectMissing => "The provider's ID token names no subject.",
         }
     }

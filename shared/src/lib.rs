@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod error;
+pub mod keygen;
 pub mod return_to;
 pub mod secret;
 pub mod session;

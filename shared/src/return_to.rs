@@ -61,7 +61,9 @@ mod tests {
 
     #[test]
     fn keeps_same_origin_paths() {
-        for ok in ["/", "/app", "/app/page?x=1&y=2#frag", "/a/b/c.html", "/@user", "/a%20b", "/%2e%2e/"] {
+        for ok in
+            ["/", "/app", "/app/page?x=1&y=2#frag", "/a/b/c.html", "/@user", "/a%20b", "/%2e%2e/"]
+        {
             assert_eq!(ReturnTo::parse(ok).map(|r| r.0), Some(ok.to_owned()), "{ok}");
         }
     }

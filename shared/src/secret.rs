@@ -37,7 +37,9 @@ pub enum SecretError {
     #[error("the secret has no SecretString value")]
     NotAString,
     /// Not JSON of the documented shape.
-    #[error("the secret is not JSON of the documented shape ({category} at line {line}, column {column})")]
+    #[error(
+        "the secret is not JSON of the documented shape ({category} at line {line}, column {column})"
+    )]
     Json {
         /// serde_json's category of the error (syntax, data, eof).
         category: &'static str,
@@ -71,7 +73,9 @@ pub enum SecretError {
     #[error("cookie_keys is empty: at least one key is needed")]
     NoCookieKeys,
     /// A cookie key is not base64 of 32 bytes.
-    #[error("cookie_keys[{index}]: must be base64 (standard or URL-safe alphabet) of exactly 32 bytes")]
+    #[error(
+        "cookie_keys[{index}]: must be base64 (standard or URL-safe alphabet) of exactly 32 bytes"
+    )]
     CookieKey {
         /// Position in the array.
         index: usize,
@@ -123,7 +127,10 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secret")
             .field("client_secret", &"[redacted]")
-            .field("signing_keys", &self.signing_keys.iter().map(SigningKey::kid).collect::<Vec<_>>())
+            .field(
+                "signing_keys",
+                &self.signing_keys.iter().map(SigningKey::kid).collect::<Vec<_>>(),
+            )
             .field("cookie_keys", &self.cookie_keys.len())
             .finish()
     }

@@ -112,7 +112,8 @@ impl SessionTokens {
     ///
     /// [`crate::Error::Internal`] when there is no key or signing fails.
     pub fn mint(&self, user: &User, idp: &str, now: u64) -> Result<String, crate::Error> {
-        let key = self.keys.first().ok_or_else(|| crate::Error::Internal("no signing key".into()))?;
+        let key =
+            self.keys.first().ok_or_else(|| crate::Error::Internal("no signing key".into()))?;
         let mut jti = [0u8; 16];
         SystemRandom::new()
             .fill(&mut jti)
@@ -156,8 +157,10 @@ impl SessionTokens {
         let mut validation = Validation::new(key.algorithm());
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        validation.required_spec_claims =
-            ["exp", "iat", "iss", "aud", "sub"].into_iter().map(String::from).collect::<HashSet<_>>();
+        validation.required_spec_claims = ["exp", "iat", "iss", "aud", "sub"]
+            .into_iter()
+            .map(String::from)
+            .collect::<HashSet<_>>();
         validation.leeway = LEEWAY_SECS;
         decode::<SessionClaims>(token, key.decoding_key(), &validation).map(|d| d.claims).map_err(
             |e| match e.kind() {

@@ -29,7 +29,9 @@ pub enum SigningKeyError {
     #[error("private_key_pem is not a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)")]
     NotPkcs8Pem,
     /// PKCS#8, but not RSA >= 2048, P-256 or Ed25519.
-    #[error("private_key_pem holds an unsupported key: use RSA (2048 bits or more), P-256 or Ed25519")]
+    #[error(
+        "private_key_pem holds an unsupported key: use RSA (2048 bits or more), P-256 or Ed25519"
+    )]
     Unsupported,
 }
 
@@ -82,7 +84,8 @@ impl SigningKey {
             if rsa.public_modulus_len() < 256 {
                 return Err(SigningKeyError::Unsupported);
             }
-            let PublicKeyComponents { n, e } = PublicKeyComponents::<Vec<u8>>::from(rsa.public_key());
+            let PublicKeyComponents { n, e } =
+                PublicKeyComponents::<Vec<u8>>::from(rsa.public_key());
             let decoding = DecodingKey::from_rsa_raw_components(&n, &e);
             let jwk = json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)});
             (KeyPair::Rsa(rsa), decoding, jwk)

@@ -16,8 +16,8 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use secrecy::{ExposeSecret, SecretString};
 use cookie::{Cookie, SameSite};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -161,7 +161,8 @@ impl Transaction {
                 Some(plain.to_vec())
             })
             .ok_or(Error::TransactionInvalid)?;
-        let sealed: Sealed = serde_json::from_slice(&plain).map_err(|_| Error::TransactionInvalid)?;
+        let sealed: Sealed =
+            serde_json::from_slice(&plain).map_err(|_| Error::TransactionInvalid)?;
         let return_to = ReturnTo::parse(&sealed.r).ok_or(Error::TransactionInvalid)?;
         if sealed.t > now.saturating_add(FUTURE_SKEW_SECS)
             || now.saturating_sub(sealed.t) > LIFETIME.as_secs()

@@ -1,1 +1,163 @@
+use std::collections::HashMap;
+
 use super::*;
+
+fn base() -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("OIDC_ISSUER", "https://idp.example.com/oauth2/default".to_owned()),
+        ("OIDC_CLIENT_ID", "client-1".to_owned()),
+        ("OIDC_REDIRECT_URI", "https://app.example.com/callback".to_owned()),
+        ("SECRET_ID", "spa-login/secret".to_owned()),
+        ("SESSION_ISSUER", "https://api.example.com".to_owned()),
+        ("SESSION_AUDIENCE", "https://api.example.com".to_owned()),
+    ])
+}
+
+fn parse(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+    Config::from_lookup(|name| vars.get(name).cloned())
+}
+
+fn with(name: &'static str, value: &str) -> Result<Config, ConfigError> {
+    let mut vars = base();
+    vars.insert(name, value.to_owned());
+    parse(&vars)
+}
+
+fn without(name: &'static str) -> Result<Config, ConfigError> {
+    let mut vars = base();
+    vars.remove(name);
+    parse(&vars)
+}
+
+fn failing_variable(result: Result<Config, ConfigError>) -> &'static str {
+    match result {
+        Ok(_) => "accepted",
+        Err(e) => e.variable,
+    }
+}
+
+#[test]
+fn defaults_apply_to_optional_variables() {
+    let c = parse(&base()).unwrap();
+    assert_eq!(c.scopes, ["openid", "profile", "email"]);
+    assert!(c.userinfo);
+    assert_eq!(c.session_ttl, Duration::from_secs(900));
+    assert_eq!(c.post_login_path.as_str(), "/");
+    assert_eq!(c.app_origin, None);
+    assert_eq!(c.server_redirect_uri, None);
+    assert_eq!(c.issuer_str, "https://idp.example.com/oauth2/default");
+}
+
+#[test]
+fn every_required_variable_is_named_when_missing() {
+    for name in ["OIDC_ISSUER", "OIDC_CLIENT_ID", "SECRET_ID", "SESSION_ISSUER", "SESSION_AUDIENCE"]
+    {
+        let e = without(name).unwrap_err();
+        assert_eq!(e.variable, name);
+        assert!(e.to_string().contains(name) && e.to_string().contains("required"), "{e}");
+    }
+    assert_eq!(failing_variable(with("OIDC_CLIENT_ID", "   ")), "OIDC_CLIENT_ID");
+}
+
+#[test]
+fn one_redirect_uri_at_least() {
+    let mut vars = base();
+    vars.remove("OIDC_REDIRECT_URI");
+    assert_eq!(failing_variable(parse(&vars)), "OIDC_REDIRECT_URI");
+    vars.insert(
+        "OIDC_SERVER_REDIRECT_URI",
+        "https://api.example.com/authorization-code/callback".into(),
+    );
+    let c = parse(&vars).unwrap();
+    assert!(c.spa_redirect_uri.is_none() && c.server_redirect_uri.is_some());
+}
+
+#[test]
+fn urls_must_be_https_except_on_loopback() {
+    for name in ["OIDC_ISSUER", "OIDC_REDIRECT_URI", "OIDC_SERVER_REDIRECT_URI", "APP_ORIGIN"] {
+        assert_eq!(failing_variable(with(name, "http://idp.example.com")), name);
+        assert_eq!(failing_variable(with(name, "ftp://idp.example.com")), name);
+        assert_eq!(failing_variable(with(name, "not a url")), name);
+        assert_eq!(failing_variable(with(name, "https://user:pw@idp.example.com")), name);
+        assert_eq!(failing_variable(with(name, "http://10.0.0.1:3000")), name);
+        assert_eq!(failing_variable(with(name, "http://localhost.evil.example")), name);
+        for ok in ["http://localhost:3000", "http://127.0.0.1:3000", "http://[::1]:3000"] {
+            assert_eq!(failing_variable(with(name, ok)), "accepted", "{name}={ok}");
+        }
+    }
+    assert_eq!(
+        failing_variable(with("SESSION_ISSUER", "http://api.example.com")),
+        "SESSION_ISSUER"
+    );
+    assert_eq!(failing_variable(with("SESSION_ISSUER", "spa-login")), "accepted");
+}
+
+#[test]
+fn issuer_and_redirects_refuse_query_and_fragment_where_meaningless() {
+    assert_eq!(
+        failing_variable(with("OIDC_ISSUER", "https://idp.example.com/?x=1")),
+        "OIDC_ISSUER"
+    );
+    assert_eq!(failing_variable(with("OIDC_ISSUER", "https://idp.example.com/#x")), "OIDC_ISSUER");
+    assert_eq!(
+        failing_variable(with("OIDC_REDIRECT_URI", "https://app.example.com/callback#x")),
+        "OIDC_REDIRECT_URI"
+    );
+}
+
+#[test]
+fn scopes_must_include_openid_and_be_valid_tokens() {
+    assert_eq!(with("OIDC_SCOPES", "openid  email").unwrap().scopes, ["openid", "email"]);
+    assert_eq!(failing_variable(with("OIDC_SCOPES", "profile email")), "OIDC_SCOPES");
+    assert_eq!(failing_variable(with("OIDC_SCOPES", "openid em\"ail")), "OIDC_SCOPES");
+    assert_eq!(failing_variable(with("OIDC_SCOPES", "openid em\\ail")), "OIDC_SCOPES");
+}
+
+#[test]
+fn userinfo_is_a_boolean() {
+    assert!(!with("OIDC_USERINFO", "false").unwrap().userinfo);
+    assert!(with("OIDC_USERINFO", "TRUE").unwrap().userinfo);
+    for bad in ["yes", "0", "1", "off"] {
+        assert_eq!(failing_variable(with("OIDC_USERINFO", bad)), "OIDC_USERINFO");
+    }
+}
+
+#[test]
+fn session_ttl_is_bounded_seconds() {
+    assert_eq!(with("SESSION_TTL_SECONDS", "300").unwrap().session_ttl, Duration::from_secs(300));
+    for bad in ["0", "59", "86401", "-5", "15m", "1.5", "99999999999999999999"] {
+        assert_eq!(
+            failing_variable(with("SESSION_TTL_SECONDS", bad)),
+            "SESSION_TTL_SECONDS",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn post_login_path_must_be_same_origin() {
+    assert_eq!(with("POST_LOGIN_PATH", "/app").unwrap().post_login_path.as_str(), "/app");
+    for bad in ["https://evil.example", "//evil.example", "app", "/\\evil"] {
+        assert_eq!(failing_variable(with("POST_LOGIN_PATH", bad)), "POST_LOGIN_PATH", "{bad}");
+    }
+}
+
+#[test]
+fn app_origin_is_an_origin_without_path() {
+    assert_eq!(
+        with("APP_ORIGIN", "https://app.example.com/").unwrap().app_origin.as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        with("APP_ORIGIN", "http://localhost:5173").unwrap().app_origin.as_deref(),
+        Some("http://localhost:5173")
+    );
+    assert_eq!(failing_variable(with("APP_ORIGIN", "https://app.example.com/app")), "APP_ORIGIN");
+    assert_eq!(failing_variable(with("APP_ORIGIN", "https://app.example.com?x")), "APP_ORIGIN");
+}
+
+#[test]
+fn errors_never_repeat_the_value() {
+    let e = with("OIDC_ISSUER", "http://secret-looking-host.example/").unwrap_err();
+    assert!(!e.to_string().contains("secret-looking-host"), "{e}");
+}
