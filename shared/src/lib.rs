@@ -19,3 +19,46 @@ pub mod signing;
 pub mod transaction;
 
 pub use error::{Error, IdTokenError};
+
+pub mod callback;
+pub mod http;
+pub mod login;
+pub mod provider;
+pub mod state;
+
+pub use state::{Needs, StartError, State, unix_now};
+
+/// Logs a refused request: route, status and stable code, plus the internal detail (which holds
+/// no secret, token or provider text; see [`Error`]).
+pub(crate) fn log_refusal(req: &http::Request<'_>, err: &Error) {
+    tracing::warn!(
+        method = %req.method,
+        path = req.path,
+        status = err.status().as_u16(),
+        error = err.code(),
+        detail = %err,
+        "refused"
+    );
+}
+
+/// Turns a handler's result into the response, logging one line either way.
+pub(crate) fn respond(
+    req: &http::Request<'_>,
+    result: Result<http::Response, Error>,
+) -> http::Response {
+    match result {
+        Ok(response) => {
+            tracing::info!(
+                method = %req.method,
+                path = req.path,
+                status = response.status().as_u16(),
+                "served"
+            );
+            response
+        }
+        Err(err) => {
+            log_refusal(req, &err);
+            http::Response::error(&err)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Maps a Lambda HTTP request to [`shared::callback::handle`] and back.
+
+use lambda_http::{Error, Request, Response};
+use shared::{State, unix_now};
+
+/// Serves one request.
+///
+/// # Errors
+///
+/// Never: every failure is a JSON answer or, in the server flow, a redirect.
+pub async fn handle(state: &State, req: Request) -> Result<Response<String>, Error> {
+    let parts = shared::http::Request::from_http(&req);
+    Ok(shared::callback::handle(state, &parts, unix_now()).await.into_http())
+}
