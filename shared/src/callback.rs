@@ -204,13 +204,12 @@ async fn exchange(
             "provider error {}",
             sanitize_code(r.error().as_ref())
         )),
-        RequestTokenError::Parse(err, _body) => {
-            let path = err.path().to_string();
-            if path.starts_with("id_token") {
-                Error::IdToken(IdTokenError::Malformed)
-            } else {
-                Error::TokenExchangeFailed(format!("unparseable answer at {path}"))
-            }
+        RequestTokenError::Parse(err, body) if id_token_unparseable(&body) => {
+            tracing::debug!(path = %err.path(), "ID token does not parse");
+            Error::IdToken(IdTokenError::Malformed)
+        }
+        RequestTokenError::Parse(err, _) => {
+            Error::TokenExchangeFailed(format!("unparseable answer at {}", err.path()))
         }
         RequestTokenError::Other(detail) => Error::TokenExchangeFailed(detail),
     })?;
@@ -218,6 +217,16 @@ async fn exchange(
         return Err(Error::TokenExchangeFailed("token_type is not Bearer".into()));
     }
     Ok(tokens)
+}
+
+/// True when the token response is JSON whose `id_token` is a string that is not a valid ID
+/// token (bad structure, or claims of the wrong JSON type): the ID token's fault, not the
+/// exchange's.
+fn id_token_unparseable(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("id_token").and_then(|t| t.as_str()).map(str::to_owned))
+        .is_some_and(|t| t.parse::<CoreIdToken>().is_err())
 }
 
 /// Header fields that would let a token bring its own key or extensions: refused outright.

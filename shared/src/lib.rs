@@ -25,6 +25,8 @@ pub mod http;
 pub mod login;
 pub mod provider;
 pub mod state;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use state::{Needs, StartError, State, unix_now};
 

@@ -144,13 +144,22 @@ impl<'c> AsyncHttpClient<'c> for Http {
 ///
 /// When the TLS stack cannot be set up.
 pub fn http_client() -> Result<Http, reqwest::Error> {
+    http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+}
+
+/// [`http_client`] with other timeouts (tests).
+///
+/// # Errors
+///
+/// When the TLS stack cannot be set up.
+pub fn http_client_with(connect: Duration, total: Duration) -> Result<Http, reqwest::Error> {
     // reqwest is built without a default crypto provider; use the one the AWS SDK already
     // links. An error means another one is installed already, which is fine.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(TOTAL_TIMEOUT)
+        .connect_timeout(connect)
+        .timeout(total)
         .build()
         .map(Http)
 }

@@ -1,0 +1,214 @@
+//! Test support (feature `test-support`): a scriptable provider on wiremock, keys, and states.
+//!
+//! Only tests use this module; the functions are built without it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::time::Duration;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::config::Config;
+use crate::keygen::{KeyAlg, signing_key_pem};
+use crate::provider::{self, Metadata};
+use crate::secret::Secret;
+use crate::signing::SigningKey;
+use crate::state::State;
+
+pub const CLIENT_ID: &str = "spa-client";
+pub const CLIENT_SECRET: &str = "client-secret-value-0123456789";
+pub const SPA_REDIRECT: &str = "http://localhost:5173/callback";
+pub const SERVER_REDIRECT: &str = "http://localhost:9000/authorization-code/callback";
+pub const SESSION_ISSUER: &str = "https://login.example.com";
+pub const SESSION_AUDIENCE: &str = "https://api.example.com";
+
+/// A freshly generated signing key of `alg` with `kid`.
+pub fn key(kid: &str, alg: KeyAlg) -> SigningKey {
+    SigningKey::from_pkcs8_pem(kid, signing_key_pem(alg).unwrap().expose_secret()).unwrap()
+}
+
+/// A secret document with one key of `alg` and one cookie key of bytes `cookie_byte`.
+pub fn secret_json(alg: KeyAlg, cookie_byte: u8) -> String {
+    json!({
+        "client_secret": CLIENT_SECRET,
+        "signing_keys": [{"kid": "ours-1", "private_key_pem": signing_key_pem(alg).unwrap().expose_secret()}],
+        "cookie_keys": [STANDARD.encode([cookie_byte; 32])],
+    })
+    .to_string()
+}
+
+/// Environment for [`Config::from_lookup`], with `issuer`.
+pub fn env(issuer: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("OIDC_ISSUER", issuer.to_owned()),
+        ("OIDC_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("OIDC_REDIRECT_URI", SPA_REDIRECT.to_owned()),
+        ("OIDC_SERVER_REDIRECT_URI", SERVER_REDIRECT.to_owned()),
+        ("SECRET_ID", "spa-login/test".to_owned()),
+        ("SESSION_ISSUER", SESSION_ISSUER.to_owned()),
+        ("SESSION_AUDIENCE", SESSION_AUDIENCE.to_owned()),
+        ("POST_LOGIN_PATH", "/home".to_owned()),
+    ]
+}
+
+pub fn config_with(issuer: &str, overrides: &[(&'static str, &str)]) -> Config {
+    let mut vars = env(issuer);
+    for (k, v) in overrides {
+        vars.retain(|(name, _)| name != k);
+        vars.push((k, (*v).to_owned()));
+    }
+    Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+        .unwrap()
+}
+
+/// The base64url SHA-256 left half of `access_token` (`at_hash` for RS256/ES256/PS256).
+pub fn at_hash(access_token: &str) -> String {
+    let d = digest(&SHA256, access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
+}
+
+/// A compact JWS of `header` and `claims` signed by `key`.
+pub fn jws(header: &Value, claims: &Value, key: &SigningKey) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// A compact JWS with an arbitrary signature.
+pub fn jws_raw(header: &Value, claims: &Value, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
+/// A provider on wiremock: discovery, JWKS, and token/userinfo endpoints that tests script.
+pub struct FakeProvider {
+    pub server: MockServer,
+    pub key: SigningKey,
+}
+
+impl FakeProvider {
+    /// Starts a provider signing with an RS256 key `idp-1`, serving discovery and JWKS.
+    pub async fn start() -> Self {
+        Self::start_with(key("idp-1", KeyAlg::Rs256), json!({})).await
+    }
+
+    /// Starts a provider signing with `key`; `extra` is merged into the discovery document.
+    pub async fn start_with(key: SigningKey, extra: Value) -> Self {
+        let server = MockServer::start().await;
+        let this = Self { server, key };
+        let mut doc = this.discovery();
+        if let (Value::Object(doc), Value::Object(extra)) = (&mut doc, extra) {
+            doc.extend(extra);
+        }
+        Mock::given(method("GET"))
+            .and(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(doc))
+            .mount(&this.server)
+            .await;
+        this
+    }
+
+    pub fn issuer(&self) -> String {
+        self.server.uri()
+    }
+
+    pub fn discovery(&self) -> Value {
+        let base = self.issuer();
+        json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "userinfo_endpoint": format!("{base}/userinfo"),
+            "jwks_uri": format!("{base}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+        })
+    }
+
+    pub fn jwks(&self, keys: &[&SigningKey]) -> Value {
+        json!({"keys": keys.iter().map(|k| k.public_jwk().clone()).collect::<Vec<_>>()})
+    }
+
+    /// Mounts the JWKS with `keys`, expected to be fetched `times` times (`None`: any number).
+    pub async fn serve_jwks(&self, keys: &[&SigningKey], times: Option<u64>) {
+        let mock = Mock::given(method("GET"))
+            .and(path("/jwks"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(self.jwks(keys)));
+        match times {
+            Some(n) => mock.expect(n).mount(&self.server).await,
+            None => mock.mount(&self.server).await,
+        }
+    }
+
+    /// Standard ID token claims for `nonce`.
+    pub fn claims(&self, nonce: &str, access_token: &str) -> Value {
+        let now = crate::state::unix_now();
+        json!({
+            "iss": self.issuer(),
+            "sub": "alice",
+            "aud": CLIENT_ID,
+            "exp": now + 300,
+            "iat": now,
+            "nonce": nonce,
+            "at_hash": at_hash(access_token),
+            "email": "alice@example.com",
+        })
+    }
+
+    /// Signs `claims` with the provider's key (`kid` set, alg from the key).
+    pub fn id_token(&self, claims: &Value) -> String {
+        jws(
+            &json!({"alg": self.key.alg_name(), "kid": self.key.kid(), "typ": "JWT"}),
+            claims,
+            &self.key,
+        )
+    }
+
+    /// A token endpoint answer carrying `id_token`.
+    pub fn token_response(id_token: &str, access_token: &str) -> ResponseTemplate {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "id_token": id_token,
+            "refresh_token": "provider-refresh-token",
+        }))
+    }
+
+    /// The State of a function configured for this provider (JWKS loaded as at cold start).
+    pub async fn state(&self, secret: &str, overrides: &[(&'static str, &str)]) -> State {
+        self.state_with_cooldown(secret, overrides, provider::JWKS_REFETCH_COOLDOWN).await
+    }
+
+    pub async fn state_with_cooldown(
+        &self,
+        secret: &str,
+        overrides: &[(&'static str, &str)],
+        cooldown: Duration,
+    ) -> State {
+        let config = config_with(&self.issuer(), overrides);
+        let http = provider::http_client().unwrap();
+        let metadata: Metadata = provider::discover(&http, &config).await.unwrap();
+        let jwks = provider::fetch_jwks(&http, metadata.jwks_uri().as_str()).await.unwrap();
+        let secret = Secret::from_json(secret).unwrap();
+        State::from_parts(config, secret, metadata, Some(jwks), http, cooldown).unwrap()
+    }
+}
