@@ -244,6 +244,22 @@ pub struct ErrorBody {
     pub error_description: &'static str,
 }
 
+/// The `Display` texts of an error and its sources, joined with `: `. Never `Debug`, which
+/// for SDK errors includes raw response bodies.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

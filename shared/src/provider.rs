@@ -106,22 +106,11 @@ impl FetchError {
         if e.is_timeout() {
             Self::Timeout
         } else if e.is_connect() {
-            Self::Unreachable(error_chain(e))
+            Self::Unreachable(crate::error::chain(e))
         } else {
-            Self::Other(error_chain(e))
+            Self::Other(crate::error::chain(e))
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// The one outbound HTTP client: no redirects, bounded time and size, rustls with aws-lc-rs.
@@ -171,8 +160,8 @@ impl Http {
     ///
     /// [`FetchError`].
     pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, FetchError> {
-        let req =
-            reqwest::Request::try_from(req).map_err(|e| FetchError::Other(error_chain(&e)))?;
+        let req = reqwest::Request::try_from(req)
+            .map_err(|e| FetchError::Other(crate::error::chain(&e)))?;
         let mut resp = self.0.execute(req).await.map_err(|e| FetchError::from_reqwest(&e))?;
         if resp.content_length().is_some_and(|len| len > MAX_BODY as u64) {
             return Err(FetchError::TooLarge);

@@ -230,9 +230,12 @@ pub async fn fetch(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
 ) -> Result<Secret, SecretError> {
-    let out = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
-        SecretError::Fetch(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
-    })?;
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| SecretError::Fetch(crate::error::chain(&e)))?;
     let text = out.secret_string().ok_or(SecretError::NotAString)?;
     Secret::from_json(text)
 }

@@ -35,8 +35,13 @@ pub fn key(kid: &str, alg: KeyAlg) -> SigningKey {
 
 /// A secret document with one key of `alg` and one cookie key of bytes `cookie_byte`.
 pub fn secret_json(alg: KeyAlg, cookie_byte: u8) -> String {
+    secret_json_with(alg, CLIENT_SECRET, cookie_byte)
+}
+
+/// [`secret_json`] with another client secret.
+pub fn secret_json_with(alg: KeyAlg, client_secret: &str, cookie_byte: u8) -> String {
     json!({
-        "client_secret": CLIENT_SECRET,
+        "client_secret": client_secret,
         "signing_keys": [{"kid": "ours-1", "private_key_pem": signing_key_pem(alg).unwrap().expose_secret()}],
         "cookie_keys": [STANDARD.encode([cookie_byte; 32])],
     })

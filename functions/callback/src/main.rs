@@ -4,13 +4,24 @@
 
 mod handler;
 
-use lambda_http::{Error, run, service_fn};
+use std::process::ExitCode;
+
+use lambda_http::{run, service_fn};
 use shared::{Needs, State};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> ExitCode {
     lambda_http::tracing::init_default_subscriber();
-    let state = State::cold_start(Needs::DiscoveryAndJwks).await?;
+    // A failed cold start has logged its one line: exit without serving.
+    let Ok(state) = State::cold_start(Needs::DiscoveryAndJwks).await else {
+        return ExitCode::FAILURE;
+    };
     let state = &state;
-    run(service_fn(move |req| handler::handle(state, req))).await
+    match run(service_fn(move |req| handler::handle(state, req))).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            lambda_http::tracing::error!(error = %e, "the Lambda runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
 }

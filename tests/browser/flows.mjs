@@ -1,0 +1,106 @@
+// Clicks through the demo SPA in headless Chromium: the SPA flow, log out, log in again, and
+// the server flow. Prints one JSON report on stdout; exits non-zero on the first failed step.
+//
+// Environment: APP (the demo's origin), USER_LOGIN/USER_PASSWORD, SHOTS (screenshot folder),
+// CHROMIUM (default /usr/bin/chromium).
+
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const app = process.env.APP;
+const login = process.env.USER_LOGIN || 'alice';
+const password = process.env.USER_PASSWORD || 'alice';
+const shots = process.env.SHOTS || '.';
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const report = { steps: [], api: [] };
+const step = (name, data = {}) => report.steps.push({ name, ...data });
+
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  // Every answer of the API, headers and body, for the "no provider token" check.
+  page.on('response', async (resp) => {
+    const path = new URL(resp.url()).pathname;
+    if (!path.startsWith('/api/') && !path.startsWith('/authorization-code/')) return;
+    let body = '';
+    try { body = await resp.text(); } catch { /* redirects have no body */ }
+    report.api.push({ path, status: resp.status(), headers: await resp.allHeaders(), body });
+  });
+  const addresses = [];
+  page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) addresses.push(frame.url()); });
+
+  // Signs in at the provider if it asks (login form, then consent); a remembered session skips both.
+  async function atProvider() {
+    const appOrigin = new URL(app).origin;
+    await page.waitForURL((u) => u.origin !== appOrigin || !u.pathname.startsWith('/api/'), { timeout: 30_000 });
+    for (let i = 0; i < 4 && new URL(page.url()).origin !== appOrigin; i++) {
+      if (await page.locator('input[name="login"]').count()) {
+        await page.fill('input[name="login"]', login);
+        await page.fill('input[name="password"]', password);
+        await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+      } else if (await page.locator('form button[type="submit"], button[type="submit"]').count()) {
+        await Promise.all([page.waitForNavigation(), page.locator('button[type="submit"]').first().click()]);
+      } else {
+        await page.waitForURL((u) => u.origin === appOrigin, { timeout: 30_000 });
+      }
+    }
+  }
+
+  // 1. SPA flow.
+  await page.goto(app + '/');
+  await page.waitForSelector('body[data-state="signed-out"]');
+  await page.click('#login');
+  await atProvider();
+  await page.waitForSelector('body[data-state="signed-in"]');
+  const user = await page.textContent('#user');
+  const claims = JSON.parse(await page.textContent('#claims'));
+  const callbackAddresses = addresses.filter((a) => new URL(a).pathname === '/callback');
+  await page.screenshot({ path: `${shots}/spa-signed-in.png`, fullPage: true });
+  step('spa', { user, claims, url: page.url(), callbackAddresses, status: await page.textContent('#status') });
+
+  // The address bar lost code and state at once; history holds no code either.
+  const historyHasCode = await page.evaluate(() => location.search.includes('code='));
+  step('address-bar', { historyHasCode });
+
+  // 2. Log out, then log in again (the provider remembers the session).
+  await page.click('#logout');
+  await page.waitForSelector('body[data-state="signed-out"]');
+  const stored = await page.evaluate(() => sessionStorage.getItem('oidc-demo.session'));
+  step('logout', { stored });
+  await page.click('#login');
+  await atProvider();
+  await page.waitForSelector('body[data-state="signed-in"]');
+  step('login-again', { user: await page.textContent('#user') });
+
+  // 3. Server flow.
+  await page.click('#logout');
+  await page.waitForSelector('body[data-state="signed-out"]');
+  await page.click('#server-login');
+  await atProvider();
+  await page.waitForURL((u) => u.searchParams.get('flow') === 'server');
+  await page.waitForSelector('#server-flow');
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === '__Host-session');
+  await page.screenshot({ path: `${shots}/server-signed-in.png`, fullPage: true });
+  step('server', {
+    url: page.url(),
+    heading: await page.textContent('#server-flow h2'),
+    session: session && { httpOnly: session.httpOnly, secure: session.secure, sameSite: session.sameSite, value: session.value },
+    transactionCookieLeft: cookies.some((c) => c.name === '__Host-oidc-tx'),
+  });
+  report.ok = true;
+} catch (err) {
+  report.ok = false;
+  report.error = String(err && err.stack || err);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report));
+process.exit(report.ok ? 0 : 1);

@@ -1,0 +1,462 @@
+//! The end-to-end harness: starts the real local stack on free loopback ports, per test.
+//!
+//! - moto (`.venv/bin/moto_server`), seeded with a fresh secret through `secret-tool`'s code path
+//!   (the AWS SDK), so the functions read it exactly as in AWS;
+//! - the local OpenID provider (`dev/provider`, npm `oidc-provider`);
+//! - `cargo lambda watch` serving the `login` and `callback` functions;
+//! - optionally the demo SPA (Vite), for browser tests.
+//!
+//! Every process runs in its own process group and is killed when the [`Stack`] drops. Logs go
+//! to `target/e2e/<name>/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+pub const CLIENT_ID: &str = "e2e-spa";
+pub const SECRET_ID: &str = "spa-login/e2e";
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An HTTP client that follows no redirects and keeps no cookies: tests handle both by hand.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+struct Service {
+    name: &'static str,
+    child: Child,
+}
+
+/// What to start.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Start the demo SPA too (browser tests).
+    pub demo: bool,
+    /// Extra environment for the functions.
+    pub function_env: Vec<(String, String)>,
+    /// Do not wait for the functions to serve (tests of a failing cold start).
+    pub functions_may_fail: bool,
+}
+
+/// A running stack.
+pub struct Stack {
+    pub name: String,
+    pub logs: PathBuf,
+    pub moto_port: u16,
+    pub provider_port: u16,
+    pub api_port: u16,
+    pub demo_port: u16,
+    pub client_secret: String,
+    services: Vec<Service>,
+}
+
+impl Stack {
+    /// The provider's issuer.
+    pub fn issuer(&self) -> String {
+        format!("http://localhost:{}", self.provider_port)
+    }
+
+    /// The demo's origin (the app).
+    pub fn app(&self) -> String {
+        format!("http://localhost:{}", self.demo_port)
+    }
+
+    /// A function's URL under cargo lambda watch.
+    pub fn function(&self, name: &str, path: &str) -> String {
+        format!("http://127.0.0.1:{}/lambda-url/{name}{path}", self.api_port)
+    }
+
+    /// The SPA's redirect URI (the demo's `/callback`).
+    pub fn spa_redirect(&self) -> String {
+        format!("{}/callback", self.app())
+    }
+
+    /// The server flow's redirect URI (through the demo's proxy, like one origin in AWS).
+    pub fn server_redirect(&self) -> String {
+        format!("{}/authorization-code/callback", self.app())
+    }
+
+    /// The text a service has logged so far.
+    pub fn log(&self, service: &str) -> String {
+        std::fs::read_to_string(self.logs.join(format!("{service}.log"))).unwrap_or_default()
+    }
+
+    /// Starts moto, seeds the secret, starts the provider and `cargo lambda watch`, and waits
+    /// until the `login` function answers.
+    pub async fn start(name: &str, options: Options) -> Self {
+        let root = root();
+        let logs = root.join("target/e2e").join(name);
+        let _ = std::fs::remove_dir_all(&logs);
+        std::fs::create_dir_all(&logs).unwrap();
+        let venv = root.join(".venv/bin");
+        assert!(
+            venv.join("moto_server").exists(),
+            "run `make tools` (or `make test`) first: .venv is missing"
+        );
+        let client_secret = shared::keygen::random_token(32).unwrap();
+        let client_secret = secrecy::ExposeSecret::expose_secret(&client_secret).to_owned();
+        let mut stack = Self {
+            name: name.to_owned(),
+            logs,
+            moto_port: free_port(),
+            provider_port: free_port(),
+            api_port: free_port(),
+            demo_port: free_port(),
+            client_secret,
+            services: Vec::new(),
+        };
+        let http = client();
+
+        // Secrets Manager.
+        stack.spawn(
+            "moto",
+            Command::new(venv.join("moto_server")).args([
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &stack.moto_port.to_string(),
+            ]),
+        );
+        wait_until(
+            &http,
+            &format!("http://127.0.0.1:{}/moto-api/", stack.moto_port),
+            Duration::from_secs(60),
+            &stack,
+            "moto",
+        )
+        .await;
+        stack
+            .seed_secret(&shared::testing::secret_json_with(
+                shared::keygen::KeyAlg::Es256,
+                &stack.client_secret,
+                7,
+            ))
+            .await;
+
+        // The OpenID provider.
+        let mut provider = Command::new("node");
+        provider
+            .arg("provider.mjs")
+            .current_dir(root.join("dev/provider"))
+            .env("PROVIDER_PORT", stack.provider_port.to_string())
+            .env("OIDC_CLIENT_ID", CLIENT_ID)
+            .env("OIDC_CLIENT_SECRET", &stack.client_secret)
+            .env(
+                "PROVIDER_REDIRECT_URIS",
+                format!("{},{}", stack.spa_redirect(), stack.server_redirect()),
+            )
+            .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", format!("{}/", stack.app()));
+        stack.spawn("provider", &mut provider);
+        wait_until(
+            &http,
+            &format!("{}/.well-known/openid-configuration", stack.issuer()),
+            Duration::from_secs(60),
+            &stack,
+            "provider",
+        )
+        .await;
+
+        // The functions.
+        let mut watch = Command::new(venv.join("cargo-lambda"));
+        watch
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "--disable-cors",
+                "--invoke-address",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(stack.api_port.to_string())
+            .current_dir(&root)
+            .env(
+                "PATH",
+                format!("{}:{}", venv.display(), std::env::var("PATH").unwrap_or_default()),
+            );
+        for (k, v) in stack.function_env(&options.function_env) {
+            watch.env(k, v);
+        }
+        stack.spawn("functions", &mut watch);
+        if !options.functions_may_fail {
+            wait_until(
+                &http,
+                &stack.function("login", "/api/login"),
+                Duration::from_secs(600),
+                &stack,
+                "functions",
+            )
+            .await;
+        }
+
+        if options.demo {
+            let mut demo = Command::new("npm");
+            demo.args(["run", "dev", "--silent"])
+                .current_dir(root.join("demo"))
+                .env("DEMO_PORT", stack.demo_port.to_string())
+                .env("DEMO_API_ORIGIN", format!("http://127.0.0.1:{}", stack.api_port));
+            stack.spawn("demo", &mut demo);
+            wait_until(
+                &http,
+                &format!("{}/", stack.app()),
+                Duration::from_secs(60),
+                &stack,
+                "demo",
+            )
+            .await;
+        }
+        stack
+    }
+
+    /// The functions' environment: the documented variables plus the SDK's standard ones.
+    fn function_env(&self, extra: &[(String, String)]) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("OIDC_ISSUER", self.issuer()),
+            ("OIDC_CLIENT_ID", CLIENT_ID.to_owned()),
+            ("OIDC_REDIRECT_URI", self.spa_redirect()),
+            ("OIDC_SERVER_REDIRECT_URI", self.server_redirect()),
+            ("SECRET_ID", SECRET_ID.to_owned()),
+            ("SESSION_ISSUER", self.app()),
+            ("SESSION_AUDIENCE", self.app()),
+            ("POST_LOGIN_PATH", "/".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "e2e".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "e2e".to_owned()),
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.moto_port)),
+            ("RUST_LOG", "info".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env
+    }
+
+    /// Stores `secret` in moto through the AWS SDK.
+    pub async fn seed_secret(&self, secret: &str) {
+        self.secrets()
+            .await
+            .create_secret()
+            .name(SECRET_ID)
+            .secret_string(secret)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// A Secrets Manager client for this stack's moto.
+    pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(format!("http://127.0.0.1:{}", self.moto_port))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "e2e", "e2e", None, None, "e2e",
+            ))
+            .load()
+            .await;
+        aws_sdk_secretsmanager::Client::new(&sdk)
+    }
+
+    fn spawn(&mut self, name: &'static str, command: &mut Command) {
+        let out = File::create(self.logs.join(format!("{name}.log"))).unwrap();
+        let err = out.try_clone().unwrap();
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        self.services.push(Service { name, child });
+    }
+
+    /// Whether a service is still running.
+    pub fn running(&mut self, name: &str) -> bool {
+        self.services
+            .iter_mut()
+            .find(|s| s.name == name)
+            .is_some_and(|s| s.child.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for service in &mut self.services {
+            // Kill the whole group: cargo lambda watch and npm start children of their own.
+            signal_group("TERM", service.child.id());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for service in &mut self.services {
+            while service.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            signal_group("KILL", service.child.id());
+            let _ = service.child.wait();
+        }
+    }
+}
+
+/// Sends `signal` to the process group led by `pid` (each service leads its own group).
+fn signal_group(signal: &str, pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-s", signal, "--", &format!("-{pid}")])
+        .stderr(Stdio::null())
+        .status();
+}
+
+async fn wait_until(
+    http: &reqwest::Client,
+    url: &str,
+    limit: Duration,
+    stack: &Stack,
+    service: &str,
+) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(resp) = http.get(url).send().await {
+            if resp.status().is_success() {
+                return;
+            }
+        }
+        if Instant::now() > deadline {
+            panic!("{service} did not come up at {url}; its log:\n{}", stack.log(service));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A minimal cookie jar per host: enough for the provider's session and interaction cookies.
+#[derive(Debug, Default, Clone)]
+pub struct Jar(HashMap<String, HashMap<String, String>>);
+
+impl Jar {
+    pub fn store(&mut self, url: &str, resp: &reqwest::Response) {
+        let host = host_of(url);
+        let cookies = self.0.entry(host).or_default();
+        for value in resp.headers().get_all(SET_COOKIE) {
+            let value = value.to_str().unwrap();
+            let pair = value.split(';').next().unwrap();
+            let (name, v) = pair.split_once('=').unwrap();
+            let expired = value.to_ascii_lowercase().contains("max-age=0") || v.is_empty();
+            if expired {
+                cookies.remove(name);
+            } else {
+                cookies.insert(name.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    pub fn header(&self, url: &str) -> Option<String> {
+        let cookies = self.0.get(&host_of(url))?;
+        (!cookies.is_empty())
+            .then(|| cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+    }
+
+    pub fn get(&self, url: &str, name: &str) -> Option<String> {
+        self.0.get(&host_of(url))?.get(name).cloned()
+    }
+}
+
+fn host_of(url: &str) -> String {
+    // Browsers share cookies across ports: so does this jar.
+    url::Url::parse(url).unwrap().host_str().unwrap().to_owned()
+}
+
+/// Signs in at the provider as `user` (password = login), starting from `authorize_url`, and
+/// returns the redirect to `redirect_uri` with `code`, `state` and `iss`.
+pub async fn sign_in_at_provider(
+    http: &reqwest::Client,
+    jar: &mut Jar,
+    authorize_url: &str,
+    user: &str,
+    password: &str,
+) -> url::Url {
+    let mut url = authorize_url.to_owned();
+    for _ in 0..12 {
+        let mut req = http.get(&url);
+        if let Some(c) = jar.header(&url) {
+            req = req.header(COOKIE, c);
+        }
+        let resp = req.send().await.unwrap();
+        jar.store(&url, &resp);
+        let status = resp.status();
+        if status.is_redirection() {
+            let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+            let next = url::Url::parse(&url).unwrap().join(&location).unwrap();
+            if next.query_pairs().any(|(k, _)| k == "code" || k == "error") {
+                return next;
+            }
+            url = next.to_string();
+            continue;
+        }
+        assert_eq!(status, 200, "provider answered {status} at {url}");
+        let html = resp.text().await.unwrap();
+        let action =
+            between(&html, "action=\"", "\"").unwrap_or_else(|| panic!("no form at {url}: {html}"));
+        let form: Vec<(&str, &str)> = if html.contains("name=\"login\"") {
+            vec![("prompt", "login"), ("login", user), ("password", password)]
+        } else {
+            vec![("prompt", "consent")]
+        };
+        let mut req = http.post(action).form(&form);
+        if let Some(c) = jar.header(action) {
+            req = req.header(COOKIE, c);
+        }
+        let resp = req.send().await.unwrap();
+        jar.store(action, &resp);
+        assert!(resp.status().is_redirection(), "form post to {action} answered {}", resp.status());
+        let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+        url = url::Url::parse(action).unwrap().join(&location).unwrap().to_string();
+    }
+    panic!("the provider login did not end in a redirect to the app");
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
+}
+
+/// The decoded header and claims of a JWT.
+pub fn jwt_parts(token: &str) -> (serde_json::Value, serde_json::Value) {
+    let mut parts = token.split('.');
+    let mut next = || {
+        let raw =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
+        serde_json::from_slice(&raw).unwrap()
+    };
+    (next(), next())
+}
+
+/// Every JWT-looking word (`eyJ...`) in `text`.
+pub fn jwts_in(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .filter(|w| w.starts_with("eyJ"))
+        .collect()
+}

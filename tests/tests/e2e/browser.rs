@@ -1,0 +1,85 @@
+//! Both flows in headless Chromium, clicking through the demo SPA (tests/browser/flows.mjs).
+
+use std::process::Command;
+
+use e2e::{Options, Stack, jwt_parts, jwts_in, root};
+use serde_json::Value;
+
+#[tokio::test]
+async fn browser_spa_flow_logout_login_again_and_server_flow() {
+    let stack = Stack::start("browser", Options { demo: true, ..Options::default() }).await;
+    let shots = stack.logs.join("screenshots");
+    let out = tokio::task::spawn_blocking({
+        let app = stack.app();
+        let shots = shots.clone();
+        move || {
+            Command::new("node")
+                .arg("flows.mjs")
+                .current_dir(root().join("tests/browser"))
+                .env("APP", app)
+                .env("SHOTS", shots)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
+            panic!(
+                "no report from the browser\nstdout: {stdout}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert_eq!(
+        report["ok"],
+        true,
+        "browser run failed: {}\n{}",
+        report["error"],
+        stack.log("functions")
+    );
+    let step = |name: &str| {
+        report["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone()
+    };
+
+    // SPA flow: the page shows the user and the decoded claims of our token.
+    let spa = step("spa");
+    assert!(spa["user"].as_str().unwrap().contains("Alice Example"), "{spa}");
+    assert!(spa["user"].as_str().unwrap().contains("alice@example.com"));
+    assert_eq!(spa["claims"]["claims"]["sub"], "alice");
+    assert_eq!(spa["claims"]["claims"]["iss"], stack.app());
+    assert_eq!(spa["claims"]["header"]["kid"], "ours-1");
+    // The callback page removed code and state from the address bar.
+    assert!(!spa["url"].as_str().unwrap().contains("code="), "{spa}");
+    assert_eq!(step("address-bar")["historyHasCode"], false);
+
+    // Log out forgets the token; log in again works.
+    assert_eq!(step("logout")["stored"], Value::Null);
+    assert!(step("login-again")["user"].as_str().unwrap().contains("Alice Example"));
+
+    // Server flow: back on the app with an HttpOnly session cookie holding our JWT.
+    let server = step("server");
+    assert_eq!(server["heading"], "Signed in with the server flow", "{server}");
+    assert_eq!(server["session"]["httpOnly"], true);
+    assert_eq!(server["session"]["secure"], true);
+    assert_eq!(server["session"]["sameSite"], "Lax");
+    assert_eq!(server["transactionCookieLeft"], false, "the transaction cookie is cleared");
+    let (_, claims) = jwt_parts(server["session"]["value"].as_str().unwrap());
+    assert_eq!(claims["sub"], "alice");
+    assert!(!server["url"].as_str().unwrap().contains("code="));
+
+    // Every API answer the browser saw: any JWT in it is ours (our kid), never the provider's.
+    for answer in report["api"].as_array().unwrap() {
+        let text = format!("{}{}", answer["headers"], answer["body"]);
+        for jwt in jwts_in(&text) {
+            let (header, _) = jwt_parts(jwt);
+            assert_eq!(
+                header["kid"], "ours-1",
+                "a foreign JWT reached the browser at {}",
+                answer["path"]
+            );
+        }
+    }
+    assert!(shots.join("spa-signed-in.png").exists());
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests against the real local stack: `cargo lambda watch`, moto, the npm
+//! `oidc-provider`, and (browser tests) the demo SPA in headless Chromium. Each test starts its
+//! own stack on free ports, so tests run in parallel.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod browser;
+mod cold_start;
+mod http_flows;
