@@ -36,29 +36,27 @@ try {
   const addresses = [];
   page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) addresses.push(frame.url()); });
 
-  // Signs in at the provider if it asks (login form, then consent); a remembered session skips both.
-  async function atProvider() {
-    const appOrigin = new URL(app).origin;
-    await page.waitForURL((u) => u.origin !== appOrigin || !u.pathname.startsWith('/api/'), { timeout: 30_000 });
-    for (let i = 0; i < 4 && new URL(page.url()).origin !== appOrigin; i++) {
+  // Passes the provider: signs in if it asks (login form, then consent), until `done` shows on
+  // the app. A remembered provider session skips both forms.
+  async function throughProvider(done) {
+    for (let i = 0; i < 6; i++) {
+      await page.locator(`input[name="login"], form[action*="/interaction/"] button, ${done}`).first().waitFor();
+      if (await page.locator(done).count()) return;
+      const submit = page.locator('form[action*="/interaction/"] button[type="submit"]').first();
       if (await page.locator('input[name="login"]').count()) {
         await page.fill('input[name="login"]', login);
         await page.fill('input[name="password"]', password);
-        await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
-      } else if (await page.locator('form button[type="submit"], button[type="submit"]').count()) {
-        await Promise.all([page.waitForNavigation(), page.locator('button[type="submit"]').first().click()]);
-      } else {
-        await page.waitForURL((u) => u.origin === appOrigin, { timeout: 30_000 });
       }
+      await Promise.all([page.waitForNavigation(), submit.click()]);
     }
+    throw new Error(`the provider did not hand back to the app (at ${page.url()})`);
   }
 
   // 1. SPA flow.
   await page.goto(app + '/');
   await page.waitForSelector('body[data-state="signed-out"]');
   await page.click('#login');
-  await atProvider();
-  await page.waitForSelector('body[data-state="signed-in"]');
+  await throughProvider('body[data-state="signed-in"]');
   const user = await page.textContent('#user');
   const claims = JSON.parse(await page.textContent('#claims'));
   const callbackAddresses = addresses.filter((a) => new URL(a).pathname === '/callback');
@@ -75,17 +73,14 @@ try {
   const stored = await page.evaluate(() => sessionStorage.getItem('oidc-demo.session'));
   step('logout', { stored });
   await page.click('#login');
-  await atProvider();
-  await page.waitForSelector('body[data-state="signed-in"]');
+  await throughProvider('body[data-state="signed-in"]');
   step('login-again', { user: await page.textContent('#user') });
 
   // 3. Server flow.
   await page.click('#logout');
   await page.waitForSelector('body[data-state="signed-out"]');
   await page.click('#server-login');
-  await atProvider();
-  await page.waitForURL((u) => u.searchParams.get('flow') === 'server');
-  await page.waitForSelector('#server-flow');
+  await throughProvider('#server-flow');
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name === '__Host-session');
   await page.screenshot({ path: `${shots}/server-signed-in.png`, fullPage: true });

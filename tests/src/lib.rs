@@ -339,10 +339,10 @@ async fn wait_until(
 ) {
     let deadline = Instant::now() + limit;
     loop {
-        if let Ok(resp) = http.get(url).send().await {
-            if resp.status().is_success() {
-                return;
-            }
+        if let Ok(resp) = http.get(url).send().await
+            && resp.status().is_success()
+        {
+            return;
         }
         if Instant::now() > deadline {
             panic!("{service} did not come up at {url}; its log:\n{}", stack.log(service));
