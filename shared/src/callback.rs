@@ -134,7 +134,7 @@ pub async fn complete(
     }
     match params.iss.as_deref() {
         Some(iss) if iss != state.config.issuer_str => return Err(Error::IssuerMismatch),
-        None if state.provider.iss_parameter_supported => return Err(Error::IssuerMismatch),
+        None if state.provider()?.iss_parameter_supported => return Err(Error::IssuerMismatch),
         _ => {}
     }
     if let Some(error) = params.error.as_deref() {
@@ -150,7 +150,7 @@ pub async fn complete(
     let id_token = tokens.id_token().ok_or(Error::IdTokenMissing)?;
     let nonce = Nonce::new(tx.nonce.expose_secret().to_owned());
     let mut user = verify_id_token(state, id_token, &tokens, &nonce, now).await?;
-    if state.config.userinfo && state.provider.client.user_info_url().is_some() {
+    if state.config.userinfo && state.provider()?.client.user_info_url().is_some() {
         let info = userinfo(state, &tokens, &user.sub).await?;
         user.email = info.email.or(user.email);
         user.name = info.name.or(user.name);
@@ -190,7 +190,7 @@ async fn exchange(
     }
     .ok_or(Error::FlowNotConfigured)?;
     let result = state
-        .provider
+        .provider()?
         .client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|_| Error::Internal("no token endpoint".into()))?
@@ -271,7 +271,7 @@ async fn verify_id_token(
     now: u64,
 ) -> Result<User, Error> {
     check_header(id_token)?;
-    let jwks = state.provider.jwks.as_ref().ok_or_else(|| Error::Internal("no JWKS".into()))?;
+    let jwks = state.provider()?.jwks.as_ref().ok_or_else(|| Error::Internal("no JWKS".into()))?;
     let mut verifier = jwks.verifier();
     let mut claims = id_token.claims(&verifier, nonce);
     let unknown_key = matches!(
@@ -322,7 +322,7 @@ struct UserInfo {
 
 async fn userinfo(state: &State, tokens: &CoreTokenResponse, sub: &str) -> Result<UserInfo, Error> {
     let request = state
-        .provider
+        .provider()?
         .client
         .user_info(
             tokens.access_token().clone(),
@@ -418,7 +418,7 @@ pub async fn handle(state: &State, req: &Request<'_>, now: u64) -> Response {
 }
 
 /// `APP_ORIGIN` + path, or the path alone (the API's own origin).
-fn app_url(state: &State, path: &str) -> String {
+pub(crate) fn app_url(state: &State, path: &str) -> String {
     match &state.config.app_origin {
         Some(origin) => format!("{origin}{path}"),
         None => path.to_owned(),

@@ -55,6 +55,9 @@ pub struct Config {
     pub session_ttl: Duration,
     /// `POST_LOGIN_PATH`: where the app goes when `return_to` is absent or refused.
     pub post_login_path: ReturnTo,
+    /// `POST_LOGOUT_REDIRECT_URI`: where the provider sends the browser after logout (must be
+    /// registered at the provider). `None`: the provider's default page.
+    pub post_logout_redirect_uri: Option<Url>,
     /// `APP_ORIGIN`: absolute origin of the app for the server flow's final redirect, without a
     /// trailing slash. `None`: a relative redirect, that is the API's own origin.
     pub app_origin: Option<String>,
@@ -155,6 +158,9 @@ impl Config {
         };
 
         let app_origin = get("APP_ORIGIN").map(|v| parse_origin("APP_ORIGIN", &v)).transpose()?;
+        let post_logout_redirect_uri = get("POST_LOGOUT_REDIRECT_URI")
+            .map(|v| parse_url("POST_LOGOUT_REDIRECT_URI", &v))
+            .transpose()?;
 
         Ok(Self {
             issuer,
@@ -169,6 +175,7 @@ impl Config {
             session_audience,
             session_ttl,
             post_login_path,
+            post_logout_redirect_uri,
             app_origin,
         })
     }

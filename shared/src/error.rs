@@ -143,6 +143,15 @@ pub enum Error {
     /// The provider did not answer in time.
     #[error("provider timed out: {0}")]
     ProviderTimeout(String),
+    /// No bearer token and no session cookie.
+    #[error("no token")]
+    MissingToken,
+    /// Our token is invalid (signature, issuer, audience, expiry, unknown key).
+    #[error("invalid token: {0}")]
+    InvalidToken(crate::session::VerifyError),
+    /// A state-changing request authenticated by the session cookie lacks `X-CSRF: 1`.
+    #[error("cookie-authenticated request without X-CSRF: 1")]
+    CsrfRequired,
     /// Our own fault (signing failed, a response could not be built).
     #[error("internal error: {0}")]
     Internal(String),
@@ -176,6 +185,9 @@ impl Error {
             Self::UserinfoSubjectMismatch => "userinfo_subject_mismatch",
             Self::ProviderUnreachable(_) => "provider_unreachable",
             Self::ProviderTimeout(_) => "provider_timeout",
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::CsrfRequired => "csrf_required",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -192,9 +204,12 @@ impl Error {
             | Self::TransactionFlowMismatch
             | Self::StateMismatch
             | Self::IssuerMismatch => StatusCode::BAD_REQUEST,
-            Self::LoginFailed(_) | Self::IdToken(_) | Self::UserinfoSubjectMismatch => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::LoginFailed(_)
+            | Self::IdToken(_)
+            | Self::UserinfoSubjectMismatch
+            | Self::MissingToken
+            | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::CsrfRequired => StatusCode::FORBIDDEN,
             Self::TokenExchangeFailed(_)
             | Self::IdTokenMissing
             | Self::UserinfoFailed(_)
@@ -225,6 +240,9 @@ impl Error {
             Self::UserinfoSubjectMismatch => "The provider's userinfo names another subject.",
             Self::ProviderUnreachable(_) => "The provider could not be reached.",
             Self::ProviderTimeout(_) => "The provider did not answer in time.",
+            Self::MissingToken => "A bearer token or a session cookie is required.",
+            Self::InvalidToken(_) => "The token is invalid or expired.",
+            Self::CsrfRequired => "Requests authenticated by the session cookie need X-CSRF: 1.",
             Self::Internal(_) => "Internal error.",
         }
     }

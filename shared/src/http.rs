@@ -19,8 +19,10 @@ pub struct Request<'a> {
     pub query: Option<&'a str>,
     /// Every `Cookie` header, joined with `; `.
     pub cookies: Option<String>,
-    /// The `Content-Type` header.
-    pub content_type: Option<&'a str>,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// `X-CSRF: 1` is present: the request cannot come from a cross-site form.
+    pub csrf: bool,
     /// The body.
     pub body: &'a [u8],
 }
@@ -36,7 +38,8 @@ impl<'a> Request<'a> {
             path: req.uri().path(),
             query: req.uri().query(),
             cookies: (!cookies.is_empty()).then(|| cookies.join("; ")),
-            content_type: headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            authorization: headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
+            csrf: headers.get("x-csrf").is_some_and(|v| v.as_bytes() == b"1"),
             body: req.body().as_ref(),
         }
     }
@@ -76,24 +79,40 @@ impl Query {
     }
 }
 
-/// A response being built. Every response carries `Cache-Control: no-store`: they hold tokens,
-/// set cookies or redirect through a login, and none of it may be cached.
+/// A response being built. Responses carry `Cache-Control: no-store` unless made public with
+/// [`Response::public`]: they hold tokens, set cookies or redirect through a login.
 #[derive(Debug)]
 pub struct Response {
     status: StatusCode,
     body: String,
     headers: Vec<(http::HeaderName, String)>,
+    cache_control: &'static str,
 }
 
 impl Response {
     /// A JSON response.
     pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Self {
         match serde_json::to_string(body) {
-            Ok(body) => {
-                Self { status, body, headers: vec![(CONTENT_TYPE, "application/json".to_owned())] }
-            }
+            Ok(body) => Self::raw_json(status, body),
             Err(_) => Self::error(&Error::Internal("response not serializable".into())),
         }
+    }
+
+    /// A response with a body that is JSON already.
+    pub fn raw_json(status: StatusCode, body: String) -> Self {
+        Self {
+            status,
+            body,
+            headers: vec![(CONTENT_TYPE, "application/json".to_owned())],
+            cache_control: "no-store",
+        }
+    }
+
+    /// Replaces `no-store` with a public caching policy (public documents only).
+    #[must_use]
+    pub fn public(mut self, cache_control: &'static str) -> Self {
+        self.cache_control = cache_control;
+        self
     }
 
     /// The JSON error response of `err`.
@@ -103,7 +122,12 @@ impl Response {
 
     /// A redirect with `status` (302 or 303) to `location`.
     pub fn redirect(status: StatusCode, location: &str) -> Self {
-        Self { status, body: String::new(), headers: vec![(LOCATION, location.to_owned())] }
+        Self {
+            status,
+            body: String::new(),
+            headers: vec![(LOCATION, location.to_owned())],
+            cache_control: "no-store",
+        }
     }
 
     /// Adds a `Set-Cookie`.
@@ -131,7 +155,7 @@ impl Response {
         let mut out = http::Response::new(self.body);
         *out.status_mut() = self.status;
         let headers = out.headers_mut();
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static(self.cache_control));
         for (name, value) in self.headers {
             match HeaderValue::try_from(value) {
                 Ok(v) => {

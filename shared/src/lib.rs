@@ -20,9 +20,12 @@ pub mod transaction;
 
 pub use error::{Error, IdTokenError};
 
+pub mod access;
 pub mod callback;
 pub mod http;
+pub mod issuer;
 pub mod login;
+pub mod logout;
 pub mod provider;
 pub mod state;
 #[cfg(any(test, feature = "test-support"))]

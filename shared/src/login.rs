@@ -48,7 +48,7 @@ pub fn start(
     let key = state.cookie_keys.first().ok_or_else(|| Error::Internal("no cookie key".into()))?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (authorize_url, csrf, nonce) = state
-        .provider
+        .provider()?
         .client
         .authorize_url(
             AuthenticationFlow::<CoreResponseType>::AuthorizationCode,

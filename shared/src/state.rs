@@ -6,6 +6,7 @@ use openidconnect::core::CoreJsonWebKeySet;
 use openidconnect::{RedirectUrl, Scope};
 
 use crate::config::{Config, ConfigError};
+use crate::error::Error;
 use crate::provider::{self, JwksCache, Metadata, Provider, ProviderError};
 use crate::secret::{self, CookieKey, Secret, SecretError};
 use crate::session::SessionTokens;
@@ -40,10 +41,12 @@ pub enum StartError {
     Http(String),
 }
 
-/// What a function loads at cold start beyond config, secret and discovery.
+/// What a function loads at cold start beyond config and secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
-    /// Discovery only (login).
+    /// The secret only (issuer metadata, me, authorizer).
+    Secret,
+    /// Discovery (login, logout).
     Discovery,
     /// Discovery and the JWKS (callback).
     DiscoveryAndJwks,
@@ -53,8 +56,8 @@ pub enum Needs {
 pub struct State {
     /// The configuration.
     pub config: Config,
-    /// The provider.
-    pub provider: Provider,
+    /// The provider, where the function talks to it.
+    provider: Option<Provider>,
     /// The outbound HTTP client.
     pub http: provider::Http,
     /// Cookie keys, the active one first.
@@ -73,6 +76,15 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
+    /// The provider.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] in a function that did not load it at cold start.
+    pub fn provider(&self) -> Result<&Provider, Error> {
+        self.provider.as_ref().ok_or_else(|| Error::Internal("provider not loaded".into()))
+    }
+
     /// The whole cold start of a function: configuration from the environment, then
     /// [`State::load`]. A failure is logged as one line naming what to fix, then returned so
     /// the function exits instead of serving.
@@ -108,21 +120,24 @@ impl State {
             secret::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &config.secret_id).await
         };
         let metadata = async {
+            if needs == Needs::Secret {
+                return Ok(None);
+            }
             let metadata = provider::discover(&http, &config).await?;
             let jwks = match needs {
-                Needs::Discovery => None,
                 Needs::DiscoveryAndJwks => {
                     Some(provider::fetch_jwks(&http, metadata.jwks_uri().as_str()).await?)
                 }
+                _ => None,
             };
-            Ok::<_, ProviderError>((metadata, jwks))
+            Ok::<_, ProviderError>(Some((metadata, jwks)))
         };
         let (secret, metadata) = tokio::join!(secret, metadata);
-        let (metadata, jwks) = metadata
+        let metadata = metadata
             .map_err(|source| StartError::Provider { issuer: config.issuer_str.clone(), source })?;
         let secret = secret
             .map_err(|source| StartError::Secret { secret_id: config.secret_id.clone(), source })?;
-        Self::from_parts(config, secret, metadata, jwks, http, provider::JWKS_REFETCH_COOLDOWN)
+        Self::from_parts(config, secret, metadata, http, provider::JWKS_REFETCH_COOLDOWN)
     }
 
     /// Assembles the state from loaded parts (the cold start's last step; tests call it with
@@ -134,20 +149,26 @@ impl State {
     pub fn from_parts(
         config: Config,
         secret: Secret,
-        metadata: Metadata,
-        jwks: Option<CoreJsonWebKeySet>,
+        provider: Option<(Metadata, Option<CoreJsonWebKeySet>)>,
         http: provider::Http,
         jwks_cooldown: Duration,
     ) -> Result<Self, StartError> {
         let (client_secret, signing_keys, cookie_keys) = secret.into_parts();
-        let jwks_uri = metadata.jwks_uri().to_string();
-        let provider_error =
-            |source| StartError::Provider { issuer: config.issuer_str.clone(), source };
-        let mut provider =
-            Provider::new(metadata, &config, &client_secret).map_err(provider_error)?;
-        provider.jwks = jwks.map(|jwks| {
-            JwksCache::new(jwks_uri, jwks, &config, provider.algorithms.clone(), jwks_cooldown)
-        });
+        let provider = match provider {
+            None => None,
+            Some((metadata, jwks)) => {
+                let jwks_uri = metadata.jwks_uri().to_string();
+                let mut provider =
+                    Provider::new(metadata, &config, &client_secret).map_err(|source| {
+                        StartError::Provider { issuer: config.issuer_str.clone(), source }
+                    })?;
+                provider.jwks = jwks.map(|jwks| {
+                    let algorithms = provider.algorithms.clone();
+                    JwksCache::new(jwks_uri, jwks, &config, algorithms, jwks_cooldown)
+                });
+                Some(provider)
+            }
+        };
         let session = SessionTokens::new(
             config.session_issuer.clone(),
             config.session_audience.clone(),

@@ -214,6 +214,6 @@ impl FakeProvider {
         let metadata: Metadata = provider::discover(&http, &config).await.unwrap();
         let jwks = provider::fetch_jwks(&http, metadata.jwks_uri().as_str()).await.unwrap();
         let secret = Secret::from_json(secret).unwrap();
-        State::from_parts(config, secret, metadata, Some(jwks), http, cooldown).unwrap()
+        State::from_parts(config, secret, Some((metadata, Some(jwks))), http, cooldown).unwrap()
     }
 }

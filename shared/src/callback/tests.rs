@@ -40,7 +40,8 @@ async fn call(
         path,
         query,
         cookies: cookie.map(str::to_owned),
-        content_type: Some("application/json"),
+        authorization: None,
+        csrf: false,
         body,
     };
     handle(state, &req, unix_now()).await.into_http()

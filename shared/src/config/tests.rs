@@ -74,7 +74,13 @@ fn one_redirect_uri_at_least() {
 
 #[test]
 fn urls_must_be_https_except_on_loopback() {
-    for name in ["OIDC_ISSUER", "OIDC_REDIRECT_URI", "OIDC_SERVER_REDIRECT_URI", "APP_ORIGIN"] {
+    for name in [
+        "OIDC_ISSUER",
+        "OIDC_REDIRECT_URI",
+        "OIDC_SERVER_REDIRECT_URI",
+        "APP_ORIGIN",
+        "POST_LOGOUT_REDIRECT_URI",
+    ] {
         assert_eq!(failing_variable(with(name, "http://idp.example.com")), name);
         assert_eq!(failing_variable(with(name, "ftp://idp.example.com")), name);
         assert_eq!(failing_variable(with(name, "not a url")), name);

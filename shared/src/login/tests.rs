@@ -20,8 +20,15 @@ fn query(url: &Url) -> HashMap<String, String> {
 }
 
 fn get(state: &State, path: &str, query: Option<&str>) -> http::Response<String> {
-    let req =
-        Request { method: &Method::GET, path, query, cookies: None, content_type: None, body: b"" };
+    let req = Request {
+        method: &Method::GET,
+        path,
+        query,
+        cookies: None,
+        authorization: None,
+        csrf: false,
+        body: b"",
+    };
     handle(state, &req, unix_now()).into_http()
 }
 
@@ -128,7 +135,8 @@ async fn bad_requests_are_json_errors_without_cookies() {
         path: "/api/login",
         query: None,
         cookies: None,
-        content_type: None,
+        authorization: None,
+        csrf: false,
         body: b"",
     };
     assert_eq!(handle(&state, &req, unix_now()).status(), 405);
