@@ -105,6 +105,7 @@ OIDC_SERVER_REDIRECT_URI=http://localhost:$DEMO_PORT/authorization-code/callback
 SECRET_ID=$SECRET_ID
 SESSION_ISSUER=http://localhost:$DEMO_PORT
 SESSION_AUDIENCE=http://localhost:$DEMO_PORT
+POST_LOGOUT_REDIRECT_URI=http://localhost:$DEMO_PORT/
 AWS_REGION=$AWS_REGION
 AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
 AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
@@ -125,7 +126,9 @@ cat <<EOF
 
   Ready. Open http://localhost:$DEMO_PORT/ and log in as alice (password alice) or bob (password bob).
 
-  API (cargo lambda watch)   http://127.0.0.1:$API_PORT/lambda-url/{login,callback}/...
+  API (cargo lambda watch)   http://127.0.0.1:$API_PORT/lambda-url/<function>/...
+                             functions: login callback me logout issuer authorizer
+  Our issuer metadata        http://localhost:$DEMO_PORT/.well-known/openid-configuration
   OpenID provider            http://localhost:$PROVIDER_PORT/.well-known/openid-configuration
   Secrets Manager (moto)     http://127.0.0.1:$MOTO_PORT   secret "$SECRET_ID"
   Logs                       $LOGS/

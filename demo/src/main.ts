@@ -450,7 +450,11 @@ async function logout(button: HTMLButtonElement): Promise<void> {
   renderHome();
   setStatus('Signed out. Telling the API…');
   try {
-    const data = await callApi('POST', '/api/logout', {}, token ? { Authorization: `Bearer ${token}` } : {});
+    // X-CSRF: the API refuses cookie-authenticated state changes without it (a cross-site form
+    // cannot send it); the server flow's session cookie rides along with credentials: 'include'.
+    const headers: Record<string, string> = { 'X-CSRF': '1' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const data = await callApi('POST', '/api/logout', {}, headers);
     if (isHttpUrl(data.logout_url)) {
       setState('redirecting');
       setStatus('Signed out. Redirecting to the provider to end its session…');

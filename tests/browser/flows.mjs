@@ -19,11 +19,12 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync'],
 });
 const report = { steps: [], api: [] };
+let page;
 const step = (name, data = {}) => report.steps.push({ name, ...data });
 
 try {
   const context = await browser.newContext();
-  const page = await context.newPage();
+  page = await context.newPage();
   page.setDefaultTimeout(30_000);
   // Every answer of the API, headers and body, for the "no provider token" check.
   page.on('response', async (resp) => {
@@ -38,18 +39,35 @@ try {
 
   // Passes the provider: signs in if it asks (login form, then consent), until `done` shows on
   // the app. A remembered provider session skips both forms.
+  let sawLoginForm = false;
   async function throughProvider(done) {
+    sawLoginForm = false;
     for (let i = 0; i < 6; i++) {
       await page.locator(`input[name="login"], form[action*="/interaction/"] button, ${done}`).first().waitFor();
       if (await page.locator(done).count()) return;
       const submit = page.locator('form[action*="/interaction/"] button[type="submit"]').first();
       if (await page.locator('input[name="login"]').count()) {
+        sawLoginForm = true;
         await page.fill('input[name="login"]', login);
         await page.fill('input[name="password"]', password);
       }
       await Promise.all([page.waitForNavigation(), submit.click()]);
     }
     throw new Error(`the provider did not hand back to the app (at ${page.url()})`);
+  }
+
+  // Clicks Log out: the API answers the provider's logout URL, the page goes there, the
+  // provider asks to confirm, then sends the browser back to the app, signed out. Returns what
+  // the tab still stores.
+  async function logOut() {
+    const appOrigin = new URL(app).origin;
+    await Promise.all([page.waitForURL((u) => u.origin !== appOrigin), page.click('#logout')]);
+    await Promise.all([
+      page.waitForURL((u) => u.origin === appOrigin),
+      page.click('button[name="logout"][value="yes"]'),
+    ]);
+    await page.waitForSelector('body[data-state="signed-out"]');
+    return page.evaluate(() => sessionStorage.getItem('oidc-demo.session'));
   }
 
   // 1. SPA flow.
@@ -67,24 +85,27 @@ try {
   const historyHasCode = await page.evaluate(() => location.search.includes('code='));
   step('address-bar', { historyHasCode });
 
-  // 2. Log out, then log in again (the provider remembers the session).
-  await page.click('#logout');
-  await page.waitForSelector('body[data-state="signed-out"]');
-  const stored = await page.evaluate(() => sessionStorage.getItem('oidc-demo.session'));
-  step('logout', { stored });
+  // 2. Log out (here and at the provider, which asks to confirm), then log in again: the
+  // provider's session is gone, so it asks for the password again.
+  const stored = await logOut();
+  step('logout', { stored, url: page.url() });
   await page.click('#login');
   await throughProvider('body[data-state="signed-in"]');
-  step('login-again', { user: await page.textContent('#user') });
+  step('login-again', { user: await page.textContent('#user'), askedPassword: sawLoginForm });
 
   // 3. Server flow.
-  await page.click('#logout');
-  await page.waitForSelector('body[data-state="signed-out"]');
+  await logOut();
   await page.click('#server-login');
   await throughProvider('#server-flow');
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name === '__Host-session');
   await page.screenshot({ path: `${shots}/server-signed-in.png`, fullPage: true });
+  // The page asks /api/me (with the cookie it cannot read) and shows the claims or a note.
+  await page.waitForFunction(() => document.querySelector('#me-claims')
+    || !document.querySelector('#me-note')?.textContent?.startsWith('Asking'));
+  const me = (await page.locator('#me-claims').count()) ? JSON.parse(await page.textContent('#me-claims')) : null;
   step('server', {
+    me,
     url: page.url(),
     heading: await page.textContent('#server-flow h2'),
     session: session && { httpOnly: session.httpOnly, secure: session.secure, sameSite: session.sameSite, value: session.value },
@@ -94,6 +115,11 @@ try {
 } catch (err) {
   report.ok = false;
   report.error = String(err && err.stack || err);
+  if (page) {
+    report.failedAt = page.url();
+    report.failedPage = (await page.textContent('body').catch(() => '')).slice(0, 2000);
+    await page.screenshot({ path: `${shots}/failure.png`, fullPage: true }).catch(() => {});
+  }
 } finally {
   await browser.close();
 }

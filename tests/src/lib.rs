@@ -63,6 +63,7 @@ pub struct Options {
 
 /// A running stack.
 pub struct Stack {
+    options: Options,
     pub name: String,
     pub logs: PathBuf,
     pub moto_port: u16,
@@ -119,6 +120,7 @@ impl Stack {
         let client_secret = shared::keygen::random_token(32).unwrap();
         let client_secret = secrecy::ExposeSecret::expose_secret(&client_secret).to_owned();
         let mut stack = Self {
+            options: options.clone(),
             name: name.to_owned(),
             logs,
             moto_port: free_port(),
@@ -231,6 +233,47 @@ impl Stack {
         stack
     }
 
+    /// Starts `cargo lambda watch` and, unless the functions may fail, waits until `login`
+    /// answers.
+    async fn start_functions(&mut self) {
+        let venv = root().join(".venv/bin");
+        let mut watch = Command::new(venv.join("cargo-lambda"));
+        watch
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "--disable-cors",
+                "--invoke-address",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(self.api_port.to_string())
+            .current_dir(root())
+            .env(
+                "PATH",
+                format!("{}:{}", venv.display(), std::env::var("PATH").unwrap_or_default()),
+            );
+        for (k, v) in self.function_env(&self.options.function_env) {
+            watch.env(k, v);
+        }
+        self.spawn("functions", &mut watch);
+        if !self.options.functions_may_fail {
+            let url = self.function("login", "/api/login");
+            wait_until(&client(), &url, Duration::from_secs(600), self, "functions").await;
+        }
+    }
+
+    /// Stops every function and starts them again: the next requests meet fresh cold starts
+    /// (a new secret, a new JWKS).
+    pub async fn restart_functions(&mut self) {
+        if let Some(pos) = self.services.iter().position(|s| s.name == "functions") {
+            let mut service = self.services.remove(pos);
+            stop(&mut service);
+        }
+        self.start_functions().await;
+    }
+
     /// The functions' environment: the documented variables plus the SDK's standard ones.
     fn function_env(&self, extra: &[(String, String)]) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = [
@@ -242,6 +285,7 @@ impl Stack {
             ("SESSION_ISSUER", self.app()),
             ("SESSION_AUDIENCE", self.app()),
             ("POST_LOGIN_PATH", "/".to_owned()),
+            ("POST_LOGOUT_REDIRECT_URI", format!("{}/", self.app())),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "e2e".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "e2e".to_owned()),
@@ -284,7 +328,12 @@ impl Stack {
     }
 
     fn spawn(&mut self, name: &'static str, command: &mut Command) {
-        let out = File::create(self.logs.join(format!("{name}.log"))).unwrap();
+        // Appends: a restarted service keeps its earlier lines.
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{name}.log")))
+            .unwrap();
         let err = out.try_clone().unwrap();
         let child = command
             .stdin(Stdio::null())
@@ -308,18 +357,24 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         for service in &mut self.services {
-            // Kill the whole group: cargo lambda watch and npm start children of their own.
+            // The whole group: cargo lambda watch and npm start children of their own.
             signal_group("TERM", service.child.id());
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
         for service in &mut self.services {
-            while service.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            signal_group("KILL", service.child.id());
-            let _ = service.child.wait();
+            stop(service);
         }
     }
+}
+
+/// Stops a service's process group: TERM, up to 5 s of grace, then KILL.
+fn stop(service: &mut Service) {
+    signal_group("TERM", service.child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while service.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal_group("KILL", service.child.id());
+    let _ = service.child.wait();
 }
 
 /// Sends `signal` to the process group led by `pid` (each service leads its own group).

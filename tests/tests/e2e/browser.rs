@@ -54,9 +54,14 @@ async fn browser_spa_flow_logout_login_again_and_server_flow() {
     assert!(!spa["url"].as_str().unwrap().contains("code="), "{spa}");
     assert_eq!(step("address-bar")["historyHasCode"], false);
 
-    // Log out forgets the token; log in again works.
-    assert_eq!(step("logout")["stored"], Value::Null);
-    assert!(step("login-again")["user"].as_str().unwrap().contains("Alice Example"));
+    // Log out forgets the token and ends the provider's session (its confirmation page was
+    // passed), so the next login asks for the password again.
+    let logout = step("logout");
+    assert_eq!(logout["stored"], Value::Null);
+    assert!(logout["url"].as_str().unwrap().starts_with(&stack.app()), "{logout}");
+    let again = step("login-again");
+    assert!(again["user"].as_str().unwrap().contains("Alice Example"));
+    assert_eq!(again["askedPassword"], true, "the provider session ended at logout");
 
     // Server flow: back on the app with an HttpOnly session cookie holding our JWT.
     let server = step("server");
@@ -68,6 +73,8 @@ async fn browser_spa_flow_logout_login_again_and_server_flow() {
     let (_, claims) = jwt_parts(server["session"]["value"].as_str().unwrap());
     assert_eq!(claims["sub"], "alice");
     assert!(!server["url"].as_str().unwrap().contains("code="));
+    // The page reads /api/me with the HttpOnly cookie it cannot see.
+    assert_eq!(server["me"]["sub"], "alice", "{server}");
 
     // Every API answer the browser saw: any JWT in it is ours (our kid), never the provider's.
     for answer in report["api"].as_array().unwrap() {

@@ -7,3 +7,4 @@
 mod browser;
 mod cold_start;
 mod http_flows;
+mod issuer;
