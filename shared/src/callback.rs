@@ -122,6 +122,37 @@ pub async fn complete(
     cookie_header: Option<&str>,
     now: u64,
 ) -> Result<Completed, Error> {
+    let (tx, code) = check_callback(state, flow, params, cookie_header, now)?;
+    let tokens = exchange(state, flow, code, &tx).await?;
+    let mut user = check_tokens(state, &tx, &tokens, now).await?;
+    if state.config.userinfo && state.provider()?.client.user_info_url().is_some() {
+        let info = userinfo(state, &tokens, &user.sub).await?;
+        user.email = info.email.or(user.email);
+        user.name = info.name.or(user.name);
+    }
+    let token = state.session.mint(&user, &state.config.issuer_str, now)?;
+    Ok(Completed {
+        token,
+        expires_in: state.session.ttl().as_secs(),
+        user,
+        return_to: tx.return_to,
+    })
+}
+
+/// The checks before the code exchange: the transaction cookie (present, sealed by us, not
+/// expired, same flow), `state` in constant time, the RFC 9207 `iss`, the provider's `error=`,
+/// and a code. Returns the opened transaction and the code.
+///
+/// # Errors
+///
+/// The [`Error`] of the first check that fails.
+pub fn check_callback<'p>(
+    state: &State,
+    flow: Flow,
+    params: &'p CallbackParams,
+    cookie_header: Option<&str>,
+    now: u64,
+) -> Result<(Transaction, &'p str), Error> {
     let sealed =
         cookie_header.and_then(transaction::find_in_header).ok_or(Error::TransactionMissing)?;
     let tx = Transaction::open(sealed, &state.cookie_keys, now)?;
@@ -145,23 +176,25 @@ pub async fn complete(
         .as_deref()
         .filter(|c| !c.is_empty())
         .ok_or(Error::BadRequest("The callback carries no code."))?;
+    Ok((tx, code))
+}
 
-    let tokens = exchange(state, flow, code, &tx).await?;
+/// The checks of the token response: `token_type` was checked by the exchange; here the ID
+/// token is required and verified against the login transaction. Network only when the ID
+/// token names an unknown key (one JWKS refetch per cooldown).
+///
+/// # Errors
+///
+/// [`Error::IdTokenMissing`] or the [`IdTokenError`] of the first failed check.
+pub async fn check_tokens(
+    state: &State,
+    tx: &Transaction,
+    tokens: &CoreTokenResponse,
+    now: u64,
+) -> Result<User, Error> {
     let id_token = tokens.id_token().ok_or(Error::IdTokenMissing)?;
     let nonce = Nonce::new(tx.nonce.expose_secret().to_owned());
-    let mut user = verify_id_token(state, id_token, &tokens, &nonce, now).await?;
-    if state.config.userinfo && state.provider()?.client.user_info_url().is_some() {
-        let info = userinfo(state, &tokens, &user.sub).await?;
-        user.email = info.email.or(user.email);
-        user.name = info.name.or(user.name);
-    }
-    let token = state.session.mint(&user, &state.config.issuer_str, now)?;
-    Ok(Completed {
-        token,
-        expires_in: state.session.ttl().as_secs(),
-        user,
-        return_to: tx.return_to,
-    })
+    verify_id_token(state, id_token, tokens, &nonce, tx.issued_at, now).await
 }
 
 /// Keeps an OAuth error code printable and short, for logs.
@@ -268,6 +301,7 @@ async fn verify_id_token(
     id_token: &CoreIdToken,
     tokens: &CoreTokenResponse,
     nonce: &Nonce,
+    login_started: u64,
     now: u64,
 ) -> Result<User, Error> {
     check_header(id_token)?;
@@ -294,6 +328,10 @@ async fn verify_id_token(
     let iat = claims.issue_time().timestamp();
     if iat > i64::try_from(now).unwrap_or(i64::MAX).saturating_add(LEEWAY_SECS) {
         return Err(IdTokenError::IssuedInFuture.into());
+    }
+    // Issued before this login started: a token from another, older login.
+    if iat < i64::try_from(login_started).unwrap_or(0).saturating_sub(LEEWAY_SECS) {
+        return Err(IdTokenError::Stale.into());
     }
     if let Some(expected) = claims.access_token_hash() {
         let alg = id_token.signing_alg().map_err(|_| IdTokenError::AlgorithmNotAllowed)?;

@@ -31,6 +31,8 @@ pub enum IdTokenError {
     Expired,
     /// `iat` is missing or in the future (beyond the leeway).
     IssuedInFuture,
+    /// `iat` is before the login started (beyond the leeway).
+    Stale,
     /// `nonce` is missing or differs from the login transaction's.
     NonceMismatch,
     /// `at_hash` does not match the access token.
@@ -52,6 +54,7 @@ impl IdTokenError {
             Self::AuthorizedPartyMismatch => "id_token_azp_mismatch",
             Self::Expired => "id_token_expired",
             Self::IssuedInFuture => "id_token_issued_in_future",
+            Self::Stale => "id_token_stale",
             Self::NonceMismatch => "id_token_nonce_mismatch",
             Self::AccessTokenHashMismatch => "id_token_at_hash_mismatch",
             Self::SubjectMissing => "id_token_subject_missing",
@@ -73,6 +76,7 @@ impl IdTokenError {
             }
             Self::Expired => "The provider's ID token has expired.",
             Self::IssuedInFuture => "The provider's ID token is issued in the future.",
+            Self::Stale => "The provider's ID token was issued before this login started.",
             Self::NonceMismatch => "The provider's ID token does not belong to this login.",
             Self::AccessTokenHashMismatch => {
                 "The provider's ID token does not match its access token."
