@@ -20,6 +20,9 @@ pub mod transaction;
 
 pub use error::{Error, IdTokenError};
 
+#[cfg(test)]
+mod proptests;
+
 pub mod access;
 pub mod callback;
 pub mod http;

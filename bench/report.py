@@ -1,0 +1,519 @@
+#!/usr/bin/env python3
+"""Writes BENCHMARKS.md from the raw results of `bash bench/run.sh`:
+
+- target/bench/coldstart.json (bench/coldstart.py),
+- the criterion results under $CRITERION_HOME (default target/bench/criterion),
+- the sizes of target/release/{login,callback} and .aws-sam/build/*/bootstrap,
+- bench/analysis.md, appended as it is (the hand-written reading of the numbers).
+
+    python3 bench/report.py [--smoke] [--out BENCHMARKS.md]
+
+Python 3.11 standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "target" / "bench"
+
+# Targets stated by the issue.
+COLD_RATIO_TARGETS = {"python": 20.0, "node": 10.0}
+RSS_TARGET_MB = 20.0
+ARM64_SIZE_TARGET_MB = 6.0
+CPU_TARGETS_US = {
+    "login/start": 20.0,
+    "callback_cpu/ES256": 120.0,
+    "callback_cpu/RS256": 400.0,
+}
+CRITERION_ORDER = [
+    ("login/start", "login: `login::start` (authorize URL + sealed transaction cookie)"),
+    ("callback_cpu/ES256", "callback CPU path, ES256 signing key (`check_callback` + `check_tokens` + `mint`)"),
+    ("callback_cpu/RS256", "callback CPU path, RSA-2048 signing key"),
+    ("callback_checks/check_callback", "  of which `check_callback` (open cookie, state, iss)"),
+    ("callback_checks/check_tokens_RS256_id_token", "  of which `check_tokens` (verify the provider's RS256 ID token, claims)"),
+    ("session/mint/ES256", "`session.mint`, ES256"),
+    ("session/mint/RS256", "`session.mint`, RSA-2048 (RS256)"),
+    ("session/verify/ES256", "`session.verify`, ES256"),
+    ("session/verify/RS256", "`session.verify`, RSA-2048 (RS256)"),
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100)."""
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = (len(v) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def sh(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    return [
+        ("cores (`nproc`)", sh(["nproc"])),
+        ("CPU (/proc/cpuinfo)", cpu),
+        ("memory", f"{mem_kb / 1024 / 1024:.1f} GiB"),
+        ("arch, kernel", f"{platform.machine()}, Linux {platform.release()}"),
+        ("rustc", sh(["rustc", "--version"])),
+        ("node", sh(["node", "--version"])),
+        ("python (harness, Python peer)", platform.python_version()),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Criterion
+
+
+def criterion_results(home: Path, since: float | None) -> dict[str, dict]:
+    out = {}
+    if not home.exists():
+        return out
+    for bench_json in home.rglob("new/benchmark.json"):
+        new = bench_json.parent
+        if since is not None and new.joinpath("estimates.json").stat().st_mtime < since:
+            continue
+        meta = json.loads(bench_json.read_text())
+        full_id = meta.get("full_id") or meta.get("title")
+        est = json.loads(new.joinpath("estimates.json").read_text())
+        sample = json.loads(new.joinpath("sample.json").read_text())
+        per_iter = [t / i for t, i in zip(sample["times"], sample["iters"]) if i]
+        out[full_id] = {
+            "median_ns": est["median"]["point_estimate"],
+            "mean_ns": est["mean"]["point_estimate"],
+            "p90_ns": pct(per_iter, 90),
+            "samples": len(per_iter),
+            "iterations": int(sum(sample["iters"])),
+        }
+    return out
+
+
+def fmt_ns(ns: float) -> str:
+    if ns != ns:
+        return "n/a"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} µs"
+    return f"{ns:.0f} ns"
+
+
+# ---------------------------------------------------------------------------------------------
+# Binaries
+
+
+def elf_info(path: Path) -> tuple[str, bool | None]:
+    """(architecture, stripped) of an ELF64 little-endian file; stripped = no .symtab."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return "?", None
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return "not ELF64 LE", None
+    machine_code = struct.unpack_from("<H", data, 18)[0]
+    arch = {0x3E: "x86_64", 0xB7: "aarch64"}.get(machine_code, hex(machine_code))
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    if not shoff or not shnum:
+        return arch, True
+    names_hdr = shoff + shstrndx * shentsize
+    names_off = struct.unpack_from("<Q", data, names_hdr + 0x18)[0]
+    stripped = True
+    for i in range(shnum):
+        hdr = shoff + i * shentsize
+        sh_type = struct.unpack_from("<I", data, hdr + 4)[0]
+        if sh_type == 2:  # SHT_SYMTAB
+            stripped = False
+        name_off = struct.unpack_from("<I", data, hdr)[0]
+        end = data.index(b"\0", names_off + name_off)
+        if data[names_off + name_off : end] == b".symtab":
+            stripped = False
+    return arch, stripped
+
+
+def binaries() -> list[dict]:
+    rows = []
+    for name in ("login", "callback"):
+        p = ROOT / "target" / "release" / name
+        if p.exists():
+            arch, stripped = elf_info(p)
+            rows.append({"what": f"target/release/{name}", "bytes": p.stat().st_size, "arch": arch, "stripped": stripped, "mtime": p.stat().st_mtime})
+    sam = ROOT / ".aws-sam" / "build"
+    if sam.exists():
+        for p in sorted(sam.glob("*/bootstrap")):
+            arch, stripped = elf_info(p)
+            rows.append({"what": str(p.relative_to(ROOT)), "bytes": p.stat().st_size, "arch": arch, "stripped": stripped, "mtime": p.stat().st_mtime})
+    return rows
+
+
+def du(path: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# Cold start
+
+
+def summarize(rounds: list[dict]) -> dict:
+    def col(fn):
+        return [fn(r) for r in rounds]
+
+    def outbound(r, function, phase):
+        return [o for o in r[function]["outbound"] if o["phase"] == phase]
+
+    def overlap(r):
+        init = outbound(r, "callback", "init")
+        sec = [o for o in init if o["kind"] == "secret"]
+        disc = [o for o in init if o["kind"] == "discovery"]
+        if not sec or not disc:
+            return False
+        return sec[0]["start_ms"] < disc[0]["end_ms"] and disc[0]["start_ms"] < sec[0]["end_ms"]
+
+    def jwks_at_init_after_discovery(r):
+        init = outbound(r, "callback", "init")
+        disc = [o for o in init if o["kind"] == "discovery"]
+        jwks = [o for o in init if o["kind"] == "jwks"]
+        if not jwks:
+            return None
+        return bool(disc) and jwks[0]["start_ms"] >= disc[0]["end_ms"]
+
+    def depth(reqs):
+        """Sequential rounds of fetches: the longest chain in which each starts after the
+        previous one ended."""
+        reqs = sorted(reqs, key=lambda o: o["start_ms"])
+        best: list[int] = []
+        for o in reqs:
+            before = [best[j] for j, p in enumerate(reqs[: len(best)]) if p["end_ms"] <= o["start_ms"]]
+            best.append(1 + max(before, default=0))
+        return max(best, default=0)
+
+    def net_wall(reqs):
+        return (max(o["end_ms"] for o in reqs) - min(o["start_ms"] for o in reqs)) if reqs else 0.0
+
+    def kinds(r, function, phase):
+        return "+".join(o["kind"] for o in outbound(r, function, phase)) or "none"
+
+    def mode(values):
+        return max(set(values), key=values.count) if values else "?"
+
+    s = {
+        "login_cold": col(lambda r: r["login"]["first_response_ms"]),
+        "login_init": col(lambda r: r["login"]["init_ms"]),
+        "login_first_invoke": col(lambda r: r["login"]["invokes_ms"][0]),
+        "login_warm_invoke": col(lambda r: r["login"]["invokes_ms"][1]),
+        "callback_cold": col(lambda r: r["callback"]["first_response_ms"]),
+        "callback_init": col(lambda r: r["callback"]["init_ms"]),
+        "callback_first_invoke": col(lambda r: r["callback"]["invokes_ms"][0]),
+        "callback_warm_invoke": col(lambda r: r["callback"]["invokes_ms"][1]),
+        "login_rss_mb": col(lambda r: (r["login"]["peak_rss_kb"] or 0) / 1024),
+        "callback_rss_mb": col(lambda r: (r["callback"]["peak_rss_kb"] or 0) / 1024),
+        "login_init_reqs": col(lambda r: len(outbound(r, "login", "init"))),
+        "callback_init_reqs": col(lambda r: len(outbound(r, "callback", "init"))),
+        "login_req_reqs": col(lambda r: len(outbound(r, "login", "invoke0"))),
+        "login_warm_reqs": col(lambda r: len(outbound(r, "login", "invoke1"))),
+        "callback_first_reqs": col(lambda r: len(outbound(r, "callback", "invoke0"))),
+        "callback_warm_reqs": col(lambda r: len(outbound(r, "callback", "invoke1"))),
+        "other_reqs": col(lambda r: len(outbound(r, "login", "other")) + len(outbound(r, "callback", "other"))),
+        "callback_init_kinds": mode(col(lambda r: kinds(r, "callback", "init"))),
+        "login_init_kinds": mode(col(lambda r: kinds(r, "login", "init"))),
+        "callback_first_kinds": mode(col(lambda r: kinds(r, "callback", "invoke0"))),
+        "callback_warm_kinds": mode(col(lambda r: kinds(r, "callback", "invoke1"))),
+        "overlap": col(overlap),
+        "jwks_after_discovery": col(jwks_at_init_after_discovery),
+        "callback_init_depth": col(lambda r: depth(outbound(r, "callback", "init"))),
+        "callback_init_net_ms": col(lambda r: net_wall(outbound(r, "callback", "init"))),
+        "login_init_depth": col(lambda r: depth(outbound(r, "login", "init"))),
+    }
+    # The round whose callback cold start is the median one, for a timeline.
+    order = sorted(range(len(rounds)), key=lambda i: rounds[i]["callback"]["first_response_ms"])
+    s["median_round"] = rounds[order[len(order) // 2]] if rounds else None
+    return s
+
+
+def ms(v: float) -> str:
+    if v != v:
+        return "n/a"
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def ratio(peer: float, ours: float) -> str:
+    if not ours or ours != ours or peer != peer:
+        return "n/a"
+    return f"{peer / ours:.1f}x"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true", help="mark the report as a smoke run")
+    parser.add_argument("--coldstart", default=str(OUT / "coldstart.json"))
+    parser.add_argument("--criterion", default=os.environ.get("CRITERION_HOME", str(OUT / "criterion")))
+    parser.add_argument("--criterion-since", type=float, default=None, help="ignore criterion results older than this Unix time")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args()
+
+    cold = json.loads(Path(args.coldstart).read_text()) if Path(args.coldstart).exists() else None
+    crit = criterion_results(Path(args.criterion), args.criterion_since)
+    lines: list[str] = []
+    w = lines.append
+
+    w("# Benchmarks")
+    w("")
+    w("Generated by `bash bench/run.sh` (`make bench`); do not edit by hand: the reading of the numbers is")
+    w("`bench/analysis.md`, appended at the end. " + ("**Smoke run** (`--smoke`: N=2, criterion 1 s): the numbers only show that everything runs." if args.smoke else ""))
+    w("")
+    w(f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
+    w("")
+    w("## Machine")
+    w("")
+    w("| | |")
+    w("| --- | --- |")
+    for k, v in machine():
+        w(f"| {k} | {v} |")
+    if cold:
+        w(f"| load average before / after the cold-start run | {' '.join(cold['loadavg_before'])} / {' '.join(cold['loadavg_after'])} |")
+    w("")
+    w("Functions are built natively for this machine (x86_64 here), not for arm64 as deployed: the")
+    w("cold-start numbers are those of x86_64 binaries on this CPU. The machine is shared with other builds,")
+    w("so medians and p90 are given, not means.")
+    w("")
+
+    # ---- cold start ----
+    w("## Cold start (bench/coldstart.py)")
+    w("")
+    if not cold:
+        w("No results: run `bash bench/run.sh`.")
+    else:
+        impls = cold["impls"]
+        summ = {n: summarize(d["rounds"]) for n, d in impls.items()}
+        ours = summ.get("rust")
+        peers = [n for n in impls if n != "rust"]
+        w(f"N = {cold['n']} fresh processes per function and implementation (plus one unrecorded warm-up round),")
+        w(f"interleaved; our JWT signed with {cold['alg']}; {cold['seconds']} s in all. Implementations:")
+        w("")
+        for n, d in impls.items():
+            w(f"- **{n}**: {d['label']}")
+        w("")
+        w("Method: each round starts a fresh `login` process behind a Lambda Runtime API emulator (a small")
+        w("HTTP server in the harness) that hands out two `GET /api/login` events (API Gateway HTTP API v2),")
+        w("signs in at the local provider for both login URLs with a scripted HTTP client (cookie jar, login")
+        w("and consent forms), then starts a fresh `callback` process that gets two `GET /api/callback?code&state&iss`")
+        w("events with the transaction cookies. The first event of each process is its cold request, the second")
+        w("a warm one. Times are taken in the harness: process start = just before `fork/exec`; init ends at the")
+        w("process's first `GET /runtime/invocation/next`; a response is served when its `POST .../response`")
+        w("arrives. Secrets Manager (moto) and the provider (oidc-provider) each sit behind a counting reverse")
+        w("proxy in the harness, which timestamps every request the function makes (the harness's own requests")
+        w("are excluded). Peak RSS is `VmHWM` of the process after its last answer. Everything is on loopback:")
+        w("a real deployment adds a real network round trip to each outbound request (see the counts).")
+        w("")
+        ratio_cols = [f"{p} / rust" for p in peers] if ours else []
+        w("| metric | " + " | ".join([f"{n} median (p90)" for n in impls] + ratio_cols) + " |")
+        w("|" + " --- |" * (1 + len(impls) + (len(peers) if ours else 0)))
+
+        def row(label, key, unit="ms", ratios=True):
+            cells = []
+            for n in impls:
+                v = summ[n][key]
+                cells.append(f"{ms(med(v))} ({ms(pct(v, 90))}) {unit}")
+            rs = []
+            if ours:
+                for p in peers:
+                    rs.append(ratio(med(summ[p][key]), med(ours[key])) if ratios else "")
+            w(f"| {label} | " + " | ".join(cells) + (" | " + " | ".join(rs) if rs else "") + " |")
+
+        row("**login: cold start → first response served**", "login_cold")
+        row("login: init (start → first `/next`)", "login_init")
+        row("login: first (cold) request", "login_first_invoke")
+        row("login: warm request", "login_warm_invoke")
+        row("**callback: cold start → first response served**", "callback_cold")
+        row("callback: init (start → first `/next`)", "callback_init")
+        row("**first `/api/callback` end to end** (event → answer, incl. token + userinfo)", "callback_first_invoke")
+        row("warm `/api/callback` end to end", "callback_warm_invoke")
+        row("**peak RSS, login**", "login_rss_mb", "MB")
+        row("**peak RSS, callback**", "callback_rss_mb", "MB")
+
+        def count_row(label, key, kinds_key=None):
+            cells = []
+            for n in impls:
+                v = summ[n][key]
+                kinds = f" ({summ[n][kinds_key]})" if kinds_key else ""
+                cells.append(f"{med(v):g}{kinds}")
+            w(f"| {label} | " + " | ".join(cells) + (" | " + " | ".join("" for _ in peers) if ours else "") + " |")
+
+        count_row("outbound requests at cold start, login", "login_init_reqs", "login_init_kinds")
+        count_row("outbound requests at cold start, callback", "callback_init_reqs", "callback_init_kinds")
+        count_row("outbound requests, login request (cold / warm both)", "login_warm_reqs")
+        count_row("outbound requests, first callback request", "callback_first_reqs", "callback_first_kinds")
+        count_row("outbound requests, warm callback request", "callback_warm_reqs", "callback_warm_kinds")
+        count_row("outbound requests outside init and requests", "other_reqs")
+        cells = []
+        for n in impls:
+            ov = summ[n]["overlap"]
+            cells.append(f"{'yes' if all(ov) else ('no' if not any(ov) else 'mixed')} ({sum(ov)}/{len(ov)})")
+        w("| cold start: secret and discovery overlap | " + " | ".join(cells) + (" | " + " | ".join("" for _ in peers) if ours else "") + " |")
+        cells = []
+        for n in impls:
+            j = summ[n]["jwks_after_discovery"]
+            if all(x is None for x in j):
+                cells.append("not at init (fetched at the first callback)")
+            else:
+                cells.append(f"{'yes' if all(j) else 'no'} ({sum(1 for x in j if x)}/{len(j)})")
+        w("| cold start: JWKS fetched at init, after discovery | " + " | ".join(cells) + (" | " + " | ".join("" for _ in peers) if ours else "") + " |")
+        count_row("cold start (callback): sequential fetch rounds", "callback_init_depth")
+        row("cold start (callback): wall time of the fetches, first start → last end", "callback_init_net_ms")
+        w("")
+        w("Ratios are peer median / our median (higher = we are faster or smaller). p90 with N=2 is the larger value.")
+        w("")
+        w("### Cold-start timeline of the median callback round (ms from process start)")
+        w("")
+        for n in impls:
+            r = summ[n]["median_round"]
+            if not r:
+                continue
+            c = r["callback"]
+            parts = [f"{o['kind']} {o['start_ms']:.1f}–{o['end_ms']:.1f}" for o in c["outbound"] if o["phase"] in ("init", "invoke0")]
+            w(f"- **{n}**: init ends {c['init_ms']:.1f}; first answer {c['first_response_ms']:.1f}; requests: " + "; ".join(parts))
+        w("")
+
+    # ---- criterion ----
+    w("## Warm CPU (criterion, `shared/benches/flows.rs`)")
+    w("")
+    w("`cargo bench -p shared --features test-support --bench flows`: release profile (LTO, 1 codegen unit),")
+    w("a real `State` built by `shared::testing::FakeProvider` (wiremock serves discovery and JWKS at setup),")
+    w("a real RS256 ID token from the fake provider in a canned `CoreTokenResponse`; async functions run by a")
+    w("tokio current-thread runtime's `block_on` inside `iter`. Median of criterion's estimate; p90 of the")
+    w("per-iteration means of its samples.")
+    w("")
+    if not crit:
+        w("No criterion results found.")
+    else:
+        w("| benchmark | median | p90 | target | met |")
+        w("| --- | --- | --- | --- | --- |")
+        for key, label in CRITERION_ORDER:
+            r = crit.get(key)
+            if not r:
+                w(f"| {label} | not run | | | |")
+                continue
+            target = CPU_TARGETS_US.get(key)
+            met = ""
+            tgt = ""
+            if target:
+                tgt = f"< {target:g} µs"
+                med_us = r["median_ns"] / 1000
+                met = "yes" if med_us < target else f"**no** ({med_us / target:.2f}x the target)"
+            w(f"| {label} | {fmt_ns(r['median_ns'])} | {fmt_ns(r['p90_ns'])} | {tgt} | {met} |")
+        others = sorted(set(crit) - {k for k, _ in CRITERION_ORDER})
+        for key in others:
+            r = crit[key]
+            w(f"| {key} | {fmt_ns(r['median_ns'])} | {fmt_ns(r['p90_ns'])} | | |")
+    w("")
+
+    # ---- sizes ----
+    w("## Binary sizes")
+    w("")
+    bins = binaries()
+    w("| file | size | arch | stripped | target |")
+    w("| --- | --- | --- | --- | --- |")
+    for b in bins:
+        mb = b["bytes"] / 1024 / 1024
+        target = ""
+        if b["arch"] == "aarch64":
+            target = f"< {ARM64_SIZE_TARGET_MB:g} MB: " + ("yes" if mb < ARM64_SIZE_TARGET_MB else f"**no** (+{mb - ARM64_SIZE_TARGET_MB:.1f} MB, {mb / ARM64_SIZE_TARGET_MB:.2f}x)")
+        built = time.strftime("%Y-%m-%d %H:%M", time.gmtime(b["mtime"]))
+        w(f"| `{b['what']}` (built {built} UTC) | {mb:.2f} MB ({b['bytes']} bytes) | {b['arch']} | {'yes' if b['stripped'] else 'no' if b['stripped'] is False else '?'} | {target} |")
+    if not any(b["arch"] == "aarch64" for b in bins):
+        w("| `.aws-sam/build/*/bootstrap` | not present (run `sam build`) | | | |")
+    pyenv = ROOT / "bench" / ".venv" / "lib"
+    nm = ROOT / "bench" / "peers" / "node" / "node_modules"
+    if pyenv.exists():
+        w(f"| Python peer: site-packages of bench/.venv (deployment package would hold most of it; boto3 is in the managed runtime) | {du(pyenv) / 1024 / 1024:.1f} MB | | | |")
+    if nm.exists():
+        w(f"| Node peer: node_modules (the AWS SDK v3 is in the managed runtime) | {du(nm) / 1024 / 1024:.1f} MB | | | |")
+    w("")
+
+    # ---- targets ----
+    if cold or crit:
+        w("## Targets of the issue")
+        w("")
+        w("| target | measured | met |")
+        w("| --- | --- | --- |")
+        if cold and "rust" in cold["impls"]:
+            summ = {n: summarize(d["rounds"]) for n, d in cold["impls"].items()}
+            ours = summ["rust"]
+            for peer, want in COLD_RATIO_TARGETS.items():
+                if peer not in summ:
+                    continue
+                for fn in ("login", "callback"):
+                    r = med(summ[peer][f"{fn}_cold"]) / med(ours[f"{fn}_cold"])
+                    met = "yes" if r >= want else f"**no**: {r:.1f}x of {want:g}x ({r / want:.0%} of the target)"
+                    w(f"| cold start → first response ≥ {want:g}x faster than the {peer} peer ({fn}) | {r:.1f}x ({ms(med(ours[f'{fn}_cold']))} vs {ms(med(summ[peer][f'{fn}_cold']))} ms) | {met} |")
+            ov = ours["overlap"]
+            dep = med(ours["callback_init_depth"])
+            w(f"| cold start: two round trips of wall time at most (secret ∥ discovery, then JWKS) | {dep:g} sequential rounds; overlap in {sum(ov)}/{len(ov)}; JWKS after discovery in {sum(1 for x in ours['jwks_after_discovery'] if x)}/{len(ov)} | {'yes' if dep <= 2 and all(ov) else '**no**'} |")
+            warm = med(ours["callback_warm_reqs"])
+            w(f"| no outbound request per request beyond the token exchange and userinfo | warm callback: {warm:g} ({ours['callback_warm_kinds']}); first callback: {med(ours['callback_first_reqs']):g} ({ours['callback_first_kinds']}); login: {med(ours['login_warm_reqs']):g} | {'yes' if warm <= 2 and med(ours['callback_first_reqs']) <= 2 and med(ours['login_warm_reqs']) == 0 else '**no**'} |")
+            for fn in ("login", "callback"):
+                v = med(ours[f"{fn}_rss_mb"])
+                hi = max(ours[f"{fn}_rss_mb"])
+                w(f"| peak RSS < {RSS_TARGET_MB:g} MB ({fn}) | {v:.1f} MB median, {hi:.1f} MB max | {'yes' if hi < RSS_TARGET_MB else '**no**'} |")
+        for key, target in CPU_TARGETS_US.items():
+            r = crit.get(key)
+            if r:
+                v = r["median_ns"] / 1000
+                w(f"| {key} < {target:g} µs | {v:.1f} µs | {'yes' if v < target else f'**no** ({v / target:.2f}x)'} |")
+        for b in binaries():
+            if b["arch"] == "aarch64":
+                mb = b["bytes"] / 1024 / 1024
+                w(f"| stripped arm64 bootstrap < {ARM64_SIZE_TARGET_MB:g} MB (`{b['what']}`) | {mb:.2f} MB, {'stripped' if b['stripped'] else 'NOT stripped'} | {'yes' if mb < ARM64_SIZE_TARGET_MB else f'**no** (+{mb - ARM64_SIZE_TARGET_MB:.2f} MB)'} |")
+        w("")
+
+    analysis = ROOT / "bench" / "analysis.md"
+    if analysis.exists():
+        w(analysis.read_text().rstrip())
+        w("")
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"report: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Regenerates BENCHMARKS.md (`make bench` calls this):
+#
+#   1. installs what is missing: the local stack's tools (dev/tools.sh: moto, the provider's npm
+#      packages), the Python peer's packages into bench/.venv, the Node peer's with `npm ci`;
+#   2. runs the criterion micro-benchmarks (shared/benches/flows.rs);
+#   3. runs the cold-start harness (bench/coldstart.py: builds the release functions, then
+#      measures them and both peers as fresh processes on loopback);
+#   4. writes BENCHMARKS.md (bench/report.py).
+#
+#   bash bench/run.sh            full run: N=20 rounds (BENCH_N overrides), criterion defaults
+#   bash bench/run.sh --smoke    CI: N=2, criterion --warm-up-time 1 --measurement-time 1
+#
+# Raw results and logs land in target/bench/. Heavy builds run under `nice -n 10`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=0
+n=${BENCH_N:-20}
+for arg in "$@"; do
+  case $arg in
+    --smoke) smoke=1 ;;
+    --n=*) n=${arg#--n=} ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $arg (use --smoke or --n=N)" >&2; exit 2 ;;
+  esac
+done
+criterion_args=()
+if [ "$smoke" = 1 ]; then
+  n=2
+  criterion_args=(--warm-up-time 1 --measurement-time 1 --sample-size 10)
+fi
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "run.sh: '$1' is required ($2)" >&2; exit 1; }; }
+need openssl "Debian: apt-get install openssl"
+need nice "coreutils"
+
+echo "run.sh: installing what is missing"
+bash dev/tools.sh
+
+stamp=bench/.venv/.requirements
+if [ ! -x bench/.venv/bin/python3 ] || ! cmp -s bench/peers/python/requirements.txt "$stamp"; then
+  echo "run.sh: installing the Python peer's packages into bench/.venv"
+  python3 -m venv bench/.venv
+  bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/peers/python/requirements.txt
+  cp bench/peers/python/requirements.txt "$stamp"
+fi
+# Bytecode ahead of time, as a deployment package built by pip has it.
+bench/.venv/bin/python -m compileall -q bench/.venv/lib bench/peers/python >/dev/null || true
+
+if [ ! -d bench/peers/node/node_modules ] || [ bench/peers/node/package-lock.json -nt bench/peers/node/node_modules/.package-lock.json ]; then
+  echo "run.sh: npm ci in bench/peers/node"
+  (cd bench/peers/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+mkdir -p target/bench
+export CRITERION_HOME="$PWD/target/bench/criterion"
+started=$(date +%s)
+echo "run.sh: criterion (shared/benches/flows.rs)"
+nice -n 10 cargo bench -p shared --features test-support --bench flows -- "${criterion_args[@]}"
+
+echo "run.sh: cold-start harness, N=$n"
+python3 bench/coldstart.py --n "$n"
+
+report_args=(--criterion-since "$started")
+[ "$smoke" = 1 ] && report_args+=(--smoke)
+python3 bench/report.py "${report_args[@]}"

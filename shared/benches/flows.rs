@@ -1,0 +1,165 @@
+//! Micro-benchmarks of the warm CPU paths: starting a login, the callback's checks with a canned
+//! token response, minting and verifying our JWT.
+//!
+//! Run: `cargo bench -p shared --features test-support --bench flows` (or `bash bench/run.sh`,
+//! which also runs the cold-start harness and rewrites `BENCHMARKS.md`).
+//!
+//! Every fixture is real: a [`FakeProvider`] (wiremock) serves discovery and the JWKS, and
+//! [`FakeProvider::state`] builds the same [`State`] a function builds at cold start. The
+//! provider signs RS256 ID tokens with an RSA-2048 key; our own JWT is signed by the secret's
+//! key, ES256 or RS256. Nothing here touches the network inside a measured iteration: the code
+//! exchange and userinfo are the only network steps of a warm callback, and they are left out
+//! (the cold-start harness in `bench/coldstart.py` measures them end to end).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use openidconnect::core::CoreTokenResponse;
+use secrecy::ExposeSecret as _;
+use serde_json::json;
+use shared::callback::{CallbackParams, check_callback, check_tokens};
+use shared::keygen::KeyAlg;
+use shared::session::User;
+use shared::testing::{FakeProvider, secret_json};
+use shared::transaction::{self, Flow, Transaction};
+use shared::{State, unix_now};
+use tokio::runtime::{Builder, Runtime};
+
+const ACCESS_TOKEN: &str = "provider-access-token-0123456789";
+
+/// One function's state plus a finished login at the provider, ready for the callback.
+struct Fixture {
+    /// Kept alive for the whole run (its JWKS was fetched at setup; no request is made later).
+    _provider: FakeProvider,
+    state: State,
+    /// `Cookie:` header carrying the sealed transaction, as the browser sends it.
+    cookie_header: String,
+    /// `code`, `state` and `iss` as the provider sent them through the browser.
+    params: CallbackParams,
+    /// The canned token endpoint answer: a real RS256 ID token for this login's nonce.
+    tokens: CoreTokenResponse,
+    user: User,
+}
+
+fn runtime() -> Runtime {
+    Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
+    rt.block_on(async {
+        let provider = FakeProvider::start().await;
+        provider.serve_jwks(&[&provider.key], None).await;
+        let state = provider.state(&secret_json(alg, 7), &[]).await;
+        let now = unix_now();
+        let login = shared::login::start(&state, Flow::Spa, Some("/orders"), now).unwrap();
+        let cookie_header = login.set_cookie.split(';').next().unwrap().to_owned();
+        let sealed = transaction::find_in_header(&cookie_header).unwrap();
+        let tx = Transaction::open(sealed, &state.cookie_keys, now).unwrap();
+        let id_token = provider.id_token(&provider.claims(tx.nonce.expose_secret(), ACCESS_TOKEN));
+        let tokens: CoreTokenResponse = serde_json::from_value(json!({
+            "access_token": ACCESS_TOKEN,
+            "token_type": "Bearer",
+            "id_token": id_token,
+        }))
+        .unwrap();
+        let params = CallbackParams {
+            code: Some("authorization-code-0123456789".to_owned()),
+            state: Some(tx.state.clone()),
+            iss: Some(state.config.issuer_str.clone()),
+            ..CallbackParams::default()
+        };
+        let user = User {
+            sub: "alice".to_owned(),
+            email: Some("alice@example.com".to_owned()),
+            name: Some("Alice Example".to_owned()),
+        };
+        Fixture { _provider: provider, state, cookie_header, params, tokens, user }
+    })
+}
+
+fn alg_name(alg: KeyAlg) -> &'static str {
+    match alg {
+        KeyAlg::Es256 => "ES256",
+        KeyAlg::Rs256 => "RS256",
+        KeyAlg::EdDsa => "EdDSA",
+    }
+}
+
+/// The whole warm callback minus the two provider calls: open the cookie and check `state` and
+/// `iss`, verify the ID token (signature by `kid` against the cached JWKS, `iss`, `aud`, `exp`,
+/// `iat`, `nonce`, `at_hash`, `sub`), mint our JWT.
+async fn callback_cpu_path(f: &Fixture, now: u64) -> String {
+    let (tx, code) =
+        check_callback(&f.state, Flow::Spa, &f.params, Some(&f.cookie_header), now).unwrap();
+    black_box(code);
+    let user = check_tokens(&f.state, &tx, &f.tokens, now).await.unwrap();
+    f.state.session.mint(&user, &f.state.config.issuer_str, now).unwrap()
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = runtime();
+    let es = fixture(&rt, KeyAlg::Es256);
+    let rs = fixture(&rt, KeyAlg::Rs256);
+    // Sanity: the measured paths succeed before anything is timed.
+    let now = unix_now();
+    for f in [&es, &rs] {
+        let token = rt.block_on(callback_cpu_path(f, now));
+        f.state.session.verify(&token).unwrap();
+    }
+
+    c.bench_function("login/start", |b| {
+        b.iter(|| {
+            let login =
+                shared::login::start(&es.state, Flow::Spa, Some("/orders"), unix_now()).unwrap();
+            black_box(login)
+        });
+    });
+
+    for (alg, f) in [(KeyAlg::Es256, &es), (KeyAlg::Rs256, &rs)] {
+        let name = alg_name(alg);
+        c.bench_function(&format!("callback_cpu/{name}"), |b| {
+            b.iter(|| black_box(rt.block_on(callback_cpu_path(f, unix_now()))));
+        });
+    }
+
+    c.bench_function("callback_checks/check_callback", |b| {
+        b.iter(|| {
+            let (tx, _) = check_callback(
+                &es.state,
+                Flow::Spa,
+                &es.params,
+                Some(&es.cookie_header),
+                unix_now(),
+            )
+            .unwrap();
+            black_box(tx)
+        });
+    });
+    c.bench_function("callback_checks/check_tokens_RS256_id_token", |b| {
+        let (tx, _) =
+            check_callback(&es.state, Flow::Spa, &es.params, Some(&es.cookie_header), now).unwrap();
+        b.iter(|| black_box(rt.block_on(check_tokens(&es.state, &tx, &es.tokens, unix_now()))));
+    });
+
+    for (alg, f) in [(KeyAlg::Es256, &es), (KeyAlg::Rs256, &rs)] {
+        let name = alg_name(alg);
+        c.bench_function(&format!("session/mint/{name}"), |b| {
+            b.iter(|| {
+                black_box(f.state.session.mint(&f.user, &f.state.config.issuer_str, unix_now()))
+            });
+        });
+    }
+
+    for (alg, f) in [(KeyAlg::Es256, &es), (KeyAlg::Rs256, &rs)] {
+        let name = alg_name(alg);
+        let token = f.state.session.mint(&f.user, &f.state.config.issuer_str, now).unwrap();
+        c.bench_function(&format!("session/verify/{name}"), |b| {
+            b.iter(|| black_box(f.state.session.verify(black_box(&token)).unwrap()));
+        });
+    }
+}
+
+criterion_group!(flows, benches);
+criterion_main!(flows);
