@@ -115,6 +115,16 @@ class Server(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class QuickHandler(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, TCP_NODELAY, and each response sent with one write: headers and
+    body written separately on a Nagle socket would wait for the client's delayed ACK (40 ms
+    on Linux), a harness artifact that would be charged to the function."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 20  # buffered: flushed once per response (handlers call wfile.flush())
+
+
 def serve(handler_cls) -> tuple[Server, int]:
     server = Server(("127.0.0.1", 0), handler_cls)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -132,9 +142,7 @@ class Proxy:
         self.lock = threading.Lock()
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuickHandler):
             def log_message(self, *args):  # quiet
                 pass
 
@@ -215,9 +223,7 @@ class RuntimeApi:
         api = self
         arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuickHandler):
             def log_message(self, *args):
                 pass
 
@@ -789,12 +795,32 @@ def main() -> int:
     parser.add_argument("--alg", default="ES256", help="our JWT's signing key: ES256 (default) or RS256")
     parser.add_argument("--skip-build", action="store_true", help="use target/release as it is")
     parser.add_argument("--out", default=str(OUT / "coldstart.json"))
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also measure the login and callback binaries in DIR as implementation NAME "
+        "(e.g. a build with other settings); repeatable",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.impls.split(",")]
     check_peers(names)
     if not args.skip_build and "rust" in names:
         build()
     harness = Harness(args)
+    for spec in args.variant:
+        name, _, directory = spec.partition("=")
+        directory = Path(directory).resolve()
+        if not name or not (directory / "login").exists() or not (directory / "callback").exists():
+            raise SystemExit(f"--variant {spec}: expected NAME=DIR with DIR/login and DIR/callback")
+        harness.impls[name] = Impl(
+            name,
+            f"variant: the binaries in {directory}",
+            ROOT,
+            {"login": [str(directory / "login")], "callback": [str(directory / "callback")]},
+        )
+        args.impls += f",{name}"
     try:
         harness.start()
         result = harness.run()

@@ -326,7 +326,7 @@ def main() -> int:
         impls = cold["impls"]
         summ = {n: summarize(d["rounds"]) for n, d in impls.items()}
         ours = summ.get("rust")
-        peers = [n for n in impls if n != "rust"]
+        peers = [n for n in impls if n in COLD_RATIO_TARGETS]
         w(f"N = {cold['n']} fresh processes per function and implementation (plus one unrecorded warm-up round),")
         w(f"interleaved; our JWT signed with {cold['alg']}; {cold['seconds']} s in all. Implementations:")
         w("")

@@ -265,8 +265,15 @@ fn id_token_unparseable(body: &[u8]) -> bool {
 /// Header fields that would let a token bring its own key or extensions: refused outright.
 const FORBIDDEN_HEADER_FIELDS: [&str; 6] = ["jwk", "jku", "x5u", "x5c", "crit", "zip"];
 
+/// Largest ID token accepted, in bytes. Real ones are a few KiB; anything larger is refused
+/// before any key is looked up.
+pub const MAX_ID_TOKEN_LEN: usize = 16 * 1024;
+
 fn check_header(id_token: &CoreIdToken) -> Result<(), IdTokenError> {
     let text = id_token.to_string();
+    if text.len() > MAX_ID_TOKEN_LEN {
+        return Err(IdTokenError::Malformed);
+    }
     let header = text.split('.').next().ok_or(IdTokenError::Malformed)?;
     let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| IdTokenError::Malformed)?;
     let header: serde_json::Map<String, serde_json::Value> =

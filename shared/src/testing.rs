@@ -217,3 +217,134 @@ impl FakeProvider {
         State::from_parts(config, secret, Some((metadata, Some(jwks))), http, cooldown).unwrap()
     }
 }
+
+/// Driving the callback in-process: start a login, script the token endpoint, call the
+/// callback, and check a refusal the way every hostile case must be refused.
+pub mod callbacks {
+    use http::Method;
+    use http::header::{REFERRER_POLICY, SET_COOKIE};
+    use serde_json::Value;
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    use super::{CLIENT_SECRET, FakeProvider, secret_json};
+    use crate::callback::{SESSION_COOKIE, handle};
+    use crate::http::Request;
+    use crate::keygen::KeyAlg;
+    use crate::state::{State, unix_now};
+    use crate::transaction::Flow;
+
+    pub const ACCESS_TOKEN: &str = "provider-access-token-abc";
+
+    /// A login started through `login::start`, as the browser would hold it.
+    pub struct Started {
+        pub state: String,
+        pub nonce: String,
+        pub cookie: String,
+    }
+
+    pub fn begin(state: &State, flow: Flow, return_to: Option<&str>) -> Started {
+        let start = crate::login::start(state, flow, return_to, unix_now()).unwrap();
+        let q: std::collections::HashMap<_, _> =
+            start.authorize_url.query_pairs().into_owned().collect();
+        let cookie = start.set_cookie.split(';').next().unwrap().to_owned();
+        Started { state: q["state"].clone(), nonce: q["nonce"].clone(), cookie }
+    }
+
+    pub async fn call(
+        state: &State,
+        method: Method,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+        cookie: Option<&str>,
+    ) -> http::Response<String> {
+        let req = Request {
+            method: &method,
+            path,
+            query,
+            cookies: cookie.map(str::to_owned),
+            authorization: None,
+            csrf: false,
+            body,
+        };
+        handle(state, &req, unix_now()).await.into_http()
+    }
+
+    pub async fn spa_get(state: &State, started: &Started, query: &str) -> http::Response<String> {
+        call(state, Method::GET, "/api/callback", Some(query), b"", Some(&started.cookie)).await
+    }
+
+    pub fn ok_query(provider: &FakeProvider, started: &Started) -> String {
+        let iss: String =
+            url::form_urlencoded::byte_serialize(provider.issuer().as_bytes()).collect();
+        format!("code=the-code&state={}&iss={iss}", started.state)
+    }
+
+    pub async fn mount_token(
+        provider: &FakeProvider,
+        response: ResponseTemplate,
+        times: impl Into<wiremock::Times>,
+    ) {
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(response)
+            .expect(times)
+            .mount(&provider.server)
+            .await;
+    }
+
+    pub async fn mount_userinfo(
+        provider: &FakeProvider,
+        body: Value,
+        times: impl Into<wiremock::Times>,
+    ) {
+        Mock::given(method("GET"))
+            .and(path("/userinfo"))
+            .and(header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(times)
+            .mount(&provider.server)
+            .await;
+    }
+
+    pub async fn setup() -> (FakeProvider, State) {
+        let provider = FakeProvider::start().await;
+        provider.serve_jwks(&[&provider.key], None).await;
+        let state = provider.state(&secret_json(KeyAlg::Es256, 1), &[]).await;
+        (provider, state)
+    }
+
+    pub fn json_body(resp: &http::Response<String>) -> Value {
+        serde_json::from_str(resp.body()).unwrap()
+    }
+
+    pub fn set_cookies(resp: &http::Response<String>) -> Vec<String> {
+        resp.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+    }
+
+    /// A refusal: the status and code, no token, no session cookie, the transaction cookie cleared,
+    /// no provider token anywhere, and the usual headers.
+    pub fn assert_refused(resp: &http::Response<String>, status: u16, code: &str) {
+        assert_eq!(resp.status(), status, "{}", resp.body());
+        let body = json_body(resp);
+        assert_eq!(body["error"], code, "{body}");
+        assert!(body.get("token").is_none());
+        assert!(!resp.body().contains("eyJ"), "no JWT of any kind in a refusal");
+        assert_no_session_and_cleared(resp);
+    }
+
+    pub fn assert_no_session_and_cleared(resp: &http::Response<String>) {
+        let cookies = set_cookies(resp);
+        assert!(
+            cookies.iter().any(|c| c.starts_with("__Host-oidc-tx=;") && c.contains("Max-Age=0")),
+            "{cookies:?}"
+        );
+        assert!(!cookies.iter().any(|c| c.starts_with(SESSION_COOKIE)), "{cookies:?}");
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        assert_eq!(resp.headers()[REFERRER_POLICY], "no-referrer");
+        for leaked in [ACCESS_TOKEN, "provider-refresh-token", CLIENT_SECRET] {
+            assert!(!resp.body().contains(leaked), "{leaked} in {}", resp.body());
+        }
+    }
+}

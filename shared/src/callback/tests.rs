@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use http::header::{LOCATION, REFERRER_POLICY, SET_COOKIE};
+use http::header::LOCATION;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -8,112 +8,8 @@ use wiremock::{Mock, ResponseTemplate};
 use super::*;
 use crate::keygen::KeyAlg;
 use crate::state::unix_now;
+use crate::testing::callbacks::*;
 use crate::testing::{self, CLIENT_ID, CLIENT_SECRET, FakeProvider, jws, jws_raw, secret_json};
-
-const ACCESS_TOKEN: &str = "provider-access-token-abc";
-
-/// A login started through `login::start`, as the browser would hold it.
-struct Started {
-    state: String,
-    nonce: String,
-    cookie: String,
-}
-
-fn begin(state: &State, flow: Flow, return_to: Option<&str>) -> Started {
-    let start = crate::login::start(state, flow, return_to, unix_now()).unwrap();
-    let q: std::collections::HashMap<_, _> =
-        start.authorize_url.query_pairs().into_owned().collect();
-    let cookie = start.set_cookie.split(';').next().unwrap().to_owned();
-    Started { state: q["state"].clone(), nonce: q["nonce"].clone(), cookie }
-}
-
-async fn call(
-    state: &State,
-    method: Method,
-    path: &str,
-    query: Option<&str>,
-    body: &[u8],
-    cookie: Option<&str>,
-) -> http::Response<String> {
-    let req = Request {
-        method: &method,
-        path,
-        query,
-        cookies: cookie.map(str::to_owned),
-        authorization: None,
-        csrf: false,
-        body,
-    };
-    handle(state, &req, unix_now()).await.into_http()
-}
-
-async fn spa_get(state: &State, started: &Started, query: &str) -> http::Response<String> {
-    call(state, Method::GET, "/api/callback", Some(query), b"", Some(&started.cookie)).await
-}
-
-fn ok_query(provider: &FakeProvider, started: &Started) -> String {
-    let iss: String = url::form_urlencoded::byte_serialize(provider.issuer().as_bytes()).collect();
-    format!("code=the-code&state={}&iss={iss}", started.state)
-}
-
-async fn mount_token(provider: &FakeProvider, response: ResponseTemplate, times: u64) {
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(response)
-        .expect(times)
-        .mount(&provider.server)
-        .await;
-}
-
-async fn mount_userinfo(provider: &FakeProvider, body: Value, times: u64) {
-    Mock::given(method("GET"))
-        .and(path("/userinfo"))
-        .and(header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .expect(times)
-        .mount(&provider.server)
-        .await;
-}
-
-async fn setup() -> (FakeProvider, State) {
-    let provider = FakeProvider::start().await;
-    provider.serve_jwks(&[&provider.key], None).await;
-    let state = provider.state(&secret_json(KeyAlg::Es256, 1), &[]).await;
-    (provider, state)
-}
-
-fn json_body(resp: &http::Response<String>) -> Value {
-    serde_json::from_str(resp.body()).unwrap()
-}
-
-fn set_cookies(resp: &http::Response<String>) -> Vec<String> {
-    resp.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
-}
-
-/// A refusal: the status and code, no token, no session cookie, the transaction cookie cleared,
-/// no provider token anywhere, and the usual headers.
-fn assert_refused(resp: &http::Response<String>, status: u16, code: &str) {
-    assert_eq!(resp.status(), status, "{}", resp.body());
-    let body = json_body(resp);
-    assert_eq!(body["error"], code, "{body}");
-    assert!(body.get("token").is_none());
-    assert!(!resp.body().contains("eyJ"), "no JWT of any kind in a refusal");
-    assert_no_session_and_cleared(resp);
-}
-
-fn assert_no_session_and_cleared(resp: &http::Response<String>) {
-    let cookies = set_cookies(resp);
-    assert!(
-        cookies.iter().any(|c| c.starts_with("__Host-oidc-tx=;") && c.contains("Max-Age=0")),
-        "{cookies:?}"
-    );
-    assert!(!cookies.iter().any(|c| c.starts_with(SESSION_COOKIE)), "{cookies:?}");
-    assert_eq!(resp.headers()["cache-control"], "no-store");
-    assert_eq!(resp.headers()[REFERRER_POLICY], "no-referrer");
-    for leaked in [ACCESS_TOKEN, "provider-refresh-token", CLIENT_SECRET] {
-        assert!(!resp.body().contains(leaked), "{leaked} in {}", resp.body());
-    }
-}
 
 #[tokio::test]
 async fn spa_flow_get_issues_our_token_and_hides_the_providers() {

@@ -1,0 +1,14 @@
+//! Hostile providers and hostile browsers, in-process: the callback driven against a scriptable
+//! provider on wiremock (`shared::testing::FakeProvider`). Every refusal asserts the status and
+//! the error code, that no token and no session cookie were issued, that the transaction cookie
+//! was cleared, and that no provider token, client secret or JWT reached the response.
+//!
+//! The cases follow the relying-party tests of the OpenID Connect conformance suite and RFC 9700.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod browser_side;
+mod dependencies;
+mod id_token;
+mod keys;
+mod token_endpoint;
