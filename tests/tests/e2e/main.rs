@@ -6,5 +6,6 @@
 
 mod browser;
 mod cold_start;
+mod concurrency;
 mod http_flows;
 mod issuer;
