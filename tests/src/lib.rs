@@ -182,37 +182,7 @@ impl Stack {
         .await;
 
         // The functions.
-        let mut watch = Command::new(venv.join("cargo-lambda"));
-        watch
-            .args([
-                "lambda",
-                "watch",
-                "--ignore-changes",
-                "--disable-cors",
-                "--invoke-address",
-                "127.0.0.1",
-                "-P",
-            ])
-            .arg(stack.api_port.to_string())
-            .current_dir(&root)
-            .env(
-                "PATH",
-                format!("{}:{}", venv.display(), std::env::var("PATH").unwrap_or_default()),
-            );
-        for (k, v) in stack.function_env(&options.function_env) {
-            watch.env(k, v);
-        }
-        stack.spawn("functions", &mut watch);
-        if !options.functions_may_fail {
-            wait_until(
-                &http,
-                &stack.function("login", "/api/login"),
-                Duration::from_secs(600),
-                &stack,
-                "functions",
-            )
-            .await;
-        }
+        stack.start_functions().await;
 
         if options.demo {
             let mut demo = Command::new("npm");
