@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test unit e2e lint fmt tools secret
+.PHONY: help dev test unit e2e lint fmt tools secret bench bench-smoke
 
 help:
 	@echo "make dev    run the whole stack locally (moto, OpenID provider, cargo lambda watch, demo SPA)"
 	@echo "make test   run every test: unit tests, then end-to-end tests against the real local stack"
 	@echo "make lint   cargo fmt --check and clippy with warnings as errors"
+	@echo "make bench  benchmarks: criterion and the cold-start harness against the Python and Node peers"
 	@echo "make secret print a fresh secret JSON (ALG=RS256|ES256|EdDSA; OIDC_CLIENT_SECRET must be set)"
 
 dev:
@@ -35,3 +36,9 @@ fmt:
 ALG ?= RS256
 secret:
 	@cargo run --quiet -p secret-tool -- generate --alg $(ALG)
+
+bench: tools
+	bash bench/run.sh
+
+bench-smoke: tools
+	bash bench/run.sh --smoke
