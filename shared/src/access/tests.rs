@@ -114,3 +114,64 @@ async fn cookie_authenticated_state_changes_need_the_csrf_header() {
     };
     assert_eq!(authenticate(&state, &p).unwrap().1, Credential::Bearer);
 }
+
+#[tokio::test]
+async fn the_lambda_authorizer_decides_api_gateway_events() {
+    let (_p, state) = state().await;
+    let t = token(&state);
+    let event =
+        |headers: serde_json::Value, cookies: serde_json::Value, method: &str| -> AuthorizerEvent {
+            serde_json::from_value(serde_json::json!({
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/GET/api/me",
+            "identitySource": [],
+            "routeKey": "GET /api/me",
+            "rawPath": "/api/me",
+            "headers": headers,
+            "cookies": cookies,
+            "requestContext": {"http": {"method": method, "path": "/api/me"}},
+        }))
+        .unwrap()
+        };
+    let ok = authorize_event(
+        &state,
+        &event(
+            serde_json::json!({"authorization": format!("Bearer {t}")}),
+            serde_json::json!([]),
+            "GET",
+        ),
+    );
+    assert!(ok.is_authorized);
+    assert_eq!(ok.context["sub"], "alice");
+    assert_eq!(ok.context["name"], "Alice");
+    let by_cookie = authorize_event(
+        &state,
+        &event(serde_json::json!({}), serde_json::json!([format!("__Host-session={t}")]), "GET"),
+    );
+    assert!(by_cookie.is_authorized);
+    let csrf = authorize_event(
+        &state,
+        &event(serde_json::json!({}), serde_json::json!([format!("__Host-session={t}")]), "POST"),
+    );
+    assert!(!csrf.is_authorized, "a cookie-authenticated POST without X-CSRF");
+    let csrf_ok = authorize_event(
+        &state,
+        &event(
+            serde_json::json!({"x-csrf": "1"}),
+            serde_json::json!([format!("__Host-session={t}")]),
+            "POST",
+        ),
+    );
+    assert!(csrf_ok.is_authorized);
+    for bad in [
+        serde_json::json!({}),
+        serde_json::json!({"authorization": "Bearer forged.token.x"}),
+        serde_json::json!({"authorization": format!("Basic {t}")}),
+    ] {
+        let r = authorize_event(&state, &event(bad, serde_json::json!([]), "GET"));
+        assert!(!r.is_authorized && r.context.is_empty());
+    }
+    let serialized = serde_json::to_value(&ok).unwrap();
+    assert_eq!(serialized["isAuthorized"], true, "the simple-response field name");
+}
