@@ -145,7 +145,7 @@ impl Stack {
         wait_until(
             &http,
             &format!("http://127.0.0.1:{}/moto-api/", stack.moto_port),
-            Duration::from_secs(60),
+            Duration::from_secs(180),
             &stack,
             "moto",
         )
@@ -175,7 +175,7 @@ impl Stack {
         wait_until(
             &http,
             &format!("{}/.well-known/openid-configuration", stack.issuer()),
-            Duration::from_secs(60),
+            Duration::from_secs(180),
             &stack,
             "provider",
         )
@@ -194,7 +194,7 @@ impl Stack {
             wait_until(
                 &http,
                 &format!("{}/", stack.app()),
-                Duration::from_secs(60),
+                Duration::from_secs(180),
                 &stack,
                 "demo",
             )
@@ -315,12 +315,14 @@ impl Stack {
         self.services.push(Service { name, child });
     }
 
-    /// Whether a service is still running.
-    pub fn running(&mut self, name: &str) -> bool {
-        self.services
-            .iter_mut()
-            .find(|s| s.name == name)
-            .is_some_and(|s| s.child.try_wait().ok().flatten().is_none())
+    /// Whether a service has exited (a process that cannot start fails the wait at once).
+    fn exited(&self, name: &str) -> bool {
+        self.services.iter().filter(|s| s.name == name).any(|s| {
+            // `try_wait` needs `&mut`; /proc tells without reaping.
+            !Path::new(&format!("/proc/{}", s.child.id())).exists()
+                || std::fs::read_to_string(format!("/proc/{}/stat", s.child.id()))
+                    .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"))
+        })
     }
 }
 
@@ -368,6 +370,9 @@ async fn wait_until(
             && resp.status().is_success()
         {
             return;
+        }
+        if stack.exited(service) {
+            panic!("{service} exited before answering at {url}; its log:\n{}", stack.log(service));
         }
         if Instant::now() > deadline {
             panic!("{service} did not come up at {url}; its log:\n{}", stack.log(service));
