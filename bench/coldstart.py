@@ -255,6 +255,9 @@ class RuntimeApi:
                         return self.reply(410, b'{"errorMessage":"shutting down"}')
                     request_id, event = api.events[api.index]
                     api.index += 1
+                    # Before the write: the function cannot act on the event earlier than this,
+                    # so every request it makes for the event starts after it.
+                    api.handed[request_id] = now()
                 body = json.dumps(event).encode()
                 deadline = int((time.time() + INVOKE_TIMEOUT) * 1000)
                 self.reply(
@@ -267,8 +270,6 @@ class RuntimeApi:
                         "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
                     },
                 )
-                with api.cond:
-                    api.handed[request_id] = now()
 
             def do_POST(self):
                 t = now()
@@ -698,7 +699,7 @@ class Harness:
             if r["start"] < api.first_next:
                 r["phase"] = "init"
             for i, inv in enumerate(invocations):
-                if inv["handed"] - 0.0005 <= r["start"] <= inv["response"]:
+                if inv["handed"] <= r["start"] <= inv["response"]:
                     r["phase"] = f"invoke{i}"
         rel = lambda t: round((t - t0) * 1000, 3)  # noqa: E731
         return {
@@ -710,7 +711,16 @@ class Harness:
             "peak_rss_kb": hwm,
             "ru_maxrss_kb": rusage.ru_maxrss,
             "outbound": [
-                {"kind": r["kind"], "phase": r["phase"], "method": r["method"], "status": r["status"], "start_ms": rel(r["start"]), "end_ms": rel(r["end"])}
+                {
+                    "kind": r["kind"],
+                    "phase": r["phase"],
+                    "method": r["method"],
+                    "status": r["status"],
+                    "start_ms": rel(r["start"]),
+                    "end_ms": rel(r["end"]),
+                    # One TCP connection = one client port at one proxy.
+                    "conn": f"{r['upstream']}:{r['client_port']}",
+                }
                 for r in outbound
             ],
             "responses": [inv["body"] for inv in invocations],

@@ -11,7 +11,7 @@
 #   bash bench/run.sh            full run: N=20 rounds (BENCH_N overrides), criterion defaults
 #   bash bench/run.sh --smoke    CI: N=2, criterion --warm-up-time 1 --measurement-time 1
 #
-# Raw results and logs land in target/bench/. Heavy builds run under `nice -n 10`.
+# Raw results and logs land in target/bench/. Builds run under `nice -n 10`, measurements do not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,7 +57,12 @@ mkdir -p target/bench
 export CRITERION_HOME="$PWD/target/bench/criterion"
 started=$(date +%s)
 echo "run.sh: criterion (shared/benches/flows.rs)"
-nice -n 10 cargo bench -p shared --features test-support --bench flows -- "${criterion_args[@]}"
+nice -n 10 cargo bench -p shared --features test-support --bench flows --no-run
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# Built under nice above; measured at normal priority.
+cargo bench -p shared --features test-support --bench flows -- "${criterion_args[@]}"
+printf '{"before": "%s", "after": "%s"}\n' "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  > target/bench/criterion-load.json
 
 echo "run.sh: cold-start harness, N=$n"
 python3 bench/coldstart.py --n "$n"

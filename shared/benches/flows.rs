@@ -31,8 +31,8 @@ const ACCESS_TOKEN: &str = "provider-access-token-0123456789";
 
 /// One function's state plus a finished login at the provider, ready for the callback.
 struct Fixture {
-    /// Kept alive for the whole run (its JWKS was fetched at setup; no request is made later).
-    _provider: FakeProvider,
+    /// The fake provider (its JWKS was fetched at setup; no request is made while measuring).
+    provider: FakeProvider,
     state: State,
     /// `Cookie:` header carrying the sealed transaction, as the browser sends it.
     cookie_header: String,
@@ -75,7 +75,7 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
             email: Some("alice@example.com".to_owned()),
             name: Some("Alice Example".to_owned()),
         };
-        Fixture { _provider: provider, state, cookie_header, params, tokens, user }
+        Fixture { provider, state, cookie_header, params, tokens, user }
     })
 }
 
@@ -161,5 +161,39 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(flows, benches);
+/// Where `check_tokens` spends its time: the RS256 signature check of the ID token alone, as
+/// openidconnect does it (RustCrypto `rsa`, key rebuilt from the JWK's `n` and `e` on every
+/// call) and as aws-lc-rs does it (the library that already signs and verifies our own JWTs).
+fn id_token_signature(c: &mut Criterion) {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use openidconnect::JsonWebKey as _;
+    use openidconnect::core::{CoreJsonWebKey, CoreJwsSigningAlgorithm};
+
+    let rt = runtime();
+    let f = fixture(&rt, KeyAlg::Es256);
+    let jwk_json = f.provider.key.public_jwk().clone();
+    let jwk: CoreJsonWebKey = serde_json::from_value(jwk_json.clone()).unwrap();
+    let id_token = f.provider.id_token(&f.provider.claims("n", ACCESS_TOKEN));
+    let (message, signature) = id_token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let component = |name: &str| URL_SAFE_NO_PAD.decode(jwk_json[name].as_str().unwrap()).unwrap();
+    let (n, e) = (component("n"), component("e"));
+    let alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    jwk.verify_signature(&alg, message.as_bytes(), &signature).unwrap();
+
+    c.bench_function("id_token_signature/openidconnect_RS256", |b| {
+        b.iter(|| jwk.verify_signature(&alg, black_box(message.as_bytes()), &signature).unwrap());
+    });
+    c.bench_function("id_token_signature/aws_lc_rs_RS256", |b| {
+        b.iter(|| {
+            RsaPublicKeyComponents { n: &n, e: &e }
+                .verify(&RSA_PKCS1_2048_8192_SHA256, black_box(message.as_bytes()), &signature)
+                .unwrap();
+        });
+    });
+}
+
+criterion_group!(flows, benches, id_token_signature);
 criterion_main!(flows);
