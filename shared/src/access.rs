@@ -48,11 +48,7 @@ impl<'a> From<&'a Request<'a>> for Presented<'a> {
 
 /// The session cookie's value in a `Cookie` header.
 pub fn session_cookie(cookie_header: &str) -> Option<&str> {
-    cookie::Cookie::split_parse(cookie_header)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
-        .and_then(|c| c.value_raw())
-        .filter(|v| !v.is_empty())
+    crate::http::cookie_value(cookie_header, SESSION_COOKIE).filter(|v| !v.is_empty())
 }
 
 /// Authenticates a request by our JWT. A bearer token wins over the cookie.

@@ -472,14 +472,7 @@ pub(crate) fn app_url(state: &State, path: &str) -> String {
 
 /// The server flow's session cookie: our JWT, `HttpOnly`, `Secure`, `SameSite=Lax`.
 pub fn session_cookie(token: &str, max_age: u64) -> String {
-    cookie::Cookie::build((SESSION_COOKIE, token))
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age).unwrap_or(0)))
-        .build()
-        .to_string()
+    crate::http::host_cookie(SESSION_COOKIE, token, max_age)
 }
 
 #[cfg(test)]

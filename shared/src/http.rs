@@ -45,6 +45,27 @@ impl<'a> Request<'a> {
     }
 }
 
+/// A `Set-Cookie` value for one of our `__Host-` cookies: `Path=/`, `Secure`, `HttpOnly`,
+/// `SameSite=Lax`, no `Domain`, `Max-Age` in seconds (0 deletes it).
+pub fn host_cookie(name: &'static str, value: &str, max_age_secs: u64) -> String {
+    cookie::Cookie::build((name, value))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(0)))
+        .build()
+        .to_string()
+}
+
+/// The value of cookie `name` in a `Cookie` request header, if any.
+pub fn cookie_value<'h>(cookie_header: &'h str, name: &str) -> Option<&'h str> {
+    cookie::Cookie::split_parse(cookie_header)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
+}
+
 /// Largest query string or body read, in bytes.
 pub const MAX_INPUT: usize = 8 * 1024;
 

@@ -16,7 +16,6 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cookie::{Cookie, SameSite};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -180,33 +179,19 @@ impl Transaction {
     }
 }
 
-fn cookie(value: &str, max_age: Duration) -> String {
-    Cookie::build((COOKIE_NAME, value))
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::seconds(max_age.as_secs().try_into().unwrap_or(0)))
-        .build()
-        .to_string()
-}
-
 /// The `Set-Cookie` value that stores a sealed transaction.
 pub fn set_cookie(value: &str) -> String {
-    cookie(value, LIFETIME)
+    crate::http::host_cookie(COOKIE_NAME, value, LIFETIME.as_secs())
 }
 
 /// The `Set-Cookie` value that deletes the transaction cookie.
 pub fn clear_cookie() -> String {
-    cookie("", Duration::ZERO)
+    crate::http::host_cookie(COOKIE_NAME, "", 0)
 }
 
 /// The transaction cookie's value in a `Cookie` request header, if any.
 pub fn find_in_header(cookie_header: &str) -> Option<&str> {
-    Cookie::split_parse(cookie_header)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == COOKIE_NAME)
-        .and_then(|c| c.value_raw())
+    crate::http::cookie_value(cookie_header, COOKIE_NAME)
 }
 
 #[cfg(test)]
