@@ -3,11 +3,13 @@
 behind a Lambda Runtime API emulator, against moto and the local OpenID provider on loopback.
 
     python3 bench/coldstart.py [--n 20] [--impls rust,python,node] [--alg ES256] [--skip-build]
+                               [--profile release|dev]
 
 Python 3.11 standard library only. What it does:
 
-1. Builds `cargo build --release -p login -p callback` (native, this machine's architecture)
-   unless --skip-build.
+1. Builds `cargo build --release -p login -p callback` (native, this machine's architecture;
+   under $CARGO_TARGET_DIR when set) unless --skip-build. `--profile dev` uses the debug build
+   instead: a smoke run (CI) that shows the harness works, not a measurement.
 2. Starts moto (`.venv/bin/moto_server`) and the local provider (`dev/provider/provider.mjs`),
    each behind a counting reverse proxy of its own in this process. The functions reach
    Secrets Manager through `AWS_ENDPOINT_URL` = the moto proxy, and the provider through
@@ -57,6 +59,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "target" / "bench"
+# Where cargo puts its builds (CI keeps it outside the clone).
+CARGO_TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
 LOGS = OUT / "logs"
 CLIENT_ID = "bench-spa"
 SECRET_ID = "spa-login/bench"
@@ -473,17 +477,18 @@ class Impl:
         self.extra_env = extra_env or {}
 
 
-def implementations() -> dict[str, Impl]:
+def implementations(profile: str) -> dict[str, Impl]:
     py = ROOT / "bench" / ".venv" / "bin" / "python"
     node = shutil.which("node") or "node"
+    built = CARGO_TARGET / ("release" if profile == "release" else "debug")
     return {
         "rust": Impl(
             "rust",
-            "this project (Rust, release)",
+            f"this project (Rust, {profile})",
             ROOT,
             {
-                "login": [str(ROOT / "target" / "release" / "login")],
-                "callback": [str(ROOT / "target" / "release" / "callback")],
+                "login": [str(built / "login")],
+                "callback": [str(built / "callback")],
             },
         ),
         "python": Impl(
@@ -593,7 +598,7 @@ class Harness:
     def __init__(self, args):
         self.args = args
         self.services = Services()
-        self.impls = implementations()
+        self.impls = implementations(args.profile)
         self.run_index = 0
 
     # -- setup --
@@ -778,8 +783,9 @@ class Harness:
         }
 
 
-def build() -> None:
-    cmd = ["nice", "-n", "10", "cargo", "build", "--release", "-p", "login", "-p", "callback"]
+def build(profile: str) -> None:
+    release = ["--release"] if profile == "release" else []
+    cmd = ["nice", "-n", "10", "cargo", "build", *release, "-p", "login", "-p", "callback"]
     log("building: " + " ".join(cmd))
     subprocess.run(cmd, cwd=ROOT, check=True)
 
@@ -803,7 +809,14 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=20, help="measured rounds per implementation (default 20)")
     parser.add_argument("--impls", default="rust,python,node", help="comma-separated: rust, python, node")
     parser.add_argument("--alg", default="ES256", help="our JWT's signing key: ES256 (default) or RS256")
-    parser.add_argument("--skip-build", action="store_true", help="use target/release as it is")
+    parser.add_argument("--skip-build", action="store_true", help="use the built binaries as they are")
+    parser.add_argument(
+        "--profile",
+        choices=["release", "dev"],
+        default="release",
+        help="cargo profile of our functions: release (measurements) or dev (a smoke run "
+        "that only shows the harness works; reuses the test build)",
+    )
     parser.add_argument("--out", default=str(OUT / "coldstart.json"))
     parser.add_argument(
         "--variant",
@@ -817,7 +830,7 @@ def main() -> int:
     names = [n.strip() for n in args.impls.split(",")]
     check_peers(names)
     if not args.skip_build and "rust" in names:
-        build()
+        build(args.profile)
     harness = Harness(args)
     for spec in args.variant:
         name, _, directory = spec.partition("=")

@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
-    CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, AsyncHttpClient, AuthType, ClientId, ClientSecret,
@@ -29,6 +28,12 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::config::Config;
+
+mod key;
+pub use key::{ProviderKey, ProviderKeySet};
+
+/// The ID token verifier, over keys parsed once.
+pub type Verifier = IdTokenVerifier<'static, ProviderKey>;
 
 /// Connect timeout of every provider call.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -280,7 +285,7 @@ pub async fn discover(http: &Http, config: &Config) -> Result<Metadata, Provider
 /// # Errors
 ///
 /// [`ProviderError`] when the document cannot be fetched or is not a JWKS at all.
-pub async fn fetch_jwks(http: &Http, jwks_uri: &str) -> Result<CoreJsonWebKeySet, ProviderError> {
+pub async fn fetch_jwks(http: &Http, jwks_uri: &str) -> Result<ProviderKeySet, ProviderError> {
     let body = get_json(http, jwks_uri, "JWKS").await?;
     parse_jwks(&body)
 }
@@ -290,15 +295,26 @@ pub async fn fetch_jwks(http: &Http, jwks_uri: &str) -> Result<CoreJsonWebKeySet
 /// # Errors
 ///
 /// [`ProviderError::Invalid`] when it is not an object with a `keys` array.
-pub fn parse_jwks(body: &[u8]) -> Result<CoreJsonWebKeySet, ProviderError> {
+pub fn parse_jwks(body: &[u8]) -> Result<ProviderKeySet, ProviderError> {
     let doc: Value = serde_json::from_slice(body).map_err(|e| parse_error("JWKS", &e))?;
     let keys = doc
         .get("keys")
         .and_then(Value::as_array)
         .ok_or_else(|| ProviderError::Invalid { what: "JWKS", detail: "no keys array".into() })?;
-    let usable: Vec<Value> = keys.iter().filter(|k| usable_signing_key(k)).cloned().collect();
-    serde_json::from_value(serde_json::json!({ "keys": usable }))
-        .map_err(|e| parse_error("JWKS", &e))
+    let mut usable = Vec::new();
+    for value in keys.iter().filter(|k| usable_signing_key(k)) {
+        let key = ProviderKey::from_json(value).map_err(|e| parse_error("JWKS", &e))?;
+        if !key.is_usable() {
+            let kid = value.get("kid").and_then(Value::as_str).unwrap_or("");
+            let kid: String = kid.chars().filter(char::is_ascii_graphic).take(64).collect();
+            tracing::warn!(
+                kid,
+                "JWKS key is malformed or RSA under 2048 bits; it verifies nothing"
+            );
+        }
+        usable.push(key);
+    }
+    Ok(ProviderKeySet::new(usable))
 }
 
 fn usable_signing_key(key: &Value) -> bool {
@@ -391,7 +407,7 @@ pub struct JwksCache {
     client_id: ClientId,
     algorithms: Vec<CoreJwsSigningAlgorithm>,
     cooldown: Duration,
-    verifier: RwLock<Arc<CoreIdTokenVerifier<'static>>>,
+    verifier: RwLock<Arc<Verifier>>,
     /// When the JWKS was last fetched; held while a refetch runs, so requests never race.
     last_fetch: Mutex<Instant>,
 }
@@ -400,7 +416,7 @@ impl JwksCache {
     /// A cache holding `jwks`, fetched just now from `uri`.
     pub fn new(
         uri: String,
-        jwks: CoreJsonWebKeySet,
+        jwks: ProviderKeySet,
         config: &Config,
         algorithms: Vec<CoreJwsSigningAlgorithm>,
         cooldown: Duration,
@@ -422,7 +438,7 @@ impl JwksCache {
     }
 
     /// The current verifier.
-    pub fn verifier(&self) -> Arc<CoreIdTokenVerifier<'static>> {
+    pub fn verifier(&self) -> Arc<Verifier> {
         match self.verifier.read() {
             Ok(v) => Arc::clone(&v),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
@@ -463,8 +479,8 @@ fn build_verifier(
     client_id: &ClientId,
     issuer: &IssuerUrl,
     algorithms: &[CoreJwsSigningAlgorithm],
-    jwks: CoreJsonWebKeySet,
-) -> CoreIdTokenVerifier<'static> {
+    jwks: ProviderKeySet,
+) -> Verifier {
     IdTokenVerifier::new_public_client(client_id.clone(), issuer.clone(), jwks)
         .set_allowed_algs(algorithms.iter().cloned())
         .set_time_fn(|| {

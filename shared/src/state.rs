@@ -2,12 +2,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use openidconnect::core::CoreJsonWebKeySet;
 use openidconnect::{RedirectUrl, Scope};
 
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
-use crate::provider::{self, JwksCache, Metadata, Provider, ProviderError};
+use crate::provider::{self, JwksCache, Metadata, Provider, ProviderError, ProviderKeySet};
 use crate::secret::{self, CookieKey, Secret, SecretError};
 use crate::session::SessionTokens;
 
@@ -115,10 +114,14 @@ impl State {
     /// [`StartError`], which the caller logs before exiting.
     pub async fn load(config: Config, needs: Needs) -> Result<Self, StartError> {
         let http = provider::http_client().map_err(|e| StartError::Http(e.to_string()))?;
-        let secret = async {
+        // Its own task, so that the SDK's set-up and the key parsing (CPU) run on another
+        // worker while discovery and the JWKS are on the wire: `join!` of two futures on one
+        // task would let either hold the other back.
+        let secret_id = config.secret_id.clone();
+        let secret = tokio::spawn(async move {
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            secret::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &config.secret_id).await
-        };
+            secret::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await
+        });
         let metadata = async {
             if needs == Needs::Secret {
                 return Ok(None);
@@ -136,6 +139,7 @@ impl State {
         let metadata = metadata
             .map_err(|source| StartError::Provider { issuer: config.issuer_str.clone(), source })?;
         let secret = secret
+            .unwrap_or_else(|e| Err(SecretError::Fetch(format!("the fetch task ended: {e}"))))
             .map_err(|source| StartError::Secret { secret_id: config.secret_id.clone(), source })?;
         Self::from_parts(config, secret, metadata, http, provider::JWKS_REFETCH_COOLDOWN)
     }
@@ -149,7 +153,7 @@ impl State {
     pub fn from_parts(
         config: Config,
         secret: Secret,
-        provider: Option<(Metadata, Option<CoreJsonWebKeySet>)>,
+        provider: Option<(Metadata, Option<ProviderKeySet>)>,
         http: provider::Http,
         jwks_cooldown: Duration,
     ) -> Result<Self, StartError> {
