@@ -22,8 +22,11 @@ test: unit e2e
 unit:
 	cargo test --workspace --exclude e2e
 
+# Every binary the stacks run is built first: `cargo lambda watch` then only checks that they
+# are fresh instead of compiling one on its first request (which a loaded machine can stretch
+# past a test's HTTP timeout).
 e2e: tools
-	cargo build -p login -p callback
+	cargo build -p login -p callback -p issuer -p me -p logout -p authorizer -p secret-tool
 	cargo test -p e2e -- --test-threads=2
 
 lint:

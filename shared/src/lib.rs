@@ -24,6 +24,7 @@ pub use error::{Error, IdTokenError};
 mod proptests;
 
 pub mod access;
+pub mod aws;
 pub mod callback;
 pub mod http;
 pub mod issuer;

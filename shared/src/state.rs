@@ -118,9 +118,10 @@ impl State {
         // worker while discovery and the JWKS are on the wire: `join!` of two futures on one
         // task would let either hold the other back.
         let secret_id = config.secret_id.clone();
+        let sdk_http = http.clone();
         let secret = tokio::spawn(async move {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            secret::fetch(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id).await
+            let client = crate::aws::secrets_manager(&sdk_http).await;
+            secret::fetch(&client, &secret_id).await
         });
         let metadata = async {
             if needs == Needs::Secret {

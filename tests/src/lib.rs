@@ -288,6 +288,8 @@ impl Stack {
     pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
+            .http_client(shared::aws::SdkHttp::new(shared::provider::http_client().unwrap()))
+            .http_client(shared::aws::SdkHttp::new(shared::provider::http_client().unwrap()))
             .endpoint_url(format!("http://127.0.0.1:{}", self.moto_port))
             .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
                 "e2e", "e2e", None, None, "e2e",

@@ -73,6 +73,7 @@ async fn discovery_answering_garbage_fails_clearly() {
 async fn secrets_manager_unreachable_at_cold_start_fails_fast() {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
+        .http_client(shared::aws::SdkHttp::new(shared::provider::http_client().unwrap()))
         .endpoint_url(format!("http://127.0.0.1:{}", closed_port()))
         .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
             "x", "x", None, None, "test",

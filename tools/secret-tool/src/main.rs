@@ -100,9 +100,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn client() -> Client {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Client::new(&sdk)
+async fn client() -> Result<Client, String> {
+    let http = shared::provider::http_client().map_err(|e| format!("HTTP client: {e}"))?;
+    Ok(shared::aws::secrets_manager(&http).await)
 }
 
 fn sdk_error<E: std::error::Error + 'static>(e: E) -> String {
@@ -134,7 +134,7 @@ async fn run(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let secret =
                 Secret::from_json(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-            put(&client().await, &secret_id, &text).await?;
+            put(&client().await?, &secret_id, &text).await?;
             eprintln!(
                 "stored {secret_id}: {} signing key(s), active {:?}; {} cookie key(s)",
                 secret.signing_keys().len(),
@@ -144,7 +144,7 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Rotate { secret_id, alg, kid, keep, only } => {
-            let client = client().await;
+            let client = client().await?;
             let current = client
                 .get_secret_value()
                 .secret_id(&secret_id)
