@@ -1,13 +1,21 @@
-//! The AWS SDK over our one HTTP client.
+//! The Secrets Manager client: configured from the standard AWS environment variables, sending
+//! through our one HTTP client.
 //!
-//! The SDK's default HTTPS client is a second HTTP stack next to reqwest (its own hyper
-//! client, HTTP/2, rustls configuration) that reads every file of `/etc/ssl/certs` at each cold
-//! start. Secrets Manager is one request per cold start, so the SDK here sends it through
-//! [`Http`]: the same connection pool, TLS configuration (compiled-in web PKI roots, which
-//! hold Amazon's) and limits as every provider call.
+//! In Lambda the runtime sets `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+//! `AWS_SESSION_TOKEN`; a local emulator (moto) adds `AWS_ENDPOINT_URL` or
+//! `AWS_ENDPOINT_URL_SECRETS_MANAGER`. Nothing else is read (no profiles, IMDS, SSO or web
+//! identity): `aws-config`'s provider chain, with STS and its own HTTP client, would add a
+//! megabyte to every function for a single request per cold start.
+//!
+//! The SDK's default HTTPS client is a second HTTP stack next to reqwest (its own hyper client,
+//! HTTP/2, rustls configuration) that reads every file of `/etc/ssl/certs` at each cold start.
+//! [`SdkHttp`] sends the SDK's requests through [`Http`] instead: the same connection pool, TLS
+//! configuration (compiled-in web PKI roots, which hold Amazon's) and limits as every provider
+//! call.
 
 use std::fmt;
 
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
@@ -15,8 +23,106 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
+use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::config::ConfigError;
 use crate::provider::{FetchError, Http};
+
+/// What the Secrets Manager client needs from the environment.
+pub struct AwsEnv {
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: String,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: SecretString,
+    /// `AWS_SESSION_TOKEN`, set in Lambda, absent for long-term keys.
+    pub session_token: Option<SecretString>,
+    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL` (unless
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`); `None` means the regional AWS endpoint.
+    pub endpoint_url: Option<String>,
+}
+
+impl std::fmt::Debug for AwsEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsEnv")
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsEnv {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the missing or malformed variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (tests). Empty values count as unset, as in the SDK.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the missing or malformed variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| {
+            get(name).ok_or(ConfigError {
+                variable: name,
+                problem: "not set (the Lambda runtime sets it; locally, export it)".into(),
+            })
+        };
+        let region = match get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) {
+            Some(region) => region,
+            None => required("AWS_REGION")?,
+        };
+        let ignore_endpoints = get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let endpoint_url = if ignore_endpoints {
+            None
+        } else {
+            ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"]
+                .into_iter()
+                .find_map(|name| get(name).map(|url| (name, url)))
+                .map(|(name, url)| match url::Url::parse(&url) {
+                    Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(url),
+                    _ => Err(ConfigError { variable: name, problem: "not an http(s) URL".into() }),
+                })
+                .transpose()?
+        };
+        Ok(Self {
+            region,
+            access_key_id: required("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: required("AWS_SECRET_ACCESS_KEY")?.into(),
+            session_token: get("AWS_SESSION_TOKEN").map(Into::into),
+            endpoint_url,
+        })
+    }
+}
+
+/// The Secrets Manager client: behavior version latest, static credentials from `env`, requests
+/// sent by `http` (its timeouts, its rustls with aws-lc-rs and webpki roots).
+pub fn secrets_client(env: &AwsEnv, http: &Http) -> aws_sdk_secretsmanager::Client {
+    let credentials = Credentials::new(
+        env.access_key_id.clone(),
+        env.secret_access_key.expose_secret().to_owned(),
+        env.session_token.as_ref().map(|t| t.expose_secret().to_owned()),
+        None,
+        "environment",
+    );
+    let mut config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(env.region.clone()))
+        .credentials_provider(credentials)
+        .http_client(SdkHttp::new(http.clone()));
+    if let Some(url) = &env.endpoint_url {
+        config = config.endpoint_url(url.clone());
+    }
+    aws_sdk_secretsmanager::Client::from_conf(config.build())
+}
 
 /// [`Http`] as the SDK's HTTP client.
 #[derive(Clone)]
@@ -76,17 +182,6 @@ fn to_plain(request: HttpRequest) -> Result<http::Request<Vec<u8>>, ConnectorErr
     Ok(http::Request::from_parts(parts, body))
 }
 
-/// A Secrets Manager client over `http`. Endpoint, region and credentials come from the SDK's
-/// standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
-/// the credentials Lambda sets, or a profile), so a local emulator needs no code of its own.
-pub async fn secrets_manager(http: &Http) -> aws_sdk_secretsmanager::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(SdkHttp::new(http.clone()))
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&sdk)
-}
-
 #[cfg(test)]
 mod tests {
     use wiremock::matchers::{body_string, header, method, path};
@@ -94,6 +189,119 @@ mod tests {
 
     use super::*;
     use crate::provider::{MAX_BODY, http_client};
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
+
+    #[test]
+    fn lambda_environment() {
+        let mut vars = BASE.to_vec();
+        vars.push(("AWS_SESSION_TOKEN", "token"));
+        let env = AwsEnv::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(env.region, "eu-west-1");
+        assert_eq!(env.session_token.unwrap().expose_secret(), "token");
+        assert_eq!(env.endpoint_url, None);
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let vars: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != missing).collect();
+            assert_eq!(AwsEnv::from_lookup(lookup(&vars)).unwrap_err().variable, missing);
+        }
+        let mut vars = BASE.to_vec();
+        vars[1] = ("AWS_ACCESS_KEY_ID", "");
+        assert_eq!(AwsEnv::from_lookup(lookup(&vars)).unwrap_err().variable, "AWS_ACCESS_KEY_ID");
+    }
+
+    #[test]
+    fn default_region_is_a_fallback() {
+        let mut vars: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != "AWS_REGION").collect();
+        vars.push(("AWS_DEFAULT_REGION", "us-east-2"));
+        assert_eq!(AwsEnv::from_lookup(lookup(&vars)).unwrap().region, "us-east-2");
+    }
+
+    #[test]
+    fn service_endpoint_wins_over_global_one() {
+        let mut vars = BASE.to_vec();
+        vars.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:1"));
+        let env = AwsEnv::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(env.endpoint_url.as_deref(), Some("http://127.0.0.1:1"));
+        vars.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:2"));
+        let env = AwsEnv::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(env.endpoint_url.as_deref(), Some("http://127.0.0.1:2"));
+        vars.push(("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"));
+        assert_eq!(AwsEnv::from_lookup(lookup(&vars)).unwrap().endpoint_url, None);
+    }
+
+    #[test]
+    fn malformed_endpoint_is_named() {
+        let mut vars = BASE.to_vec();
+        vars.push(("AWS_ENDPOINT_URL", "localhost:4566"));
+        assert_eq!(AwsEnv::from_lookup(lookup(&vars)).unwrap_err().variable, "AWS_ENDPOINT_URL");
+    }
+
+    /// The whole path: SDK config, our connector, SigV4, the JSON protocol, against a mock.
+    #[tokio::test]
+    async fn get_secret_value_through_reqwest() {
+        use wiremock::matchers::{header, header_exists, method};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(header("x-amz-target", "secretsmanager.GetSecretValue"))
+            .and(header_exists("authorization"))
+            .and(header_exists("x-amz-security-token"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "application/x-amz-json-1.1")
+                    .set_body_string(r#"{"Name":"s","SecretString":"hello"}"#),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut vars = BASE.to_vec();
+        vars.push(("AWS_SESSION_TOKEN", "token"));
+        let uri = server.uri();
+        vars.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", &uri));
+        let env = AwsEnv::from_lookup(lookup(&vars)).unwrap();
+        let http = crate::provider::http_client().unwrap();
+        let out =
+            secrets_client(&env, &http).get_secret_value().secret_id("s").send().await.unwrap();
+        assert_eq!(out.secret_string(), Some("hello"));
+    }
+
+    #[tokio::test]
+    async fn service_errors_come_back_as_errors() {
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(
+                ResponseTemplate::new(400)
+                    .insert_header("content-type", "application/x-amz-json-1.1")
+                    .set_body_string(
+                        r#"{"__type":"ResourceNotFoundException","message":"no such secret"}"#,
+                    ),
+            )
+            .mount(&server)
+            .await;
+        let mut vars = BASE.to_vec();
+        let uri = server.uri();
+        vars.push(("AWS_ENDPOINT_URL", &uri));
+        let env = AwsEnv::from_lookup(lookup(&vars)).unwrap();
+        let http = crate::provider::http_client().unwrap();
+        let err = secrets_client(&env, &http).get_secret_value().secret_id("s").send().await;
+        let err = err.unwrap_err().into_service_error();
+        assert!(err.is_resource_not_found_exception(), "{err:?}");
+    }
 
     fn request(uri: &str, body: SdkBody) -> HttpRequest {
         let request = http::Request::builder()

@@ -218,9 +218,9 @@ impl Secret {
 
 /// Reads and parses the secret from Secrets Manager.
 ///
-/// The endpoint, region and credentials come from the SDK's standard environment
-/// (`AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...), so a local
-/// emulator needs no code of its own.
+/// The functions build `client` with [`crate::aws::secrets_client`] (endpoint, region and
+/// credentials from the standard environment variables, so a local emulator needs no code of
+/// its own).
 ///
 /// # Errors
 ///

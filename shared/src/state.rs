@@ -117,12 +117,9 @@ impl State {
         // Its own task, so that the SDK's set-up and the key parsing (CPU) run on another
         // worker while discovery and the JWKS are on the wire: `join!` of two futures on one
         // task would let either hold the other back.
+        let secrets = crate::aws::secrets_client(&crate::aws::AwsEnv::from_env()?, &http);
         let secret_id = config.secret_id.clone();
-        let sdk_http = http.clone();
-        let secret = tokio::spawn(async move {
-            let client = crate::aws::secrets_manager(&sdk_http).await;
-            secret::fetch(&client, &secret_id).await
-        });
+        let secret = tokio::spawn(async move { secret::fetch(&secrets, &secret_id).await });
         let metadata = async {
             if needs == Needs::Secret {
                 return Ok(None);

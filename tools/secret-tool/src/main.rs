@@ -100,9 +100,15 @@ async fn main() -> ExitCode {
     }
 }
 
+/// A Secrets Manager client from the SDK's whole provider chain (environment, profiles, SSO,
+/// instance roles), sending through the functions' own HTTP client.
 async fn client() -> Result<Client, String> {
     let http = shared::provider::http_client().map_err(|e| format!("HTTP client: {e}"))?;
-    Ok(shared::aws::secrets_manager(&http).await)
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(shared::aws::SdkHttp::new(http))
+        .load()
+        .await;
+    Ok(Client::new(&sdk))
 }
 
 fn sdk_error<E: std::error::Error + 'static>(e: E) -> String {
