@@ -61,7 +61,10 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C (or TERM) stops everything and ends here; an exit for any other reason also cleans up.
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
 
 start() { # name, command...: runs in its own process group, logs to .local/logs/<name>.log
   local name=$1; shift
