@@ -25,7 +25,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, parse_url};
 use crate::provider::{FetchError, Http};
 
 /// What the Secrets Manager client needs from the environment.
@@ -43,8 +43,8 @@ pub struct AwsEnv {
     pub endpoint_url: Option<String>,
 }
 
-impl std::fmt::Debug for AwsEnv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for AwsEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwsEnv")
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url)
@@ -87,10 +87,9 @@ impl AwsEnv {
             ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"]
                 .into_iter()
                 .find_map(|name| get(name).map(|url| (name, url)))
-                .map(|(name, url)| match url::Url::parse(&url) {
-                    Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(url),
-                    _ => Err(ConfigError { variable: name, problem: "not an http(s) URL".into() }),
-                })
+                // The same rule as every other URL: https, or http on loopback only (signed
+                // requests and the secret itself must not cross a network in clear text).
+                .map(|(name, url)| parse_url(name, &url).map(|_| url.trim().to_owned()))
                 .transpose()?
         };
         Ok(Self {
@@ -242,10 +241,17 @@ mod tests {
     }
 
     #[test]
-    fn malformed_endpoint_is_named() {
+    fn malformed_or_clear_text_endpoints_are_named() {
+        for bad in ["localhost:4566", "http://moto.internal:5000", "https://user:pw@example.com"] {
+            let mut vars = BASE.to_vec();
+            vars.push(("AWS_ENDPOINT_URL", bad));
+            let err = AwsEnv::from_lookup(lookup(&vars)).unwrap_err();
+            assert_eq!(err.variable, "AWS_ENDPOINT_URL", "{bad}");
+        }
         let mut vars = BASE.to_vec();
-        vars.push(("AWS_ENDPOINT_URL", "localhost:4566"));
-        assert_eq!(AwsEnv::from_lookup(lookup(&vars)).unwrap_err().variable, "AWS_ENDPOINT_URL");
+        vars.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", "https://secretsmanager.example.com"));
+        let env = AwsEnv::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(env.endpoint_url.as_deref(), Some("https://secretsmanager.example.com"));
     }
 
     /// The whole path: SDK config, our connector, SigV4, the JSON protocol, against a mock.

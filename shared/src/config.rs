@@ -197,7 +197,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// An absolute https URL, or http on a loopback host; no credentials.
-fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
+pub(crate) fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value.trim()).map_err(|e| err(variable, format!("is not a URL ({e})")))?;
     match url.scheme() {
         "https" => {}
