@@ -114,11 +114,11 @@ impl State {
     /// [`StartError`], which the caller logs before exiting.
     pub async fn load(config: Config, needs: Needs) -> Result<Self, StartError> {
         let http = provider::http_client().map_err(|e| StartError::Http(e.to_string()))?;
-        // Its own task, so that the SDK's set-up and the key parsing (CPU) run on another
-        // worker while discovery and the JWKS are on the wire: `join!` of two futures on one
-        // task would let either hold the other back.
         let secrets = crate::aws::secrets_client(&crate::aws::AwsEnv::from_env()?, &http);
         let secret_id = config.secret_id.clone();
+        // Its own task, so that the SDK's request signing and the key parsing (CPU) run on
+        // another worker while discovery and the JWKS are on the wire: `join!` of two futures
+        // on one task would let either hold the other back.
         let secret = tokio::spawn(async move { secret::fetch(&secrets, &secret_id).await });
         let metadata = async {
             if needs == Needs::Secret {
