@@ -25,7 +25,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::config::{ConfigError, parse_url};
+use crate::config::{ConfigError, err, parse_url};
 use crate::provider::{FetchError, Http};
 
 /// What the Secrets Manager client needs from the environment.
@@ -70,9 +70,8 @@ impl AwsEnv {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| {
-            get(name).ok_or(ConfigError {
-                variable: name,
-                problem: "not set (the Lambda runtime sets it; locally, export it)".into(),
+            get(name).ok_or_else(|| {
+                err(name, "not set (the Lambda runtime sets it; locally, export it)")
             })
         };
         let region = match get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")) {
