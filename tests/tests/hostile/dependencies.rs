@@ -71,16 +71,7 @@ async fn discovery_answering_garbage_fails_clearly() {
 
 #[tokio::test]
 async fn secrets_manager_unreachable_at_cold_start_fails_fast() {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .http_client(shared::aws::SdkHttp::new(shared::provider::http_client().unwrap()))
-        .endpoint_url(format!("http://127.0.0.1:{}", closed_port()))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "x", "x", None, None, "test",
-        ))
-        .load()
-        .await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let client = e2e::moto_client(&format!("http://127.0.0.1:{}", closed_port()));
     let started = Instant::now();
     let err = shared::secret::fetch(&client, "spa-login/test").await.unwrap_err();
     assert!(matches!(err, shared::secret::SecretError::Fetch(_)), "{err}");
