@@ -5,7 +5,8 @@
 //! which also runs the cold-start harness and rewrites `BENCHMARKS.md`).
 //!
 //! Every fixture is real: a [`FakeProvider`] (wiremock) serves discovery and the JWKS, and
-//! [`FakeProvider::state`] builds the same [`State`] a function builds at cold start. The
+//! [`FakeProvider::state`] builds the same `Login` and `Callback` states the functions build at
+//! cold start. The
 //! provider signs RS256 ID tokens with an RSA-2048 key; our own JWT is signed by the secret's
 //! key, ES256 or RS256. Nothing here touches the network inside a measured iteration: the code
 //! exchange and userinfo are the only network steps of a warm callback, and they are left out
@@ -19,12 +20,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use openidconnect::core::CoreTokenResponse;
 use secrecy::ExposeSecret as _;
 use serde_json::json;
-use shared::callback::{CallbackParams, check_callback, check_tokens};
 use shared::keygen::KeyAlg;
-use shared::session::User;
-use shared::testing::{FakeProvider, secret_json};
-use shared::transaction::{self, Flow, Transaction};
-use shared::{State, unix_now};
+use shared::testing::{FakeProvider, Rp, secret_json};
+use shared::{CallbackParams, Flow, Transaction, User, cookies, unix_now};
 use tokio::runtime::{Builder, Runtime};
 
 const ACCESS_TOKEN: &str = "provider-access-token-0123456789";
@@ -33,7 +31,9 @@ const ACCESS_TOKEN: &str = "provider-access-token-0123456789";
 struct Fixture {
     /// The fake provider (its JWKS was fetched at setup; no request is made while measuring).
     provider: FakeProvider,
-    state: State,
+    state: Rp,
+    /// The provider's issuer, our JWT's `idp`.
+    issuer: String,
     /// `Cookie:` header carrying the sealed transaction, as the browser sends it.
     cookie_header: String,
     /// `code`, `state` and `iss` as the provider sent them through the browser.
@@ -53,10 +53,10 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
         provider.serve_jwks(&[&provider.key], None).await;
         let state = provider.state(&secret_json(alg, 7), &[]).await;
         let now = unix_now();
-        let login = shared::login::start(&state, Flow::Spa, Some("/orders"), now).unwrap();
+        let login = state.login.start(Flow::Spa, Some("/orders"), now).unwrap();
         let cookie_header = login.set_cookie.split(';').next().unwrap().to_owned();
-        let sealed = transaction::find_in_header(&cookie_header).unwrap();
-        let tx = Transaction::open(sealed, &state.cookie_keys, now).unwrap();
+        let sealed = cookies::transaction(&cookie_header).unwrap();
+        let tx = Transaction::open(sealed, state.login.cookie_keys(), now).unwrap();
         let id_token = provider.id_token(&provider.claims(tx.nonce.expose_secret(), ACCESS_TOKEN));
         let tokens: CoreTokenResponse = serde_json::from_value(json!({
             "access_token": ACCESS_TOKEN,
@@ -67,7 +67,7 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
         let params = CallbackParams {
             code: Some("authorization-code-0123456789".to_owned()),
             state: Some(tx.state.clone()),
-            iss: Some(state.config.issuer_str.clone()),
+            iss: Some(provider.issuer()),
             ..CallbackParams::default()
         };
         let user = User {
@@ -75,7 +75,8 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
             email: Some("alice@example.com".to_owned()),
             name: Some("Alice Example".to_owned()),
         };
-        Fixture { provider, state, cookie_header, params, tokens, user }
+        let issuer = provider.issuer();
+        Fixture { provider, state, issuer, cookie_header, params, tokens, user }
     })
 }
 
@@ -92,10 +93,10 @@ fn alg_name(alg: KeyAlg) -> &'static str {
 /// `iat`, `nonce`, `at_hash`, `sub`), mint our JWT.
 async fn callback_cpu_path(f: &Fixture, now: u64) -> String {
     let (tx, code) =
-        check_callback(&f.state, Flow::Spa, &f.params, Some(&f.cookie_header), now).unwrap();
+        f.state.callback.check_callback(Flow::Spa, &f.params, Some(&f.cookie_header), now).unwrap();
     black_box(code);
-    let user = check_tokens(&f.state, &tx, &f.tokens, now).await.unwrap();
-    f.state.session.mint(&user, &f.state.config.issuer_str, now).unwrap()
+    let user = f.state.callback.check_tokens(&tx, &f.tokens, now).await.unwrap();
+    f.state.callback.session().mint(&user, &f.issuer, now).unwrap()
 }
 
 fn benches(c: &mut Criterion) {
@@ -106,13 +107,12 @@ fn benches(c: &mut Criterion) {
     let now = unix_now();
     for f in [&es, &rs] {
         let token = rt.block_on(callback_cpu_path(f, now));
-        f.state.session.verify(&token).unwrap();
+        f.state.callback.session().verify(&token, now).unwrap();
     }
 
     c.bench_function("login/start", |b| {
         b.iter(|| {
-            let login =
-                shared::login::start(&es.state, Flow::Spa, Some("/orders"), unix_now()).unwrap();
+            let login = es.state.login.start(Flow::Spa, Some("/orders"), unix_now()).unwrap();
             black_box(login)
         });
     });
@@ -126,37 +126,39 @@ fn benches(c: &mut Criterion) {
 
     c.bench_function("callback_checks/check_callback", |b| {
         b.iter(|| {
-            let (tx, _) = check_callback(
-                &es.state,
-                Flow::Spa,
-                &es.params,
-                Some(&es.cookie_header),
-                unix_now(),
-            )
-            .unwrap();
+            let (tx, _) = es
+                .state
+                .callback
+                .check_callback(Flow::Spa, &es.params, Some(&es.cookie_header), unix_now())
+                .unwrap();
             black_box(tx)
         });
     });
     c.bench_function("callback_checks/check_tokens_RS256_id_token", |b| {
-        let (tx, _) =
-            check_callback(&es.state, Flow::Spa, &es.params, Some(&es.cookie_header), now).unwrap();
-        b.iter(|| black_box(rt.block_on(check_tokens(&es.state, &tx, &es.tokens, unix_now()))));
+        let (tx, _) = es
+            .state
+            .callback
+            .check_callback(Flow::Spa, &es.params, Some(&es.cookie_header), now)
+            .unwrap();
+        b.iter(|| {
+            black_box(rt.block_on(es.state.callback.check_tokens(&tx, &es.tokens, unix_now())))
+        });
     });
 
     for (alg, f) in [(KeyAlg::Es256, &es), (KeyAlg::Rs256, &rs)] {
         let name = alg_name(alg);
         c.bench_function(&format!("session/mint/{name}"), |b| {
-            b.iter(|| {
-                black_box(f.state.session.mint(&f.user, &f.state.config.issuer_str, unix_now()))
-            });
+            b.iter(|| black_box(f.state.callback.session().mint(&f.user, &f.issuer, unix_now())));
         });
     }
 
     for (alg, f) in [(KeyAlg::Es256, &es), (KeyAlg::Rs256, &rs)] {
         let name = alg_name(alg);
-        let token = f.state.session.mint(&f.user, &f.state.config.issuer_str, now).unwrap();
+        let token = f.state.callback.session().mint(&f.user, &f.issuer, now).unwrap();
         c.bench_function(&format!("session/verify/{name}"), |b| {
-            b.iter(|| black_box(f.state.session.verify(black_box(&token)).unwrap()));
+            b.iter(|| {
+                black_box(f.state.callback.session().verify(black_box(&token), now).unwrap())
+            });
         });
     }
 }
@@ -169,7 +171,7 @@ fn id_token_signature(c: &mut Criterion) {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use openidconnect::JsonWebKey as _;
     use openidconnect::core::{CoreJsonWebKey, CoreJwsSigningAlgorithm};
-    use shared::provider::ProviderKey;
+    use shared::ProviderKey;
 
     let rt = runtime();
     let f = fixture(&rt, KeyAlg::Es256);

@@ -1,9 +1,12 @@
 //! The one error type that reaches a client, and its mapping to HTTP.
 //!
-//! Every failure a function answers with is an [`Error`]. Each variant has a stable public code
-//! ([`Error::code`]), a status ([`Error::status`]) and a short description that is safe to show
-//! ([`Error::description`]). Causes (provider bodies, SDK errors, parse errors) stay in the
-//! variant for logging and never reach [`ErrorBody`].
+//! Every failure a function answers with is an [`Error`]. One table ([`Error::row`]) gives
+//! each variant its status, its stable public code and a short description that is safe to
+//! show. Causes (provider bodies, SDK errors, parse errors) stay in the variant for logging and
+//! never reach [`ErrorBody`].
+//!
+//! This module is the crate's vocabulary of failures: it imports nothing of the crate, and
+//! every layer may return its types.
 
 use http::StatusCode;
 use serde::Serialize;
@@ -41,48 +44,81 @@ pub enum IdTokenError {
     SubjectMissing,
 }
 
+/// Why one of our own JWTs was refused (`/api/me`, the authorizer). Each maps to
+/// `invalid_token`; the variant is for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Not a well-formed JWT, or no `kid`.
+    #[error("malformed token")]
+    Malformed,
+    /// `kid` names none of our keys.
+    #[error("unknown key")]
+    UnknownKey,
+    /// `alg` is not the algorithm of the key named by `kid` (this includes `none` and HS*).
+    #[error("algorithm does not match the key")]
+    AlgorithmMismatch,
+    /// Signature, `iss`, `aud` or a required claim is wrong.
+    #[error("invalid token")]
+    Invalid,
+    /// `exp` has passed (beyond the leeway).
+    #[error("expired token")]
+    Expired,
+}
+
+/// One row of the error table: status, stable code, safe description.
+type Row = (StatusCode, &'static str, &'static str);
+
 impl IdTokenError {
-    /// The stable public code.
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Malformed => "id_token_malformed",
-            Self::AlgorithmNotAllowed => "id_token_alg_not_allowed",
-            Self::UnknownKey => "id_token_unknown_key",
-            Self::BadSignature => "id_token_bad_signature",
-            Self::IssuerMismatch => "id_token_issuer_mismatch",
-            Self::AudienceMismatch => "id_token_audience_mismatch",
-            Self::AuthorizedPartyMismatch => "id_token_azp_mismatch",
-            Self::Expired => "id_token_expired",
-            Self::IssuedInFuture => "id_token_issued_in_future",
-            Self::Stale => "id_token_stale",
-            Self::NonceMismatch => "id_token_nonce_mismatch",
-            Self::AccessTokenHashMismatch => "id_token_at_hash_mismatch",
-            Self::SubjectMissing => "id_token_subject_missing",
-        }
+    /// The row of this refusal: every ID token failure is a 401 with its own code.
+    const fn row(self) -> Row {
+        let (code, description) = match self {
+            Self::Malformed => ("id_token_malformed", "The provider's ID token is malformed."),
+            Self::AlgorithmNotAllowed => (
+                "id_token_alg_not_allowed",
+                "The provider's ID token uses a signing algorithm that is not allowed.",
+            ),
+            Self::UnknownKey => {
+                ("id_token_unknown_key", "The provider's ID token is signed by an unknown key.")
+            }
+            Self::BadSignature => {
+                ("id_token_bad_signature", "The provider's ID token signature is invalid.")
+            }
+            Self::IssuerMismatch => {
+                ("id_token_issuer_mismatch", "The provider's ID token comes from another issuer.")
+            }
+            Self::AudienceMismatch => (
+                "id_token_audience_mismatch",
+                "The provider's ID token is meant for another client.",
+            ),
+            Self::AuthorizedPartyMismatch => {
+                ("id_token_azp_mismatch", "The provider's ID token names another authorized party.")
+            }
+            Self::Expired => ("id_token_expired", "The provider's ID token has expired."),
+            Self::IssuedInFuture => {
+                ("id_token_issued_in_future", "The provider's ID token is issued in the future.")
+            }
+            Self::Stale => {
+                ("id_token_stale", "The provider's ID token was issued before this login started.")
+            }
+            Self::NonceMismatch => (
+                "id_token_nonce_mismatch",
+                "The provider's ID token does not belong to this login.",
+            ),
+            Self::AccessTokenHashMismatch => (
+                "id_token_at_hash_mismatch",
+                "The provider's ID token does not match its access token.",
+            ),
+            Self::SubjectMissing => {
+                ("id_token_subject_missing", "The provider's ID token names no subject.")
+            }
+        };
+        (StatusCode::UNAUTHORIZED, code, description)
     }
 
-    const fn description(self) -> &'static str {
-        match self {
-            Self::Malformed => "The provider's ID token is malformed.",
-            Self::AlgorithmNotAllowed => {
-                "The provider's ID token uses a signing algorithm that is not allowed."
-            }
-            Self::UnknownKey => "The provider's ID token is signed by an unknown key.",
-            Self::BadSignature => "The provider's ID token signature is invalid.",
-            Self::IssuerMismatch => "The provider's ID token comes from another issuer.",
-            Self::AudienceMismatch => "The provider's ID token is meant for another client.",
-            Self::AuthorizedPartyMismatch => {
-                "The provider's ID token names another authorized party."
-            }
-            Self::Expired => "The provider's ID token has expired.",
-            Self::IssuedInFuture => "The provider's ID token is issued in the future.",
-            Self::Stale => "The provider's ID token was issued before this login started.",
-            Self::NonceMismatch => "The provider's ID token does not belong to this login.",
-            Self::AccessTokenHashMismatch => {
-                "The provider's ID token does not match its access token."
-            }
-            Self::SubjectMissing => "The provider's ID token names no subject.",
-        }
+    /// The stable public code.
+    pub const fn code(self) -> &'static str {
+        self.row().1
     }
 }
 
@@ -152,7 +188,7 @@ pub enum Error {
     MissingToken,
     /// Our token is invalid (signature, issuer, audience, expiry, unknown key).
     #[error("invalid token: {0}")]
-    InvalidToken(crate::session::VerifyError),
+    InvalidToken(VerifyError),
     /// A state-changing request authenticated by the session cookie lacks `X-CSRF: 1`.
     #[error("cookie-authenticated request without X-CSRF: 1")]
     CsrfRequired,
@@ -168,92 +204,109 @@ impl From<IdTokenError> for Error {
 }
 
 impl Error {
+    /// The error table: each variant's status, stable public code and safe description,
+    /// side by side. The description is fixed text, never a provider's or library's words.
+    fn row(&self) -> Row {
+        use StatusCode as S;
+        match self {
+            Self::NotFound => (S::NOT_FOUND, "not_found", "No such route."),
+            Self::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This route does not accept that method.",
+            ),
+            Self::FlowNotConfigured => {
+                (S::NOT_FOUND, "flow_not_configured", "This login flow is not configured.")
+            }
+            Self::BadRequest(what) => (S::BAD_REQUEST, "bad_request", what),
+            Self::TransactionMissing => (
+                S::BAD_REQUEST,
+                "transaction_missing",
+                "No login is in progress in this browser. Start again.",
+            ),
+            Self::TransactionInvalid => (
+                S::BAD_REQUEST,
+                "transaction_invalid",
+                "The login transaction is invalid. Start again.",
+            ),
+            Self::TransactionExpired => {
+                (S::BAD_REQUEST, "transaction_expired", "The login took too long. Start again.")
+            }
+            Self::TransactionFlowMismatch => (
+                S::BAD_REQUEST,
+                "transaction_flow_mismatch",
+                "The login was started by another flow. Start again.",
+            ),
+            Self::StateMismatch => (
+                S::BAD_REQUEST,
+                "state_mismatch",
+                "The callback does not belong to the login in progress.",
+            ),
+            Self::IssuerMismatch => {
+                (S::BAD_REQUEST, "issuer_mismatch", "The callback comes from another issuer.")
+            }
+            Self::LoginFailed(_) => {
+                (S::UNAUTHORIZED, "login_failed", "The provider did not complete the login.")
+            }
+            Self::TokenExchangeFailed(_) => (
+                S::BAD_GATEWAY,
+                "token_exchange_failed",
+                "The provider refused to exchange the code.",
+            ),
+            Self::IdTokenMissing => {
+                (S::BAD_GATEWAY, "id_token_missing", "The provider returned no ID token.")
+            }
+            Self::IdToken(e) => e.row(),
+            Self::UserinfoFailed(_) => {
+                (S::BAD_GATEWAY, "userinfo_failed", "The provider's userinfo endpoint failed.")
+            }
+            Self::UserinfoSubjectMismatch => (
+                S::UNAUTHORIZED,
+                "userinfo_subject_mismatch",
+                "The provider's userinfo names another subject.",
+            ),
+            Self::ProviderUnreachable(_) => {
+                (S::BAD_GATEWAY, "provider_unreachable", "The provider could not be reached.")
+            }
+            Self::ProviderTimeout(_) => {
+                (S::GATEWAY_TIMEOUT, "provider_timeout", "The provider did not answer in time.")
+            }
+            Self::MissingToken => (
+                S::UNAUTHORIZED,
+                "missing_token",
+                "A bearer token or a session cookie is required.",
+            ),
+            Self::InvalidToken(_) => {
+                (S::UNAUTHORIZED, "invalid_token", "The token is invalid or expired.")
+            }
+            Self::CsrfRequired => (
+                S::FORBIDDEN,
+                "csrf_required",
+                "Requests authenticated by the session cookie need X-CSRF: 1.",
+            ),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error."),
+        }
+    }
+
     /// The stable public code.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::FlowNotConfigured => "flow_not_configured",
-            Self::BadRequest(_) => "bad_request",
-            Self::TransactionMissing => "transaction_missing",
-            Self::TransactionInvalid => "transaction_invalid",
-            Self::TransactionExpired => "transaction_expired",
-            Self::TransactionFlowMismatch => "transaction_flow_mismatch",
-            Self::StateMismatch => "state_mismatch",
-            Self::IssuerMismatch => "issuer_mismatch",
-            Self::LoginFailed(_) => "login_failed",
-            Self::TokenExchangeFailed(_) => "token_exchange_failed",
-            Self::IdTokenMissing => "id_token_missing",
-            Self::IdToken(e) => e.code(),
-            Self::UserinfoFailed(_) => "userinfo_failed",
-            Self::UserinfoSubjectMismatch => "userinfo_subject_mismatch",
-            Self::ProviderUnreachable(_) => "provider_unreachable",
-            Self::ProviderTimeout(_) => "provider_timeout",
-            Self::MissingToken => "missing_token",
-            Self::InvalidToken(_) => "invalid_token",
-            Self::CsrfRequired => "csrf_required",
-            Self::Internal(_) => "internal_error",
-        }
+        self.row().1
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::NotFound | Self::FlowNotConfigured => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::BadRequest(_)
-            | Self::TransactionMissing
-            | Self::TransactionInvalid
-            | Self::TransactionExpired
-            | Self::TransactionFlowMismatch
-            | Self::StateMismatch
-            | Self::IssuerMismatch => StatusCode::BAD_REQUEST,
-            Self::LoginFailed(_)
-            | Self::IdToken(_)
-            | Self::UserinfoSubjectMismatch
-            | Self::MissingToken
-            | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Self::CsrfRequired => StatusCode::FORBIDDEN,
-            Self::TokenExchangeFailed(_)
-            | Self::IdTokenMissing
-            | Self::UserinfoFailed(_)
-            | Self::ProviderUnreachable(_) => StatusCode::BAD_GATEWAY,
-            Self::ProviderTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.row().0
     }
 
     /// A description that is safe to show: fixed text, never a provider's or library's words.
     pub fn description(&self) -> &'static str {
-        match self {
-            Self::NotFound => "No such route.",
-            Self::MethodNotAllowed => "This route does not accept that method.",
-            Self::FlowNotConfigured => "This login flow is not configured.",
-            Self::BadRequest(what) => what,
-            Self::TransactionMissing => "No login is in progress in this browser. Start again.",
-            Self::TransactionInvalid => "The login transaction is invalid. Start again.",
-            Self::TransactionExpired => "The login took too long. Start again.",
-            Self::TransactionFlowMismatch => "The login was started by another flow. Start again.",
-            Self::StateMismatch => "The callback does not belong to the login in progress.",
-            Self::IssuerMismatch => "The callback comes from another issuer.",
-            Self::LoginFailed(_) => "The provider did not complete the login.",
-            Self::TokenExchangeFailed(_) => "The provider refused to exchange the code.",
-            Self::IdTokenMissing => "The provider returned no ID token.",
-            Self::IdToken(e) => e.description(),
-            Self::UserinfoFailed(_) => "The provider's userinfo endpoint failed.",
-            Self::UserinfoSubjectMismatch => "The provider's userinfo names another subject.",
-            Self::ProviderUnreachable(_) => "The provider could not be reached.",
-            Self::ProviderTimeout(_) => "The provider did not answer in time.",
-            Self::MissingToken => "A bearer token or a session cookie is required.",
-            Self::InvalidToken(_) => "The token is invalid or expired.",
-            Self::CsrfRequired => "Requests authenticated by the session cookie need X-CSRF: 1.",
-            Self::Internal(_) => "Internal error.",
-        }
+        self.row().2
     }
 
     /// The JSON body sent to the client.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: self.code(), error_description: self.description() }
+        let (_, error, error_description) = self.row();
+        ErrorBody { error, error_description }
     }
 }
 

@@ -1,73 +1,66 @@
 //! OpenID Connect login for single-page apps, on AWS Lambda: all the logic, no Lambda types.
 //!
-//! 1. `login` seals a [`transaction::Transaction`] (state, nonce, PKCE verifier, `return_to`)
-//!    into a `__Host-` cookie and answers the provider's authorize URL.
+//! 1. `login` seals a [`Transaction`] (state, nonce, PKCE verifier, `return_to`) into a
+//!    `__Host-` cookie and answers the provider's authorize URL.
 //! 2. `callback` opens the cookie, checks `state` and the RFC 9207 `iss`, exchanges the code with
 //!    the client secret and the PKCE verifier, checks the ID token, asks userinfo, and mints our
-//!    own short-lived JWT ([`session`]). The provider's tokens never leave the function.
+//!    own short-lived JWT ([`SessionTokens`]). The provider's tokens never leave the function.
 //!
-//! Each function builds one immutable [`State`] at cold start ([`State::load`]) and passes it by
-//! reference to every request.
+//! Each function's state is a type ([`Login`], [`Callback`], [`Logout`], [`Issuer`],
+//! [`Access`]) built once at cold start ([`cold_start`]) and passed by reference to every
+//! request ([`serve`]). The modules are private and layered, each importing only those below
+//! it (ARCHITECTURE.md has the map):
+//!
+//! ```text
+//! functions   one module per Lambda function: state, cold start, handlers
+//! web         request, response, cookies, route tables and serve
+//! oidc        discovery, JWKS and keys, OAuth client, code exchange, ID token checks
+//! tokens      the secret and key rings, signing keys, the transaction cookie, our JWT
+//! infra       configuration, the HTTP client, AWS, the clock
+//! error, return_to   the vocabulary every layer may use
+//! ```
 
-pub mod config;
-pub mod error;
-pub mod keygen;
-pub mod return_to;
-pub mod secret;
-pub mod session;
-pub mod signing;
-pub mod transaction;
-
-pub use error::{Error, IdTokenError};
+mod error;
+mod functions;
+mod infra;
+mod oidc;
+mod return_to;
+mod tokens;
+mod web;
 
 #[cfg(test)]
 mod proptests;
-
-pub mod access;
-pub mod aws;
-pub mod callback;
-pub mod http;
-pub mod issuer;
-pub mod login;
-pub mod logout;
-pub mod provider;
-pub mod state;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
-pub use state::{Needs, StartError, State, unix_now};
-
-/// Logs a refused request: route, status and stable code, plus the internal detail (which holds
-/// no secret, token or provider text; see [`Error`]).
-pub(crate) fn log_refusal(req: &http::Request<'_>, err: &Error) {
-    tracing::warn!(
-        method = %req.method,
-        path = req.path,
-        status = err.status().as_u16(),
-        error = err.code(),
-        detail = %err,
-        "refused"
-    );
-}
-
-/// Turns a handler's result into the response, logging one line either way.
-pub(crate) fn respond(
-    req: &http::Request<'_>,
-    result: Result<http::Response, Error>,
-) -> http::Response {
-    match result {
-        Ok(response) => {
-            tracing::info!(
-                method = %req.method,
-                path = req.path,
-                status = response.status().as_u16(),
-                "served"
-            );
-            response
-        }
-        Err(err) => {
-            log_refusal(req, &err);
-            http::Response::error(&err)
-        }
-    }
-}
+pub use error::{Error, ErrorBody, IdTokenError, VerifyError, chain as error_chain};
+pub use functions::access::{Access, Credential, Me, Presented};
+pub use functions::callback::{Callback, CallbackParams, CallbackRoute, Completed};
+pub use functions::issuer::{CACHE_CONTROL as ISSUER_CACHE_CONTROL, Document, Issuer};
+pub use functions::login::{Login, LoginStart};
+pub use functions::logout::{Logout, LogoutRoute};
+pub use functions::start::{
+    ColdStart, Discovered, DiscoveredWithKeys, Fetch, NoProvider, Parts, StartError, cold_start,
+    load,
+};
+pub use infra::aws::{AwsEnv, SdkHttp, secrets_client};
+pub use infra::clock::unix_now;
+pub use infra::config::{Config, ConfigError, SESSION_TTL_RANGE, is_loopback};
+pub use infra::http::{
+    CONNECT_TIMEOUT, FetchError, Http, MAX_BODY, TOTAL_TIMEOUT, http_client, http_client_with,
+};
+pub use oidc::discovery::{ExtraMetadata, Metadata, ProviderError, discover};
+pub use oidc::id_token::{LEEWAY_SECS as ID_TOKEN_LEEWAY_SECS, MAX_ID_TOKEN_LEN};
+pub use oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache, Verifier, fetch_jwks, parse_jwks};
+pub use oidc::key::{ProviderKey, ProviderKeySet};
+pub use oidc::provider::{ACCEPTED_ALGS, OidcClient, Provider};
+pub use return_to::ReturnTo;
+pub use tokens::keygen;
+pub use tokens::secret::{CookieKey, KeyRing, Secret, SecretError, fetch as fetch_secret};
+pub use tokens::session::{LEEWAY_SECS as SESSION_LEEWAY_SECS, SessionClaims, SessionTokens, User};
+pub use tokens::signing::{SigningKey, SigningKeyError};
+pub use tokens::transaction::{Flow, LIFETIME as TRANSACTION_LIFETIME, Transaction};
+pub use web::cookies;
+pub use web::request::{MAX_INPUT, Query, Request};
+pub use web::response::Response;
+pub use web::routes::{HttpFunction, NoRoute, Route, log_refusal, resolve, serve};

@@ -14,12 +14,15 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::config::Config;
-use crate::keygen::{KeyAlg, signing_key_pem};
-use crate::provider::{self, Metadata};
-use crate::secret::Secret;
-use crate::signing::SigningKey;
-use crate::state::State;
+use crate::functions::callback::Callback;
+use crate::functions::login::Login;
+use crate::functions::start::{ColdStart, DiscoveredWithKeys, Fetch as _, Parts};
+use crate::infra::clock::unix_now;
+use crate::infra::config::Config;
+use crate::infra::http::http_client;
+use crate::tokens::keygen::{KeyAlg, signing_key_pem};
+use crate::tokens::secret::Secret;
+use crate::tokens::signing::SigningKey;
 
 pub const CLIENT_ID: &str = "spa-client";
 pub const CLIENT_SECRET: &str = "client-secret-value-0123456789";
@@ -70,6 +73,19 @@ pub fn config_with(issuer: &str, overrides: &[(&'static str, &str)]) -> Config {
     }
     Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
         .unwrap()
+}
+
+/// A Secrets Manager client for moto (or any endpoint) at `endpoint`, built as the functions
+/// build theirs ([`crate::infra::aws::secrets_client`]), with dummy credentials.
+pub fn secrets_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let env = crate::infra::aws::AwsEnv::from_lookup(|name| match name {
+        "AWS_REGION" => Some("us-east-1".to_owned()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    crate::infra::aws::secrets_client(&env, &http_client().unwrap())
 }
 
 /// The base64url SHA-256 left half of `access_token` (`at_hash` for RS256/ES256/PS256).
@@ -165,7 +181,7 @@ impl FakeProvider {
 
     /// Standard ID token claims for `nonce`.
     pub fn claims(&self, nonce: &str, access_token: &str) -> Value {
-        let now = crate::state::unix_now();
+        let now = unix_now();
         json!({
             "iss": self.issuer(),
             "sub": "alice",
@@ -198,24 +214,67 @@ impl FakeProvider {
         }))
     }
 
-    /// The State of a function configured for this provider (JWKS loaded as at cold start).
-    pub async fn state(&self, secret: &str, overrides: &[(&'static str, &str)]) -> State {
-        self.state_with_cooldown(secret, overrides, provider::JWKS_REFETCH_COOLDOWN).await
+    /// What a cold start against this provider loads: config (with `overrides`), the
+    /// `secret` JSON, the HTTP client.
+    pub fn parts(&self, secret: &str, overrides: &[(&'static str, &str)]) -> Parts {
+        Parts {
+            config: config_with(&self.issuer(), overrides),
+            secret: Secret::from_json(secret).unwrap(),
+            http: http_client().unwrap(),
+        }
     }
 
+    /// The state of function `S` configured for this provider, built as at cold start.
+    pub async fn function<S: ColdStart>(
+        &self,
+        secret: &str,
+        overrides: &[(&'static str, &str)],
+    ) -> S {
+        let parts = self.parts(secret, overrides);
+        let fetched = S::Fetch::fetch(&parts.http, &parts.config).await.unwrap();
+        S::build(parts, fetched).unwrap()
+    }
+
+    /// The login and callback functions of one deployment (same config and secret).
+    pub async fn state(&self, secret: &str, overrides: &[(&'static str, &str)]) -> Rp {
+        Rp {
+            login: self.function(secret, overrides).await,
+            callback: self.function(secret, overrides).await,
+        }
+    }
+
+    /// [`FakeProvider::state`] whose callback sends through `http` (other timeouts).
+    pub async fn state_with_http(&self, secret: &str, http: crate::infra::http::Http) -> Rp {
+        let mut parts = self.parts(secret, &[]);
+        parts.http = http;
+        let fetched = DiscoveredWithKeys::fetch(&parts.http, &parts.config).await.unwrap();
+        Rp {
+            login: self.function(secret, &[]).await,
+            callback: Callback::build(parts, fetched).unwrap(),
+        }
+    }
+
+    /// [`FakeProvider::state`] with another JWKS refetch cooldown.
     pub async fn state_with_cooldown(
         &self,
         secret: &str,
         overrides: &[(&'static str, &str)],
         cooldown: Duration,
-    ) -> State {
-        let config = config_with(&self.issuer(), overrides);
-        let http = provider::http_client().unwrap();
-        let metadata: Metadata = provider::discover(&http, &config).await.unwrap();
-        let jwks = provider::fetch_jwks(&http, metadata.jwks_uri().as_str()).await.unwrap();
-        let secret = Secret::from_json(secret).unwrap();
-        State::from_parts(config, secret, Some((metadata, Some(jwks))), http, cooldown).unwrap()
+    ) -> Rp {
+        let parts = self.parts(secret, overrides);
+        let fetched = DiscoveredWithKeys::fetch(&parts.http, &parts.config).await.unwrap();
+        Rp {
+            login: self.function(secret, overrides).await,
+            callback: Callback::with_jwks_cooldown(parts, fetched, cooldown).unwrap(),
+        }
     }
+}
+
+/// A relying party's two halves of a login, as one deployment runs them.
+#[derive(Debug)]
+pub struct Rp {
+    pub login: Login,
+    pub callback: Callback,
 }
 
 /// Driving the callback in-process: start a login, script the token endpoint, call the
@@ -227,12 +286,13 @@ pub mod callbacks {
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, ResponseTemplate};
 
-    use super::{CLIENT_SECRET, FakeProvider, secret_json};
-    use crate::callback::{SESSION_COOKIE, handle};
-    use crate::http::Request;
-    use crate::keygen::KeyAlg;
-    use crate::state::{State, unix_now};
-    use crate::transaction::Flow;
+    use super::{CLIENT_SECRET, FakeProvider, Rp, secret_json};
+    use crate::infra::clock::unix_now;
+    use crate::tokens::keygen::KeyAlg;
+    use crate::tokens::transaction::Flow;
+    use crate::web::cookies::SESSION as SESSION_COOKIE;
+    use crate::web::request::Request;
+    use crate::web::routes::serve;
 
     pub const ACCESS_TOKEN: &str = "provider-access-token-abc";
 
@@ -243,8 +303,8 @@ pub mod callbacks {
         pub cookie: String,
     }
 
-    pub fn begin(state: &State, flow: Flow, return_to: Option<&str>) -> Started {
-        let start = crate::login::start(state, flow, return_to, unix_now()).unwrap();
+    pub fn begin(state: &Rp, flow: Flow, return_to: Option<&str>) -> Started {
+        let start = state.login.start(flow, return_to, unix_now()).unwrap();
         let q: std::collections::HashMap<_, _> =
             start.authorize_url.query_pairs().into_owned().collect();
         let cookie = start.set_cookie.split(';').next().unwrap().to_owned();
@@ -252,7 +312,7 @@ pub mod callbacks {
     }
 
     pub async fn call(
-        state: &State,
+        state: &Rp,
         method: Method,
         path: &str,
         query: Option<&str>,
@@ -268,10 +328,10 @@ pub mod callbacks {
             csrf: false,
             body,
         };
-        handle(state, &req, unix_now()).await.into_http()
+        serve(&state.callback, &req, unix_now()).await.into_http()
     }
 
-    pub async fn spa_get(state: &State, started: &Started, query: &str) -> http::Response<String> {
+    pub async fn spa_get(state: &Rp, started: &Started, query: &str) -> http::Response<String> {
         call(state, Method::GET, "/api/callback", Some(query), b"", Some(&started.cookie)).await
     }
 
@@ -308,7 +368,7 @@ pub mod callbacks {
             .await;
     }
 
-    pub async fn setup() -> (FakeProvider, State) {
+    pub async fn setup() -> (FakeProvider, Rp) {
         let provider = FakeProvider::start().await;
         provider.serve_jwks(&[&provider.key], None).await;
         let state = provider.state(&secret_json(KeyAlg::Es256, 1), &[]).await;

@@ -286,7 +286,7 @@ impl Stack {
 
     /// A Secrets Manager client for this stack's moto, built as the functions build theirs.
     pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        moto_client(&format!("http://127.0.0.1:{}", self.moto_port))
+        shared::testing::secrets_client_at(&format!("http://127.0.0.1:{}", self.moto_port))
     }
 
     fn spawn(&mut self, name: &'static str, command: &mut Command) {
@@ -481,17 +481,4 @@ pub fn jwts_in(text: &str) -> Vec<&str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
         .filter(|w| w.starts_with("eyJ"))
         .collect()
-}
-
-/// A Secrets Manager client for a moto (or any endpoint) at `endpoint`, through the functions'
-/// own `shared::aws::secrets_client`.
-pub fn moto_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    let env = shared::aws::AwsEnv::from_lookup(|name| match name {
-        "AWS_REGION" => Some("us-east-1".to_owned()),
-        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("e2e".to_owned()),
-        "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    shared::aws::secrets_client(&env, &shared::provider::http_client().unwrap())
 }

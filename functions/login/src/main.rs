@@ -1,26 +1,7 @@
 //! The `login` Lambda: `GET /api/login` (SPA flow) and `GET /authorization-code/login` (server
-//! flow). The cold start happens here, once; every request goes to [`handler::handle`].
-
-mod handler;
-
-use std::process::ExitCode;
-
-use lambda_http::{run, service_fn};
-use shared::{Needs, State};
+//! flow). State and routes: [`shared::Login`].
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    lambda_http::tracing::init_default_subscriber();
-    // A failed cold start has logged its one line: exit without serving.
-    let Ok(state) = State::cold_start(Needs::Discovery).await else {
-        return ExitCode::FAILURE;
-    };
-    let state = &state;
-    match run(service_fn(move |req| handler::handle(state, req))).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            lambda_http::tracing::error!(error = %e, "the Lambda runtime stopped");
-            ExitCode::FAILURE
-        }
-    }
+async fn main() -> std::process::ExitCode {
+    entry::http::<shared::Login>().await
 }

@@ -21,8 +21,8 @@ use aws_sdk_secretsmanager::Client;
 use clap::{Parser, Subcommand, ValueEnum};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
+use shared::Secret;
 use shared::keygen::{self, KeyAlg};
-use shared::secret::Secret;
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -103,16 +103,16 @@ async fn main() -> ExitCode {
 /// A Secrets Manager client from the SDK's whole provider chain (environment, profiles, SSO,
 /// instance roles), sending through the functions' own HTTP client.
 async fn client() -> Result<Client, String> {
-    let http = shared::provider::http_client().map_err(|e| format!("HTTP client: {e}"))?;
+    let http = shared::http_client().map_err(|e| format!("HTTP client: {e}"))?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(shared::aws::SdkHttp::new(http))
+        .http_client(shared::SdkHttp::new(http))
         .load()
         .await;
     Ok(Client::new(&sdk))
 }
 
 fn sdk_error<E: std::error::Error + 'static>(e: E) -> String {
-    shared::error::chain(&e)
+    shared::error_chain(&e)
 }
 
 async fn run(command: Command) -> Result<(), String> {
@@ -144,7 +144,7 @@ async fn run(command: Command) -> Result<(), String> {
             eprintln!(
                 "stored {secret_id}: {} signing key(s), active {:?}; {} cookie key(s)",
                 secret.signing_keys().len(),
-                secret.signing_keys().first().map(|k| k.kid()).unwrap_or_default(),
+                secret.signing_keys().active().kid(),
                 secret.cookie_keys().len()
             );
             Ok(())

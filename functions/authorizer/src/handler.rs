@@ -1,0 +1,41 @@
+//! Maps an API Gateway HTTP API REQUEST authorizer event (payload 2.0) to
+//! [`shared::Access::authorize`], and its decision to a simple response.
+
+use std::collections::BTreeMap;
+
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
+use serde_json::Value;
+use shared::{Access, Presented};
+
+/// The simple response, with the caller's `sub`, `email` and `name` for the integration
+/// (`$context.authorizer.<key>`).
+pub type Decision = ApiGatewayV2CustomAuthorizerSimpleResponse<BTreeMap<String, String>>;
+
+/// Decides one event at `now`. An event that is not an authorizer request is refused, not an
+/// error.
+pub fn handle(state: &Access, event: Value, now: u64) -> Decision {
+    let mut decision = Decision::default();
+    let Ok(event) = serde_json::from_value::<ApiGatewayV2CustomAuthorizerV2Request>(event) else {
+        return decision;
+    };
+    let header = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok());
+    let cookies = (!event.cookies.is_empty()).then(|| event.cookies.join("; "));
+    let presented = Presented {
+        method: &event.request_context.http.method,
+        authorization: header("authorization"),
+        cookies: cookies.as_deref(),
+        csrf: header("x-csrf") == Some("1"),
+    };
+    if let Some(claims) = state.authorize(&presented, now) {
+        decision.is_authorized = true;
+        decision.context.insert("sub".into(), claims.sub);
+        decision.context.extend(claims.email.map(|e| ("email".into(), e)));
+        decision.context.extend(claims.name.map(|n| ("name".into(), n)));
+    }
+    decision
+}
+
+#[cfg(test)]
+mod tests;

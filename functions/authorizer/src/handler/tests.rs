@@ -1,0 +1,96 @@
+//! The authorizer fed with API Gateway HTTP API REQUEST authorizer events (payload 2.0).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use shared::keygen::KeyAlg;
+use shared::testing::{FakeProvider, secret_json};
+use shared::{User, unix_now};
+
+use super::*;
+
+async fn state() -> (FakeProvider, Access) {
+    let provider = FakeProvider::start().await;
+    let state = provider.function(&secret_json(KeyAlg::Es256, 1), &[]).await;
+    (provider, state)
+}
+
+fn token(state: &Access) -> String {
+    let user = User { sub: "alice".into(), email: None, name: Some("Alice".into()) };
+    state.session().mint(&user, "https://idp", unix_now()).unwrap()
+}
+
+#[tokio::test]
+async fn the_lambda_authorizer_decides_api_gateway_events() {
+    let (_p, state) = state().await;
+    let t = token(&state);
+    let event = |headers: serde_json::Value,
+                 cookies: serde_json::Value,
+                 method: &str|
+     -> serde_json::Value {
+        serde_json::json!({
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/GET/api/me",
+            "identitySource": [],
+            "routeKey": "GET /api/me",
+            "rawPath": "/api/me",
+            "headers": headers,
+            "cookies": cookies,
+            "requestContext": {"http": {"method": method, "path": "/api/me"}},
+        })
+    };
+    let ok = handle(
+        &state,
+        event(
+            serde_json::json!({"authorization": format!("Bearer {t}")}),
+            serde_json::json!([]),
+            "GET",
+        ),
+        unix_now(),
+    );
+    assert!(ok.is_authorized);
+    assert_eq!(ok.context["sub"], "alice");
+    assert_eq!(ok.context["name"], "Alice");
+    let by_cookie = handle(
+        &state,
+        event(serde_json::json!({}), serde_json::json!([format!("__Host-session={t}")]), "GET"),
+        unix_now(),
+    );
+    assert!(by_cookie.is_authorized);
+    let csrf = handle(
+        &state,
+        event(serde_json::json!({}), serde_json::json!([format!("__Host-session={t}")]), "POST"),
+        unix_now(),
+    );
+    assert!(!csrf.is_authorized, "a cookie-authenticated POST without X-CSRF");
+    let csrf_ok = handle(
+        &state,
+        event(
+            serde_json::json!({"x-csrf": "1"}),
+            serde_json::json!([format!("__Host-session={t}")]),
+            "POST",
+        ),
+        unix_now(),
+    );
+    assert!(csrf_ok.is_authorized);
+    for bad in [
+        serde_json::json!({}),
+        serde_json::json!({"authorization": "Bearer forged.token.x"}),
+        serde_json::json!({"authorization": format!("Basic {t}")}),
+    ] {
+        let r = handle(&state, event(bad, serde_json::json!([]), "GET"), unix_now());
+        assert!(!r.is_authorized && r.context.is_empty());
+    }
+    let serialized = serde_json::to_value(&ok).unwrap();
+    assert_eq!(serialized["isAuthorized"], true, "the simple-response field name");
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_an_authorizer_request_is_refused() {
+    let (_p, state) = state().await;
+    for event in [serde_json::json!({}), serde_json::json!("x"), serde_json::json!({"headers": 1})]
+    {
+        let r = handle(&state, event, unix_now());
+        assert!(!r.is_authorized && r.context.is_empty());
+    }
+}

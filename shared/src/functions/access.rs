@@ -1,0 +1,146 @@
+//! Who is calling: our JWT from `Authorization: Bearer` or from the server flow's session
+//! cookie. The `me` function (`GET /api/me`) and the Lambda REQUEST authorizer share this
+//! state and these rules: signature by `kid` with the key's own algorithm, our `iss` and `aud`,
+//! `exp`. A request authenticated by the cookie that changes state (anything but `GET`,
+//! `HEAD`, `OPTIONS`) must carry `X-CSRF: 1`, which a cross-site form cannot send.
+
+use http::{Method, StatusCode};
+
+use super::start::{ColdStart, NoProvider, Parts, StartError};
+use crate::error::Error;
+use crate::tokens::session::{SessionClaims, SessionTokens};
+use crate::web::cookies;
+use crate::web::request::Request;
+use crate::web::response::Response;
+use crate::web::routes::{HttpFunction, Route, log_refusal};
+
+/// The state of `me` and of the authorizer: our keys, to verify our JWTs.
+#[derive(Debug)]
+pub struct Access {
+    session: SessionTokens,
+}
+
+impl ColdStart for Access {
+    type Fetch = NoProvider;
+
+    fn build(parts: Parts, _: NoProvider) -> Result<Self, StartError> {
+        let (_, signing_keys, _) = parts.secret.into_parts();
+        Ok(Self { session: SessionTokens::from_config(&parts.config, signing_keys) })
+    }
+}
+
+/// Where the token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// The `__Host-session` cookie.
+    Cookie,
+}
+
+/// What a request presents to be authenticated.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The `Cookie` header(s), joined.
+    pub cookies: Option<&'a str>,
+    /// `X-CSRF: 1` is present.
+    pub csrf: bool,
+}
+
+impl<'a> From<&'a Request<'a>> for Presented<'a> {
+    fn from(req: &'a Request<'a>) -> Self {
+        Self {
+            method: req.method,
+            authorization: req.authorization,
+            cookies: req.cookies.as_deref(),
+            csrf: req.csrf,
+        }
+    }
+}
+
+impl Access {
+    /// Our JWTs (tests mint tokens with them).
+    pub fn session(&self) -> &SessionTokens {
+        &self.session
+    }
+
+    /// Authenticates a request by our JWT at `now`. A bearer token wins over the cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingToken`], [`Error::InvalidToken`], or [`Error::CsrfRequired`].
+    pub fn authenticate(
+        &self,
+        presented: &Presented<'_>,
+        now: u64,
+    ) -> Result<(SessionClaims, Credential), Error> {
+        let bearer = presented.authorization.and_then(|h| {
+            let (scheme, token) = h.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+        let (token, credential) = match (bearer, presented.cookies.and_then(cookies::session)) {
+            (Some(token), _) => (token, Credential::Bearer),
+            (None, Some(token)) => (token, Credential::Cookie),
+            (None, None) => return Err(Error::MissingToken),
+        };
+        let safe_method = matches!(*presented.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if credential == Credential::Cookie && !safe_method && !presented.csrf {
+            return Err(Error::CsrfRequired);
+        }
+        let claims = self.session.verify(token, now).map_err(Error::InvalidToken)?;
+        Ok((claims, credential))
+    }
+
+    /// The authorizer's decision with the rules of [`Access::authenticate`]: the caller's
+    /// claims, or `None`. One log line either way (the `sub`, or the refusal's code).
+    pub fn authorize(&self, presented: &Presented<'_>, now: u64) -> Option<SessionClaims> {
+        match self.authenticate(presented, now) {
+            Ok((claims, _)) => {
+                tracing::info!(sub = %claims.sub, "authorized");
+                Some(claims)
+            }
+            Err(e) => {
+                tracing::warn!(error = e.code(), detail = %e, "not authorized");
+                None
+            }
+        }
+    }
+}
+
+/// `me`'s one route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Me;
+
+impl HttpFunction for Access {
+    type Route = Me;
+
+    const ROUTES: &'static [Route<Me>] = &[Route::get("/api/me", Me)];
+
+    /// `GET /api/me`: the claims of the caller's token.
+    async fn handle(&self, _: Me, req: &Request<'_>, now: u64) -> Result<Response, Error> {
+        let (claims, _) = self.authenticate(&req.into(), now)?;
+        Ok(Response::json(StatusCode::OK, &claims))
+    }
+
+    /// RFC 6750: a bare challenge without credentials, the error code with bad ones.
+    fn refuse(&self, _: Option<Me>, req: &Request<'_>, err: Error) -> Response {
+        log_refusal(req, &err);
+        let challenge = match err {
+            Error::MissingToken => Some("Bearer"),
+            Error::InvalidToken(_) => Some("Bearer error=\"invalid_token\""),
+            _ => None,
+        };
+        let response = Response::error(&err);
+        match challenge {
+            Some(c) => response.header(http::header::WWW_AUTHENTICATE, c),
+            None => response,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,352 @@
+//! The `callback` function: `/api/callback` and `/authorization-code/callback` finish a login.
+//!
+//! The checks run in this order, each with its own error code: the transaction cookie (present,
+//! sealed by us, not expired, same flow); `state` (constant time); RFC 9207 `iss`; the
+//! provider's `error=`; the code exchange (client secret + PKCE verifier); the ID token
+//! (signature, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `sub`); userinfo `sub`;
+//! then our JWT is minted. The transaction cookie is cleared on every answer.
+//!
+//! # Security
+//!
+//! The provider's access, refresh and ID tokens never leave this module: the answer carries
+//! only our JWT and the user's `sub`, `email` and `name`.
+
+use std::time::Duration;
+
+use http::StatusCode;
+use openidconnect::core::CoreTokenResponse;
+use openidconnect::{Nonce, OAuth2TokenResponse as _, TokenResponse as _};
+use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
+
+use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError};
+use crate::error::Error;
+use crate::infra::config::Config;
+use crate::infra::http::Http;
+use crate::oidc::exchange::{exchange_code, sanitize_code, userinfo};
+use crate::oidc::id_token;
+use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
+use crate::oidc::provider::Provider;
+use crate::return_to::ReturnTo;
+use crate::tokens::secret::{CookieKey, KeyRing};
+use crate::tokens::session::{SessionTokens, User};
+use crate::tokens::transaction::{Flow, Transaction};
+use crate::web::cookies;
+use crate::web::request::{MAX_INPUT, Query, Request};
+use crate::web::response::Response;
+use crate::web::routes::{HttpFunction, Route, log_refusal};
+
+/// The callback function's state: everything a login's second half needs.
+#[derive(Debug)]
+pub struct Callback {
+    config: Config,
+    provider: Provider,
+    jwks: JwksCache,
+    http: Http,
+    cookie_keys: KeyRing<CookieKey>,
+    session: SessionTokens,
+}
+
+impl ColdStart for Callback {
+    type Fetch = DiscoveredWithKeys;
+
+    fn build(parts: Parts, fetched: DiscoveredWithKeys) -> Result<Self, StartError> {
+        Self::with_jwks_cooldown(parts, fetched, JWKS_REFETCH_COOLDOWN)
+    }
+}
+
+impl Callback {
+    /// [`ColdStart::build`] with another least time between two JWKS fetches (tests).
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Provider`] when the provider cannot serve this relying party.
+    pub fn with_jwks_cooldown(
+        parts: Parts,
+        DiscoveredWithKeys { metadata, jwks }: DiscoveredWithKeys,
+        cooldown: Duration,
+    ) -> Result<Self, StartError> {
+        let Parts { config, secret, http } = parts;
+        let (client_secret, signing_keys, cookie_keys) = secret.into_parts();
+        let jwks_uri = metadata.jwks_uri().to_string();
+        let provider = Provider::new(metadata, &config, &client_secret)
+            .map_err(|source| StartError::provider(&config, source))?;
+        let jwks = JwksCache::new(jwks_uri, jwks, &provider, http.clone(), cooldown);
+        let session = SessionTokens::from_config(&config, signing_keys);
+        Ok(Self { config, provider, jwks, http, cookie_keys, session })
+    }
+
+    /// Our JWTs (tests verify what the callback minted).
+    pub fn session(&self) -> &SessionTokens {
+        &self.session
+    }
+
+    /// The cookie keys (tests seal transactions of their own).
+    pub fn cookie_keys(&self) -> &KeyRing<CookieKey> {
+        &self.cookie_keys
+    }
+}
+
+/// What the provider sent back through the browser.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackParams {
+    /// The authorization code.
+    pub code: Option<String>,
+    /// `state`, to match the transaction's.
+    pub state: Option<String>,
+    /// RFC 9207 issuer identifier.
+    pub iss: Option<String>,
+    /// The provider's error code, when it refused.
+    pub error: Option<String>,
+    /// Ignored and never shown: the provider's words.
+    #[serde(default)]
+    pub error_description: Option<String>,
+    /// Ignored.
+    #[serde(default)]
+    pub error_uri: Option<String>,
+    /// Ignored (some providers echo it).
+    #[serde(default)]
+    pub session_state: Option<String>,
+}
+
+impl CallbackParams {
+    /// Reads the parameters from a query string.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadRequest`] when a parameter is repeated or the query is too long.
+    pub fn from_query(raw: Option<&str>) -> Result<Self, Error> {
+        let q = Query::parse(raw)?;
+        let get = |k: &str| q.get(k).map(str::to_owned);
+        Ok(Self {
+            code: get("code"),
+            state: get("state"),
+            iss: get("iss"),
+            error: get("error"),
+            error_description: None,
+            error_uri: None,
+            session_state: None,
+        })
+    }
+
+    /// Reads the parameters from a JSON body `{code, state, iss?}`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadRequest`] when the body is not such JSON or is too large.
+    pub fn from_json(body: &[u8]) -> Result<Self, Error> {
+        if body.len() > MAX_INPUT {
+            return Err(Error::BadRequest("The request body is too large."));
+        }
+        serde_json::from_slice(body).map_err(|_| {
+            Error::BadRequest("The body must be JSON: {\"code\", \"state\", \"iss\"}.")
+        })
+    }
+}
+
+/// A finished login.
+#[derive(Debug)]
+pub struct Completed {
+    /// Our JWT.
+    pub token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+    /// The user.
+    pub user: User,
+    /// Where the app goes now.
+    pub return_to: ReturnTo,
+}
+
+impl Callback {
+    /// Finishes a login of `flow`. See the module documentation for the order of checks.
+    ///
+    /// # Errors
+    ///
+    /// The [`Error`] of the first check that fails.
+    pub async fn complete(
+        &self,
+        flow: Flow,
+        params: &CallbackParams,
+        cookie_header: Option<&str>,
+        now: u64,
+    ) -> Result<Completed, Error> {
+        let (tx, code) = self.check_callback(flow, params, cookie_header, now)?;
+        let tokens =
+            exchange_code(&self.provider, &self.http, flow, code, &tx.pkce_verifier).await?;
+        let mut user = self.check_tokens(&tx, &tokens, now).await?;
+        if self.provider.userinfo {
+            let info =
+                userinfo(&self.provider, &self.http, tokens.access_token(), &user.sub).await?;
+            user.email = info.email.or(user.email);
+            user.name = info.name.or(user.name);
+        }
+        let token = self.session.mint(&user, &self.provider.issuer, now)?;
+        Ok(Completed {
+            token,
+            expires_in: self.session.ttl().as_secs(),
+            user,
+            return_to: tx.return_to,
+        })
+    }
+
+    /// The checks before the code exchange: the transaction cookie (present, sealed by us, not
+    /// expired, same flow), `state` in constant time, the RFC 9207 `iss`, the provider's
+    /// `error=`, and a code. Returns the opened transaction and the code.
+    ///
+    /// # Errors
+    ///
+    /// The [`Error`] of the first check that fails.
+    pub fn check_callback<'p>(
+        &self,
+        flow: Flow,
+        params: &'p CallbackParams,
+        cookie_header: Option<&str>,
+        now: u64,
+    ) -> Result<(Transaction, &'p str), Error> {
+        let sealed =
+            cookie_header.and_then(cookies::transaction).ok_or(Error::TransactionMissing)?;
+        let tx = Transaction::open(sealed, &self.cookie_keys, now)?;
+        if tx.flow != flow {
+            return Err(Error::TransactionFlowMismatch);
+        }
+        let sent_state = params.state.as_deref().unwrap_or_default();
+        if !bool::from(sent_state.as_bytes().ct_eq(tx.state.as_bytes())) || sent_state.is_empty() {
+            return Err(Error::StateMismatch);
+        }
+        match params.iss.as_deref() {
+            Some(iss) if iss != self.provider.issuer => return Err(Error::IssuerMismatch),
+            None if self.provider.iss_parameter_supported => return Err(Error::IssuerMismatch),
+            _ => {}
+        }
+        if let Some(error) = params.error.as_deref() {
+            return Err(Error::LoginFailed(sanitize_code(error)));
+        }
+        let code = params
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or(Error::BadRequest("The callback carries no code."))?;
+        Ok((tx, code))
+    }
+
+    /// The checks of the token response: `token_type` was checked by the exchange; here the ID
+    /// token is required and verified against the login transaction at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::IdTokenMissing`] or the ID token check that failed.
+    pub async fn check_tokens(
+        &self,
+        tx: &Transaction,
+        tokens: &CoreTokenResponse,
+        now: u64,
+    ) -> Result<User, Error> {
+        let id_token = tokens.id_token().ok_or(Error::IdTokenMissing)?;
+        let nonce = Nonce::new(tx.nonce.expose_secret().to_owned());
+        id_token::verify(&self.jwks, id_token, tokens.access_token(), &nonce, tx.issued_at, now)
+            .await
+    }
+}
+
+#[derive(Serialize)]
+struct CallbackBody<'a> {
+    token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    user: &'a User,
+    return_to: &'a str,
+}
+
+/// How a callback arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackRoute {
+    /// `GET /api/callback?code&state[&iss]`.
+    SpaQuery,
+    /// `POST /api/callback` `{code, state, iss?}`.
+    SpaJson,
+    /// `GET /authorization-code/callback?...`.
+    Server,
+}
+
+impl CallbackRoute {
+    fn flow(self) -> Flow {
+        match self {
+            Self::SpaQuery | Self::SpaJson => Flow::Spa,
+            Self::Server => Flow::Server,
+        }
+    }
+}
+
+/// Every answer of a known callback route clears the transaction cookie and sends no referrer.
+fn finish(response: Response) -> Response {
+    response
+        .set_cookie(cookies::clear_transaction())
+        .header(http::header::REFERRER_POLICY, "no-referrer")
+}
+
+impl HttpFunction for Callback {
+    type Route = CallbackRoute;
+
+    const ROUTES: &'static [Route<CallbackRoute>] = &[
+        Route::get("/api/callback", CallbackRoute::SpaQuery),
+        Route::post("/api/callback", CallbackRoute::SpaJson),
+        Route::get("/authorization-code/callback", CallbackRoute::Server),
+    ];
+
+    /// - `GET /api/callback` and `POST /api/callback`: `200` JSON with our JWT.
+    /// - `GET /authorization-code/callback`: `303` to the app with our JWT in an `HttpOnly`
+    ///   session cookie.
+    async fn handle(
+        &self,
+        route: CallbackRoute,
+        req: &Request<'_>,
+        now: u64,
+    ) -> Result<Response, Error> {
+        let params = match route {
+            CallbackRoute::SpaQuery | CallbackRoute::Server => {
+                CallbackParams::from_query(req.query)?
+            }
+            CallbackRoute::SpaJson => CallbackParams::from_json(req.body)?,
+        };
+        let done = self.complete(route.flow(), &params, req.cookies.as_deref(), now).await?;
+        let response = match route.flow() {
+            Flow::Spa => Response::json(
+                StatusCode::OK,
+                &CallbackBody {
+                    token: &done.token,
+                    token_type: "Bearer",
+                    expires_in: done.expires_in,
+                    user: &done.user,
+                    return_to: done.return_to.as_str(),
+                },
+            ),
+            Flow::Server => Response::redirect(
+                StatusCode::SEE_OTHER,
+                &self.config.app_url(done.return_to.as_str()),
+            )
+            .set_cookie(cookies::set_session(&done.token, done.expires_in)),
+        };
+        Ok(finish(response))
+    }
+
+    /// The SPA flow answers the JSON error; the server flow redirects to
+    /// `POST_LOGIN_PATH?error=<code>`. Both clear the transaction cookie.
+    fn refuse(&self, route: Option<CallbackRoute>, req: &Request<'_>, err: Error) -> Response {
+        log_refusal(req, &err);
+        match route.map(CallbackRoute::flow) {
+            None => Response::error(&err),
+            Some(Flow::Spa) => finish(Response::error(&err)),
+            Some(Flow::Server) => {
+                let path = self.config.post_login_path.as_str();
+                let sep = if path.contains('?') { '&' } else { '?' };
+                let location = self.config.app_url(&format!("{path}{sep}error={}", err.code()));
+                finish(Response::redirect(StatusCode::SEE_OTHER, &location))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

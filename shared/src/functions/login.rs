@@ -1,0 +1,128 @@
+//! The `login` function: `GET /api/login` and `GET /authorization-code/login` start a login.
+
+use std::borrow::Cow;
+
+use http::StatusCode;
+use openidconnect::core::CoreResponseType;
+use openidconnect::{AuthenticationFlow, CsrfToken, Nonce, PkceCodeChallenge};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use super::start::{ColdStart, Discovered, Parts, StartError};
+use crate::error::Error;
+use crate::oidc::provider::Provider;
+use crate::return_to::ReturnTo;
+use crate::tokens::secret::{CookieKey, KeyRing};
+use crate::tokens::transaction::{Flow, Transaction};
+use crate::web::cookies;
+use crate::web::request::{Query, Request};
+use crate::web::response::Response;
+use crate::web::routes::{HttpFunction, Route};
+
+/// Random bytes in `state` and `nonce` (256 bits each).
+const RANDOM_LEN: u32 = 32;
+
+/// The login function's state: the provider's authorize endpoint and the cookie keys.
+#[derive(Debug)]
+pub struct Login {
+    provider: Provider,
+    cookie_keys: KeyRing<CookieKey>,
+    post_login_path: ReturnTo,
+}
+
+impl ColdStart for Login {
+    type Fetch = Discovered;
+
+    fn build(parts: Parts, Discovered(metadata): Discovered) -> Result<Self, StartError> {
+        let (client_secret, _, cookie_keys) = parts.secret.into_parts();
+        let provider = Provider::new(metadata, &parts.config, &client_secret)
+            .map_err(|source| StartError::provider(&parts.config, source))?;
+        Ok(Self { provider, cookie_keys, post_login_path: parts.config.post_login_path })
+    }
+}
+
+/// A login ready to send to the provider.
+#[derive(Debug)]
+pub struct LoginStart {
+    /// The provider's authorize URL with every parameter.
+    pub authorize_url: url::Url,
+    /// `Set-Cookie` carrying the sealed transaction.
+    pub set_cookie: String,
+}
+
+impl Login {
+    /// The cookie keys (tests open the transaction cookie with them).
+    pub fn cookie_keys(&self) -> &KeyRing<CookieKey> {
+        &self.cookie_keys
+    }
+
+    /// Starts a login of `flow`: fresh `state`, `nonce` and PKCE S256 verifier, sealed with the
+    /// active cookie key together with `return_to` (or `POST_LOGIN_PATH` when it is absent or
+    /// not a safe relative path).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FlowNotConfigured`] when the flow's redirect URI is not set; [`Error::Internal`]
+    /// when sealing fails.
+    pub fn start(
+        &self,
+        flow: Flow,
+        return_to: Option<&str>,
+        now: u64,
+    ) -> Result<LoginStart, Error> {
+        let redirect = self.provider.redirect_uri(flow)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (authorize_url, csrf, nonce) = self
+            .provider
+            .client
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                || CsrfToken::new_random_len(RANDOM_LEN),
+                || Nonce::new_random_len(RANDOM_LEN),
+            )
+            .add_scopes(self.provider.scopes.iter().cloned())
+            .set_pkce_challenge(challenge)
+            .set_redirect_uri(Cow::Borrowed(redirect))
+            .url();
+        let transaction = Transaction {
+            state: csrf.into_secret(),
+            nonce: SecretString::from(nonce.secret().as_str()),
+            pkce_verifier: SecretString::from(verifier.into_secret()),
+            return_to: ReturnTo::or_fallback(return_to, &self.post_login_path),
+            issued_at: now,
+            flow,
+        };
+        let sealed = transaction.seal(self.cookie_keys.active())?;
+        Ok(LoginStart { authorize_url, set_cookie: cookies::set_transaction(&sealed) })
+    }
+}
+
+#[derive(Serialize)]
+struct LoginBody<'a> {
+    login_url: &'a str,
+}
+
+impl HttpFunction for Login {
+    type Route = Flow;
+
+    const ROUTES: &'static [Route<Flow>] = &[
+        Route::get("/api/login", Flow::Spa),
+        Route::get("/authorization-code/login", Flow::Server),
+    ];
+
+    /// `GET /api/login` answers `200 {"login_url"}`, `GET /authorization-code/login` answers
+    /// `302` to the provider. Both set the transaction cookie.
+    async fn handle(&self, flow: Flow, req: &Request<'_>, now: u64) -> Result<Response, Error> {
+        let query = Query::parse(req.query)?;
+        let login = self.start(flow, query.get("return_to"), now)?;
+        let url = login.authorize_url.as_str();
+        let response = match flow {
+            Flow::Spa => Response::json(StatusCode::OK, &LoginBody { login_url: url }),
+            Flow::Server => Response::redirect(StatusCode::FOUND, url),
+        };
+        Ok(response.set_cookie(login.set_cookie))
+    }
+}
+
+#[cfg(test)]
+mod tests;

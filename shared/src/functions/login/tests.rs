@@ -1,0 +1,146 @@
+use std::collections::HashMap;
+
+use http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
+use url::Url;
+
+use http::Method;
+
+use super::*;
+use crate::keygen::KeyAlg;
+use crate::testing::{FakeProvider, SERVER_REDIRECT, SPA_REDIRECT, secret_json};
+use crate::unix_now;
+use crate::web::routes::serve;
+
+async fn state() -> (FakeProvider, Login) {
+    let provider = FakeProvider::start().await;
+    let state = provider.function(&secret_json(KeyAlg::Es256, 1), &[]).await;
+    (provider, state)
+}
+
+fn query(url: &Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+async fn get(state: &Login, path: &str, query: Option<&str>) -> http::Response<String> {
+    let req = Request {
+        method: &Method::GET,
+        path,
+        query,
+        cookies: None,
+        authorization: None,
+        csrf: false,
+        body: b"",
+    };
+    serve(state, &req, unix_now()).await.into_http()
+}
+
+#[tokio::test]
+async fn authorize_url_carries_pkce_state_nonce_and_scopes() {
+    let (provider, state) = state().await;
+    let start = state.start(Flow::Spa, Some("/app"), unix_now()).unwrap();
+    let url = &start.authorize_url;
+    assert!(url.as_str().starts_with(&format!("{}/authorize?", provider.issuer())));
+    let q = query(url);
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], crate::testing::CLIENT_ID);
+    assert_eq!(q["redirect_uri"], SPA_REDIRECT);
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["code_challenge"].len(), 43);
+    let mut scopes: Vec<_> = q["scope"].split(' ').collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["email", "openid", "profile"]);
+    // 32 random bytes each, base64url: 43 characters, 256 bits.
+    assert_eq!(q["state"].len(), 43);
+    assert_eq!(q["nonce"].len(), 43);
+    assert!(!url.as_str().contains("client_secret") && !url.as_str().contains("verifier"));
+}
+
+#[tokio::test]
+async fn every_login_is_fresh() {
+    let (_provider, state) = state().await;
+    let a = state.start(Flow::Spa, None, unix_now()).unwrap();
+    let b = state.start(Flow::Spa, None, unix_now()).unwrap();
+    let (qa, qb) = (query(&a.authorize_url), query(&b.authorize_url));
+    for field in ["state", "nonce", "code_challenge"] {
+        assert_ne!(qa[field], qb[field], "{field}");
+    }
+    assert_ne!(a.set_cookie, b.set_cookie);
+}
+
+#[tokio::test]
+async fn the_cookie_holds_what_the_callback_needs() {
+    let (_provider, state) = state().await;
+    let now = unix_now();
+    let start = state.start(Flow::Server, Some("//evil.example"), now).unwrap();
+    let q = query(&start.authorize_url);
+    assert_eq!(q["redirect_uri"], SERVER_REDIRECT);
+    let value = cookies::transaction(start.set_cookie.split(';').next().unwrap()).unwrap();
+    let tx = Transaction::open(value, state.cookie_keys(), now).unwrap();
+    assert_eq!(tx.state, q["state"]);
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&tx.nonce), q["nonce"].as_str());
+    assert_eq!(tx.flow, Flow::Server);
+    assert_eq!(tx.return_to.as_str(), "/home", "an unsafe return_to falls back to POST_LOGIN_PATH");
+    assert_eq!(tx.issued_at, now);
+    let challenge = openidconnect::PkceCodeChallenge::from_code_verifier_sha256(
+        &openidconnect::PkceCodeVerifier::new(
+            secrecy::ExposeSecret::expose_secret(&tx.pkce_verifier).to_owned(),
+        ),
+    );
+    assert_eq!(challenge.as_str(), q["code_challenge"]);
+}
+
+#[tokio::test]
+async fn spa_route_answers_json_and_server_route_redirects() {
+    let (_provider, state) = state().await;
+    let resp = get(&state, "/api/login", Some("return_to=%2Fapp")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()[CONTENT_TYPE], "application/json");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
+    assert!(body["login_url"].as_str().unwrap().contains("code_challenge="));
+    assert!(resp.headers()[SET_COOKIE].to_str().unwrap().starts_with("__Host-oidc-tx="));
+
+    let resp = get(&state, "/authorization-code/login", None).await;
+    assert_eq!(resp.status(), 302);
+    assert!(resp.headers()[LOCATION].to_str().unwrap().contains("code_challenge="));
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert!(resp.headers()[SET_COOKIE].to_str().unwrap().contains("HttpOnly"));
+}
+
+#[tokio::test]
+async fn a_flow_without_redirect_uri_is_switched_off() {
+    let provider = FakeProvider::start().await;
+    provider.serve_jwks(&[&provider.key], None).await;
+    let state: Login = provider
+        .function(&secret_json(KeyAlg::Es256, 1), &[("OIDC_SERVER_REDIRECT_URI", "")])
+        .await;
+    let resp = get(&state, "/authorization-code/login", None).await;
+    assert_eq!(resp.status(), 404);
+    assert!(resp.body().contains("flow_not_configured"));
+    assert!(resp.headers().get(SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn bad_requests_are_json_errors_without_cookies() {
+    let (_provider, state) = state().await;
+    for (path, query, status, code) in [
+        ("/api/login", Some("return_to=/a&return_to=/b"), 400, "bad_request"),
+        ("/api/nope", None, 404, "not_found"),
+    ] {
+        let resp = get(&state, path, query).await;
+        assert_eq!(resp.status(), status);
+        let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
+        assert_eq!(body["error"], code);
+        assert!(resp.headers().get(SET_COOKIE).is_none());
+    }
+    let req = Request {
+        method: &Method::POST,
+        path: "/api/login",
+        query: None,
+        cookies: None,
+        authorization: None,
+        csrf: false,
+        body: b"",
+    };
+    assert_eq!(serve(&state, &req, unix_now()).await.status(), 405);
+}

@@ -1,0 +1,169 @@
+//! The cold start, once per function instance: configuration from the environment, then the
+//! secret from Secrets Manager while the provider's documents are fetched (two round trips of
+//! wall time at most), then the function's own state ([`ColdStart::build`]).
+//!
+//! What a function fetches from the provider is a type ([`ColdStart::Fetch`]): a function
+//! that verifies ID tokens asks for [`DiscoveredWithKeys`] and cannot be built without a JWKS;
+//! one that never talks to the provider asks for [`NoProvider`] and has none.
+
+use std::future::Future;
+use std::time::Instant;
+
+use crate::infra::aws::{AwsEnv, secrets_client};
+use crate::infra::config::{Config, ConfigError};
+use crate::infra::http::{Http, http_client};
+use crate::oidc::discovery::{Metadata, ProviderError, discover};
+use crate::oidc::jwks::fetch_jwks;
+use crate::oidc::key::ProviderKeySet;
+use crate::tokens::secret::{self, Secret, SecretError};
+
+/// Why a function refuses to start. Each message names what to fix; none carries a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// An environment variable is missing or malformed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The secret could not be read or parsed.
+    #[error("secret {secret_id:?}: {source}")]
+    Secret {
+        /// `SECRET_ID`.
+        secret_id: String,
+        /// Why.
+        #[source]
+        source: SecretError,
+    },
+    /// The provider's metadata could not be loaded, or the provider cannot serve us.
+    #[error("OpenID provider {issuer:?}: {source}")]
+    Provider {
+        /// `OIDC_ISSUER`.
+        issuer: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+impl StartError {
+    /// A [`StartError::Provider`] for the configured issuer.
+    pub fn provider(config: &Config, source: ProviderError) -> Self {
+        Self::Provider { issuer: config.issuer_str.clone(), source }
+    }
+}
+
+/// What every cold start loads, whatever the function.
+#[derive(Debug)]
+pub struct Parts {
+    /// The configuration.
+    pub config: Config,
+    /// The secret, parsed.
+    pub secret: Secret,
+    /// The outbound HTTP client (its connections opened at cold start serve the requests).
+    pub http: Http,
+}
+
+/// What a cold start fetches from the provider, concurrently with the secret.
+pub trait Fetch: Sized + Send {
+    /// Fetches it.
+    fn fetch(
+        http: &Http,
+        config: &Config,
+    ) -> impl Future<Output = Result<Self, ProviderError>> + Send;
+}
+
+/// Nothing from the provider (issuer metadata, `/api/me`, the authorizer).
+#[derive(Debug)]
+pub struct NoProvider;
+
+impl Fetch for NoProvider {
+    async fn fetch(_: &Http, _: &Config) -> Result<Self, ProviderError> {
+        Ok(Self)
+    }
+}
+
+/// The discovery document (login, logout).
+#[derive(Debug)]
+pub struct Discovered(pub Metadata);
+
+impl Fetch for Discovered {
+    async fn fetch(http: &Http, config: &Config) -> Result<Self, ProviderError> {
+        discover(http, &config.issuer_str).await.map(Self)
+    }
+}
+
+/// The discovery document and the JWKS it names, fetched after it (callback).
+#[derive(Debug)]
+pub struct DiscoveredWithKeys {
+    /// The discovery document.
+    pub metadata: Metadata,
+    /// The provider's keys.
+    pub jwks: ProviderKeySet,
+}
+
+impl Fetch for DiscoveredWithKeys {
+    async fn fetch(http: &Http, config: &Config) -> Result<Self, ProviderError> {
+        let metadata = discover(http, &config.issuer_str).await?;
+        let jwks = fetch_jwks(http, metadata.jwks_uri().as_str()).await?;
+        Ok(Self { metadata, jwks })
+    }
+}
+
+/// A function's state, built once at cold start from [`Parts`] and what it fetched.
+pub trait ColdStart: Sized {
+    /// What the cold start fetches from the provider.
+    type Fetch: Fetch;
+
+    /// Assembles the state (the cold start's last step; tests call it with parts of their own).
+    ///
+    /// # Errors
+    ///
+    /// [`StartError`] when the parts cannot serve this function.
+    fn build(parts: Parts, fetched: Self::Fetch) -> Result<Self, StartError>;
+}
+
+/// The whole cold start of a function: configuration from the environment, then [`load`]. A
+/// failure is logged as one line naming what to fix, then returned so the function exits
+/// instead of serving.
+///
+/// # Errors
+///
+/// [`StartError`].
+pub async fn cold_start<S: ColdStart>() -> Result<S, StartError> {
+    let started = Instant::now();
+    let result = match Config::from_env() {
+        Ok(config) => load(config).await,
+        Err(e) => Err(e.into()),
+    };
+    match &result {
+        Ok(_) => {
+            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "cold start done")
+        }
+        Err(e) => tracing::error!(error = %e, "cold start failed; not serving"),
+    }
+    result
+}
+
+/// The cold start after configuration: reads the secret from Secrets Manager while fetching
+/// what the function needs from the provider, then builds the state.
+///
+/// # Errors
+///
+/// [`StartError`], which the caller logs before exiting.
+pub async fn load<S: ColdStart>(config: Config) -> Result<S, StartError> {
+    let http = http_client().map_err(|e| StartError::Http(e.to_string()))?;
+    let secrets = secrets_client(&AwsEnv::from_env()?, &http);
+    let secret_id = config.secret_id.clone();
+    // Its own task, so that the SDK's request signing and the key parsing (CPU) run on another
+    // worker while discovery and the JWKS are on the wire: `join!` of two futures on one task
+    // would let either hold the other back.
+    let secret = tokio::spawn(async move { secret::fetch(&secrets, &secret_id).await });
+    let (secret, fetched) = tokio::join!(secret, S::Fetch::fetch(&http, &config));
+    let fetched = fetched.map_err(|source| StartError::provider(&config, source))?;
+    let secret = secret
+        .unwrap_or_else(|e| Err(SecretError::Fetch(format!("the fetch task ended: {e}"))))
+        .map_err(|source| StartError::Secret { secret_id: config.secret_id.clone(), source })?;
+    S::build(Parts { config, secret, http }, fetched)
+}

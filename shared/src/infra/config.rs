@@ -1,0 +1,242 @@
+//! Configuration from environment variables, parsed once at cold start.
+//!
+//! A [`Config`] can only exist valid: a missing or malformed variable is a [`ConfigError`] that
+//! names the variable and what is wrong, and the function refuses to start.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use crate::return_to::ReturnTo;
+
+/// A variable that is missing or malformed. Its value is never repeated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+pub(crate) fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable, problem: problem.into() }
+}
+
+/// Bounds of `SESSION_TTL_SECONDS`.
+pub const SESSION_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `OIDC_ISSUER`: the provider's issuer, exactly as its discovery document states it.
+    pub issuer: Url,
+    /// `OIDC_ISSUER` as given, for exact comparisons.
+    pub issuer_str: String,
+    /// `OIDC_CLIENT_ID`.
+    pub client_id: String,
+    /// `OIDC_REDIRECT_URI`: the SPA's callback page (SPA flow). `None` switches the flow off.
+    pub spa_redirect_uri: Option<Url>,
+    /// `OIDC_SERVER_REDIRECT_URI`: the API's `/authorization-code/callback` (server flow).
+    /// `None` switches the flow off.
+    pub server_redirect_uri: Option<Url>,
+    /// `OIDC_SCOPES`, always including `openid`.
+    pub scopes: Vec<String>,
+    /// `OIDC_USERINFO`: call userinfo after the code exchange.
+    pub userinfo: bool,
+    /// `SECRET_ID`: Secrets Manager name or ARN.
+    pub secret_id: String,
+    /// `SESSION_ISSUER`: `iss` of our JWT.
+    pub session_issuer: String,
+    /// `SESSION_AUDIENCE`: `aud` of our JWT.
+    pub session_audience: String,
+    /// `SESSION_TTL_SECONDS`: lifetime of our JWT.
+    pub session_ttl: Duration,
+    /// `POST_LOGIN_PATH`: where the app goes when `return_to` is absent or refused.
+    pub post_login_path: ReturnTo,
+    /// `POST_LOGOUT_REDIRECT_URI`: where the provider sends the browser after logout (must be
+    /// registered at the provider). `None`: the provider's default page.
+    pub post_logout_redirect_uri: Option<Url>,
+    /// `APP_ORIGIN`: absolute origin of the app for the server flow's final redirect, without a
+    /// trailing slash. `None`: a relative redirect, that is the API's own origin.
+    pub app_origin: Option<String>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    ///
+    /// The first variable that is missing or malformed.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    ///
+    /// The first variable that is missing or malformed.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or_else(|| err(name, "is required"));
+
+        let issuer_str = required("OIDC_ISSUER")?;
+        let issuer = parse_url("OIDC_ISSUER", &issuer_str)?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(err("OIDC_ISSUER", "must not have a query or fragment"));
+        }
+        let client_id = required("OIDC_CLIENT_ID")?;
+        let spa_redirect_uri =
+            get("OIDC_REDIRECT_URI").map(|v| parse_url("OIDC_REDIRECT_URI", &v)).transpose()?;
+        let server_redirect_uri = get("OIDC_SERVER_REDIRECT_URI")
+            .map(|v| parse_url("OIDC_SERVER_REDIRECT_URI", &v))
+            .transpose()?;
+        if spa_redirect_uri.is_none() && server_redirect_uri.is_none() {
+            return Err(err(
+                "OIDC_REDIRECT_URI",
+                "set it (SPA flow) or OIDC_SERVER_REDIRECT_URI (server flow), or both",
+            ));
+        }
+        for (name, uri) in [
+            ("OIDC_REDIRECT_URI", &spa_redirect_uri),
+            ("OIDC_SERVER_REDIRECT_URI", &server_redirect_uri),
+        ] {
+            if uri.as_ref().is_some_and(|u| u.fragment().is_some()) {
+                return Err(err(name, "must not have a fragment"));
+            }
+        }
+
+        let scopes_text = get("OIDC_SCOPES").unwrap_or_else(|| "openid profile email".into());
+        let scopes: Vec<String> = scopes_text.split_whitespace().map(str::to_owned).collect();
+        if scopes.iter().any(|s| !s.bytes().all(is_scope_char)) {
+            return Err(err("OIDC_SCOPES", "a scope has characters that RFC 6749 forbids"));
+        }
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(err("OIDC_SCOPES", "must include openid"));
+        }
+
+        let userinfo = match get("OIDC_USERINFO").as_deref().map(str::trim) {
+            None => true,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(_) => return Err(err("OIDC_USERINFO", "must be true or false")),
+        };
+
+        let secret_id = required("SECRET_ID")?;
+        let session_issuer = required("SESSION_ISSUER")?;
+        if session_issuer.contains("://") {
+            parse_url("SESSION_ISSUER", &session_issuer)?;
+        }
+        let session_audience = required("SESSION_AUDIENCE")?;
+
+        let session_ttl = match get("SESSION_TTL_SECONDS") {
+            None => Duration::from_secs(900),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(s) if SESSION_TTL_RANGE.contains(&s) => Duration::from_secs(s),
+                _ => {
+                    return Err(err(
+                        "SESSION_TTL_SECONDS",
+                        format!(
+                            "must be a whole number of seconds from {} to {}",
+                            SESSION_TTL_RANGE.start(),
+                            SESSION_TTL_RANGE.end()
+                        ),
+                    ));
+                }
+            },
+        };
+
+        let post_login_path = match get("POST_LOGIN_PATH") {
+            None => {
+                ReturnTo::parse("/").ok_or_else(|| err("POST_LOGIN_PATH", "internal default"))?
+            }
+            Some(v) => ReturnTo::parse(v.trim()).ok_or_else(|| {
+                err("POST_LOGIN_PATH", "must be a same-origin path starting with a single /")
+            })?,
+        };
+
+        let app_origin = get("APP_ORIGIN").map(|v| parse_origin("APP_ORIGIN", &v)).transpose()?;
+        let post_logout_redirect_uri = get("POST_LOGOUT_REDIRECT_URI")
+            .map(|v| parse_url("POST_LOGOUT_REDIRECT_URI", &v))
+            .transpose()?;
+
+        Ok(Self {
+            issuer,
+            issuer_str,
+            client_id,
+            spa_redirect_uri,
+            server_redirect_uri,
+            scopes,
+            userinfo,
+            secret_id,
+            session_issuer,
+            session_audience,
+            session_ttl,
+            post_login_path,
+            post_logout_redirect_uri,
+            app_origin,
+        })
+    }
+}
+
+impl Config {
+    /// `APP_ORIGIN` + `path`, or `path` alone (a relative redirect: the API's own origin).
+    pub fn app_url(&self, path: &str) -> String {
+        match &self.app_origin {
+            Some(origin) => format!("{origin}{path}"),
+            None => path.to_owned(),
+        }
+    }
+}
+
+/// RFC 6749 scope-token characters: `%x21 / %x23-5B / %x5D-7E`.
+fn is_scope_char(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// True for `localhost`, `127.0.0.1` and `[::1]`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip == Ipv4Addr::LOCALHOST,
+        Some(Host::Ipv6(ip)) => ip == Ipv6Addr::LOCALHOST,
+        None => false,
+    }
+}
+
+/// An absolute https URL, or http on a loopback host; no credentials.
+pub(crate) fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value.trim()).map_err(|e| err(variable, format!("is not a URL ({e})")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(err(
+                variable,
+                "must use https (http is allowed only on localhost, 127.0.0.1 and [::1])",
+            ));
+        }
+        _ => return Err(err(variable, "must be an https URL")),
+    }
+    if url.host().is_none() {
+        return Err(err(variable, "must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(err(variable, "must not carry credentials"));
+    }
+    Ok(url)
+}
+
+/// `scheme://host[:port]` with nothing after it (a single trailing `/` is dropped).
+fn parse_origin(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let url = parse_url(variable, value)?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(err(variable, "must be an origin (scheme://host[:port]) with no path"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+//! The back channel of a login: the code exchange at the token endpoint (client secret and
+//! PKCE verifier) and the userinfo call. Provider answers are mapped to our [`Error`]s; the
+//! provider's words (`error_description`, bodies) are never kept beyond a sanitized code.
+
+use std::borrow::Cow;
+
+use openidconnect::core::{CoreIdToken, CoreTokenResponse, CoreTokenType};
+use openidconnect::{
+    AccessToken, AuthorizationCode, ClaimsVerificationError, OAuth2TokenResponse as _,
+    PkceCodeVerifier, RequestTokenError, UserInfoError,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::provider::Provider;
+use crate::error::{Error, IdTokenError};
+use crate::infra::http::{FetchError, Http};
+use crate::tokens::transaction::Flow;
+
+/// Keeps an OAuth error code printable and short, for logs.
+pub(crate) fn sanitize_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect()
+}
+
+fn fetch_error(e: FetchError) -> Error {
+    match e {
+        FetchError::Timeout => Error::ProviderTimeout("token endpoint".into()),
+        FetchError::Unreachable(detail) => Error::ProviderUnreachable(detail),
+        FetchError::TooLarge => Error::TokenExchangeFailed("answer too large".into()),
+        FetchError::Other(detail) => Error::ProviderUnreachable(detail),
+    }
+}
+
+/// Exchanges `code` for the provider's tokens, with the client secret and the login's PKCE
+/// verifier, at the redirect URI of `flow`; the answer must be a `Bearer` token response.
+///
+/// # Errors
+///
+/// [`Error::TokenExchangeFailed`], [`Error::ProviderTimeout`], [`Error::ProviderUnreachable`],
+/// or [`IdTokenError::Malformed`] when the answer's `id_token` does not parse.
+pub async fn exchange_code(
+    provider: &Provider,
+    http: &Http,
+    flow: Flow,
+    code: &str,
+    pkce_verifier: &SecretString,
+) -> Result<CoreTokenResponse, Error> {
+    let redirect = provider.redirect_uri(flow)?;
+    let result = provider
+        .client
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .map_err(|_| Error::Internal("no token endpoint".into()))?
+        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.expose_secret().to_owned()))
+        .set_redirect_uri(Cow::Borrowed(redirect))
+        .request_async(http)
+        .await;
+    let tokens = result.map_err(|e| match e {
+        RequestTokenError::Request(fetch) => fetch_error(fetch),
+        RequestTokenError::ServerResponse(r) => Error::TokenExchangeFailed(format!(
+            "provider error {}",
+            sanitize_code(r.error().as_ref())
+        )),
+        RequestTokenError::Parse(err, body) if id_token_unparseable(&body) => {
+            tracing::debug!(path = %err.path(), "ID token does not parse");
+            Error::IdToken(IdTokenError::Malformed)
+        }
+        RequestTokenError::Parse(err, _) => {
+            Error::TokenExchangeFailed(format!("unparseable answer at {}", err.path()))
+        }
+        RequestTokenError::Other(detail) => Error::TokenExchangeFailed(detail),
+    })?;
+    if *tokens.token_type() != CoreTokenType::Bearer {
+        return Err(Error::TokenExchangeFailed("token_type is not Bearer".into()));
+    }
+    Ok(tokens)
+}
+
+/// True when the token response is JSON whose `id_token` is a string that is not a valid ID
+/// token (bad structure, or claims of the wrong JSON type): the ID token's fault, not the
+/// exchange's.
+fn id_token_unparseable(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("id_token").and_then(|t| t.as_str()).map(str::to_owned))
+        .is_some_and(|t| t.parse::<CoreIdToken>().is_err())
+}
+
+/// What userinfo adds to the ID token's claims.
+#[derive(Debug)]
+pub struct UserInfo {
+    /// `email`, when given.
+    pub email: Option<String>,
+    /// `name`, when given.
+    pub name: Option<String>,
+}
+
+/// Asks userinfo with `access_token`; its `sub` must be `sub` (the ID token's).
+///
+/// # Errors
+///
+/// [`Error::UserinfoSubjectMismatch`], [`Error::UserinfoFailed`], [`Error::ProviderTimeout`],
+/// [`Error::ProviderUnreachable`].
+pub async fn userinfo(
+    provider: &Provider,
+    http: &Http,
+    access_token: &AccessToken,
+    sub: &str,
+) -> Result<UserInfo, Error> {
+    let request = provider
+        .client
+        .user_info(
+            access_token.clone(),
+            Some(openidconnect::SubjectIdentifier::new(sub.to_owned())),
+        )
+        .map_err(|_| Error::Internal("no userinfo endpoint".into()))?;
+    let claims: openidconnect::core::CoreUserInfoClaims =
+        request.request_async(http).await.map_err(|e| match e {
+            UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
+                Error::UserinfoSubjectMismatch
+            }
+            UserInfoError::Request(FetchError::Timeout) => {
+                Error::ProviderTimeout("userinfo".into())
+            }
+            UserInfoError::Request(fetch) => match fetch_error(fetch) {
+                Error::TokenExchangeFailed(detail) => Error::UserinfoFailed(detail),
+                other => other,
+            },
+            UserInfoError::Response(status, _body, _) => {
+                Error::UserinfoFailed(format!("HTTP {}", status.as_u16()))
+            }
+            UserInfoError::Parse(err) => {
+                Error::UserinfoFailed(format!("unparseable answer at {}", err.path()))
+            }
+            _ => Error::UserinfoFailed("unusable answer".into()),
+        })?;
+    Ok(UserInfo {
+        email: claims.email().map(|e| e.as_str().to_owned()),
+        name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
+    })
+}

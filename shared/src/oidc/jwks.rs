@@ -1,0 +1,208 @@
+//! The provider's JWKS: fetched at cold start, parsed once into [`ProviderKey`]s, refetched
+//! (at most once per cooldown) when an ID token names a key it does not hold.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use openidconnect::{ClientId, IdTokenVerifier, IssuerUrl};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::discovery::{ProviderError, get_json, parse_error};
+use super::key::{ProviderKey, ProviderKeySet};
+use super::provider::Provider;
+use crate::infra::http::Http;
+
+/// The ID token verifier, over keys parsed once.
+pub type Verifier = IdTokenVerifier<'static, ProviderKey>;
+
+/// Least time between two JWKS fetches (the cold-start fetch counts).
+pub const JWKS_REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// Fetches the JWKS and keeps only keys usable for verifying signatures: `kty` RSA, EC or OKP,
+/// `use` absent or `sig`, and the public parts present. Other keys are skipped, not fatal.
+///
+/// # Errors
+///
+/// [`ProviderError`] when the document cannot be fetched or is not a JWKS at all.
+pub async fn fetch_jwks(http: &Http, jwks_uri: &str) -> Result<ProviderKeySet, ProviderError> {
+    let body = get_json(http, jwks_uri, "JWKS").await?;
+    parse_jwks(&body)
+}
+
+/// Parses a JWKS document, skipping unusable keys. See [`fetch_jwks`].
+///
+/// # Errors
+///
+/// [`ProviderError::Invalid`] when it is not an object with a `keys` array.
+pub fn parse_jwks(body: &[u8]) -> Result<ProviderKeySet, ProviderError> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| parse_error("JWKS", &e))?;
+    let keys = doc
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ProviderError::Invalid { what: "JWKS", detail: "no keys array".into() })?;
+    let mut usable = Vec::new();
+    for value in keys.iter().filter(|k| usable_signing_key(k)) {
+        let key = ProviderKey::from_json(value).map_err(|e| parse_error("JWKS", &e))?;
+        if !key.is_usable() {
+            let kid = value.get("kid").and_then(Value::as_str).unwrap_or("");
+            let kid: String = kid.chars().filter(char::is_ascii_graphic).take(64).collect();
+            tracing::warn!(
+                kid,
+                "JWKS key is malformed or RSA under 2048 bits; it verifies nothing"
+            );
+        }
+        usable.push(key);
+    }
+    Ok(ProviderKeySet::new(usable))
+}
+
+fn usable_signing_key(key: &Value) -> bool {
+    let has = |field: &str| key.get(field).and_then(Value::as_str).is_some_and(|v| !v.is_empty());
+    let use_ok = match key.get("use") {
+        None => true,
+        Some(u) => u.as_str() == Some("sig"),
+    };
+    let parts_ok = match key.get("kty").and_then(Value::as_str) {
+        Some("RSA") => has("n") && has("e"),
+        Some("EC") => has("crv") && has("x") && has("y"),
+        Some("OKP") => key.get("crv").and_then(Value::as_str) == Some("Ed25519") && has("x"),
+        _ => false,
+    };
+    use_ok && parts_ok
+}
+
+/// The provider's JWKS, with a rate-limited refetch for unknown `kid`s.
+pub struct JwksCache {
+    uri: String,
+    http: Http,
+    issuer: IssuerUrl,
+    client_id: ClientId,
+    algorithms: Vec<CoreJwsSigningAlgorithm>,
+    cooldown: Duration,
+    verifier: RwLock<Arc<Verifier>>,
+    /// When the JWKS was last fetched; held while a refetch runs, so requests never race.
+    last_fetch: Mutex<Instant>,
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache").field("uri", &self.uri).finish_non_exhaustive()
+    }
+}
+
+impl JwksCache {
+    /// A cache holding `jwks`, fetched just now from the provider's `jwks_uri`; refetches go
+    /// through `http`.
+    pub fn new(
+        uri: String,
+        jwks: ProviderKeySet,
+        provider: &Provider,
+        http: Http,
+        cooldown: Duration,
+    ) -> Self {
+        let issuer = provider.issuer_url().clone();
+        let client_id = ClientId::new(provider.client_id.clone());
+        let algorithms = provider.algorithms.clone();
+        let verifier = build_verifier(&client_id, &issuer, &algorithms, jwks);
+        Self {
+            uri,
+            http,
+            issuer,
+            client_id,
+            algorithms,
+            cooldown,
+            verifier: RwLock::new(Arc::new(verifier)),
+            last_fetch: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The client id ID tokens must be meant for.
+    pub fn client_id(&self) -> &str {
+        self.client_id.as_str()
+    }
+
+    /// The current verifier, whose `exp` check compares against `clock` (Unix seconds: the
+    /// caller's now, minus its leeway), never the wall clock.
+    pub fn verifier_at(&self, clock: i64) -> Verifier {
+        let current = match self.verifier.read() {
+            Ok(v) => Arc::clone(&v),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        };
+        let at = chrono::DateTime::from_timestamp(clock, 0).unwrap_or_default();
+        Verifier::clone(&current).set_time_fn(move || at)
+    }
+
+    /// Refetches the JWKS unless the last fetch is younger than the cooldown. Returns whether
+    /// a new JWKS is in place.
+    pub async fn refetch(&self) -> bool {
+        let mut last = self.last_fetch.lock().await;
+        if last.elapsed() < self.cooldown {
+            tracing::warn!("ID token names an unknown key; JWKS refetch skipped (cooldown)");
+            return false;
+        }
+        *last = Instant::now();
+        match fetch_jwks(&self.http, &self.uri).await {
+            Ok(jwks) => {
+                let verifier =
+                    build_verifier(&self.client_id, &self.issuer, &self.algorithms, jwks);
+                match self.verifier.write() {
+                    Ok(mut v) => *v = Arc::new(verifier),
+                    Err(poisoned) => *poisoned.into_inner() = Arc::new(verifier),
+                }
+                tracing::info!("JWKS refetched for an unknown key");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "JWKS refetch failed; keeping the cached keys");
+                false
+            }
+        }
+    }
+}
+
+/// A verifier for a public client (so never HS*), limited to `algorithms`. Its clock is set per
+/// request ([`JwksCache::verifier_at`]); `iat` is checked by the caller.
+fn build_verifier(
+    client_id: &ClientId,
+    issuer: &IssuerUrl,
+    algorithms: &[CoreJwsSigningAlgorithm],
+    jwks: ProviderKeySet,
+) -> Verifier {
+    IdTokenVerifier::new_public_client(client_id.clone(), issuer.clone(), jwks)
+        .set_allowed_algs(algorithms.iter().cloned())
+        // Extra audiences are allowed only with `azp` equal to the client id, checked after.
+        .set_other_audience_verifier_fn(|_| true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwks_keeps_only_usable_signing_keys() {
+        let doc = serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "rsa", "n": "sXch", "e": "AQAB"},
+            {"kty": "RSA", "kid": "enc", "use": "enc", "n": "sXch", "e": "AQAB"},
+            {"kty": "RSA", "kid": "no-n", "e": "AQAB"},
+            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "eA", "y": "eQ"},
+            {"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": "eA"},
+            {"kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": "eA"},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "weird", "kid": "weird"},
+            "not an object"
+        ]});
+        let jwks = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        let kids: Vec<_> = jwks
+            .keys()
+            .iter()
+            .filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.to_string()))
+            .collect();
+        assert_eq!(kids, ["rsa", "ec", "ed"]);
+        assert!(parse_jwks(b"{}").is_err());
+        assert!(parse_jwks(b"[]").is_err());
+        assert!(parse_jwks(b"{\"keys\": {}}").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! OpenID Connect, as a relying party: discovery, the provider's keys and JWKS cache, the OAuth
+//! client, the code exchange and userinfo, and the ID token checks. Imports [`crate::infra`]
+//! and [`crate::tokens`], nothing above.
+//!
+//! Inside, one way: `key` <- `discovery` <- `provider` <- `jwks` <- `id_token`; `exchange`
+//! uses `provider`.
+
+pub mod discovery;
+pub mod exchange;
+pub mod id_token;
+pub mod jwks;
+pub mod key;
+pub mod provider;

@@ -1,0 +1,150 @@
+//! The provider as our client sees it: the OAuth client built from discovery and the client
+//! secret, with what this relying party is configured to ask of it (scopes, redirect URIs,
+//! userinfo).
+
+use openidconnect::core::{CoreClient, CoreClientAuthMethod, CoreJwsSigningAlgorithm};
+use openidconnect::{
+    AuthType, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    RedirectUrl, Scope,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::discovery::{Metadata, ProviderError};
+use crate::error::Error;
+use crate::infra::config::Config;
+use crate::tokens::transaction::Flow;
+
+/// ID token algorithms we verify, when the provider announces them. Never `none`, never HS*.
+pub const ACCEPTED_ALGS: [CoreJwsSigningAlgorithm; 4] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// The OAuth client as built from discovery: authorize URL set, token and userinfo maybe.
+pub type OidcClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// The provider, as a function that starts or finishes logins uses it.
+pub struct Provider {
+    /// The OAuth client (authorize URL, token endpoint, userinfo), holding the client secret.
+    pub client: OidcClient,
+    /// `OIDC_ISSUER` exactly as configured (and as discovery stated it).
+    pub issuer: String,
+    issuer_url: IssuerUrl,
+    /// `OIDC_CLIENT_ID`.
+    pub client_id: String,
+    /// RFC 9207: the provider announces `iss` in authorization responses.
+    pub iss_parameter_supported: bool,
+    /// RP-initiated logout, when announced.
+    pub end_session_endpoint: Option<url::Url>,
+    /// The ID token algorithms we accept from this provider.
+    pub algorithms: Vec<CoreJwsSigningAlgorithm>,
+    /// Scopes to request beyond `openid` (which openidconnect always sends).
+    pub scopes: Vec<Scope>,
+    /// Call userinfo after the code exchange (`OIDC_USERINFO`, and the provider has one).
+    pub userinfo: bool,
+    spa_redirect: Option<RedirectUrl>,
+    server_redirect: Option<RedirectUrl>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.issuer)
+            .field("iss_parameter_supported", &self.iss_parameter_supported)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// Builds the client from checked metadata, the configuration and the client secret.
+    ///
+    /// # Errors
+    ///
+    /// [`ProviderError`] when the provider cannot serve this relying party.
+    pub fn new(
+        metadata: Metadata,
+        config: &Config,
+        client_secret: &SecretString,
+    ) -> Result<Self, ProviderError> {
+        if metadata.issuer().as_str() != config.issuer_str {
+            return Err(ProviderError::IssuerMismatch {
+                expected: config.issuer_str.clone(),
+                found: metadata.issuer().to_string(),
+            });
+        }
+        if metadata.token_endpoint().is_none() {
+            return Err(ProviderError::NoTokenEndpoint);
+        }
+        // RFC 8414 / OIDC Discovery: absent means client_secret_basic.
+        let auth_type = match metadata.token_endpoint_auth_methods_supported() {
+            None => AuthType::BasicAuth,
+            Some(m) if m.contains(&CoreClientAuthMethod::ClientSecretBasic) => AuthType::BasicAuth,
+            Some(m) if m.contains(&CoreClientAuthMethod::ClientSecretPost) => AuthType::RequestBody,
+            Some(_) => return Err(ProviderError::NoClientAuthMethod),
+        };
+        let algorithms: Vec<_> = ACCEPTED_ALGS
+            .into_iter()
+            .filter(|a| metadata.id_token_signing_alg_values_supported().contains(a))
+            .collect();
+        if algorithms.is_empty() {
+            return Err(ProviderError::NoAcceptedAlgorithm);
+        }
+        let extra = metadata.additional_metadata().clone();
+        let issuer_url = metadata.issuer().clone();
+        let has_userinfo = metadata.userinfo_endpoint().is_some();
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(config.client_id.clone()),
+            Some(ClientSecret::new(client_secret.expose_secret().to_owned())),
+        )
+        .set_auth_type(auth_type);
+        let scopes = config
+            .scopes
+            .iter()
+            .filter(|s| *s != "openid")
+            .map(|s| Scope::new(s.clone()))
+            .collect();
+        Ok(Self {
+            client,
+            issuer: config.issuer_str.clone(),
+            issuer_url,
+            client_id: config.client_id.clone(),
+            iss_parameter_supported: extra.authorization_response_iss_parameter_supported,
+            end_session_endpoint: extra.end_session_endpoint,
+            algorithms,
+            scopes,
+            userinfo: config.userinfo && has_userinfo,
+            spa_redirect: config.spa_redirect_uri.clone().map(RedirectUrl::from_url),
+            server_redirect: config.server_redirect_uri.clone().map(RedirectUrl::from_url),
+        })
+    }
+
+    /// The redirect URI of `flow`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FlowNotConfigured`] when the flow's redirect URI is not set.
+    pub fn redirect_uri(&self, flow: Flow) -> Result<&RedirectUrl, Error> {
+        match flow {
+            Flow::Spa => self.spa_redirect.as_ref(),
+            Flow::Server => self.server_redirect.as_ref(),
+        }
+        .ok_or(Error::FlowNotConfigured)
+    }
+
+    /// The issuer as openidconnect compares it (the configured spelling, for the exact `iss`
+    /// match).
+    pub fn issuer_url(&self) -> &IssuerUrl {
+        &self.issuer_url
+    }
+}

@@ -1,0 +1,179 @@
+//! Our own JWT: minted after a successful callback, verified by our functions and any API.
+//!
+//! Header `{"alg", "typ": "JWT", "kid"}`; claims `iss`, `aud`, `sub`, `iat`, `exp`, `jti`,
+//! `email` and `name` when known, and the provider's issuer as `idp`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Validation, decode, decode_header};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, VerifyError};
+use crate::infra::config::Config;
+use crate::tokens::secret::KeyRing;
+use crate::tokens::signing::SigningKey;
+
+/// Clock skew tolerated when verifying our own tokens.
+pub const LEEWAY_SECS: u64 = 30;
+
+/// The claims of our JWT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaims {
+    /// `SESSION_ISSUER`.
+    pub iss: String,
+    /// `SESSION_AUDIENCE`.
+    pub aud: String,
+    /// The provider's `sub`.
+    pub sub: String,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+    /// Expires at, Unix seconds.
+    pub exp: u64,
+    /// Unique id of this token.
+    pub jti: String,
+    /// E-mail, when the provider told it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Display name, when the provider told it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The provider's issuer.
+    pub idp: String,
+}
+
+/// The user a token is minted for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The provider's `sub`.
+    pub sub: String,
+    /// E-mail, when known.
+    pub email: Option<String>,
+    /// Display name, when known.
+    pub name: Option<String>,
+}
+
+/// Mints and verifies our JWTs.
+#[derive(Debug)]
+pub struct SessionTokens {
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+    keys: KeyRing<SigningKey>,
+}
+
+#[derive(Serialize)]
+struct JwsHeader<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+impl SessionTokens {
+    /// Tokens of `issuer` for `audience`, living `ttl`, signed by the active key of `keys`.
+    pub fn new(issuer: String, audience: String, ttl: Duration, keys: KeyRing<SigningKey>) -> Self {
+        Self { issuer, audience, ttl, keys }
+    }
+
+    /// Tokens as configured (`SESSION_ISSUER`, `SESSION_AUDIENCE`, `SESSION_TTL_SECONDS`).
+    pub fn from_config(config: &Config, keys: KeyRing<SigningKey>) -> Self {
+        Self::new(
+            config.session_issuer.clone(),
+            config.session_audience.clone(),
+            config.session_ttl,
+            keys,
+        )
+    }
+
+    /// `iss` of our tokens (`SESSION_ISSUER`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The lifetime of minted tokens.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// All keys, active first (for a JWKS).
+    pub fn keys(&self) -> &KeyRing<SigningKey> {
+        &self.keys
+    }
+
+    /// Mints a token for `user`, issued at `now` (Unix seconds), signed by the active key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when randomness or signing fails.
+    pub fn mint(&self, user: &User, idp: &str, now: u64) -> Result<String, Error> {
+        let key = self.keys.active();
+        let mut jti = [0u8; 16];
+        SystemRandom::new()
+            .fill(&mut jti)
+            .map_err(|_| Error::Internal("no randomness for jti".into()))?;
+        let claims = SessionClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user.sub.clone(),
+            iat: now,
+            exp: now + self.ttl.as_secs(),
+            jti: URL_SAFE_NO_PAD.encode(jti),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            idp: idp.to_owned(),
+        };
+        let header = JwsHeader { alg: key.alg_name(), typ: "JWT", kid: key.kid() };
+        let mut token = b64_json(&header)?;
+        token.push('.');
+        token.push_str(&b64_json(&claims)?);
+        let signature =
+            key.sign(token.as_bytes()).map_err(|_| Error::Internal("signing failed".into()))?;
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        Ok(token)
+    }
+
+    /// Verifies one of our tokens at `now` (Unix seconds): `kid` names one of our keys, `alg` is
+    /// that key's algorithm, the signature holds, `iss` and `aud` are ours, and `exp` has not
+    /// passed (beyond [`LEEWAY_SECS`]).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError`].
+    pub fn verify(&self, token: &str, now: u64) -> Result<SessionClaims, VerifyError> {
+        let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        let kid = header.kid.as_deref().ok_or(VerifyError::Malformed)?;
+        let key = self.keys.iter().find(|k| k.kid() == kid).ok_or(VerifyError::UnknownKey)?;
+        if header.alg != key.algorithm() {
+            return Err(VerifyError::AlgorithmMismatch);
+        }
+        let mut validation = Validation::new(key.algorithm());
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.required_spec_claims = ["exp", "iat", "iss", "aud", "sub"]
+            .into_iter()
+            .map(String::from)
+            .collect::<HashSet<_>>();
+        // `exp` is checked below against the `now` passed in, not jsonwebtoken's clock.
+        validation.validate_exp = false;
+        let claims = decode::<SessionClaims>(token, key.decoding_key(), &validation)
+            .map_err(|_| VerifyError::Invalid)?
+            .claims;
+        if claims.exp.saturating_add(LEEWAY_SECS) < now {
+            return Err(VerifyError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+fn b64_json<T: Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_vec(value)
+        .map(|json| URL_SAFE_NO_PAD.encode(json))
+        .map_err(|_| Error::Internal("token part not serializable".into()))
+}
+
+#[cfg(test)]
+mod tests;

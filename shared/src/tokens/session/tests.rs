@@ -1,0 +1,146 @@
+use secrecy::ExposeSecret as _;
+
+use super::*;
+use crate::keygen::{KeyAlg, signing_key_pem};
+use crate::tokens::secret::KeyRing;
+
+fn key(kid: &str, alg: KeyAlg) -> SigningKey {
+    SigningKey::from_pkcs8_pem(kid, signing_key_pem(alg).unwrap().expose_secret()).unwrap()
+}
+
+fn tokens(keys: Vec<SigningKey>) -> SessionTokens {
+    SessionTokens::new(
+        "https://api.example.com".into(),
+        "spa".into(),
+        Duration::from_secs(900),
+        KeyRing::new(keys).unwrap(),
+    )
+}
+
+fn alice() -> User {
+    User {
+        sub: "alice".into(),
+        email: Some("alice@example.com".into()),
+        name: Some("Alice".into()),
+    }
+}
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+fn parts(token: &str) -> (serde_json::Value, serde_json::Value) {
+    let mut it = token.split('.');
+    let mut next =
+        || serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
+    (next(), next())
+}
+
+fn forge(header: serde_json::Value, claims: serde_json::Value, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
+#[test]
+fn mints_and_verifies_with_every_key_kind() {
+    for (alg, name) in
+        [(KeyAlg::Rs256, "RS256"), (KeyAlg::Es256, "ES256"), (KeyAlg::EdDsa, "EdDSA")]
+    {
+        let t = tokens(vec![key("k1", alg)]);
+        let token = t.mint(&alice(), "https://idp.example.com", now()).unwrap();
+        let (header, claims) = parts(&token);
+        assert_eq!(header["alg"], name);
+        assert_eq!(header["kid"], "k1");
+        assert_eq!(header["typ"], "JWT");
+        assert_eq!(claims["iss"], "https://api.example.com");
+        assert_eq!(claims["aud"], "spa");
+        assert_eq!(claims["sub"], "alice");
+        assert_eq!(claims["idp"], "https://idp.example.com");
+        assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 900);
+        assert_eq!(claims["jti"].as_str().unwrap().len(), 22);
+        let verified = t.verify(&token, now()).unwrap();
+        assert_eq!(verified.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(verified.name.as_deref(), Some("Alice"));
+    }
+}
+
+#[test]
+fn every_token_gets_its_own_jti() {
+    let t = tokens(vec![key("k1", KeyAlg::Es256)]);
+    let a = t.verify(&t.mint(&alice(), "idp", now()).unwrap(), now()).unwrap();
+    let b = t.verify(&t.mint(&alice(), "idp", now()).unwrap(), now()).unwrap();
+    assert_ne!(a.jti, b.jti);
+}
+
+#[test]
+fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_key() {
+    let old_pem = signing_key_pem(KeyAlg::Rs256).unwrap();
+    let old_key = || SigningKey::from_pkcs8_pem("old", old_pem.expose_secret()).unwrap();
+    let old = tokens(vec![old_key()]);
+    let old_token = old.mint(&alice(), "idp", now()).unwrap();
+    let rotated = tokens(vec![key("new", KeyAlg::Es256), old_key()]);
+    assert_eq!(rotated.verify(&old_token, now()).unwrap().sub, "alice");
+    let new_token = rotated.mint(&alice(), "idp", now()).unwrap();
+    assert_eq!(parts(&new_token).0["kid"], "new");
+    // A removed key no longer verifies.
+    let after = tokens(vec![key("new", KeyAlg::Es256)]);
+    assert_eq!(after.verify(&old_token, now()), Err(VerifyError::UnknownKey));
+}
+
+#[test]
+fn refuses_expired_and_foreign_tokens() {
+    let pem = signing_key_pem(KeyAlg::Es256).unwrap();
+    let same_key = || SigningKey::from_pkcs8_pem("k1", pem.expose_secret()).unwrap();
+    let with = |iss: &str, aud: &str| {
+        let keys = KeyRing::new(vec![same_key()]).unwrap();
+        SessionTokens::new(iss.into(), aud.into(), Duration::from_secs(900), keys)
+    };
+    let ours = with("https://api.example.com", "spa");
+
+    let expired = ours.mint(&alice(), "idp", now() - 900 - LEEWAY_SECS - 5).unwrap();
+    assert_eq!(ours.verify(&expired, now()), Err(VerifyError::Expired));
+    // Inside the leeway it still verifies.
+    let just_expired = ours.mint(&alice(), "idp", now() - 900 - 5).unwrap();
+    assert!(ours.verify(&just_expired, now()).is_ok());
+
+    let other_key = tokens(vec![key("k1", KeyAlg::Es256)]);
+    let token = other_key.mint(&alice(), "idp", now()).unwrap();
+    assert_eq!(ours.verify(&token, now()), Err(VerifyError::Invalid), "same kid, other key");
+
+    let token = with("https://evil.example", "spa").mint(&alice(), "idp", now()).unwrap();
+    assert_eq!(ours.verify(&token, now()), Err(VerifyError::Invalid), "other issuer");
+    let token = with("https://api.example.com", "other").mint(&alice(), "idp", now()).unwrap();
+    assert_eq!(ours.verify(&token, now()), Err(VerifyError::Invalid), "other audience");
+}
+
+#[test]
+fn refuses_none_hmac_and_algorithm_confusion() {
+    let t = tokens(vec![key("k1", KeyAlg::Rs256)]);
+    let token = t.mint(&alice(), "idp", now()).unwrap();
+    let (_, claims) = parts(&token);
+    let none = forge(serde_json::json!({"alg": "none", "kid": "k1"}), claims.clone(), b"");
+    assert!(t.verify(&none, now()).is_err());
+    let hs = forge(serde_json::json!({"alg": "HS256", "kid": "k1"}), claims.clone(), b"sig");
+    assert_eq!(t.verify(&hs, now()), Err(VerifyError::AlgorithmMismatch));
+    let es = forge(serde_json::json!({"alg": "ES256", "kid": "k1"}), claims.clone(), &[0; 64]);
+    assert_eq!(t.verify(&es, now()), Err(VerifyError::AlgorithmMismatch));
+    let no_kid = forge(serde_json::json!({"alg": "RS256"}), claims.clone(), &[0; 256]);
+    assert_eq!(t.verify(&no_kid, now()), Err(VerifyError::Malformed));
+    // Claims changed after signing.
+    let sig = token.rsplit('.').next().unwrap();
+    let mut tampered = claims;
+    tampered["sub"] = "mallory".into();
+    let forged = format!(
+        "{}.{}.{sig}",
+        token.split('.').next().unwrap(),
+        URL_SAFE_NO_PAD.encode(tampered.to_string())
+    );
+    assert_eq!(t.verify(&forged, now()), Err(VerifyError::Invalid));
+    for garbage in ["", "a.b", "a.b.c", "....", "eyJhbGciOiJSUzI1NiJ9"] {
+        assert!(t.verify(garbage, now()).is_err(), "{garbage}");
+    }
+}

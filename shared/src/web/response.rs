@@ -1,0 +1,115 @@
+//! Responses as the functions build them, turned into `http::Response` by the entry crate.
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::{HeaderValue, StatusCode};
+use serde::Serialize;
+
+use crate::error::Error;
+
+/// A response being built. Responses carry `Cache-Control: no-store` unless made public with
+/// [`Response::public`]: they hold tokens, set cookies or redirect through a login.
+#[derive(Debug)]
+pub struct Response {
+    status: StatusCode,
+    body: String,
+    headers: Vec<(http::HeaderName, String)>,
+    cache_control: &'static str,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Self {
+        match serde_json::to_string(body) {
+            Ok(body) => Self::raw_json(status, body),
+            Err(_) => Self::error(&Error::Internal("response not serializable".into())),
+        }
+    }
+
+    /// A response with a body that is JSON already.
+    pub fn raw_json(status: StatusCode, body: String) -> Self {
+        Self {
+            status,
+            body,
+            headers: vec![(CONTENT_TYPE, "application/json".to_owned())],
+            cache_control: "no-store",
+        }
+    }
+
+    /// Replaces `no-store` with a public caching policy (public documents only).
+    #[must_use]
+    pub fn public(mut self, cache_control: &'static str) -> Self {
+        self.cache_control = cache_control;
+        self
+    }
+
+    /// The JSON error response of `err`.
+    pub fn error(err: &Error) -> Self {
+        Self::json(err.status(), &err.body())
+    }
+
+    /// A redirect with `status` (302 or 303) to `location`.
+    pub fn redirect(status: StatusCode, location: &str) -> Self {
+        Self {
+            status,
+            body: String::new(),
+            headers: vec![(LOCATION, location.to_owned())],
+            cache_control: "no-store",
+        }
+    }
+
+    /// Adds a `Set-Cookie`.
+    #[must_use]
+    pub fn set_cookie(mut self, value: String) -> Self {
+        self.headers.push((SET_COOKIE, value));
+        self
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn header(mut self, name: http::HeaderName, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Builds the `http::Response`. A header value that is not valid is dropped and logged
+    /// (it cannot happen with the values this crate builds).
+    pub fn into_http(self) -> http::Response<String> {
+        let mut out = http::Response::new(self.body);
+        *out.status_mut() = self.status;
+        let headers = out.headers_mut();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static(self.cache_control));
+        for (name, value) in self.headers {
+            match HeaderValue::try_from(value) {
+                Ok(v) => {
+                    headers.append(name, v);
+                }
+                Err(_) => tracing::error!(header = %name, "dropped an invalid header value"),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_response_is_no_store() {
+        let r = Response::error(&Error::StateMismatch).into_http();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        let r =
+            Response::redirect(StatusCode::FOUND, "https://idp/authorize").set_cookie("a=b".into());
+        let r = r.into_http();
+        assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
+        assert_eq!(r.headers()[LOCATION], "https://idp/authorize");
+        assert_eq!(r.headers()[SET_COOKIE], "a=b");
+    }
+}

@@ -1,0 +1,158 @@
+//! Routing: each function declares its routes in one table ([`HttpFunction::ROUTES`]), and
+//! [`serve`] resolves a request against it, calls the function, and turns the result into the
+//! response, logging one line either way.
+//!
+//! The tables are what `template.yaml` must send to each function: a test reads the template
+//! and compares (`functions::routes_match_the_template`).
+
+use std::future::Future;
+
+use crate::error::Error;
+use crate::web::request::Request;
+use crate::web::response::Response;
+
+/// One route: method, path, and the function's own name for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route<R> {
+    /// The method, upper case (`GET`, `POST`, `HEAD`).
+    pub method: &'static str,
+    /// The path, exactly (no parameters, no trailing slash).
+    pub path: &'static str,
+    /// What the function calls it.
+    pub route: R,
+}
+
+impl<R> Route<R> {
+    /// `GET path`.
+    pub const fn get(path: &'static str, route: R) -> Self {
+        Self { method: "GET", path, route }
+    }
+
+    /// `POST path`.
+    pub const fn post(path: &'static str, route: R) -> Self {
+        Self { method: "POST", path, route }
+    }
+
+    /// `HEAD path`.
+    pub const fn head(path: &'static str, route: R) -> Self {
+        Self { method: "HEAD", path, route }
+    }
+}
+
+/// Why a request matches no route of a table.
+#[derive(Debug)]
+pub struct NoRoute<R> {
+    /// A route of the same path, when only the method is wrong.
+    pub path_route: Option<R>,
+    /// [`Error::NotFound`] or [`Error::MethodNotAllowed`].
+    pub error: Error,
+}
+
+/// The route of `req` in `routes`.
+///
+/// # Errors
+///
+/// [`NoRoute`]: [`Error::NotFound`] for an unknown path, [`Error::MethodNotAllowed`] (with a
+/// route of that path) for a known path and another method.
+pub fn resolve<R: Copy>(routes: &[Route<R>], req: &Request<'_>) -> Result<R, NoRoute<R>> {
+    let mut same_path = routes.iter().filter(|r| r.path == req.path).peekable();
+    let Some(first) = same_path.peek().map(|r| r.route) else {
+        return Err(NoRoute { path_route: None, error: Error::NotFound });
+    };
+    same_path
+        .find(|r| r.method == req.method.as_str())
+        .map(|r| r.route)
+        .ok_or(NoRoute { path_route: Some(first), error: Error::MethodNotAllowed })
+}
+
+/// A Lambda function that answers HTTP requests: its routes and how it serves them. Its state
+/// is built once at cold start (`functions::ColdStart`) and passed by reference to [`serve`].
+pub trait HttpFunction: Send + Sync {
+    /// The function's own names for its routes.
+    type Route: Copy + Send + Sync + 'static;
+
+    /// Every route the function serves; `template.yaml` routes exactly these to it.
+    const ROUTES: &'static [Route<Self::Route>];
+
+    /// Serves a request already matched to `route`, at `now` (Unix seconds).
+    fn handle(
+        &self,
+        route: Self::Route,
+        req: &Request<'_>,
+        now: u64,
+    ) -> impl Future<Output = Result<Response, Error>> + Send;
+
+    /// The answer to a refused request (`route` is `None` when no path matched): by default
+    /// the JSON error. A function overrides it where a refusal must look otherwise (the server
+    /// flow's redirects, `WWW-Authenticate`).
+    fn refuse(&self, route: Option<Self::Route>, req: &Request<'_>, err: Error) -> Response {
+        let _ = route;
+        log_refusal(req, &err);
+        Response::error(&err)
+    }
+}
+
+/// Serves one request with `function`: resolve, handle, refuse; one log line either way.
+pub async fn serve<F: HttpFunction>(function: &F, req: &Request<'_>, now: u64) -> Response {
+    let route = match resolve(F::ROUTES, req) {
+        Ok(route) => route,
+        Err(NoRoute { path_route, error }) => return function.refuse(path_route, req, error),
+    };
+    match function.handle(route, req, now).await {
+        Ok(response) => {
+            tracing::info!(
+                method = %req.method,
+                path = req.path,
+                status = response.status().as_u16(),
+                "served"
+            );
+            response
+        }
+        Err(err) => function.refuse(Some(route), req, err),
+    }
+}
+
+/// Logs a refused request: route, status and stable code, plus the internal detail (which holds
+/// no secret, token or provider text; see [`Error`]).
+pub fn log_refusal(req: &Request<'_>, err: &Error) {
+    tracing::warn!(
+        method = %req.method,
+        path = req.path,
+        status = err.status().as_u16(),
+        error = err.code(),
+        detail = %err,
+        "refused"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::*;
+
+    const ROUTES: &[Route<u8>] = &[Route::get("/a", 1), Route::post("/a", 2), Route::get("/b", 3)];
+
+    fn req<'a>(method: &'a Method, path: &'a str) -> Request<'a> {
+        Request {
+            method,
+            path,
+            query: None,
+            cookies: None,
+            authorization: None,
+            csrf: false,
+            body: b"",
+        }
+    }
+
+    #[test]
+    fn resolves_by_path_then_method() {
+        assert_eq!(resolve(ROUTES, &req(&Method::GET, "/a")).unwrap(), 1);
+        assert_eq!(resolve(ROUTES, &req(&Method::POST, "/a")).unwrap(), 2);
+        assert_eq!(resolve(ROUTES, &req(&Method::GET, "/b")).unwrap(), 3);
+        let e = resolve(ROUTES, &req(&Method::PUT, "/b")).unwrap_err();
+        assert_eq!((e.path_route, e.error.code()), (Some(3), "method_not_allowed"));
+        let e = resolve(ROUTES, &req(&Method::GET, "/a/")).unwrap_err();
+        assert_eq!((e.path_route, e.error.code()), (None, "not_found"));
+    }
+}
