@@ -165,17 +165,19 @@ def elf_info(path: Path) -> tuple[str, bool | None]:
 
 
 def binaries() -> list[dict]:
+    def row(what: str, p: Path) -> dict:
+        arch, stripped = elf_info(p)
+        return {"what": what, "bytes": p.stat().st_size, "arch": arch, "stripped": stripped, "mtime": p.stat().st_mtime}
+
     rows = []
     for name in ("login", "callback"):
         p = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release" / name
         if p.exists():
-            arch, stripped = elf_info(p)
-            rows.append({"what": f"target/release/{name}", "bytes": p.stat().st_size, "arch": arch, "stripped": stripped, "mtime": p.stat().st_mtime})
+            rows.append(row(f"target/release/{name}", p))
     sam = ROOT / ".aws-sam" / "build"
     if sam.exists():
         for p in sorted(sam.glob("*/bootstrap")):
-            arch, stripped = elf_info(p)
-            rows.append({"what": str(p.relative_to(ROOT)), "bytes": p.stat().st_size, "arch": arch, "stripped": stripped, "mtime": p.stat().st_mtime})
+            rows.append(row(str(p.relative_to(ROOT)), p))
     return rows
 
 
@@ -334,6 +336,7 @@ def main() -> int:
     # ---- cold start ----
     w("## Cold start (bench/coldstart.py)")
     w("")
+    ours = None
     if not cold:
         w("No results: run `bash bench/run.sh`.")
     else:
@@ -361,18 +364,17 @@ def main() -> int:
         w("")
         ratio_cols = [f"{p} / rust" for p in peers] if ours else []
         w("| metric | " + " | ".join([f"{n} median (p90)" for n in impls] + ratio_cols) + " |")
-        w("|" + " --- |" * (1 + len(impls) + (len(peers) if ours else 0)))
+        w("|" + " --- |" * (1 + len(impls) + len(ratio_cols)))
 
-        def row(label, key, unit="ms", ratios=True):
-            cells = []
-            for n in impls:
-                v = summ[n][key]
-                cells.append(f"{ms(med(v))} ({ms(pct(v, 90))}) {unit}")
-            rs = []
-            if ours:
-                for p in peers:
-                    rs.append(ratio(med(summ[p][key]), med(ours[key])) if ratios else "")
-            w(f"| {label} | " + " | ".join(cells) + (" | " + " | ".join(rs) if rs else "") + " |")
+        def line(label, cells, ratios=None):
+            """A row of the table: one cell per implementation, then the ratio columns (empty
+            unless `ratios` is given)."""
+            rs = ratios if ratios is not None else ["" for _ in ratio_cols]
+            w(f"| {label} | " + " | ".join(cells + rs) + " |")
+
+        def row(label, key, unit="ms"):
+            cells = [f"{ms(med(summ[n][key]))} ({ms(pct(summ[n][key], 90))}) {unit}" for n in impls]
+            line(label, cells, [ratio(med(summ[p][key]), med(ours[key])) for p in peers] if ours else [])
 
         row("**login: cold start → first response served**", "login_cold")
         row("login: init (start → first `/next`)", "login_init")
@@ -391,7 +393,7 @@ def main() -> int:
                 v = summ[n][key]
                 kinds = f" ({summ[n][kinds_key]})" if kinds_key else ""
                 cells.append(f"{med(v):g}{kinds}")
-            w(f"| {label} | " + " | ".join(cells) + (" | " + " | ".join("" for _ in peers) if ours and peers else "") + " |")
+            line(label, cells)
 
         count_row("outbound requests at cold start, login", "login_init_reqs", "login_init_kinds")
         count_row("outbound requests at cold start, callback", "callback_init_reqs", "callback_init_kinds")
@@ -408,7 +410,7 @@ def main() -> int:
             for n in impls:
                 ov = summ[n][key]
                 cells.append(f"{'yes' if all(ov) else ('no' if not any(ov) else 'mostly' if sum(ov) * 2 > len(ov) else 'rarely')} ({sum(ov)}/{len(ov)} rounds)")
-            w(f"| cold start ({fn}): secret and discovery requests overlap in time | " + " | ".join(cells) + (" | " + " | ".join("" for _ in peers) if ours and peers else "") + " |")
+            line(f"cold start ({fn}): secret and discovery requests overlap in time", cells)
         cells = []
         for n in impls:
             j = summ[n]["jwks_after_discovery"]
@@ -416,7 +418,7 @@ def main() -> int:
                 cells.append("not at init (fetched at the first callback)")
             else:
                 cells.append(f"{'yes' if all(j) else 'no'} ({sum(1 for x in j if x)}/{len(j)})")
-        w("| cold start: JWKS fetched at init, after discovery | " + " | ".join(cells) + (" | " + " | ".join("" for _ in peers) if ours and peers else "") + " |")
+        line("cold start: JWKS fetched at init, after discovery", cells)
         count_row("cold start (callback): sequential fetch rounds", "callback_init_depth")
         row("cold start (callback): wall time of the fetches, first start → last end", "callback_init_net_ms")
         w("")
@@ -503,9 +505,7 @@ def main() -> int:
         w("")
         w("| target | measured | met |")
         w("| --- | --- | --- |")
-        if cold and "rust" in cold["impls"]:
-            summ = {n: summarize(d["rounds"]) for n, d in cold["impls"].items()}
-            ours = summ["rust"]
+        if ours:
             for peer, want in COLD_RATIO_TARGETS.items():
                 if peer not in summ:
                     continue
@@ -535,7 +535,7 @@ def main() -> int:
             if r:
                 v = r["median_ns"] / 1000
                 w(f"| {key} < {target:g} µs | {v:.1f} µs | {'yes' if v < target else f'**no** ({v / target:.2f}x)'} |")
-        for b in binaries():
+        for b in bins:
             if b["arch"] == "aarch64":
                 mb = b["bytes"] / 1e6
                 w(f"| stripped arm64 bootstrap < {ARM64_SIZE_TARGET_MB:g} MB (`{b['what']}`) | {mb:.2f} MB, {'stripped' if b['stripped'] else 'NOT stripped'} | {'yes' if mb < ARM64_SIZE_TARGET_MB else f'**no** (+{mb - ARM64_SIZE_TARGET_MB:.2f} MB)'} |")

@@ -1,0 +1,79 @@
+"""The command line (`python3 bench/coldstart.py`): checks that the peers and services are
+installed, builds our functions, runs the harness and writes target/bench/coldstart.json with
+a one-line summary per implementation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+from pathlib import Path
+
+from . import __doc__ as overview
+from .common import OUT, ROOT, log
+from .harness import Harness
+from .impls import build, variant
+
+
+def check_peers(names: list[str]) -> None:
+    missing = []
+    if "python" in names and not (ROOT / "bench" / ".venv" / "bin" / "python").exists():
+        missing.append("bench/.venv (pip install -r bench/peers/python/requirements.txt)")
+    if "node" in names and not (ROOT / "bench" / "peers" / "node" / "node_modules").exists():
+        missing.append("bench/peers/node/node_modules (npm ci)")
+    if not (ROOT / ".venv" / "bin" / "moto_server").exists():
+        missing.append(".venv/bin/moto_server (bash dev/tools.sh)")
+    if not (ROOT / "dev" / "provider" / "node_modules").exists():
+        missing.append("dev/provider/node_modules (bash dev/tools.sh)")
+    if missing:
+        raise SystemExit("coldstart: missing: " + ", ".join(missing) + "; `bash bench/run.sh` installs them")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=overview, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=20, help="measured rounds per implementation (default 20)")
+    parser.add_argument("--impls", default="rust,python,node", help="comma-separated: rust, python, node")
+    parser.add_argument("--alg", default="ES256", help="our JWT's signing key: ES256 (default) or RS256")
+    parser.add_argument("--skip-build", action="store_true", help="use the built binaries as they are")
+    parser.add_argument(
+        "--profile",
+        choices=["release", "dev"],
+        default="release",
+        help="cargo profile of our functions: release (measurements) or dev (a smoke run "
+        "that only shows the harness works; reuses the test build)",
+    )
+    parser.add_argument("--out", default=str(OUT / "coldstart.json"))
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also measure the login and callback binaries in DIR as implementation NAME "
+        "(e.g. a build with other settings); repeatable",
+    )
+    args = parser.parse_args()
+    names = [n.strip() for n in args.impls.split(",")]
+    check_peers(names)
+    if not args.skip_build and "rust" in names:
+        build(args.profile)
+    harness = Harness(args)
+    for spec in args.variant:
+        impl = variant(spec)
+        harness.impls[impl.name] = impl
+        args.impls += f",{impl.name}"
+    try:
+        harness.start()
+        result = harness.run()
+    finally:
+        harness.services.stop()
+    result["machine"] = {"arch": platform.machine(), "python": platform.python_version()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    log(f"wrote {args.out} ({result['seconds']} s)")
+    for name, data in result["impls"].items():
+        rounds = data["rounds"]
+        cold = statistics.median(r["callback"]["first_response_ms"] for r in rounds)
+        login = statistics.median(r["login"]["first_response_ms"] for r in rounds)
+        log(f"{name:>6}: login cold {login:.1f} ms, callback cold {cold:.1f} ms (medians)")
+    return 0

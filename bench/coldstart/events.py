@@ -1,0 +1,67 @@
+"""The API Gateway side of an invocation: the HTTP API (payload 2.0) events the functions get,
+and the cookies a function's answer sets (which the browser would send to the callback)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+import urllib.parse
+
+
+def apigw_event(path: str, query: dict[str, str], cookies: list[str]) -> dict:
+    """An API Gateway HTTP API (payload 2.0) GET event, as in functions/login/tests/data."""
+    raw = urllib.parse.urlencode(query)
+    event = {
+        "version": "2.0",
+        "routeKey": f"GET {path}",
+        "rawPath": path,
+        "rawQueryString": raw,
+        "headers": {
+            "accept": "application/json",
+            "host": "login.example.com",
+            "sec-fetch-mode": "cors",
+            "user-agent": "Mozilla/5.0",
+            "x-forwarded-proto": "https",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "a1b2c3d4e5",
+            "domainName": "login.example.com",
+            "domainPrefix": "login",
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "Mozilla/5.0",
+            },
+            "requestId": base64.b64encode(secrets.token_bytes(10)).decode(),
+            "routeKey": f"GET {path}",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    if cookies:
+        event["cookies"] = list(cookies)
+    return event
+
+
+def response_cookies(resp: dict) -> list[str]:
+    """name=value of every cookie set by an API Gateway v2 response (empty values dropped)."""
+    values = list(resp.get("cookies") or [])
+    for headers in (resp.get("headers") or {}, resp.get("multiValueHeaders") or {}):
+        for k, v in headers.items():
+            if k.lower() == "set-cookie":
+                values += v if isinstance(v, list) else [v]
+    out = []
+    for value in values:
+        pair = value.split(";", 1)[0].strip()
+        name, _, v = pair.partition("=")
+        if v:
+            out.append(f"{name}={v}")
+    return out

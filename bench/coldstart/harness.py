@@ -1,0 +1,192 @@
+"""The measurements: each round runs a fresh login process, signs in at the provider for its
+login URLs, then runs a fresh callback process with what the provider redirected to; each
+process behind its own Runtime API emulator, its outbound requests taken from the proxies and
+assigned to init or to one of its invocations, its peak RSS read before it is killed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+from .browser import Browser
+from .common import CLIENT_ID, INVOKE_TIMEOUT, LOGS, REDIRECT_URI, SECRET_ID, SESSION_AUDIENCE, SESSION_ISSUER, log, now
+from .events import apigw_event, response_cookies
+from .impls import Impl, implementations
+from .proxy import classify
+from .runtime_api import RuntimeApi
+from .services import Services
+
+
+class Harness:
+    """One run: the services, the implementations, and `run` for the warm-up and N rounds."""
+
+    def __init__(self, args):
+        self.args = args
+        self.services = Services()
+        self.impls = implementations(args.profile)
+
+    def start(self):
+        self.services.start(self.args.alg)
+
+    def function_env(self, impl: Impl, function: str, api_port: int) -> dict:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8",
+            "TZ": "UTC",
+            # What the Lambda service sets.
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
+            "AWS_LAMBDA_FUNCTION_NAME": function,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "LAMBDA_TASK_ROOT": str(impl.cwd),
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.services.secrets_proxy.port}",
+            # The product's configuration (README), the same for every implementation.
+            "OIDC_ISSUER": self.services.issuer,
+            "OIDC_CLIENT_ID": CLIENT_ID,
+            "OIDC_REDIRECT_URI": REDIRECT_URI,
+            "SECRET_ID": SECRET_ID,
+            "SESSION_ISSUER": SESSION_ISSUER,
+            "SESSION_AUDIENCE": SESSION_AUDIENCE,
+            "POST_LOGIN_PATH": "/",
+        }
+        env.update(impl.extra_env)
+        return env
+
+    def run_function(self, impl: Impl, function: str, events: list[dict], tag: str) -> dict:
+        api = RuntimeApi(events, function)
+        env = self.function_env(impl, function, api.port)
+        logf = open(LOGS / f"{impl.name}-{function}-{tag}.log", "wb")
+        t0 = now()
+        proc = subprocess.Popen(impl.commands[function], cwd=impl.cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        logf.close()
+        ok = api.wait_all(INVOKE_TIMEOUT)
+        t_done = now()
+        hwm = vm_hwm_kb(proc.pid)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _, status, rusage = os.wait4(proc.pid, 0)
+        proc.returncode = status
+        api.close()
+        if not ok:
+            errors = "; ".join(f"{k}: {v[:300]!r}" for k, v in api.errors) or "timed out"
+            raise RuntimeError(f"{impl.name} {function} failed ({errors}); see {LOGS}/{impl.name}-{function}-{tag}.log")
+
+        invocations = []
+        for request_id, _ in api.events:
+            handed = api.handed[request_id]
+            t_resp, body = api.responses[request_id]
+            invocations.append({"handed": handed, "response": t_resp, "body": json.loads(body)})
+        outbound = []
+        for proxy in (self.services.secrets_proxy, self.services.provider_proxy):
+            outbound += proxy.between(t0, t_done)
+        outbound.sort(key=lambda r: r["start"])
+        for r in outbound:
+            r["kind"] = classify(r, self.services.jwks_path)
+            r["phase"] = "other"
+            if r["start"] < api.first_next:
+                r["phase"] = "init"
+            for i, inv in enumerate(invocations):
+                if inv["handed"] <= r["start"] <= inv["response"]:
+                    r["phase"] = f"invoke{i}"
+        rel = lambda t: round((t - t0) * 1000, 3)  # noqa: E731
+        return {
+            "impl": impl.name,
+            "function": function,
+            "init_ms": rel(api.first_next),
+            "first_response_ms": rel(invocations[0]["response"]),
+            "invokes_ms": [round((inv["response"] - inv["handed"]) * 1000, 3) for inv in invocations],
+            "peak_rss_kb": hwm,
+            "ru_maxrss_kb": rusage.ru_maxrss,
+            "outbound": [
+                {
+                    "kind": r["kind"],
+                    "phase": r["phase"],
+                    "method": r["method"],
+                    "status": r["status"],
+                    "start_ms": rel(r["start"]),
+                    "end_ms": rel(r["end"]),
+                    # One TCP connection = one client port at one proxy.
+                    "conn": f"{r['upstream']}:{r['client_port']}",
+                }
+                for r in outbound
+            ],
+            "responses": [inv["body"] for inv in invocations],
+        }
+
+    def round(self, impl: Impl, tag: str) -> dict:
+        login = self.run_function(impl, "login", [apigw_event("/api/login", {"return_to": "/orders"}, [])] * 2, tag)
+        callback_events = []
+        for resp in login["responses"]:
+            if resp.get("statusCode") != 200:
+                raise RuntimeError(f"{impl.name} login answered {resp.get('statusCode')}: {resp.get('body')}")
+            login_url = json.loads(resp["body"])["login_url"]
+            redirect = Browser().sign_in(login_url, "alice", "alice")
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(redirect).query))
+            if "code" not in q:
+                raise RuntimeError(f"{impl.name}: the provider refused the login: {redirect}")
+            callback_events.append(apigw_event("/api/callback", q, response_cookies(resp)))
+        callback = self.run_function(impl, "callback", callback_events, tag)
+        for resp in callback["responses"]:
+            body = json.loads(resp.get("body") or "{}")
+            if resp.get("statusCode") != 200 or "token" not in body:
+                raise RuntimeError(f"{impl.name} callback answered {resp.get('statusCode')}: {resp.get('body')}")
+            header = json.loads(base64.urlsafe_b64decode(body["token"].split(".")[0] + "=="))
+            if header.get("alg") != self.args.alg:
+                raise RuntimeError(f"{impl.name} signed our JWT with {header.get('alg')}, not {self.args.alg}")
+        # Bodies hold tokens: keep only their size.
+        for run in (login, callback):
+            run["response_bytes"] = [len(r.get("body") or "") for r in run.pop("responses")]
+        return {"login": login, "callback": callback}
+
+    def run(self) -> dict:
+        names = [n.strip() for n in self.args.impls.split(",") if n.strip()]
+        unknown = set(names) - set(self.impls)
+        if unknown:
+            raise SystemExit(f"unknown implementation(s): {', '.join(sorted(unknown))}")
+        results: dict[str, list] = {n: [] for n in names}
+        load_before = Path("/proc/loadavg").read_text().split()[:3]
+        started = time.time()
+        for name in names:
+            log(f"warm-up round: {name}")
+            self.round(self.impls[name], "warmup")
+        for i in range(self.args.n):
+            for name in names:
+                results[name].append(self.round(self.impls[name], f"{i:03d}"))
+            log(f"round {i + 1}/{self.args.n} done")
+        return {
+            "n": self.args.n,
+            "alg": self.args.alg,
+            "impls": {n: {"label": self.impls[n].label, "rounds": results[n]} for n in names},
+            "issuer_announces_iss_parameter": self.services.iss_parameter,
+            "seconds": round(time.time() - started, 1),
+            "loadavg_before": load_before,
+            "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        }
+
+
+def vm_hwm_kb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None

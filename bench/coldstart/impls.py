@@ -1,0 +1,74 @@
+"""The implementations under test, each a pair of commands (login, callback): this project's
+functions as cargo built them (`build`), the Python peer (bench/peers/python, awslambdaric) and
+the Node peer (bench/peers/node, runtime.mjs), and `--variant` builds of ours."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .common import CARGO_TARGET, ROOT, log
+
+
+class Impl:
+    def __init__(self, name: str, label: str, cwd: Path, commands: dict[str, list[str]], extra_env: dict | None = None):
+        self.name, self.label, self.cwd, self.commands = name, label, cwd, commands
+        self.extra_env = extra_env or {}
+
+
+def implementations(profile: str) -> dict[str, Impl]:
+    py = ROOT / "bench" / ".venv" / "bin" / "python"
+    node = shutil.which("node") or "node"
+    built = CARGO_TARGET / ("release" if profile == "release" else "debug")
+    return {
+        "rust": Impl(
+            "rust",
+            f"this project (Rust, {profile})",
+            ROOT,
+            {
+                "login": [str(built / "login")],
+                "callback": [str(built / "callback")],
+            },
+        ),
+        "python": Impl(
+            "python",
+            "Python 3.11 peer (Authlib + boto3, awslambdaric)",
+            ROOT / "bench" / "peers" / "python",
+            {
+                "login": [str(py), "-m", "awslambdaric", "app.login_handler"],
+                "callback": [str(py), "-m", "awslambdaric", "app.callback_handler"],
+            },
+            {"PYTHONDONTWRITEBYTECODE": "1"},
+        ),
+        "node": Impl(
+            "node",
+            "Node.js 20 peer (openid-client + AWS SDK v3)",
+            ROOT / "bench" / "peers" / "node",
+            {
+                "login": [node, "runtime.mjs", "app.login"],
+                "callback": [node, "runtime.mjs", "app.callback"],
+            },
+        ),
+    }
+
+
+def variant(spec: str) -> Impl:
+    """`NAME=DIR`: the login and callback binaries in DIR as implementation NAME."""
+    name, _, directory = spec.partition("=")
+    directory = Path(directory).resolve()
+    if not name or not (directory / "login").exists() or not (directory / "callback").exists():
+        raise SystemExit(f"--variant {spec}: expected NAME=DIR with DIR/login and DIR/callback")
+    return Impl(
+        name,
+        f"variant: the binaries in {directory}",
+        ROOT,
+        {"login": [str(directory / "login")], "callback": [str(directory / "callback")]},
+    )
+
+
+def build(profile: str) -> None:
+    release = ["--release"] if profile == "release" else []
+    cmd = ["nice", "-n", "10", "cargo", "build", *release, "-p", "login", "-p", "callback"]
+    log("building: " + " ".join(cmd))
+    subprocess.run(cmd, cwd=ROOT, check=True)

@@ -1,0 +1,139 @@
+"""The services the functions talk to, started by the harness: moto (Secrets Manager) and the
+local OpenID provider (dev/provider/provider.mjs), each behind a counting proxy; the secret
+they read (one signing key from `openssl genpkey`), seeded into moto; and the stop of both."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+import urllib.parse
+
+from .browser import Browser
+from .common import CLIENT_ID, HARNESS_HEADER, LOGS, REDIRECT_URI, ROOT, SECRET_ID, log
+from .plumbing import free_port
+from .proxy import Proxy
+
+
+class Services:
+    """Once started: `secrets_proxy` (to moto) and `provider_proxy`, the provider's `issuer`
+    (the proxy's URL), its `jwks_path` and whether it announces the `iss` parameter."""
+
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, alg: str):
+        LOGS.mkdir(parents=True, exist_ok=True)
+        moto_port = free_port()
+        log(f"starting moto on :{moto_port}")
+        self.spawn("moto", [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
+        wait_http(f"http://127.0.0.1:{moto_port}/moto-api/", 60, "moto")
+        self.secrets_proxy = Proxy("secrets", moto_port)
+
+        secret = make_secret(alg)
+        secretsmanager(self.secrets_proxy.port, "CreateSecret", {"Name": SECRET_ID, "SecretString": json.dumps(secret)})
+        secretsmanager(self.secrets_proxy.port, "GetSecretValue", {"SecretId": SECRET_ID})
+
+        provider_port = free_port()
+        self.provider_proxy = Proxy("provider", provider_port)
+        self.issuer = f"http://127.0.0.1:{self.provider_proxy.port}"
+        log(f"starting the provider on :{provider_port}, issuer {self.issuer} (counting proxy)")
+        env = dict(os.environ)
+        env.update(
+            PROVIDER_PORT=str(provider_port),
+            PROVIDER_HOST="127.0.0.1",
+            PROVIDER_ISSUER=self.issuer,
+            OIDC_CLIENT_ID=CLIENT_ID,
+            OIDC_CLIENT_SECRET=secret["client_secret"],
+            PROVIDER_REDIRECT_URIS=REDIRECT_URI,
+        )
+        self.spawn("provider", ["node", "provider.mjs"], cwd=ROOT / "dev" / "provider", env=env)
+        discovery_url = f"{self.issuer}/.well-known/openid-configuration"
+        wait_http(discovery_url, 60, "provider", {HARNESS_HEADER: "1"})
+        _, _, doc = Browser().request("GET", discovery_url)
+        doc = json.loads(doc)
+        self.jwks_path = urllib.parse.urlsplit(doc["jwks_uri"]).path
+        self.iss_parameter = bool(doc.get("authorization_response_iss_parameter_supported"))
+
+    def spawn(self, name: str, cmd: list[str], **kw) -> subprocess.Popen:
+        out = open(LOGS / f"{name}.log", "ab")
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kw)
+        out.close()
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+def wait_http(url: str, seconds: float, what: str, headers: dict | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            u = urllib.parse.urlsplit(url)
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+            conn.request("GET", u.path or "/", headers=headers or {})
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            if resp.status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not come up at {url}; see {LOGS}")
+        time.sleep(0.2)
+
+
+def make_secret(alg: str) -> dict:
+    if alg == "ES256":
+        cmd = ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    elif alg == "RS256":
+        cmd = ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
+    else:
+        raise SystemExit(f"--alg must be ES256 or RS256, not {alg}")
+    pem = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return {
+        "client_secret": secrets.token_urlsafe(32),
+        "signing_keys": [{"kid": "bench-1", "private_key_pem": pem}],
+        "cookie_keys": [base64.b64encode(secrets.token_bytes(32)).decode()],
+    }
+
+
+def secretsmanager(port: int, action: str, payload: dict) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    date = time.strftime("%Y%m%d", time.gmtime())
+    conn.request(
+        "POST",
+        "/",
+        json.dumps(payload),
+        {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"secretsmanager.{action}",
+            # moto routes by the credential scope and does not check the signature.
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=bench/{date}/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+            HARNESS_HEADER: "1",
+        },
+    )
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    if resp.status != 200:
+        raise RuntimeError(f"Secrets Manager {action} answered {resp.status}: {data[:300]!r}")
+    return json.loads(data)
+
