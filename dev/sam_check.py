@@ -63,9 +63,9 @@ def expand_language_extensions(template):
     does before the SAM transform, by the SAM CLI's own ForEach processor, and nothing else
     resolved: every other intrinsic (Fn::If, Ref, Fn::Sub...) stays for the checks below to see,
     as CloudFormation would. Then, in the expanded resources, what that transform resolves itself:
-    a Fn::Sub naming the resource of a Fn::GetAtt or Ref, and Fn::FindInMap with literal keys.
-    AWS::LanguageExtensions leaves Transform, as it does at deploy time. A template without that
-    transform comes back as it is."""
+    a plain Fn::Sub naming the resource of a Fn::GetAtt or Ref, and Fn::FindInMap with literal
+    keys. AWS::LanguageExtensions is then taken out of Transform, as the transform itself does
+    once it has run. A template without that transform comes back as it is."""
     transforms = template.get("Transform") or []
     transforms = [transforms] if isinstance(transforms, str) else list(transforms)
     if LANGUAGE_EXTENSIONS not in transforms:
@@ -82,6 +82,14 @@ def expand_language_extensions(template):
     out = context.fragment
     mappings = out.get("Mappings", {})
 
+    def plain_sub(x):
+        return (
+            isinstance(x, dict)
+            and set(x) == {"Fn::Sub"}
+            and isinstance(x["Fn::Sub"], str)
+            and "${" not in x["Fn::Sub"]
+        )
+
     def walk(x):
         if isinstance(x, list):
             return [walk(i) for i in x]
@@ -94,9 +102,9 @@ def expand_language_extensions(template):
                 return mappings[keys[0]][keys[1]][keys[2]]
         if set(x) == {"Fn::GetAtt"} and isinstance(x["Fn::GetAtt"], list):
             name, *rest = x["Fn::GetAtt"]
-            if isinstance(name, dict) and set(name) == {"Fn::Sub"} and isinstance(name["Fn::Sub"], str):
+            if plain_sub(name):
                 return {"Fn::GetAtt": [name["Fn::Sub"], *rest]}
-        if set(x) == {"Ref"} and isinstance(x["Ref"], dict) and set(x["Ref"]) == {"Fn::Sub"}:
+        if set(x) == {"Ref"} and plain_sub(x["Ref"]):
             return {"Ref": x["Ref"]["Fn::Sub"]}
         return x
 
