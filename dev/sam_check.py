@@ -1,0 +1,456 @@
+"""Offline checks of the SAM template, for dev/sam-check.sh (no AWS account, no Docker).
+
+Run with the venv's python3 (it imports the SAM CLI and the SAM translator), from the
+repository root:
+
+    python3 dev/sam_check.py transform template.yaml
+        Step 4. Expands Fn::ForEach (AWS::LanguageExtensions), then runs the SAM transform once per
+        ProtectMeWith value (None, JwtAuthorizer, LambdaAuthorizer) and checks the result: an
+        authorizer on GET /api/me only and exactly the one chosen, the authorizer's invoke
+        permission exactly when it is used, no circular reference between resources (cfn-lint
+        does not follow references inside the HttpApi body), and for every function its own
+        role and log group, the role allowed nothing but writing that log group and reading the
+        secret (kms:Decrypt too when KmsKeyArn is set).
+
+    python3 dev/sam_check.py functions template.yaml
+        Step 5. Every rust-cargolambda function of the template has its crate at CodeUri with a
+        binary named like BuildProperties.Binary. Prints their logical ids on stdout (sam build
+        puts each in .aws-sam/build/<logical id>/), one per line, and the details on stderr.
+
+    python3 dev/sam_check.py elf FILE
+        Step 7. FILE is an aarch64 ELF executable.
+
+Each exits 0 when its checks pass, 1 when one fails (saying which), 2 on a usage error.
+"""
+
+import copy
+import json
+import logging
+import re
+import struct
+import sys
+import tomllib
+from pathlib import Path
+
+# Required parameters get fake values; CloudFormation hands a CommaDelimitedList over as a list.
+PARAMS = {
+    "OidcIssuer": "https://example-org.okta.com/oauth2/default",
+    "OidcClientId": "0oaEXAMPLE",
+    "SpaRedirectUri": "https://app.example.com/callback",
+    "SessionIssuer": "https://api.example.com",
+    "SessionAudience": "https://api.example.com",
+    "AllowedOrigins": ["https://app.example.com"],
+}
+# The other way to hold the secret: an existing one, encrypted with a customer managed key.
+EXISTING_SECRET = {
+    "ExistingSecretArn": "arn:aws:secretsmanager:us-east-1:111122223333:secret:spa-login-AbCdEf",
+    "KmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000",
+}
+SCHEME = {"JwtAuthorizer": "SessionJwt", "LambdaAuthorizer": "SessionAuthorizer"}
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+
+
+def load(path):
+    """The template as the SAM CLI parses it (short-form intrinsics become their long form)."""
+    from samcli.yamlhelper import yaml_parse
+
+    with open(path) as f:
+        return yaml_parse(f.read())
+
+
+def expand_language_extensions(template):
+    """The template with its Fn::ForEach loops expanded as the AWS::LanguageExtensions transform
+    does before the SAM transform, by the SAM CLI's own ForEach processor, and nothing else
+    resolved: every other intrinsic (Fn::If, Ref, Fn::Sub...) stays for the checks below to see,
+    as CloudFormation would. Then, in the expanded resources, what that transform resolves itself:
+    a plain Fn::Sub naming the resource of a Fn::GetAtt or Ref, and Fn::FindInMap with literal
+    keys. AWS::LanguageExtensions is then taken out of Transform, as the transform itself does
+    once it has run. A template without that transform comes back as it is."""
+    transforms = template.get("Transform") or []
+    transforms = [transforms] if isinstance(transforms, str) else list(transforms)
+    if LANGUAGE_EXTENSIONS not in transforms:
+        return template
+    from samcli.lib.cfn_language_extensions.models import ResolutionMode, TemplateProcessingContext
+    from samcli.lib.cfn_language_extensions.processors import ForEachProcessor, TemplateParsingProcessor
+
+    context = TemplateProcessingContext(
+        fragment=copy.deepcopy(template), resolution_mode=ResolutionMode.PARTIAL
+    )
+    TemplateParsingProcessor().process_template(context)
+    # No intrinsic resolver: the collections are literal lists.
+    ForEachProcessor().process_template(context)
+    out = context.fragment
+    mappings = out.get("Mappings", {})
+
+    def plain_sub(x):
+        return (
+            isinstance(x, dict)
+            and set(x) == {"Fn::Sub"}
+            and isinstance(x["Fn::Sub"], str)
+            and "${" not in x["Fn::Sub"]
+        )
+
+    def walk(x):
+        if isinstance(x, list):
+            return [walk(i) for i in x]
+        if not isinstance(x, dict):
+            return x
+        x = {k: walk(v) for k, v in x.items()}
+        if set(x) == {"Fn::FindInMap"}:
+            keys = x["Fn::FindInMap"]
+            if len(keys) == 3 and all(isinstance(k, str) for k in keys):
+                return mappings[keys[0]][keys[1]][keys[2]]
+        if set(x) == {"Fn::GetAtt"} and isinstance(x["Fn::GetAtt"], list):
+            name, *rest = x["Fn::GetAtt"]
+            if plain_sub(name):
+                return {"Fn::GetAtt": [name["Fn::Sub"], *rest]}
+        if set(x) == {"Ref"} and plain_sub(x["Ref"]):
+            return {"Ref": x["Ref"]["Fn::Sub"]}
+        return x
+
+    out["Resources"] = walk(out["Resources"])
+    out["Transform"] = [t for t in transforms if t != LANGUAGE_EXTENSIONS]
+    if len(out["Transform"]) == 1:
+        out["Transform"] = out["Transform"][0]
+    return out
+
+
+def resolve(template, values):
+    """The resources that exist for these parameter values, with every Fn::If decided and
+    AWS::NoValue dropped; other intrinsics are left as they are."""
+    params_def = template["Parameters"]
+
+    def param(name):
+        v = values.get(name, params_def[name].get("Default"))
+        if params_def[name]["Type"] == "CommaDelimitedList" and isinstance(v, str):
+            return v.split(",")
+        return v
+
+    conditions, decided = template.get("Conditions", {}), {}
+
+    def value(x):
+        if isinstance(x, dict) and "Ref" in x:
+            return param(x["Ref"])
+        if isinstance(x, dict) and "Fn::Join" in x:
+            return x["Fn::Join"][0].join(value(x["Fn::Join"][1]))
+        return x
+
+    def truth(c):
+        ((k, v),) = c.items()
+        return {
+            "Fn::Equals": lambda: value(v[0]) == value(v[1]),
+            "Fn::Not": lambda: not truth(v[0]),
+            "Fn::And": lambda: all(map(truth, v)),
+            "Fn::Or": lambda: any(map(truth, v)),
+            "Condition": lambda: cond(v),
+        }[k]()
+
+    def cond(name):
+        if name not in decided:
+            decided[name] = truth(conditions[name])
+        return decided[name]
+
+    gone = object()
+
+    def walk(x):
+        if isinstance(x, dict):
+            if set(x) == {"Fn::If"}:
+                name, yes, no = x["Fn::If"]
+                return walk(yes if cond(name) else no)
+            if x == {"Ref": "AWS::NoValue"}:
+                return gone
+            return {k: w for k, w in ((k, walk(v)) for k, v in x.items()) if w is not gone}
+        if isinstance(x, list):
+            return [w for w in map(walk, x) if w is not gone]
+        return x
+
+    return {
+        k: walk(v)
+        for k, v in template["Resources"].items()
+        if "Condition" not in v or cond(v["Condition"])
+    }
+
+
+def cycles(template):
+    """Circular references (Ref, GetAtt, ${...} of Sub, DependsOn) in every Fn::If branch,
+    self-references included: CloudFormation refuses them all."""
+    resources = template["Resources"]
+
+    def refs(x):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "Ref" and isinstance(v, str):
+                    yield v
+                elif k == "Fn::GetAtt":
+                    yield v.split(".")[0] if isinstance(v, str) else v[0]
+                elif k == "Fn::Sub":
+                    text, names = (v, {}) if isinstance(v, str) else (v[0], v[1])
+                    for m in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                        if m.split(".")[0] not in names:
+                            yield m.split(".")[0]
+                    yield from refs(names)
+                else:
+                    yield from refs(v)
+        elif isinstance(x, list):
+            for i in x:
+                yield from refs(i)
+
+    graph = {}
+    for name, r in resources.items():
+        d = r.get("DependsOn", [])
+        deps = set(refs(r.get("Properties", {}))) | set([d] if isinstance(d, str) else d)
+        graph[name] = sorted(x for x in deps if x in resources)
+    found, state = [], {}
+
+    def visit(n, path):
+        state[n] = "open"
+        for d in graph[n]:
+            if state.get(d) == "open":
+                found.append(path[path.index(d):] + [d])
+            elif d not in state:
+                visit(d, path + [d])
+        state[n] = "done"
+
+    for n in sorted(graph):
+        if n not in state:
+            visit(n, [n])
+    return found
+
+
+def sub_text(x):
+    """A Fn::Sub as one string, its literal variables put in (["/a/${n}", {"n": "b"}] -> "/a/b")."""
+    if not (isinstance(x, dict) and set(x) == {"Fn::Sub"}):
+        return None
+    v = x["Fn::Sub"]
+    if isinstance(v, str):
+        return v
+    text, names = v
+    for k, w in names.items():
+        if isinstance(w, str):
+            text = text.replace("${" + k + "}", w)
+    return text
+
+
+def own_role_and_log_group(variants, binaries):
+    """For every function, whether in each variant (resources resolved for parameter values, and
+    those values) it has a role and a log group of its own, the log group named
+    /aws/lambda/<stack>/<binary>, and a role that lets Lambda write that log group and read the
+    secret, kms:Decrypt on it only when KmsKeyArn is set, and nothing else: [(ok, what)]."""
+
+    def ref(x, key):
+        return x.get(key) if isinstance(x, dict) else None
+
+    def ok_in(res, values, name):
+        secret = {"Ref": "ExistingSecretArn"} if values.get("ExistingSecretArn") else {"Ref": "Secret"}
+        functions = {k: v for k, v in res.items() if v["Type"] == "AWS::Lambda::Function"}
+        p = functions[name]["Properties"]
+        role_name = (ref(p.get("Role"), "Fn::GetAtt") or [None])[0]
+        log_name = ref((p.get("LoggingConfig") or {}).get("LogGroup"), "Ref")
+        others = [v["Properties"] for k, v in functions.items() if k != name]
+        shared = any(
+            (ref(o.get("Role"), "Fn::GetAtt") or [None])[0] == role_name
+            or ref((o.get("LoggingConfig") or {}).get("LogGroup"), "Ref") == log_name
+            for o in others
+        )
+        role, log = res.get(role_name, {}), res.get(log_name, {})
+        statements = [
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": {"Fn::GetAtt": [log_name, "Arn"]},
+            },
+            {"Sid": "ReadTheSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret},
+        ]
+        if values.get("KmsKeyArn"):
+            statements.append(
+                {
+                    "Sid": "DecryptTheSecret",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": {"Ref": "KmsKeyArn"},
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"},
+                            "kms:EncryptionContext:SecretARN": secret,
+                        }
+                    },
+                }
+            )
+        rp, lp = role.get("Properties", {}), log.get("Properties", {})
+        policies = rp.get("Policies", [])
+        return (
+            role.get("Type") == "AWS::IAM::Role"
+            and log.get("Type") == "AWS::Logs::LogGroup"
+            and not shared
+            and sub_text(lp.get("LogGroupName")) == f"/aws/lambda/${{AWS::StackName}}/{binaries[name]}"
+            and lp.get("RetentionInDays") == {"Ref": "LogRetentionDays"}
+            and rp.get("AssumeRolePolicyDocument", {}).get("Statement")
+            == [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+            and set(rp) == {"Description", "AssumeRolePolicyDocument", "Policies"}
+            and len(policies) == 1
+            and policies[0].get("PolicyName") == binaries[name]
+            and policies[0].get("PolicyDocument", {}).get("Statement") == statements
+        ), (role_name, log_name)
+
+    results = []
+    for name in binaries:
+        checked = [ok_in(res, values, name) for res, values in variants]
+        role_name, log_name = checked[0][1]
+        results.append(
+            (
+                all(ok for ok, _ in checked),
+                f"{name}: own role {role_name} and log group {log_name} (/aws/lambda/<stack>/"
+                f"{binaries[name]}); the role writes it and reads the secret, kms:Decrypt only with KmsKeyArn",
+            )
+        )
+    return results
+
+
+def rust_functions(template):
+    """{logical id: resource} of the template's rust-cargolambda functions."""
+    return {
+        name: r
+        for name, r in template.get("Resources", {}).items()
+        if r.get("Type") == "AWS::Serverless::Function"
+        and (r.get("Metadata") or {}).get("BuildMethod") == "rust-cargolambda"
+    }
+
+
+def check_transform(path):
+    from samtranslator.translator.transform import transform
+
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    source = expand_language_extensions(load(path))
+    binaries = {
+        name: (r.get("Metadata", {}).get("BuildProperties") or {}).get("Binary")
+        for name, r in rust_functions(source).items()
+    }
+    # As sam validate does: a local CodeUri becomes an S3 location for the translator.
+    for r in source["Resources"].values():
+        if r.get("Type") == "AWS::Serverless::Function":
+            r["Properties"]["CodeUri"] = "s3://bucket/key"
+
+    problems = []
+
+    def check(ok, what):
+        print(("  ok    " if ok else "  FAIL  ") + what)
+        if not ok:
+            problems.append(what)
+
+    for mode in ["None", "JwtAuthorizer", "LambdaAuthorizer"]:
+        values = dict(PARAMS, ProtectMeWith=mode)
+        out = transform(copy.deepcopy(source), values, NoManagedPolicies())
+        res = resolve(out, values)
+        body = res["HttpApi"]["Properties"]["Body"]
+        routes = sorted(f"{m.upper()} {p}" for p, item in body["paths"].items() for m in item)
+        print(f"ProtectMeWith={mode}: {len(res)} resources, routes: {', '.join(routes)}")
+        loops = cycles(out)
+        check(not loops, "no circular reference" + "".join(f"; {' -> '.join(c)}" for c in loops))
+        if mode == "None":
+            # Roles and log groups do not depend on ProtectMeWith: checked once, for both ways
+            # of holding the secret (created by the stack; existing, with a KMS key).
+            with_kms = dict(values, **EXISTING_SECRET)
+            variants = [(res, values), (resolve(out, with_kms), with_kms)]
+            for ok, what in own_role_and_log_group(variants, binaries):
+                check(ok, what)
+        secured = {
+            f"{m.upper()} {p}": op["security"]
+            for p, item in body["paths"].items()
+            for m, op in item.items()
+            if isinstance(op, dict) and "security" in op
+        }
+        schemes = (body.get("components") or {}).get("securitySchemes") or {}
+        invoke = [
+            k
+            for k, v in res.items()
+            if v["Type"] == "AWS::Lambda::Permission"
+            and v["Properties"]["FunctionName"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+        ]
+        if mode == "None":
+            check(not secured, "no route has an authorizer" + (f": {secured}" if secured else ""))
+            check(not schemes, "no authorizer" + (f": {list(schemes)}" if schemes else ""))
+            check(not invoke, "no invoke permission for the authorizer" + (f": {invoke}" if invoke else ""))
+            continue
+        name = SCHEME[mode]
+        check(secured == {"GET /api/me": [{name: []}]}, f"{name} on GET /api/me only: {secured}")
+        check(list(schemes) == [name], f"one authorizer, {name}: {list(schemes)}")
+        az = schemes.get(name, {}).get("x-amazon-apigateway-authorizer", {})
+        if mode == "JwtAuthorizer":
+            # The parameters, which CloudFormation resolves; never the API's own URL.
+            check(
+                az.get("type") == "jwt"
+                and az.get("identitySource") == "$request.header.Authorization"
+                and az.get("jwtConfiguration")
+                == {"issuer": {"Ref": "SessionIssuer"}, "audience": [{"Ref": "SessionAudience"}]},
+                "JWT authorizer: Authorization header, issuer SessionIssuer, audience SessionAudience",
+            )
+            check(not invoke, "no invoke permission for the authorizer" + (f": {invoke}" if invoke else ""))
+        else:
+            check(
+                az.get("type") == "request"
+                and az.get("authorizerPayloadFormatVersion") == "2.0"
+                and az.get("enableSimpleResponses") is True
+                and az.get("authorizerResultTtlInSeconds") == 300
+                and az.get("identitySource") == ["$request.header.Authorization"]
+                and "${AuthorizerFunction.Arn}" in json.dumps(az.get("authorizerUri")),
+                "REQUEST authorizer: AuthorizerFunction, payload 2.0, simple responses, cached 300 s per Authorization",
+            )
+            p = res[invoke[0]]["Properties"] if len(invoke) == 1 else {}
+            check(
+                p.get("Principal") == "apigateway.amazonaws.com"
+                and p.get("Action") == "lambda:InvokeFunction"
+                and "${HttpApi}/authorizers/*" in json.dumps(p.get("SourceArn")),
+                f"apigateway may invoke AuthorizerFunction for this API's authorizers: {invoke}",
+            )
+    return 1 if problems else 0
+
+
+def check_functions(path):
+    bad = False
+    for name, res in rust_functions(expand_language_extensions(load(path))).items():
+        binary = (res["Metadata"].get("BuildProperties") or {}).get("Binary")
+        crate = Path(str(res.get("Properties", {}).get("CodeUri", "")))
+        bins = []
+        if (crate / "Cargo.toml").is_file():
+            manifest = tomllib.loads((crate / "Cargo.toml").read_text())
+            bins = [b.get("name") for b in manifest.get("bin", [])] or [manifest.get("package", {}).get("name")]
+        if not binary or binary not in bins:
+            print(f"{name}: CodeUri {crate} has no binary {binary!r} ({bins or 'no Cargo.toml'})", file=sys.stderr)
+            bad = True
+        else:
+            print(f"  {name:<20} {crate}  bin {binary}", file=sys.stderr)
+            print(name)
+    return 1 if bad else 0
+
+
+def check_elf(path):
+    # ELF header: magic 7f 45 4c 46, class 2 (64-bit), data 1 (little-endian), e_type 2 (EXEC) or
+    # 3 (DYN, position-independent), e_machine 0xb7 (183, AArch64) at offset 18.
+    with open(path, "rb") as f:
+        h = f.read(20)
+    ok = (
+        len(h) == 20
+        and h[:4] == b"\x7fELF"
+        and h[4] == 2
+        and h[5] == 1
+        and struct.unpack_from("<H", h, 16)[0] in (2, 3)
+        and struct.unpack_from("<H", h, 18)[0] == 0xB7
+    )
+    if not ok:
+        print(f"{path}: header {h.hex(' ')}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+COMMANDS = {"transform": check_transform, "functions": check_functions, "elf": check_elf}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in COMMANDS:
+        print(f"usage: python3 {sys.argv[0]} {{{'|'.join(COMMANDS)}}} FILE", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2]))
