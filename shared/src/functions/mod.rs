@@ -17,3 +17,6 @@ pub mod issuer;
 pub mod login;
 pub mod logout;
 pub mod start;
+
+#[cfg(test)]
+mod template;
