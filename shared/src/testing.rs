@@ -94,25 +94,39 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
 }
 
-/// A compact JWS of `header` and `claims` signed by `key`.
-pub fn jws(header: &Value, claims: &Value, key: &SigningKey) -> String {
-    let input = format!(
+/// The JWS signing input `header.claims`, both base64url.
+fn signing_input(header: &Value, claims: &Value) -> String {
+    format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
+    )
+}
+
+/// The JWS header `{"alg", "kid"}` naming `key`.
+pub fn jws_header(key: &SigningKey) -> Value {
+    json!({"alg": key.alg_name(), "kid": key.kid()})
+}
+
+/// A compact JWS of `header` and `claims` signed by `key`.
+pub fn jws(header: &Value, claims: &Value, key: &SigningKey) -> String {
+    let input = signing_input(header, claims);
     let sig = key.sign(input.as_bytes()).unwrap();
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
 /// A compact JWS with an arbitrary signature.
 pub fn jws_raw(header: &Value, claims: &Value, signature: &[u8]) -> String {
-    format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        URL_SAFE_NO_PAD.encode(signature)
-    )
+    format!("{}.{}", signing_input(header, claims), URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// A compact JWS tagged with HMAC-SHA256 under `secret`, whatever `header` says: the HS256 token
+/// an attacker forges from a value it knows (the client secret, the provider's public key).
+pub fn jws_hmac(secret: &[u8], header: &Value, claims: &Value) -> String {
+    let input = signing_input(header, claims);
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
 }
 
 /// A provider on wiremock: discovery, JWKS, and token/userinfo endpoints that tests script.
@@ -282,9 +296,9 @@ pub struct Rp {
 pub mod callbacks {
     use http::Method;
     use http::header::{REFERRER_POLICY, SET_COOKIE};
-    use serde_json::Value;
+    use serde_json::{Value, json};
     use wiremock::matchers::{header, method, path};
-    use wiremock::{Mock, ResponseTemplate};
+    use wiremock::{Mock, MockBuilder, ResponseTemplate};
 
     use super::{CLIENT_SECRET, FakeProvider, Rp, secret_json};
     use crate::infra::clock::unix_now;
@@ -304,7 +318,12 @@ pub mod callbacks {
     }
 
     pub fn begin(state: &Rp, flow: Flow, return_to: Option<&str>) -> Started {
-        let start = state.login.start(flow, return_to, unix_now()).unwrap();
+        begin_at(state, flow, return_to, unix_now())
+    }
+
+    /// [`begin`] as if started at `now` (a login of the past, whose cookie has expired).
+    pub fn begin_at(state: &Rp, flow: Flow, return_to: Option<&str>, now: u64) -> Started {
+        let start = state.login.start(flow, return_to, now).unwrap();
         let q: std::collections::HashMap<_, _> =
             start.authorize_url.query_pairs().into_owned().collect();
         let cookie = start.set_cookie.split(';').next().unwrap().to_owned();
@@ -335,10 +354,26 @@ pub mod callbacks {
         call(state, Method::GET, "/api/callback", Some(query), b"", Some(&started.cookie)).await
     }
 
+    /// The browser back at the server flow's callback with `query` and the login's cookie.
+    pub async fn server_get(state: &Rp, started: &Started, query: &str) -> http::Response<String> {
+        let path = "/authorization-code/callback";
+        call(state, Method::GET, path, Some(query), b"", Some(&started.cookie)).await
+    }
+
     pub fn ok_query(provider: &FakeProvider, started: &Started) -> String {
         let iss: String =
             url::form_urlencoded::byte_serialize(provider.issuer().as_bytes()).collect();
         format!("code=the-code&state={}&iss={iss}", started.state)
+    }
+
+    /// Mounts `mock` answering `response`, expected `times` times.
+    async fn expect(
+        provider: &FakeProvider,
+        mock: MockBuilder,
+        response: ResponseTemplate,
+        times: impl Into<wiremock::Times>,
+    ) {
+        mock.respond_with(response).expect(times).mount(&provider.server).await;
     }
 
     pub async fn mount_token(
@@ -346,12 +381,7 @@ pub mod callbacks {
         response: ResponseTemplate,
         times: impl Into<wiremock::Times>,
     ) {
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(response)
-            .expect(times)
-            .mount(&provider.server)
-            .await;
+        expect(provider, Mock::given(method("POST")).and(path("/token")), response, times).await;
     }
 
     pub async fn mount_userinfo(
@@ -359,13 +389,36 @@ pub mod callbacks {
         body: Value,
         times: impl Into<wiremock::Times>,
     ) {
-        Mock::given(method("GET"))
-            .and(path("/userinfo"))
-            .and(header("authorization", format!("Bearer {ACCESS_TOKEN}").as_str()))
-            .respond_with(ResponseTemplate::new(200).set_body_json(body))
-            .expect(times)
-            .mount(&provider.server)
-            .await;
+        let response = ResponseTemplate::new(200).set_body_json(body);
+        mount_userinfo_answer(provider, response, times).await;
+    }
+
+    /// Mounts the userinfo endpoint answering `response` to our access token only.
+    pub async fn mount_userinfo_answer(
+        provider: &FakeProvider,
+        response: ResponseTemplate,
+        times: impl Into<wiremock::Times>,
+    ) {
+        let bearer = format!("Bearer {ACCESS_TOKEN}");
+        let mock =
+            Mock::given(method("GET")).and(path("/userinfo")).and(header("authorization", bearer));
+        expect(provider, mock, response, times).await;
+    }
+
+    /// A SPA login against `provider` (its JWKS mounted) whose token endpoint answers, once, the
+    /// ID token `make` builds from the standard claims; userinfo answers `alice`, expected
+    /// `userinfo` times. The callback's answer.
+    pub async fn spa_login(
+        provider: &FakeProvider,
+        userinfo: impl Into<wiremock::Times>,
+        make: impl FnOnce(Value) -> String,
+    ) -> http::Response<String> {
+        let state = provider.state(&secret_json(KeyAlg::Es256, 1), &[]).await;
+        let started = begin(&state, Flow::Spa, None);
+        let id_token = make(provider.claims(&started.nonce, ACCESS_TOKEN));
+        mount_token(provider, FakeProvider::token_response(&id_token, ACCESS_TOKEN), 1).await;
+        mount_userinfo(provider, json!({"sub": "alice"}), userinfo).await;
+        spa_get(&state, &started, &ok_query(provider, &started)).await
     }
 
     pub async fn setup() -> (FakeProvider, Rp) {
@@ -392,6 +445,22 @@ pub mod callbacks {
         assert!(body.get("token").is_none());
         assert!(!resp.body().contains("eyJ"), "no JWT of any kind in a refusal");
         assert_no_session_and_cleared(resp);
+    }
+
+    /// A SPA callback with `query` and `cookie` refused before the code exchange (the token
+    /// endpoint must not be called) as [`assert_refused`] checks; the answer, for more checks.
+    pub async fn assert_refused_before_exchange(
+        provider: &FakeProvider,
+        state: &Rp,
+        query: &str,
+        cookie: Option<&str>,
+        status: u16,
+        code: &str,
+    ) -> http::Response<String> {
+        mount_token(provider, ResponseTemplate::new(500), 0).await;
+        let resp = call(state, Method::GET, "/api/callback", Some(query), b"", cookie).await;
+        assert_refused(&resp, status, code);
+        resp
     }
 
     pub fn assert_no_session_and_cleared(resp: &http::Response<String>) {

@@ -1,90 +1,94 @@
 //! Hostile browsers: altered or missing state and cookies, replay, code injection, RFC 9207,
 //! provider errors carrying HTML, open redirects.
 
-use http::Method;
 use serde_json::json;
-use shared::keygen::KeyAlg;
-use shared::testing::Rp;
 use shared::testing::callbacks::*;
-use shared::testing::{FakeProvider, secret_json};
-use shared::{CookieKey, Flow, Transaction, unix_now};
+use shared::testing::{FakeProvider, Rp};
+use shared::{CookieKey, Flow, TRANSACTION_LIFETIME, Transaction, unix_now};
 use wiremock::ResponseTemplate;
 
-async fn setup_no_exchange() -> (FakeProvider, Rp) {
-    let (provider, state) = setup().await;
-    // Every case here is refused before the code exchange.
-    mount_token(&provider, ResponseTemplate::new(500), 0).await;
-    (provider, state)
+/// A SPA login coming back with the query `query` builds and its own cookie, refused before the
+/// code exchange with `status` and `code`. The answer, for more checks.
+async fn refused_query(
+    query: impl FnOnce(&FakeProvider, &Started) -> String,
+    status: u16,
+    code: &str,
+) -> http::Response<String> {
+    let (p, state) = setup().await;
+    let s = begin(&state, Flow::Spa, None);
+    assert_refused_before_exchange(&p, &state, &query(&p, &s), Some(&s.cookie), status, code).await
 }
 
-async fn refused(state: &Rp, query: String, cookie: Option<&str>, status: u16, code: &str) {
-    let resp = call(state, Method::GET, "/api/callback", Some(&query), b"", cookie).await;
-    assert_refused(&resp, status, code);
+/// Login `s` coming back with its own query and `cookie`, refused before the code exchange.
+async fn refused_cookie(
+    p: &FakeProvider,
+    state: &Rp,
+    s: &Started,
+    cookie: Option<&str>,
+    code: &str,
+) {
+    assert_refused_before_exchange(p, state, &ok_query(p, s), cookie, 400, code).await;
 }
 
 #[tokio::test]
 async fn state_altered() {
-    let (p, state) = setup_no_exchange().await;
-    let s = begin(&state, Flow::Spa, None);
-    let altered = format!("{}x", s.state);
-    refused(
-        &state,
-        ok_query(&p, &s).replace(&s.state, &altered),
-        Some(&s.cookie),
-        400,
-        "state_mismatch",
-    )
-    .await;
+    for altered in [|s: &str| format!("{s}x"), |s: &str| format!("not-{s}")] {
+        let query =
+            |p: &FakeProvider, s: &Started| ok_query(p, s).replace(&s.state, &altered(&s.state));
+        refused_query(query, 400, "state_mismatch").await;
+    }
 }
 
 #[tokio::test]
 async fn state_missing() {
-    let (p, state) = setup_no_exchange().await;
-    let s = begin(&state, Flow::Spa, None);
-    refused(&state, format!("code=c&iss={}", p.issuer()), Some(&s.cookie), 400, "state_mismatch")
-        .await;
+    refused_query(|p, _| format!("code=c&iss={}", p.issuer()), 400, "state_mismatch").await;
 }
 
 #[tokio::test]
 async fn cookie_missing() {
-    let (p, state) = setup_no_exchange().await;
+    let (p, state) = setup().await;
     let s = begin(&state, Flow::Spa, None);
-    refused(&state, ok_query(&p, &s), None, 400, "transaction_missing").await;
+    // No Cookie header at all, and one without ours.
+    for cookie in [None, Some("other=1")] {
+        refused_cookie(&p, &state, &s, cookie, "transaction_missing").await;
+    }
 }
 
 #[tokio::test]
 async fn cookie_tampered() {
-    let (p, state) = setup_no_exchange().await;
+    let (p, state) = setup().await;
     let s = begin(&state, Flow::Spa, None);
-    let tampered = format!("{}A", &s.cookie[..s.cookie.len() - 1]);
-    refused(&state, ok_query(&p, &s), Some(&tampered), 400, "transaction_invalid").await;
+    // One character changed, in the last position and inside the sealed value.
+    for from_end in [1, 5] {
+        let mut tampered = s.cookie.clone().into_bytes();
+        let i = tampered.len() - from_end;
+        tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        refused_cookie(&p, &state, &s, Some(&tampered), "transaction_invalid").await;
+    }
 }
 
 #[tokio::test]
 async fn cookie_expired() {
-    let (p, state) = setup_no_exchange().await;
-    let start = state.login.start(Flow::Spa, None, unix_now() - 3600).unwrap();
-    let q: std::collections::HashMap<_, _> =
-        start.authorize_url.query_pairs().into_owned().collect();
-    let s = Started {
-        state: q["state"].clone(),
-        nonce: q["nonce"].clone(),
-        cookie: start.set_cookie.split(';').next().unwrap().into(),
-    };
-    refused(&state, ok_query(&p, &s), Some(&s.cookie), 400, "transaction_expired").await;
+    let (p, state) = setup().await;
+    // One second past the transaction's lifetime, and long past it.
+    for age in [TRANSACTION_LIFETIME.as_secs() + 1, 3600] {
+        let s = begin_at(&state, Flow::Spa, None, unix_now() - age);
+        refused_cookie(&p, &state, &s, Some(&s.cookie), "transaction_expired").await;
+    }
 }
 
 #[tokio::test]
 async fn cookie_from_another_login() {
-    let (p, state) = setup_no_exchange().await;
+    let (p, state) = setup().await;
     let mine = begin(&state, Flow::Spa, None);
     let theirs = begin(&state, Flow::Spa, None);
-    refused(&state, ok_query(&p, &mine), Some(&theirs.cookie), 400, "state_mismatch").await;
+    refused_cookie(&p, &state, &mine, Some(&theirs.cookie), "state_mismatch").await;
 }
 
 #[tokio::test]
 async fn cookie_under_a_retired_key() {
-    let (p, state) = setup_no_exchange().await;
+    let (p, state) = setup().await;
     let s = begin(&state, Flow::Spa, None);
     // Sealed under a key that is no longer in the secret.
     let tx = Transaction::open(
@@ -93,85 +97,54 @@ async fn cookie_under_a_retired_key() {
         unix_now(),
     )
     .unwrap();
-    let retired = tx.seal(&CookieKey::new([9; 32])).unwrap();
-    refused(
-        &state,
-        ok_query(&p, &s),
-        Some(&format!("__Host-oidc-tx={retired}")),
-        400,
-        "transaction_invalid",
-    )
-    .await;
+    let retired = format!("__Host-oidc-tx={}", tx.seal(&CookieKey::new([9; 32])).unwrap());
+    refused_cookie(&p, &state, &s, Some(&retired), "transaction_invalid").await;
 }
 
 #[tokio::test]
 async fn cookie_oversized() {
-    let (p, state) = setup_no_exchange().await;
+    let (p, state) = setup().await;
     let s = begin(&state, Flow::Spa, None);
-    refused(
-        &state,
-        ok_query(&p, &s),
-        Some(&format!("__Host-oidc-tx={}", "A".repeat(5000))),
-        400,
-        "transaction_invalid",
-    )
-    .await;
+    let oversized = format!("__Host-oidc-tx={}", "A".repeat(5000));
+    refused_cookie(&p, &state, &s, Some(&oversized), "transaction_invalid").await;
 }
 
 #[tokio::test]
 async fn cookie_from_the_other_flow() {
-    let (p, state) = setup_no_exchange().await;
+    let (p, state) = setup().await;
     let s = begin(&state, Flow::Server, None);
-    refused(&state, ok_query(&p, &s), Some(&s.cookie), 400, "transaction_flow_mismatch").await;
+    refused_cookie(&p, &state, &s, Some(&s.cookie), "transaction_flow_mismatch").await;
 }
 
 #[tokio::test]
 async fn code_injection_with_a_second_code() {
-    let (p, state) = setup_no_exchange().await;
-    let s = begin(&state, Flow::Spa, None);
-    refused(
-        &state,
-        format!("{}&code=injected", ok_query(&p, &s)),
-        Some(&s.cookie),
-        400,
-        "bad_request",
-    )
-    .await;
+    let query = |p: &FakeProvider, s: &Started| format!("{}&code=injected", ok_query(p, s));
+    refused_query(query, 400, "bad_request").await;
 }
 
 #[tokio::test]
 async fn rfc9207_iss_wrong() {
-    let (_p, state) = setup_no_exchange().await;
-    let s = begin(&state, Flow::Spa, None);
-    refused(
-        &state,
-        format!("code=c&state={}&iss=https%3A%2F%2Fevil.example", s.state),
-        Some(&s.cookie),
-        400,
-        "issuer_mismatch",
-    )
-    .await;
+    let query = |_: &FakeProvider, s: &Started| {
+        format!("code=c&state={}&iss=https%3A%2F%2Fevil.example", s.state)
+    };
+    refused_query(query, 400, "issuer_mismatch").await;
 }
 
 #[tokio::test]
 async fn rfc9207_iss_absent_although_announced() {
-    let (_p, state) = setup_no_exchange().await;
-    let s = begin(&state, Flow::Spa, None);
-    refused(&state, format!("code=c&state={}", s.state), Some(&s.cookie), 400, "issuer_mismatch")
-        .await;
+    refused_query(|_, s| format!("code=c&state={}", s.state), 400, "issuer_mismatch").await;
 }
 
 #[tokio::test]
 async fn provider_error_with_html_description() {
-    let (p, state) = setup_no_exchange().await;
-    let s = begin(&state, Flow::Spa, None);
-    let query = format!(
-        "error=access_denied&error_description=%3Cimg+src%3Dx+onerror%3Dalert(1)%3E&state={}&iss={}",
-        s.state,
-        p.issuer()
-    );
-    let resp = call(&state, Method::GET, "/api/callback", Some(&query), b"", Some(&s.cookie)).await;
-    assert_refused(&resp, 401, "login_failed");
+    let query = |p: &FakeProvider, s: &Started| {
+        format!(
+            "error=access_denied&error_description=%3Cimg+src%3Dx+onerror%3Dalert(1)%3E&state={}&iss={}",
+            s.state,
+            p.issuer()
+        )
+    };
+    let resp = refused_query(query, 401, "login_failed").await;
     assert!(!resp.body().contains("img") && !resp.body().contains("alert"));
 }
 
@@ -197,7 +170,7 @@ async fn replay_of_a_used_code_and_cookie() {
 
 #[tokio::test]
 async fn open_redirect_return_to_in_its_many_spellings() {
-    let (_p, state) = setup_no_exchange().await;
+    let (_p, state) = setup().await;
     for evil in [
         "https://evil.example/",
         "//evil.example",
@@ -221,9 +194,4 @@ async fn open_redirect_return_to_in_its_many_spellings() {
         let tx = Transaction::open(value, state.login.cookie_keys(), unix_now()).unwrap();
         assert_eq!(tx.return_to.as_str(), "/home", "{evil:?} was kept");
     }
-}
-
-#[test]
-fn secret_json_helper_is_valid() {
-    assert!(shared::Secret::from_json(&secret_json(KeyAlg::Es256, 3)).is_ok());
 }

@@ -71,6 +71,19 @@ async fn discovery_answering_garbage_fails_clearly() {
 }
 
 #[tokio::test]
+async fn discovery_issuer_not_matching_config() {
+    let provider = FakeProvider::start_with(
+        testing::key("k", KeyAlg::Rs256),
+        json!({"issuer": "https://evil.example"}),
+    )
+    .await;
+    let err = discover(&shared::http_client().unwrap(), &config(&provider.issuer())).await;
+    let err = err.unwrap_err();
+    assert!(matches!(err, ProviderError::IssuerMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("https://evil.example"), "{err}");
+}
+
+#[tokio::test]
 async fn secrets_manager_unreachable_at_cold_start_fails_fast() {
     let client = testing::secrets_client_at(&format!("http://127.0.0.1:{}", closed_port()));
     let started = Instant::now();
@@ -98,11 +111,8 @@ async fn jwks_failing_during_a_refetch_keeps_the_cached_keys() {
     // A token by an unknown key triggers the refetch, which fails: refused, nothing cached lost.
     let stranger = testing::key("stranger", KeyAlg::Es256);
     let s = begin(&state, Flow::Spa, None);
-    let id = testing::jws(
-        &json!({"alg": "ES256", "kid": "stranger"}),
-        &provider.claims(&s.nonce, ACCESS_TOKEN),
-        &stranger,
-    );
+    let claims = provider.claims(&s.nonce, ACCESS_TOKEN);
+    let id = testing::jws(&testing::jws_header(&stranger), &claims, &stranger);
     Mock::given(path("/token"))
         .respond_with(FakeProvider::token_response(&id, ACCESS_TOKEN))
         .up_to_n_times(1)

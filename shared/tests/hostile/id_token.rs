@@ -3,8 +3,10 @@
 use serde_json::{Value, json};
 use shared::keygen::KeyAlg;
 use shared::testing::callbacks::*;
-use shared::testing::{self, CLIENT_ID, CLIENT_SECRET, FakeProvider, jws, jws_raw, secret_json};
-use shared::unix_now;
+use shared::testing::{
+    self, CLIENT_ID, CLIENT_SECRET, FakeProvider, jws, jws_header, jws_hmac, jws_raw,
+};
+use shared::{ID_TOKEN_LEEWAY_SECS, unix_now};
 
 /// Runs a login whose token endpoint answers the ID token that `make` builds from the standard
 /// claims (the login's nonce, our client id, a fresh `iat`/`exp`, a matching `at_hash`).
@@ -14,12 +16,7 @@ async fn refused_with(
     code: &str,
 ) {
     provider.serve_jwks(&[&provider.key], None).await;
-    let state = provider.state(&secret_json(KeyAlg::Es256, 1), &[]).await;
-    let started = begin(&state, shared::Flow::Spa, None);
-    let id_token = make(&provider, provider.claims(&started.nonce, ACCESS_TOKEN));
-    mount_token(&provider, FakeProvider::token_response(&id_token, ACCESS_TOKEN), 1).await;
-    mount_userinfo(&provider, json!({"sub": "alice"}), 0).await;
-    let resp = spa_get(&state, &started, &ok_query(&provider, &started)).await;
+    let resp = spa_login(&provider, 0, |c| make(&provider, c)).await;
     assert_refused(&resp, 401, code);
 }
 
@@ -44,30 +41,10 @@ async fn refused_claim(field: &str, value: Value, code: &str) {
     .await;
 }
 
-fn header(p: &FakeProvider) -> Value {
-    json!({"alg": p.key.alg_name(), "kid": p.key.kid()})
-}
-
-fn hmac(key: &[u8], header: &Value, claims: &Value) -> String {
-    let input = format!(
-        "{}.{}",
-        base64_url(header.to_string().as_bytes()),
-        base64_url(claims.to_string().as_bytes())
-    );
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
-    let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
-    format!("{input}.{}", base64_url(tag.as_ref()))
-}
-
-fn base64_url(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 #[tokio::test]
 async fn bad_signature_rs256() {
     refused(
-        |p, c| jws(&header(p), &c, &testing::key("x", KeyAlg::Rs256)),
+        |p, c| jws(&jws_header(&p.key), &c, &testing::key("x", KeyAlg::Rs256)),
         "id_token_bad_signature",
     )
     .await;
@@ -78,7 +55,7 @@ async fn bad_signature_es256() {
     let provider = FakeProvider::start_with(testing::key("idp-ec", KeyAlg::Es256), json!({})).await;
     refused_with(
         provider,
-        |p, c| jws(&header(p), &c, &testing::key("x", KeyAlg::Es256)),
+        |p, c| jws(&jws_header(&p.key), &c, &testing::key("x", KeyAlg::Es256)),
         "id_token_bad_signature",
     )
     .await;
@@ -96,7 +73,7 @@ async fn alg_none() {
 #[tokio::test]
 async fn hs256_signed_with_the_client_secret() {
     refused(
-        |p, c| hmac(CLIENT_SECRET.as_bytes(), &json!({"alg": "HS256", "kid": p.key.kid()}), &c),
+        |p, c| jws_hmac(CLIENT_SECRET.as_bytes(), &json!({"alg": "HS256", "kid": p.key.kid()}), &c),
         "id_token_alg_not_allowed",
     )
     .await;
@@ -107,7 +84,7 @@ async fn hs256_signed_with_the_providers_public_key() {
     refused(
         |p, c| {
             let public = p.key.public_jwk().to_string();
-            hmac(public.as_bytes(), &json!({"alg": "HS256", "kid": p.key.kid()}), &c)
+            jws_hmac(public.as_bytes(), &json!({"alg": "HS256", "kid": p.key.kid()}), &c)
         },
         "id_token_alg_not_allowed",
     )
@@ -124,49 +101,48 @@ async fn algorithm_outside_the_allow_list() {
     .await;
 }
 
-#[tokio::test]
-async fn wrong_iss() {
-    refused_claim("iss", json!("https://evil.example"), "id_token_issuer_mismatch").await;
+/// One test per conformance case: the standard claims with one claim set (`= value`) or removed
+/// (`= Value::Null`), signed properly, refused with the code after `=>`.
+macro_rules! refused_claims {
+    ($($case:ident: $field:literal = $value:expr => $code:literal;)+) => {$(
+        #[tokio::test]
+        async fn $case() {
+            refused_claim($field, $value, $code).await;
+        }
+    )+};
 }
 
-#[tokio::test]
-async fn missing_iss() {
-    refused_claim("iss", Value::Null, "id_token_malformed").await;
-}
-
-#[tokio::test]
-async fn wrong_aud() {
-    refused_claim("aud", json!("another-client"), "id_token_audience_mismatch").await;
-}
-
-#[tokio::test]
-async fn missing_aud() {
-    refused_claim("aud", Value::Null, "id_token_audience_mismatch").await;
+refused_claims! {
+    wrong_iss: "iss" = json!("https://evil.example") => "id_token_issuer_mismatch";
+    missing_iss: "iss" = Value::Null => "id_token_malformed";
+    wrong_aud: "aud" = json!("another-client") => "id_token_audience_mismatch";
+    missing_aud: "aud" = Value::Null => "id_token_audience_mismatch";
+    wrong_azp: "azp" = json!("another-client") => "id_token_azp_mismatch";
+    missing_sub: "sub" = Value::Null => "id_token_malformed";
+    empty_sub: "sub" = json!("") => "id_token_subject_missing";
+    missing_iat: "iat" = Value::Null => "id_token_malformed";
+    stale_iat: "iat" = json!(unix_now() - 86_400) => "id_token_stale";
+    missing_exp: "exp" = Value::Null => "id_token_malformed";
+    wrong_nonce: "nonce" = json!("nonce-of-another-login") => "id_token_nonce_mismatch";
+    missing_nonce: "nonce" = Value::Null => "id_token_nonce_mismatch";
+    wrong_at_hash: "at_hash" = json!(testing::at_hash("another-access-token"))
+        => "id_token_at_hash_mismatch";
 }
 
 #[tokio::test]
 async fn extra_audience_without_azp() {
-    refused_claim("aud", json!([CLIENT_ID, "another-client"]), "id_token_azp_mismatch").await;
-}
-
-#[tokio::test]
-async fn wrong_azp() {
-    refused_claim("azp", json!("another-client"), "id_token_azp_mismatch").await;
-}
-
-#[tokio::test]
-async fn missing_sub() {
-    refused_claim("sub", Value::Null, "id_token_malformed").await;
-}
-
-#[tokio::test]
-async fn empty_sub() {
-    refused_claim("sub", json!(""), "id_token_subject_missing").await;
-}
-
-#[tokio::test]
-async fn missing_iat() {
-    refused_claim("iat", Value::Null, "id_token_malformed").await;
+    let audiences = json!([CLIENT_ID, "another-client"]);
+    refused_claim("aud", audiences.clone(), "id_token_azp_mismatch").await;
+    // The same audiences naming us as the authorized party are accepted.
+    let provider = FakeProvider::start().await;
+    provider.serve_jwks(&[&provider.key], None).await;
+    let resp = spa_login(&provider, 1, |mut c| {
+        c["aud"] = audiences;
+        c["azp"] = json!(CLIENT_ID);
+        provider.id_token(&c)
+    })
+    .await;
+    assert_eq!(resp.status(), 200, "{}", resp.body());
 }
 
 #[tokio::test]
@@ -183,36 +159,17 @@ async fn future_iat() {
 }
 
 #[tokio::test]
-async fn stale_iat() {
-    refused_claim("iat", json!(unix_now() - 86_400), "id_token_stale").await;
-}
-
-#[tokio::test]
-async fn missing_exp() {
-    refused_claim("exp", Value::Null, "id_token_malformed").await;
-}
-
-#[tokio::test]
 async fn expired_exp() {
     refused_claim("exp", json!(unix_now() - 120), "id_token_expired").await;
-}
-
-#[tokio::test]
-async fn wrong_nonce() {
-    refused_claim("nonce", json!("nonce-of-another-login"), "id_token_nonce_mismatch").await;
-}
-
-#[tokio::test]
-async fn missing_nonce() {
-    refused_claim("nonce", Value::Null, "id_token_nonce_mismatch").await;
-}
-
-#[tokio::test]
-async fn wrong_at_hash() {
-    refused_claim(
-        "at_hash",
-        json!(testing::at_hash("another-access-token")),
-        "id_token_at_hash_mismatch",
+    // One second past the leeway, issued ten minutes ago.
+    refused(
+        |p, mut c| {
+            let now = i64::try_from(unix_now()).unwrap();
+            c["iat"] = json!(now - 600);
+            c["exp"] = json!(now - ID_TOKEN_LEEWAY_SECS - 1);
+            p.id_token(&c)
+        },
+        "id_token_expired",
     )
     .await;
 }
