@@ -21,7 +21,8 @@ impl ReturnTo {
             && !matches!(bytes.get(1), Some(b'/' | b'\\'))
             && value.len() <= MAX_LEN
             && bytes.iter().all(|b| b.is_ascii_graphic() && *b != b'\\')
-            && !contains_encoded_separator(bytes);
+            && !contains_encoded_separator(bytes)
+            && !has_dot_segment(value);
         safe.then(|| Self(value.to_owned()))
     }
 
@@ -34,6 +35,17 @@ impl ReturnTo {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A `.` or `..` segment in the path (before `?` or `#`), with each dot written as `.` or as
+/// `%2E` in any case. A browser resolves them away, and `/..//evil.example` becomes
+/// `//evil.example`: another origin for any same-origin page that redirects to the path.
+fn has_dot_segment(value: &str) -> bool {
+    let path = value.split(['?', '#']).next().unwrap_or_default();
+    path.split('/').any(|segment| {
+        let dots = segment.to_ascii_lowercase().replace("%2e", ".");
+        dots == "." || dots == ".."
+    })
 }
 
 /// `%2F` or `%5C` in any case.
@@ -61,9 +73,18 @@ mod tests {
 
     #[test]
     fn keeps_same_origin_paths() {
-        for ok in
-            ["/", "/app", "/app/page?x=1&y=2#frag", "/a/b/c.html", "/@user", "/a%20b", "/%2e%2e/"]
-        {
+        for ok in [
+            "/",
+            "/app",
+            "/app/page?x=1&y=2#frag",
+            "/a/b/c.html",
+            "/@user",
+            "/a%20b",
+            "/.well-known/x",
+            "/a/..b/c.",
+            "/search?q=../..//x",
+            "/app#../..",
+        ] {
             assert_eq!(ReturnTo::parse(ok).map(|r| r.0), Some(ok.to_owned()), "{ok}");
         }
     }
@@ -100,6 +121,25 @@ mod tests {
             long.as_str(),
         ];
         for bad in refused {
+            assert!(ReturnTo::parse(bad).is_none(), "accepted {bad:?}");
+        }
+    }
+
+    #[test]
+    fn return_to_refuses_dot_segments_in_every_spelling() {
+        for bad in [
+            "/..//evil.example",
+            "/a/../..//x",
+            "/%2e%2e//x",
+            "/%2E%2E//x",
+            "/.%2E/x",
+            "/%2e./x",
+            "/./x",
+            "/a/%2e/b",
+            "/..",
+            "/a/..?x=1",
+            "/a/.#f",
+        ] {
             assert!(ReturnTo::parse(bad).is_none(), "accepted {bad:?}");
         }
     }
