@@ -45,10 +45,16 @@ pub fn parse_jwks(body: &[u8]) -> Result<ProviderKeySet, ProviderError> {
         .ok_or_else(|| ProviderError::Invalid { what: "JWKS", detail: "no keys array".into() })?;
     let mut usable = Vec::new();
     for value in keys.iter().filter(|k| usable_signing_key(k)) {
-        let key = ProviderKey::from_json(value).map_err(|e| parse_error("JWKS", &e))?;
+        let kid = value.get("kid").and_then(Value::as_str).unwrap_or("");
+        let kid: String = kid.chars().filter(char::is_ascii_graphic).take(64).collect();
+        // One key we cannot read (an algorithm or curve openidconnect does not know, such as
+        // ES256K or RFC 9864's `Ed25519`) is skipped, as openidconnect's own JsonWebKeySet
+        // does: the provider's other keys still verify.
+        let Ok(key) = ProviderKey::from_json(value) else {
+            tracing::warn!(kid, "JWKS key of an unsupported algorithm or shape; skipped");
+            continue;
+        };
         if !key.is_usable() {
-            let kid = value.get("kid").and_then(Value::as_str).unwrap_or("");
-            let kid: String = kid.chars().filter(char::is_ascii_graphic).take(64).collect();
             tracing::warn!(
                 kid,
                 "JWKS key is malformed or RSA under 2048 bits; it verifies nothing"
@@ -180,6 +186,24 @@ fn build_verifier(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_unusable_key_does_not_throw_away_the_jwks() {
+        let doc = serde_json::json!({"keys": [
+            {"kty": "EC", "kid": "k1", "crv": "secp256k1", "alg": "ES256K", "x": "eA", "y": "eQ"},
+            {"kty": "OKP", "kid": "ed-9864", "crv": "Ed25519", "alg": "Ed25519", "x": "eA"},
+            {"kty": "RSA", "kid": "rsa-odd", "alg": "RS1", "n": "sXch", "e": "AQAB"},
+            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "eA", "y": "eQ"},
+        ]});
+        let jwks = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        let kids: Vec<_> = jwks
+            .keys()
+            .iter()
+            .filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.to_string()))
+            .collect();
+        assert!(kids.contains(&"ec".to_owned()), "{kids:?}");
+        assert!(!kids.contains(&"k1".to_owned()), "{kids:?}");
+    }
 
     #[test]
     fn jwks_keeps_only_usable_signing_keys() {
