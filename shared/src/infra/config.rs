@@ -209,24 +209,32 @@ pub fn is_loopback(url: &Url) -> bool {
 /// An absolute https URL, or http on a loopback host; no credentials.
 pub(crate) fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value.trim()).map_err(|e| err(variable, format!("is not a URL ({e})")))?;
+    url_rule(&url).map_err(|problem| err(variable, problem))?;
+    Ok(url)
+}
+
+/// The rule every URL we send to follows, from configuration or from discovery: https, or
+/// http on `localhost`, `127.0.0.1` and `[::1]` only; a host; no credentials.
+///
+/// # Errors
+///
+/// What is wrong, as a phrase after the URL's name.
+pub fn url_rule(url: &Url) -> Result<(), &'static str> {
     match url.scheme() {
         "https" => {}
-        "http" if is_loopback(&url) => {}
+        "http" if is_loopback(url) => {}
         "http" => {
-            return Err(err(
-                variable,
-                "must use https (http is allowed only on localhost, 127.0.0.1 and [::1])",
-            ));
+            return Err("must use https (http is allowed only on localhost, 127.0.0.1 and [::1])");
         }
-        _ => return Err(err(variable, "must be an https URL")),
+        _ => return Err("must be an https URL"),
     }
     if url.host().is_none() {
-        return Err(err(variable, "must name a host"));
+        return Err("must name a host");
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(err(variable, "must not carry credentials"));
+        return Err("must not carry credentials");
     }
-    Ok(url)
+    Ok(())
 }
 
 /// `scheme://host[:port]` with nothing after it (a single trailing `/` is dropped).

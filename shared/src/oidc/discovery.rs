@@ -9,6 +9,7 @@ use openidconnect::core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::infra::config::url_rule;
 use crate::infra::http::{FetchError, Http};
 
 /// Discovery fields beyond openidconnect's core set.
@@ -20,6 +21,9 @@ pub struct ExtraMetadata {
     /// RFC 9207: the provider sends `iss` in authorization responses.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 8414: the PKCE methods the provider supports; absent says nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -86,6 +90,19 @@ pub enum ProviderError {
     /// The provider announces no ID token algorithm we accept.
     #[error("the provider announces none of RS256, PS256, ES256, EdDSA for ID tokens")]
     NoAcceptedAlgorithm,
+    /// An endpoint of the discovery document breaks the URL rule of configuration.
+    #[error("the discovery document's {field} {problem}")]
+    InsecureEndpoint {
+        /// The field (`token_endpoint`, ...).
+        field: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The provider lists its PKCE methods, and S256 is not among them.
+    #[error(
+        "the provider's code_challenge_methods_supported does not list S256, which every login uses"
+    )]
+    NoPkceS256,
     /// The discovery document has no token endpoint.
     #[error("the discovery document has no token_endpoint")]
     NoTokenEndpoint,
@@ -132,5 +149,93 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, ProviderErr
             found: metadata.issuer().to_string(),
         });
     }
+    check_endpoints(&metadata)?;
     Ok(metadata)
+}
+
+/// Every endpoint we may send to (the client secret, a code, a token, a browser) follows the
+/// URL rule of configuration ([`url_rule`]). An endpoint added to [`ExtraMetadata`] belongs
+/// in this list.
+fn check_endpoints(metadata: &Metadata) -> Result<(), ProviderError> {
+    let extra = metadata.additional_metadata();
+    let endpoints: [(&'static str, Option<&url::Url>); 5] = [
+        ("authorization_endpoint", Some(metadata.authorization_endpoint().url())),
+        ("token_endpoint", metadata.token_endpoint().map(|u| u.url())),
+        ("userinfo_endpoint", metadata.userinfo_endpoint().map(|u| u.url())),
+        ("jwks_uri", Some(metadata.jwks_uri().url())),
+        ("end_session_endpoint", extra.end_session_endpoint.as_ref()),
+    ];
+    for (field, url) in endpoints {
+        if let Some(url) = url {
+            url_rule(url).map_err(|problem| ProviderError::InsecureEndpoint { field, problem })?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::keygen::KeyAlg;
+    use crate::testing::{FakeProvider, key};
+
+    #[tokio::test]
+    async fn discovery_endpoints_follow_the_url_rule_of_configuration() {
+        for field in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "userinfo_endpoint",
+            "jwks_uri",
+            "end_session_endpoint",
+        ] {
+            for bad in
+                ["http://idp.example/x", "ftp://localhost/x", "https://user:pw@idp.example/x"]
+            {
+                let provider =
+                    FakeProvider::start_with(key("k", KeyAlg::Es256), json!({ field: bad })).await;
+                let http = crate::infra::http::http_client().unwrap();
+                let err = discover(&http, &provider.issuer()).await.unwrap_err();
+                assert!(
+                    matches!(err, ProviderError::InsecureEndpoint { field: f, .. } if f == field),
+                    "{field} = {bad}: {err}"
+                );
+                assert!(err.to_string().contains(field), "{err}");
+            }
+        }
+        let provider = FakeProvider::start_with(
+            key("k", KeyAlg::Es256),
+            json!({"end_session_endpoint": "http://[::1]:9/logout"}),
+        )
+        .await;
+        let http = crate::infra::http::http_client().unwrap();
+        assert!(discover(&http, &provider.issuer()).await.is_ok(), "http on loopback is fine");
+    }
+
+    #[tokio::test]
+    async fn pkce_refused_at_cold_start_without_s256() {
+        let config = |issuer: &str| crate::testing::config_with(issuer, &[]);
+        let secret = secrecy::SecretString::from("s");
+        let http = crate::infra::http::http_client().unwrap();
+        for (methods, ok) in
+            [(json!(["plain"]), false), (json!([]), false), (json!(["S256"]), true)]
+        {
+            let provider = FakeProvider::start_with(
+                key("k", KeyAlg::Es256),
+                json!({"code_challenge_methods_supported": methods}),
+            )
+            .await;
+            let metadata = discover(&http, &provider.issuer()).await.unwrap();
+            let built = crate::oidc::provider::Provider::new(
+                metadata,
+                &config(&provider.issuer()),
+                &secret,
+            );
+            assert_eq!(built.is_ok(), ok, "{methods}");
+            if !ok {
+                assert!(matches!(built, Err(ProviderError::NoPkceS256)));
+            }
+        }
+    }
 }

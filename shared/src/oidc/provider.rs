@@ -85,6 +85,12 @@ impl Provider {
         if metadata.token_endpoint().is_none() {
             return Err(ProviderError::NoTokenEndpoint);
         }
+        // Every login sends an S256 challenge; a provider that says it cannot check one would
+        // ignore it, and the code would travel unprotected.
+        let pkce = &metadata.additional_metadata().code_challenge_methods_supported;
+        if pkce.as_ref().is_some_and(|methods| !methods.iter().any(|m| m == "S256")) {
+            return Err(ProviderError::NoPkceS256);
+        }
         // RFC 8414 / OIDC Discovery: absent means client_secret_basic.
         let auth_type = match metadata.token_endpoint_auth_methods_supported() {
             None => AuthType::BasicAuth,
