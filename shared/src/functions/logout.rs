@@ -75,8 +75,9 @@ impl HttpFunction for Logout {
         Route::get("/authorization-code/logout", LogoutRoute::Server),
     ];
 
-    /// - `POST /api/logout` answers `200 {"logout_url": ...}`. When the session cookie comes
-    ///   with it, `X-CSRF: 1` is required, so a cross-site form cannot log anyone out.
+    /// - `POST /api/logout` answers `200 {"logout_url": ...}`. It requires `X-CSRF: 1`, with or
+    ///   without a cookie, so a cross-site form cannot log anyone out (a cross-site script
+    ///   cannot send the header without a CORS preflight that API Gateway refuses).
     /// - `GET /authorization-code/logout` answers `303` to the provider's logout, or to
     ///   `POST_LOGIN_PATH` when the provider has none.
     ///
@@ -89,8 +90,7 @@ impl HttpFunction for Logout {
     ) -> Result<Response, Error> {
         let response = match route {
             LogoutRoute::Api => {
-                let with_cookie = req.cookies.as_deref().and_then(cookies::session).is_some();
-                if with_cookie && !req.csrf {
+                if !req.csrf {
                     return Err(Error::CsrfRequired);
                 }
                 Response::json(

@@ -1,6 +1,6 @@
 //! Responses as the functions build them, turned into `http::Response` by the entry crate.
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
@@ -83,6 +83,8 @@ impl Response {
         *out.status_mut() = self.status;
         let headers = out.headers_mut();
         headers.insert(CACHE_CONTROL, HeaderValue::from_static(self.cache_control));
+        // No answer of ours is ever to be sniffed into another type (a JSON error as HTML).
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         for (name, value) in self.headers {
             match HeaderValue::try_from(value) {
                 Ok(v) => {
@@ -100,7 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_response_is_no_store() {
+    fn every_answer_is_no_store_and_nosniff() {
         let r = Response::error(&Error::StateMismatch).into_http();
         assert_eq!(r.status(), 400);
         assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
@@ -109,6 +111,7 @@ mod tests {
             Response::redirect(StatusCode::FOUND, "https://idp/authorize").set_cookie("a=b".into());
         let r = r.into_http();
         assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
+        assert_eq!(r.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(r.headers()[LOCATION], "https://idp/authorize");
         assert_eq!(r.headers()[SET_COOKIE], "a=b");
     }

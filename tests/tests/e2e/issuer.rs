@@ -99,6 +99,7 @@ async fn metadata_me_and_logout() {
     let resp = http
         .post(stack.function("logout", "/api/logout"))
         .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header("x-csrf", "1")
         .send()
         .await
         .unwrap();

@@ -50,7 +50,7 @@ async fn setup(with_end_session: bool) -> (FakeProvider, Logout) {
 #[tokio::test]
 async fn api_logout_clears_cookies_and_returns_the_provider_logout_url() {
     let (_p, state) = setup(true).await;
-    let resp = call(&state, Method::POST, "/api/logout", None, false).await;
+    let resp = call(&state, Method::POST, "/api/logout", None, true).await;
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
     assert_eq!(
@@ -66,8 +66,13 @@ async fn api_logout_clears_cookies_and_returns_the_provider_logout_url() {
 }
 
 #[tokio::test]
-async fn api_logout_with_the_session_cookie_needs_the_csrf_header() {
+async fn logout_requires_the_csrf_header_with_or_without_a_cookie() {
     let (_p, state) = setup(true).await;
+    // A cross-site form can post without cookies too, and would end the provider session.
+    let resp = call(&state, Method::POST, "/api/logout", None, false).await;
+    assert_eq!(resp.status(), 403);
+    assert!(resp.body().contains("csrf_required"));
+    assert!(cookies_set(&resp).is_empty());
     let resp =
         call(&state, Method::POST, "/api/logout", Some("__Host-session=abc".into()), false).await;
     assert_eq!(resp.status(), 403);
@@ -94,7 +99,7 @@ async fn server_logout_redirects_to_the_provider_or_home() {
     let (_p, state) = setup(false).await;
     let resp = call(&state, Method::GET, "/authorization-code/logout", None, false).await;
     assert_eq!(resp.headers()["location"], "/home");
-    let resp = call(&state, Method::POST, "/api/logout", None, false).await;
+    let resp = call(&state, Method::POST, "/api/logout", None, true).await;
     let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
     assert_eq!(body["logout_url"], serde_json::Value::Null);
 }
