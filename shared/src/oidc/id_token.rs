@@ -77,6 +77,7 @@ pub async fn verify(
 ) -> Result<User, Error> {
     check_header(id_token)?;
     let clock = i64::try_from(now).unwrap_or(i64::MAX).saturating_sub(LEEWAY_SECS);
+    let seen = jwks.generation();
     let mut verifier = jwks.verifier_at(clock);
     let mut claims = id_token.claims(&verifier, nonce);
     let unknown_key = matches!(
@@ -85,7 +86,7 @@ pub async fn verify(
             SignatureVerificationError::NoMatchingKey
         ))
     );
-    if unknown_key && jwks.refetch().await {
+    if unknown_key && jwks.refetch(seen).await {
         verifier = jwks.verifier_at(clock);
         claims = id_token.claims(&verifier, nonce);
     }

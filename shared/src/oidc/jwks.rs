@@ -88,7 +88,8 @@ pub struct JwksCache {
     client_id: ClientId,
     algorithms: Vec<CoreJwsSigningAlgorithm>,
     cooldown: Duration,
-    verifier: RwLock<Arc<Verifier>>,
+    /// The verifier over the current keys, and how many refetches brought them.
+    verifier: RwLock<(Arc<Verifier>, u64)>,
     /// When the JWKS was last fetched; held while a refetch runs, so requests never race.
     last_fetch: Mutex<Instant>,
 }
@@ -120,7 +121,7 @@ impl JwksCache {
             client_id,
             algorithms,
             cooldown,
-            verifier: RwLock::new(Arc::new(verifier)),
+            verifier: RwLock::new((Arc::new(verifier), 0)),
             last_fetch: Mutex::new(Instant::now()),
         }
     }
@@ -133,18 +134,29 @@ impl JwksCache {
     /// The current verifier, whose `exp` check compares against `clock` (Unix seconds: the
     /// caller's now, minus its leeway), never the wall clock.
     pub fn verifier_at(&self, clock: i64) -> Verifier {
-        let current = match self.verifier.read() {
-            Ok(v) => Arc::clone(&v),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
+        let current = Arc::clone(&self.current().0);
         let at = chrono::DateTime::from_timestamp(clock, 0).unwrap_or_default();
         Verifier::clone(&current).set_time_fn(move || at)
     }
 
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, (Arc<Verifier>, u64)> {
+        self.verifier.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many refetches brought the current keys: read it before [`Self::verifier_at`] and
+    /// hand it to [`Self::refetch`].
+    pub fn generation(&self) -> u64 {
+        self.current().1
+    }
+
     /// Refetches the JWKS unless the last fetch is younger than the cooldown. Returns whether
-    /// a new JWKS is in place.
-    pub async fn refetch(&self) -> bool {
+    /// keys newer than generation `seen` are in place: a request that waited while another
+    /// refetched uses the keys that refetch brought.
+    pub async fn refetch(&self, seen: u64) -> bool {
         let mut last = self.last_fetch.lock().await;
+        if self.generation() != seen {
+            return true;
+        }
         if last.elapsed() < self.cooldown {
             tracing::warn!("ID token names an unknown key; JWKS refetch skipped (cooldown)");
             return false;
@@ -154,10 +166,9 @@ impl JwksCache {
             Ok(jwks) => {
                 let verifier =
                     build_verifier(&self.client_id, &self.issuer, &self.algorithms, jwks);
-                match self.verifier.write() {
-                    Ok(mut v) => *v = Arc::new(verifier),
-                    Err(poisoned) => *poisoned.into_inner() = Arc::new(verifier),
-                }
+                let mut current =
+                    self.verifier.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                *current = (Arc::new(verifier), current.1 + 1);
                 tracing::info!("JWKS refetched for an unknown key");
                 true
             }

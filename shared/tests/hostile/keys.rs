@@ -227,3 +227,41 @@ async fn a_flood_of_unknown_kids_refetches_at_most_once_per_cooldown() {
         assert_refused(&resp, 401, "id_token_unknown_key");
     }
 }
+
+#[tokio::test]
+async fn jwks_refetch_race_waiting_requests_use_the_keys_it_brought() {
+    let provider = FakeProvider::start().await;
+    let rotated = testing::key("idp-2", KeyAlg::Es256);
+    // The cold start sees idp-1; the one refetch brings idp-2, slowly.
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(provider.jwks(&[&provider.key])))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&provider.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(provider.jwks(&[&rotated, &provider.key]))
+                .set_delay(Duration::from_millis(600)),
+        )
+        .expect(1)
+        .mount(&provider.server)
+        .await;
+    let cooldown = Duration::from_secs(1);
+    let state = provider.state_with_cooldown(&secret_json(KeyAlg::Es256, 1), &[], cooldown).await;
+    mount_userinfo(&provider, json!({"sub": "alice"}), 2).await;
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    // The second login meets the unknown kid while the first one's refetch is on the wire,
+    // and waits for it: within the cooldown, it must use the keys that refetch brought.
+    let first = login_signed_by(&provider, &state, &rotated);
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        login_signed_by(&provider, &state, &rotated).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.status(), 200, "{}", first.body());
+    assert_eq!(second.status(), 200, "{}", second.body());
+}
