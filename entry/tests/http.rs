@@ -16,7 +16,7 @@ async fn login() -> (FakeProvider, Login) {
 
 fn tx_of(resp: &Response<String>, login: &Login) -> Transaction {
     let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
-    let value = cookies::transaction(set_cookie.split(';').next().unwrap()).unwrap();
+    let value = cookies::transaction(set_cookie.split(';').next().unwrap()).unwrap().unwrap();
     Transaction::open(value, login.cookie_keys(), unix_now()).unwrap()
 }
 

@@ -140,6 +140,9 @@ pub enum Error {
     /// The query string or body could not be read.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// A cookie of ours appears twice in one `Cookie` header.
+    #[error("a cookie of ours appears twice")]
+    CookieDuplicated,
     /// No login transaction cookie came with the callback.
     #[error("login transaction cookie missing")]
     TransactionMissing,
@@ -219,6 +222,11 @@ impl Error {
                 (S::NOT_FOUND, "flow_not_configured", "This login flow is not configured.")
             }
             Self::BadRequest(what) => (S::BAD_REQUEST, "bad_request", what),
+            Self::CookieDuplicated => (
+                S::BAD_REQUEST,
+                "cookie_duplicated",
+                "A cookie of this service appears twice. Clear this site's cookies and start again.",
+            ),
             Self::TransactionMissing => (
                 S::BAD_REQUEST,
                 "transaction_missing",

@@ -82,7 +82,8 @@ impl Access {
             let (scheme, token) = h.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
-        let (token, credential) = match (bearer, presented.cookies.and_then(cookies::session)) {
+        let cookie = presented.cookies.map(cookies::session).transpose()?.flatten();
+        let (token, credential) = match (bearer, cookie) {
             (Some(token), _) => (token, Credential::Bearer),
             (None, Some(token)) => (token, Credential::Cookie),
             (None, None) => return Err(Error::MissingToken),

@@ -205,8 +205,11 @@ impl Callback {
         cookie_header: Option<&str>,
         now: u64,
     ) -> Result<(Transaction, &'p str), Error> {
-        let sealed =
-            cookie_header.and_then(cookies::transaction).ok_or(Error::TransactionMissing)?;
+        let sealed = cookie_header
+            .map(cookies::transaction)
+            .transpose()?
+            .flatten()
+            .ok_or(Error::TransactionMissing)?;
         let tx = Transaction::open(sealed, &self.cookie_keys, now)?;
         if tx.flow != flow {
             return Err(Error::TransactionFlowMismatch);

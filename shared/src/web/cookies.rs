@@ -10,6 +10,7 @@
 //! All are `__Host-` cookies: `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`.
 //! Values are never logged.
 
+use crate::error::Error;
 use crate::tokens::transaction;
 
 /// The login transaction cookie.
@@ -30,11 +31,22 @@ fn host_cookie(name: &'static str, value: &str, max_age_secs: u64) -> String {
 }
 
 /// The value of cookie `name` in a `Cookie` request header, if any.
-fn value<'h>(cookie_header: &'h str, name: &str) -> Option<&'h str> {
-    cookie::Cookie::split_parse(cookie_header)
+///
+/// # Errors
+///
+/// [`Error::CookieDuplicated`] when `name` appears twice: a cookie planted by a sibling
+/// subdomain (or through a nameless-cookie prefix bypass) must not be picked over the
+/// victim's, and "first wins" would let it.
+fn value<'h>(cookie_header: &'h str, name: &str) -> Result<Option<&'h str>, Error> {
+    let mut found = cookie::Cookie::split_parse(cookie_header)
         .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
+        .filter(|c| c.name() == name)
+        .filter_map(|c| c.value_raw());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(Error::CookieDuplicated);
+    }
+    Ok(first)
 }
 
 /// The `Set-Cookie` that stores a sealed transaction.
@@ -48,7 +60,11 @@ pub fn clear_transaction() -> String {
 }
 
 /// The sealed transaction in a `Cookie` request header, if any.
-pub fn transaction(cookie_header: &str) -> Option<&str> {
+///
+/// # Errors
+///
+/// [`Error::CookieDuplicated`] when it appears twice.
+pub fn transaction(cookie_header: &str) -> Result<Option<&str>, Error> {
     value(cookie_header, TRANSACTION)
 }
 
@@ -63,8 +79,12 @@ pub fn clear_session() -> String {
 }
 
 /// The session cookie's value in a `Cookie` request header, if any and not empty.
-pub fn session(cookie_header: &str) -> Option<&str> {
-    value(cookie_header, SESSION).filter(|v| !v.is_empty())
+///
+/// # Errors
+///
+/// [`Error::CookieDuplicated`] when it appears twice.
+pub fn session(cookie_header: &str) -> Result<Option<&str>, Error> {
+    Ok(value(cookie_header, SESSION)?.filter(|v| !v.is_empty()))
 }
 
 #[cfg(test)]
@@ -91,10 +111,10 @@ mod tests {
 
     #[test]
     fn finds_the_cookie_among_others() {
-        assert_eq!(transaction("a=1; __Host-oidc-tx=v.alue; b=2"), Some("v.alue"));
-        assert_eq!(transaction("__Host-oidc-tx=x"), Some("x"));
-        assert_eq!(transaction("oidc-tx=x; __host-oidc-tx=y"), None);
-        assert_eq!(transaction(""), None);
+        assert_eq!(transaction("a=1; __Host-oidc-tx=v.alue; b=2").unwrap(), Some("v.alue"));
+        assert_eq!(transaction("__Host-oidc-tx=x").unwrap(), Some("x"));
+        assert_eq!(transaction("oidc-tx=x; __host-oidc-tx=y").unwrap(), None);
+        assert_eq!(transaction("").unwrap(), None);
     }
 
     #[test]
@@ -104,7 +124,20 @@ mod tests {
             assert!(set.contains(part), "{set}");
         }
         assert!(clear_session().starts_with("__Host-session=;"));
-        assert_eq!(session("a=1; __Host-session=jwt"), Some("jwt"));
-        assert_eq!(session("__Host-session="), None);
+        assert_eq!(session("a=1; __Host-session=jwt").unwrap(), Some("jwt"));
+        assert_eq!(session("__Host-session=").unwrap(), None);
+    }
+
+    #[test]
+    fn a_cookie_of_ours_twice_in_one_header_is_refused() {
+        for header in [
+            "__Host-oidc-tx=victim; __Host-oidc-tx=attacker",
+            "__Host-oidc-tx=a; x=1; __Host-oidc-tx=a",
+        ] {
+            assert!(matches!(transaction(header), Err(Error::CookieDuplicated)), "{header}");
+        }
+        let twice = "__Host-session=victim; __Host-session=attacker";
+        assert!(matches!(session(twice), Err(Error::CookieDuplicated)));
+        assert_eq!(transaction("__Host-oidc-tx=a; __Host-session=b").unwrap(), Some("a"));
     }
 }

@@ -92,7 +92,7 @@ async fn cookie_under_a_retired_key() {
     let s = begin(&state, Flow::Spa, None);
     // Sealed under a key that is no longer in the secret.
     let tx = Transaction::open(
-        shared::cookies::transaction(&s.cookie).unwrap(),
+        shared::cookies::transaction(&s.cookie).unwrap().unwrap(),
         state.login.cookie_keys(),
         unix_now(),
     )
@@ -189,9 +189,25 @@ async fn open_redirect_return_to_in_its_many_spellings() {
         "/\u{3002}/evil",
     ] {
         let start = state.login.start(Flow::Server, Some(evil), unix_now()).unwrap();
-        let value =
-            shared::cookies::transaction(start.set_cookie.split(';').next().unwrap()).unwrap();
+        let value = shared::cookies::transaction(start.set_cookie.split(';').next().unwrap())
+            .unwrap()
+            .unwrap();
         let tx = Transaction::open(value, state.login.cookie_keys(), unix_now()).unwrap();
         assert_eq!(tx.return_to.as_str(), "/home", "{evil:?} was kept");
+    }
+}
+
+#[tokio::test]
+async fn cookie_planted_twice() {
+    // A sibling subdomain (or a nameless-cookie prefix bypass) plants the attacker's own
+    // transaction beside the victim's: neither is picked, the callback is refused.
+    let (p, state) = setup().await;
+    let victim = begin(&state, Flow::Spa, None);
+    let attacker = begin(&state, Flow::Spa, None);
+    for both in [
+        format!("{}; {}", attacker.cookie, victim.cookie),
+        format!("{}; {}", victim.cookie, attacker.cookie),
+    ] {
+        refused_cookie(&p, &state, &attacker, Some(&both), "cookie_duplicated").await;
     }
 }

@@ -74,7 +74,7 @@ async fn the_cookie_holds_what_the_callback_needs() {
     let start = state.start(Flow::Server, Some("//evil.example"), now).unwrap();
     let q = query(&start.authorize_url);
     assert_eq!(q["redirect_uri"], SERVER_REDIRECT);
-    let value = cookies::transaction(start.set_cookie.split(';').next().unwrap()).unwrap();
+    let value = cookies::transaction(start.set_cookie.split(';').next().unwrap()).unwrap().unwrap();
     let tx = Transaction::open(value, state.cookie_keys(), now).unwrap();
     assert_eq!(tx.state, q["state"]);
     assert_eq!(secrecy::ExposeSecret::expose_secret(&tx.nonce), q["nonce"].as_str());
