@@ -143,6 +143,9 @@ pub enum Error {
     /// A cookie of ours appears twice in one `Cookie` header.
     #[error("a cookie of ours appears twice")]
     CookieDuplicated,
+    /// A JSON body came without `Content-Type: application/json`.
+    #[error("body without Content-Type: application/json")]
+    UnsupportedMediaType,
     /// No login transaction cookie came with the callback.
     #[error("login transaction cookie missing")]
     TransactionMissing,
@@ -226,6 +229,11 @@ impl Error {
                 S::BAD_REQUEST,
                 "cookie_duplicated",
                 "A cookie of this service appears twice. Clear this site's cookies and start again.",
+            ),
+            Self::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "The body must be sent as Content-Type: application/json.",
             ),
             Self::TransactionMissing => (
                 S::BAD_REQUEST,

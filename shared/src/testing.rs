@@ -75,6 +75,20 @@ pub fn config_with(issuer: &str, overrides: &[(&'static str, &str)]) -> Config {
         .unwrap()
 }
 
+/// A request for `method path` with nothing else: no query, cookie, credentials or body.
+pub fn request<'a>(method: &'a http::Method, path: &'a str) -> crate::web::request::Request<'a> {
+    crate::web::request::Request {
+        method,
+        path,
+        query: None,
+        cookies: None,
+        authorization: None,
+        csrf: false,
+        content_type: None,
+        body: b"",
+    }
+}
+
 /// A Secrets Manager client for moto (or any endpoint) at `endpoint`, built as the functions
 /// build theirs ([`crate::infra::aws::secrets_client`]), with dummy credentials.
 pub fn secrets_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
@@ -330,6 +344,8 @@ pub mod callbacks {
         Started { state: q["state"].clone(), nonce: q["nonce"].clone(), cookie }
     }
 
+    /// The callback serves `method path?query` with `body` (a `POST` declared JSON, as the
+    /// SPA sends it) and `cookie`.
     pub async fn call(
         state: &Rp,
         method: Method,
@@ -338,14 +354,13 @@ pub mod callbacks {
         body: &[u8],
         cookie: Option<&str>,
     ) -> http::Response<String> {
+        let json = (method == Method::POST).then_some("application/json");
         let req = Request {
-            method: &method,
-            path,
             query,
             cookies: cookie.map(str::to_owned),
-            authorization: None,
-            csrf: false,
             body,
+            content_type: json,
+            ..super::request(&method, path)
         };
         serve(&state.callback, &req, unix_now()).await.into_http()
     }

@@ -311,6 +311,9 @@ impl HttpFunction for Callback {
             CallbackRoute::SpaQuery | CallbackRoute::Server => {
                 CallbackParams::from_query(req.query)?
             }
+            // A cross-site form can post text/plain or form data without a preflight; JSON
+            // it cannot.
+            CallbackRoute::SpaJson if !req.is_json() => return Err(Error::UnsupportedMediaType),
             CallbackRoute::SpaJson => CallbackParams::from_json(req.body)?,
         };
         let done = self.complete(route.flow(), &params, req.cookies.as_deref(), now).await?;

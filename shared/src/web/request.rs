@@ -22,6 +22,8 @@ pub struct Request<'a> {
     pub authorization: Option<&'a str>,
     /// `X-CSRF: 1` is present: the request cannot come from a cross-site form.
     pub csrf: bool,
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
     /// The body.
     pub body: &'a [u8],
 }
@@ -39,8 +41,19 @@ impl<'a> Request<'a> {
             cookies: (!cookies.is_empty()).then(|| cookies.join("; ")),
             authorization: headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
             csrf: headers.get("x-csrf").is_some_and(|v| v.as_bytes() == b"1"),
+            content_type: headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
             body: req.body().as_ref(),
         }
+    }
+}
+
+impl Request<'_> {
+    /// True when the body is declared JSON (`application/json`, any parameters, any case):
+    /// a type a cross-site form cannot send without a CORS preflight.
+    pub fn is_json(&self) -> bool {
+        self.content_type
+            .and_then(|t| t.split(';').next())
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
     }
 }
 

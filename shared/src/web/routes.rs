@@ -134,15 +134,7 @@ mod tests {
     const ROUTES: &[Route<u8>] = &[Route::get("/a", 1), Route::post("/a", 2), Route::get("/b", 3)];
 
     fn req<'a>(method: &'a Method, path: &'a str) -> Request<'a> {
-        Request {
-            method,
-            path,
-            query: None,
-            cookies: None,
-            authorization: None,
-            csrf: false,
-            body: b"",
-        }
+        crate::testing::request(method, path)
     }
 
     #[test]

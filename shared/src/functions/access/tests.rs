@@ -23,15 +23,8 @@ async fn me_at(
     csrf: bool,
     now: u64,
 ) -> http::Response<String> {
-    let req = Request {
-        method: &method,
-        path: "/api/me",
-        query: None,
-        cookies,
-        authorization,
-        csrf,
-        body: b"",
-    };
+    let req =
+        Request { cookies, authorization, csrf, ..crate::testing::request(&method, "/api/me") };
     serve(state, &req, now).await.into_http()
 }
 

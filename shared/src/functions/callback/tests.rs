@@ -148,3 +148,32 @@ async fn wrong_methods_and_routes_are_json_errors() {
     let resp = call(&state, Method::GET, "/api/other", None, b"", None).await;
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test]
+async fn spa_callback_post_requires_a_json_content_type() {
+    let (provider, state) = setup().await;
+    // Refused before the exchange: a cross-site form sends these without a CORS preflight.
+    mount_token(&provider, ResponseTemplate::new(500), 0).await;
+    let started = begin(&state, Flow::Spa, None);
+    let body = json!({"code": "c", "state": started.state, "iss": provider.issuer()}).to_string();
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data"),
+    ] {
+        let req = Request {
+            cookies: Some(started.cookie.clone()),
+            body: body.as_bytes(),
+            content_type,
+            ..crate::testing::request(&Method::POST, "/api/callback")
+        };
+        let resp = crate::serve(&state.callback, &req, unix_now()).await.into_http();
+        assert_refused(&resp, 415, "unsupported_media_type");
+    }
+    let json = Request {
+        content_type: Some("Application/JSON; charset=utf-8"),
+        ..crate::testing::request(&Method::POST, "/api/callback")
+    };
+    assert!(json.is_json(), "any case, any parameters");
+}

@@ -7,15 +7,7 @@ use crate::web::routes::serve;
 use crate::{Access, User, unix_now};
 
 async fn get(docs: &Issuer, path: &str) -> http::Response<String> {
-    let req = Request {
-        method: &Method::GET,
-        path,
-        query: None,
-        cookies: None,
-        authorization: None,
-        csrf: false,
-        body: b"",
-    };
+    let req = crate::testing::request(&Method::GET, path);
     serve(docs, &req, unix_now()).await.into_http()
 }
 

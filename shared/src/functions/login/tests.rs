@@ -22,15 +22,7 @@ fn query(url: &Url) -> HashMap<String, String> {
 }
 
 async fn get(state: &Login, path: &str, query: Option<&str>) -> http::Response<String> {
-    let req = Request {
-        method: &Method::GET,
-        path,
-        query,
-        cookies: None,
-        authorization: None,
-        csrf: false,
-        body: b"",
-    };
+    let req = Request { query, ..crate::testing::request(&Method::GET, path) };
     serve(state, &req, unix_now()).await.into_http()
 }
 
@@ -133,14 +125,6 @@ async fn bad_requests_are_json_errors_without_cookies() {
         assert_eq!(body["error"], code);
         assert!(resp.headers().get(SET_COOKIE).is_none());
     }
-    let req = Request {
-        method: &Method::POST,
-        path: "/api/login",
-        query: None,
-        cookies: None,
-        authorization: None,
-        csrf: false,
-        body: b"",
-    };
+    let req = crate::testing::request(&Method::POST, "/api/login");
     assert_eq!(serve(&state, &req, unix_now()).await.status(), 405);
 }

@@ -14,15 +14,7 @@ async fn call(
     cookies: Option<String>,
     csrf: bool,
 ) -> http::Response<String> {
-    let req = Request {
-        method: &method,
-        path,
-        query: None,
-        cookies,
-        authorization: None,
-        csrf,
-        body: b"",
-    };
+    let req = Request { cookies, csrf, ..crate::testing::request(&method, path) };
     serve(state, &req, crate::unix_now()).await.into_http()
 }
 
