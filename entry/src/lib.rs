@@ -13,8 +13,9 @@
 //! ```
 
 use std::process::ExitCode;
+use std::time::{Instant, SystemTime};
 
-use lambda_http::{Request, Response, service_fn};
+use lambda_http::{Request, RequestExt as _, Response, service_fn};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -42,7 +43,13 @@ pub async fn handle<F: HttpFunction>(
     function: &F,
     req: Request,
 ) -> Result<Response<String>, lambda_http::Error> {
-    let parts = shared::Request::from_http(&req);
+    let mut parts = shared::Request::from_http(&req);
+    // The invocation's deadline, as time left on our own clock: the callback's provider calls
+    // share it, so the function answers before Lambda stops it.
+    parts.deadline = req
+        .lambda_context_ref()
+        .and_then(|c| c.deadline().duration_since(SystemTime::now()).ok())
+        .map(|left| Instant::now() + left);
     Ok(serve(function, &parts, unix_now()).await.into_http())
 }
 

@@ -85,6 +85,7 @@ pub fn request<'a>(method: &'a http::Method, path: &'a str) -> crate::web::reque
         authorization: None,
         csrf: false,
         content_type: None,
+        deadline: None,
         body: b"",
     }
 }

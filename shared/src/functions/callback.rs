@@ -11,7 +11,7 @@
 //! The provider's access, refresh and ID tokens never leave this module: the answer carries
 //! only our JWT and the user's `sub`, `email` and `name`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use openidconnect::core::CoreTokenResponse;
@@ -36,6 +36,9 @@ use crate::web::cookies;
 use crate::web::request::{MAX_INPUT, Query, Request};
 use crate::web::response::Response;
 use crate::web::routes::{HttpFunction, Route, log_refusal};
+
+/// Time kept back from the invocation's deadline to answer a refusal.
+const ANSWER_MARGIN: Duration = Duration::from_secs(1);
 
 /// The callback function's state: everything a login's second half needs.
 #[derive(Debug)]
@@ -316,7 +319,19 @@ impl HttpFunction for Callback {
             CallbackRoute::SpaJson if !req.is_json() => return Err(Error::UnsupportedMediaType),
             CallbackRoute::SpaJson => CallbackParams::from_json(req.body)?,
         };
-        let done = self.complete(route.flow(), &params, req.cookies.as_deref(), now).await?;
+        let work = self.complete(route.flow(), &params, req.cookies.as_deref(), now);
+        // One budget for the token call, a JWKS refetch and userinfo: whatever happens at the
+        // provider, the answer (JSON or the server flow's redirect, the cookie cleared) leaves
+        // before the invocation's deadline.
+        let done = match req.deadline {
+            Some(deadline) => {
+                let answer_by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or_else(Instant::now);
+                tokio::time::timeout_at(answer_by.into(), work)
+                    .await
+                    .map_err(|_| Error::ProviderTimeout("request deadline".into()))??
+            }
+            None => work.await?,
+        };
         let response = match route.flow() {
             Flow::Spa => Response::json(
                 StatusCode::OK,

@@ -2,6 +2,7 @@
 //! `Authorization`, `X-CSRF`, body. The entry crate fills it from the Lambda event.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use http::Method;
 
@@ -24,6 +25,9 @@ pub struct Request<'a> {
     pub csrf: bool,
     /// The `Content-Type` header.
     pub content_type: Option<&'a str>,
+    /// When the answer must be sent by: the Lambda invocation's deadline (the entry point sets
+    /// it), `None` outside Lambda.
+    pub deadline: Option<Instant>,
     /// The body.
     pub body: &'a [u8],
 }
@@ -42,6 +46,7 @@ impl<'a> Request<'a> {
             authorization: headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
             csrf: headers.get("x-csrf").is_some_and(|v| v.as_bytes() == b"1"),
             content_type: headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            deadline: None,
             body: req.body().as_ref(),
         }
     }

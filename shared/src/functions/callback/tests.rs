@@ -177,3 +177,23 @@ async fn spa_callback_post_requires_a_json_content_type() {
     };
     assert!(json.is_json(), "any case, any parameters");
 }
+
+#[tokio::test]
+async fn one_deadline_per_request_answers_before_the_invocation_ends() {
+    let (provider, state) = setup().await;
+    let started = begin(&state, Flow::Spa, None);
+    let id_token = provider.id_token(&provider.claims(&started.nonce, ACCESS_TOKEN));
+    // Slower than the invocation has left, well inside the HTTP client's own 10 s timeout.
+    let slow = FakeProvider::token_response(&id_token, ACCESS_TOKEN)
+        .set_delay(std::time::Duration::from_secs(4));
+    mount_token(&provider, slow, 1).await;
+    let query = ok_query(&provider, &started);
+    let req = Request {
+        query: Some(&query),
+        cookies: Some(started.cookie.clone()),
+        deadline: Some(std::time::Instant::now() + std::time::Duration::from_millis(1500)),
+        ..crate::testing::request(&Method::GET, "/api/callback")
+    };
+    let resp = crate::serve(&state.callback, &req, unix_now()).await.into_http();
+    assert_refused(&resp, 504, "provider_timeout");
+}
