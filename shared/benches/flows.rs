@@ -73,6 +73,7 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
         let user = User {
             sub: "alice".to_owned(),
             email: Some("alice@example.com".to_owned()),
+            email_verified: Some(true),
             name: Some("Alice Example".to_owned()),
         };
         let issuer = provider.issuer();

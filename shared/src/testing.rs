@@ -220,6 +220,7 @@ impl FakeProvider {
             "nonce": nonce,
             "at_hash": at_hash(access_token),
             "email": "alice@example.com",
+            "email_verified": true,
         })
     }
 

@@ -182,9 +182,13 @@ impl Callback {
         if self.provider.userinfo {
             let info =
                 userinfo(&self.provider, &self.http, tokens.access_token(), &user.sub).await?;
-            user.email = info.email.or(user.email);
+            // An e-mail and its verification travel together, from whichever source gave it.
+            if info.email.is_some() {
+                (user.email, user.email_verified) = (info.email, info.email_verified);
+            }
             user.name = info.name.or(user.name);
         }
+        keep_email_if_verified(&mut user, self.config.include_unverified_email);
         let token = self.session.mint(&user, &self.provider.issuer, now)?;
         Ok(Completed {
             token,
@@ -253,6 +257,17 @@ impl Callback {
         let nonce = Nonce::new(tx.nonce.expose_secret().to_owned());
         id_token::verify(&self.jwks, id_token, tokens.access_token(), &nonce, tx.issued_at, now)
             .await
+    }
+}
+
+/// OpenID Connect Core 5.7: an e-mail address is not an identifier, and one the provider does
+/// not state as verified may not even be the user's. It is kept only with `email_verified:
+/// true`, or, when `OIDC_UNVERIFIED_EMAIL=include`, with `email_verified: false`.
+fn keep_email_if_verified(user: &mut User, include_unverified: bool) {
+    match (user.email.is_some(), user.email_verified) {
+        (true, Some(true)) => {}
+        (true, _) if include_unverified => user.email_verified = Some(false),
+        _ => (user.email, user.email_verified) = (None, None),
     }
 }
 

@@ -59,7 +59,9 @@ impl Issuer {
             "id_token_signing_alg_values_supported": algs,
             "response_types_supported": ["id_token"],
             "subject_types_supported": ["public"],
-            "claims_supported": ["iss", "aud", "sub", "iat", "exp", "jti", "email", "name", "idp"],
+            "claims_supported": [
+                "iss", "aud", "sub", "iat", "exp", "jti", "email", "email_verified", "name", "idp"
+            ],
         });
         Ok(Self { metadata: metadata.to_string(), jwks: json!({ "keys": keys }).to_string() })
     }

@@ -45,6 +45,9 @@ pub struct Config {
     pub scopes: Vec<String>,
     /// `OIDC_USERINFO`: call userinfo after the code exchange.
     pub userinfo: bool,
+    /// `OIDC_UNVERIFIED_EMAIL=include`: keep an e-mail the provider does not state as verified
+    /// (with `email_verified: false`); the default, `drop`, leaves it out.
+    pub include_unverified_email: bool,
     /// `SECRET_ID`: Secrets Manager name or ARN.
     pub secret_id: String,
     /// `SESSION_ISSUER`: `iss` of our JWT.
@@ -124,6 +127,14 @@ impl Config {
             Some(_) => return Err(err("OIDC_USERINFO", "must be true or false")),
         };
 
+        let include_unverified_email = match get("OIDC_UNVERIFIED_EMAIL").as_deref().map(str::trim)
+        {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("drop") => false,
+            Some(v) if v.eq_ignore_ascii_case("include") => true,
+            Some(_) => return Err(err("OIDC_UNVERIFIED_EMAIL", "must be drop or include")),
+        };
+
         let secret_id = required("SECRET_ID")?;
         let session_issuer = required("SESSION_ISSUER")?;
         if session_issuer.contains("://") {
@@ -170,6 +181,7 @@ impl Config {
             server_redirect_uri,
             scopes,
             userinfo,
+            include_unverified_email,
             secret_id,
             session_issuer,
             session_audience,

@@ -89,6 +89,8 @@ fn id_token_unparseable(body: &[u8]) -> bool {
 pub struct UserInfo {
     /// `email`, when given.
     pub email: Option<String>,
+    /// `email_verified`, when given.
+    pub email_verified: Option<bool>,
     /// `name`, when given.
     pub name: Option<String>,
 }
@@ -134,6 +136,7 @@ pub async fn userinfo(
         })?;
     Ok(UserInfo {
         email: claims.email().map(|e| e.as_str().to_owned()),
+        email_verified: claims.email_verified(),
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
     })
 }

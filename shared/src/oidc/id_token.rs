@@ -121,6 +121,7 @@ pub async fn verify(
     Ok(User {
         sub: sub.to_owned(),
         email: claims.email().map(|e| e.as_str().to_owned()),
+        email_verified: claims.email_verified(),
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
     })
 }

@@ -35,9 +35,13 @@ pub struct SessionClaims {
     pub exp: u64,
     /// Unique id of this token.
     pub jti: String,
-    /// E-mail, when the provider told it.
+    /// E-mail, when the provider told it and stated it verified (or `OIDC_UNVERIFIED_EMAIL`
+    /// is `include`). Not an identifier: `sub` with `idp` is (OpenID Connect Core 5.7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether the provider verified `email`, as it stated; present exactly when `email` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// Display name, when the provider told it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -52,6 +56,8 @@ pub struct User {
     pub sub: String,
     /// E-mail, when known.
     pub email: Option<String>,
+    /// `email_verified` as the provider stated it for that e-mail.
+    pub email_verified: Option<bool>,
     /// Display name, when known.
     pub name: Option<String>,
 }
@@ -122,6 +128,7 @@ impl SessionTokens {
             exp: now + self.ttl.as_secs(),
             jti: URL_SAFE_NO_PAD.encode(jti),
             email: user.email.clone(),
+            email_verified: user.email.as_ref().and(user.email_verified),
             name: user.name.clone(),
             idp: idp.to_owned(),
         };

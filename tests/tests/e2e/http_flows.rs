@@ -77,7 +77,7 @@ async fn spa_flow_over_http_issues_our_token_for_alice() {
     assert!(cleared, "the transaction cookie is cleared");
     assert_eq!(
         body["user"],
-        serde_json::json!({"sub": "alice", "email": "alice@example.com", "name": "Alice Example"})
+        serde_json::json!({"sub": "alice", "email": "alice@example.com", "email_verified": true, "name": "Alice Example"})
     );
     assert_eq!(body["return_to"], "/orders");
     assert_eq!(body["token_type"], "Bearer");

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as STANDARD_B64;
 use http::Method;
 use http::header::LOCATION;
-use serde_json::json;
+use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -41,7 +41,7 @@ async fn spa_flow_get_issues_our_token_and_hides_the_providers() {
     mount_exchange(&provider, &id_token, "http%3A%2F%2Flocalhost%3A5173%2Fcallback").await;
     mount_userinfo(
         &provider,
-        json!({"sub": "alice", "email": "alice@example.com", "name": "Alice Example"}),
+        json!({"sub": "alice", "email": "alice@example.com", "email_verified": true, "name": "Alice Example"}),
         1,
     )
     .await;
@@ -54,7 +54,7 @@ async fn spa_flow_get_issues_our_token_and_hides_the_providers() {
     assert_eq!(body["return_to"], "/app?tab=1");
     assert_eq!(
         body["user"],
-        json!({"sub": "alice", "email": "alice@example.com", "name": "Alice Example"})
+        json!({"sub": "alice", "email": "alice@example.com", "email_verified": true, "name": "Alice Example"})
     );
     let claims =
         state.callback.session().verify(body["token"].as_str().unwrap(), unix_now()).unwrap();
@@ -196,4 +196,59 @@ async fn one_deadline_per_request_answers_before_the_invocation_ends() {
     };
     let resp = crate::serve(&state.callback, &req, unix_now()).await.into_http();
     assert_refused(&resp, 504, "provider_timeout");
+}
+
+/// A SPA login where the ID token states `email_verified` as `verified` (absent for `None`)
+/// and userinfo adds nothing; the user and our JWT's claims it gives.
+async fn login_with_email(
+    verified: Option<bool>,
+    overrides: &[(&'static str, &str)],
+) -> (Value, crate::SessionClaims) {
+    let provider = FakeProvider::start().await;
+    provider.serve_jwks(&[&provider.key], None).await;
+    let state = provider.state(&secret_json(KeyAlg::Es256, 1), overrides).await;
+    let started = begin(&state, Flow::Spa, None);
+    let mut claims = provider.claims(&started.nonce, ACCESS_TOKEN);
+    match verified {
+        Some(v) => claims["email_verified"] = json!(v),
+        None => drop(claims.as_object_mut().unwrap().remove("email_verified")),
+    }
+    mount_token(
+        &provider,
+        FakeProvider::token_response(&provider.id_token(&claims), ACCESS_TOKEN),
+        1,
+    )
+    .await;
+    mount_userinfo(&provider, json!({"sub": "alice"}), 1).await;
+    let resp = spa_get(&state, &started, &ok_query(&provider, &started)).await;
+    assert_eq!(resp.status(), 200, "{}", resp.body());
+    let body = json_body(&resp);
+    let ours =
+        state.callback.session().verify(body["token"].as_str().unwrap(), unix_now()).unwrap();
+    (body["user"].clone(), ours)
+}
+
+#[tokio::test]
+async fn email_verified_travels_with_the_email_and_an_unverified_one_is_left_out() {
+    let (user, ours) = login_with_email(Some(true), &[]).await;
+    assert_eq!(
+        (user["email"].clone(), user["email_verified"].clone()),
+        (json!("alice@example.com"), json!(true))
+    );
+    assert_eq!(
+        (ours.email.as_deref(), ours.email_verified),
+        (Some("alice@example.com"), Some(true))
+    );
+    for unverified in [Some(false), None] {
+        let (user, ours) = login_with_email(unverified, &[]).await;
+        assert_eq!(user["email"], Value::Null, "{unverified:?}");
+        assert_eq!((ours.email, ours.email_verified), (None, None), "{unverified:?}");
+        assert_eq!(ours.sub, "alice", "sub (with idp) is the identifier");
+    }
+    let (user, ours) = login_with_email(None, &[("OIDC_UNVERIFIED_EMAIL", "include")]).await;
+    assert_eq!(user["email_verified"], json!(false));
+    assert_eq!(
+        (ours.email.as_deref(), ours.email_verified),
+        (Some("alice@example.com"), Some(false))
+    );
 }

@@ -44,7 +44,11 @@ async fn publishes_metadata_and_every_signing_key() {
     // A token minted by the active key verifies against the published JWKS with a stock library.
     let token = state
         .session()
-        .mint(&User { sub: "alice".into(), email: None, name: None }, "idp", unix_now())
+        .mint(
+            &User { sub: "alice".into(), email: None, email_verified: None, name: None },
+            "idp",
+            unix_now(),
+        )
         .unwrap();
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(resp.body()).unwrap();
     let jwk = set.find("new").unwrap();

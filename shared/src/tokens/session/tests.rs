@@ -21,6 +21,7 @@ fn alice() -> User {
     User {
         sub: "alice".into(),
         email: Some("alice@example.com".into()),
+        email_verified: Some(true),
         name: Some("Alice".into()),
     }
 }
