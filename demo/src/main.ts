@@ -303,12 +303,9 @@ function renderHome(): void {
   clearError();
   if (serverError) {
     const code = truncate(serverError, 100);
-    const description = q.get('error_description');
-    showError({
-      title: `The server flow login failed: ${code}`,
-      detail: description ? truncate(description, 300) : undefined,
-      code,
-    });
+    // Only our stable code is shown: anything else in the address bar (an error_description)
+    // may be an attacker's text, since anyone can link to this page with any query.
+    showError({ title: `The server flow login failed: ${code}`, detail: undefined, code });
   }
 
   const cards: HTMLElement[] = [];
