@@ -15,7 +15,8 @@ async fn state() -> (FakeProvider, Access) {
 }
 
 fn token(state: &Access) -> String {
-    let user = User { sub: "alice".into(), email: None, name: Some("Alice".into()) };
+    let user =
+        User { sub: "alice".into(), email: None, email_verified: None, name: Some("Alice".into()) };
     state.session().mint(&user, "https://idp", unix_now()).unwrap()
 }
 
