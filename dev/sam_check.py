@@ -396,10 +396,10 @@ def check_transform(path):
                 az.get("type") == "request"
                 and az.get("authorizerPayloadFormatVersion") == "2.0"
                 and az.get("enableSimpleResponses") is True
-                and az.get("authorizerResultTtlInSeconds") == 300
+                and az.get("authorizerResultTtlInSeconds") == 60
                 and az.get("identitySource") == ["$request.header.Authorization"]
                 and "${AuthorizerFunction.Arn}" in json.dumps(az.get("authorizerUri")),
-                "REQUEST authorizer: AuthorizerFunction, payload 2.0, simple responses, cached 300 s per Authorization",
+                "REQUEST authorizer: AuthorizerFunction, payload 2.0, simple responses, cached 60 s per Authorization (no longer than the shortest SessionTtlSeconds)",
             )
             p = res[invoke[0]]["Properties"] if len(invoke) == 1 else {}
             check(

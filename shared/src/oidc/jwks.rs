@@ -198,6 +198,15 @@ fn build_verifier(
 mod tests {
     use super::*;
 
+    /// The `kid`s of the keys `parse_jwks` keeps from `doc`.
+    fn kids_of(doc: &Value) -> Vec<String> {
+        let jwks = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        jwks.keys()
+            .iter()
+            .filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.to_string()))
+            .collect()
+    }
+
     #[test]
     fn one_unusable_key_does_not_throw_away_the_jwks() {
         let doc = serde_json::json!({"keys": [
@@ -206,12 +215,7 @@ mod tests {
             {"kty": "RSA", "kid": "rsa-odd", "alg": "RS1", "n": "sXch", "e": "AQAB"},
             {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "eA", "y": "eQ"},
         ]});
-        let jwks = parse_jwks(doc.to_string().as_bytes()).unwrap();
-        let kids: Vec<_> = jwks
-            .keys()
-            .iter()
-            .filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.to_string()))
-            .collect();
+        let kids = kids_of(&doc);
         assert!(kids.contains(&"ec".to_owned()), "{kids:?}");
         assert!(!kids.contains(&"k1".to_owned()), "{kids:?}");
     }
@@ -229,12 +233,7 @@ mod tests {
             {"kty": "weird", "kid": "weird"},
             "not an object"
         ]});
-        let jwks = parse_jwks(doc.to_string().as_bytes()).unwrap();
-        let kids: Vec<_> = jwks
-            .keys()
-            .iter()
-            .filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.to_string()))
-            .collect();
+        let kids = kids_of(&doc);
         assert_eq!(kids, ["rsa", "ec", "ed"]);
         assert!(parse_jwks(b"{}").is_err());
         assert!(parse_jwks(b"[]").is_err());

@@ -146,11 +146,8 @@ async fn oversized_token() {
     refused(&provider, jwks, padded, "id_token_malformed").await;
 }
 
-/// The cold-start JWKS holds `idp-1`; the provider then serves `idp-2` as well, for exactly one
-/// refetch. The functions refetch without a cooldown; userinfo answers `logins` times.
-async fn rotated_provider(logins: u64) -> (FakeProvider, shared::SigningKey, Rp) {
-    let provider = FakeProvider::start().await;
-    let rotated = testing::key("idp-2", KeyAlg::Es256);
+/// The JWKS the cold start fetches, once: the provider's own key `idp-1` only.
+async fn serve_cold_start_jwks(provider: &FakeProvider) {
     Mock::given(method("GET"))
         .and(path("/jwks"))
         .respond_with(ResponseTemplate::new(200).set_body_json(provider.jwks(&[&provider.key])))
@@ -158,6 +155,14 @@ async fn rotated_provider(logins: u64) -> (FakeProvider, shared::SigningKey, Rp)
         .expect(1)
         .mount(&provider.server)
         .await;
+}
+
+/// The cold-start JWKS holds `idp-1`; the provider then serves `idp-2` as well, for exactly one
+/// refetch. The functions refetch without a cooldown; userinfo answers `logins` times.
+async fn rotated_provider(logins: u64) -> (FakeProvider, shared::SigningKey, Rp) {
+    let provider = FakeProvider::start().await;
+    let rotated = testing::key("idp-2", KeyAlg::Es256);
+    serve_cold_start_jwks(&provider).await;
     provider.serve_jwks(&[&rotated, &provider.key], Some(1)).await;
     let state =
         provider.state_with_cooldown(&secret_json(KeyAlg::Es256, 1), &[], Duration::ZERO).await;
@@ -233,13 +238,7 @@ async fn jwks_refetch_race_waiting_requests_use_the_keys_it_brought() {
     let provider = FakeProvider::start().await;
     let rotated = testing::key("idp-2", KeyAlg::Es256);
     // The cold start sees idp-1; the one refetch brings idp-2, slowly.
-    Mock::given(method("GET"))
-        .and(path("/jwks"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(provider.jwks(&[&provider.key])))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&provider.server)
-        .await;
+    serve_cold_start_jwks(&provider).await;
     Mock::given(method("GET"))
         .and(path("/jwks"))
         .respond_with(
