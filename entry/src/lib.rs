@@ -25,7 +25,7 @@ use shared::{ColdStart, HttpFunction, cold_start, serve, unix_now};
 /// failure when the cold start fails (it has logged one line naming what to fix) or the
 /// runtime stops.
 pub async fn http<F: ColdStart + HttpFunction + 'static>() -> ExitCode {
-    lambda_http::tracing::init_default_subscriber();
+    init_tracing();
     // A failed cold start has logged its one line: exit without serving.
     let Ok(function) = cold_start::<F>().await else {
         return ExitCode::FAILURE;
@@ -62,7 +62,7 @@ where
     R: Serialize,
     H: Fn(&S, E, u64) -> R,
 {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_tracing();
     let Ok(state) = cold_start::<S>().await else {
         return ExitCode::FAILURE;
     };
@@ -73,6 +73,42 @@ where
     exit(lambda_runtime::run(service).await)
 }
 
+/// Logging as Lambda's advanced logging controls ask (`AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`;
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`), with one difference from lambda_runtime's default subscriber:
+/// only our own crates log at `TRACE`. Every other crate logs at `DEBUG` at most: at `TRACE` the
+/// Lambda runtime logs each raw event (cookies, bearer tokens, codes), and the AWS SDK what it
+/// signs and receives (the secret).
+///
+/// # Security
+///
+/// No log line at any level may hold a secret, a token, a cookie value or a code; our own
+/// lines hold none (see `shared/tests/leaks.rs`), and this filter keeps the others out.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+
+    let asked = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    let (ours, others) = log_levels(asked.ok().as_deref());
+    let filter = EnvFilter::builder()
+        .with_default_directive(others.into())
+        .parse_lossy(format!("shared={ours},entry={ours}"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let subscriber =
+        tracing_subscriber::fmt().with_target(false).without_time().with_env_filter(filter);
+    // An error means a subscriber is set already (a test): keep it.
+    let _ = if json { subscriber.json().try_init() } else { subscriber.try_init() };
+}
+
+/// The level of our own crates (as asked, `INFO` when unset or unreadable) and of every other
+/// crate (the same, but never below `DEBUG`).
+fn log_levels(
+    asked: Option<&str>,
+) -> (tracing_subscriber::filter::LevelFilter, tracing_subscriber::filter::LevelFilter) {
+    use tracing_subscriber::filter::LevelFilter;
+    let ours =
+        asked.and_then(|l| l.trim().parse::<LevelFilter>().ok()).unwrap_or(LevelFilter::INFO);
+    (ours, ours.min(LevelFilter::DEBUG))
+}
+
 fn exit(result: Result<(), lambda_runtime::Error>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,5 +116,22 @@ fn exit(result: Result<(), lambda_runtime::Error>) -> ExitCode {
             lambda_runtime::tracing::error!(error = %e, "the Lambda runtime stopped");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::filter::LevelFilter;
+
+    use super::log_levels;
+
+    #[test]
+    fn only_our_crates_log_at_trace() {
+        assert_eq!(log_levels(Some("TRACE")), (LevelFilter::TRACE, LevelFilter::DEBUG));
+        assert_eq!(log_levels(Some("trace")), (LevelFilter::TRACE, LevelFilter::DEBUG));
+        assert_eq!(log_levels(Some("DEBUG")), (LevelFilter::DEBUG, LevelFilter::DEBUG));
+        assert_eq!(log_levels(Some("WARN")), (LevelFilter::WARN, LevelFilter::WARN));
+        assert_eq!(log_levels(None), (LevelFilter::INFO, LevelFilter::INFO));
+        assert_eq!(log_levels(Some("info,hyper=trace")), (LevelFilter::INFO, LevelFilter::INFO));
     }
 }
