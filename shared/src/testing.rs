@@ -75,6 +75,22 @@ pub fn config_with(issuer: &str, overrides: &[(&'static str, &str)]) -> Config {
         .unwrap()
 }
 
+/// The state of `me` and the authorizer (our keys only), and a token of ours for `alice`
+/// (name "Alice", no e-mail) minted by it now.
+pub async fn access_with_token() -> (crate::functions::access::Access, String) {
+    let provider = FakeProvider::start().await;
+    let access: crate::functions::access::Access =
+        provider.function(&secret_json(KeyAlg::Es256, 1), &[]).await;
+    let user = crate::tokens::session::User {
+        sub: "alice".into(),
+        email: None,
+        email_verified: None,
+        name: Some("Alice".into()),
+    };
+    let token = access.session().mint(&user, "https://idp", unix_now()).unwrap();
+    (access, token)
+}
+
 /// A request for `method path` with nothing else: no query, cookie, credentials or body.
 pub fn request<'a>(method: &'a http::Method, path: &'a str) -> crate::web::request::Request<'a> {
     crate::web::request::Request {

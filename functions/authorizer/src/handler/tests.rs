@@ -2,28 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use shared::keygen::KeyAlg;
-use shared::testing::{FakeProvider, secret_json};
-use shared::{User, unix_now};
+use shared::testing::access_with_token;
+use shared::unix_now;
 
 use super::*;
 
-async fn state() -> (FakeProvider, Access) {
-    let provider = FakeProvider::start().await;
-    let state = provider.function(&secret_json(KeyAlg::Es256, 1), &[]).await;
-    (provider, state)
-}
-
-fn token(state: &Access) -> String {
-    let user =
-        User { sub: "alice".into(), email: None, email_verified: None, name: Some("Alice".into()) };
-    state.session().mint(&user, "https://idp", unix_now()).unwrap()
-}
-
 #[tokio::test]
 async fn the_lambda_authorizer_decides_api_gateway_events() {
-    let (_p, state) = state().await;
-    let t = token(&state);
+    let (state, t) = access_with_token().await;
     let event = |headers: serde_json::Value,
                  cookies: serde_json::Value,
                  method: &str|
@@ -88,7 +74,7 @@ async fn the_lambda_authorizer_decides_api_gateway_events() {
 
 #[tokio::test]
 async fn an_event_that_is_not_an_authorizer_request_is_refused() {
-    let (_p, state) = state().await;
+    let (state, _) = access_with_token().await;
     for event in [serde_json::json!({}), serde_json::json!("x"), serde_json::json!({"headers": 1})]
     {
         let r = handle(&state, event, unix_now());

@@ -1,20 +1,8 @@
 use super::*;
 use crate::keygen::KeyAlg;
-use crate::testing::{FakeProvider, secret_json};
+use crate::testing::access_with_token;
+use crate::unix_now;
 use crate::web::routes::serve;
-use crate::{User, unix_now};
-
-async fn state() -> (FakeProvider, Access) {
-    let provider = FakeProvider::start().await;
-    let state = provider.function(&secret_json(KeyAlg::Es256, 1), &[]).await;
-    (provider, state)
-}
-
-fn token(state: &Access) -> String {
-    let user =
-        User { sub: "alice".into(), email: None, email_verified: None, name: Some("Alice".into()) };
-    state.session().mint(&user, "https://idp", unix_now()).unwrap()
-}
 
 async fn me_at(
     state: &Access,
@@ -48,8 +36,7 @@ fn error_of(resp: &http::Response<String>) -> String {
 
 #[tokio::test]
 async fn me_answers_the_claims_of_a_bearer_token_or_the_session_cookie() {
-    let (_p, state) = state().await;
-    let t = token(&state);
+    let (state, t) = access_with_token().await;
     let resp = me(&state, Method::GET, Some(&format!("Bearer {t}")), None, false).await;
     assert_eq!(resp.status(), 200, "{}", resp.body());
     let claims: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
@@ -62,7 +49,7 @@ async fn me_answers_the_claims_of_a_bearer_token_or_the_session_cookie() {
 
 #[tokio::test]
 async fn me_refuses_missing_invalid_and_foreign_tokens() {
-    let (_p, state) = state().await;
+    let (state, _) = access_with_token().await;
     let resp = me(&state, Method::GET, None, None, false).await;
     assert_eq!((resp.status().as_u16(), error_of(&resp).as_str()), (401, "missing_token"));
     assert!(resp.headers().contains_key("www-authenticate"));
@@ -83,8 +70,7 @@ async fn me_refuses_missing_invalid_and_foreign_tokens() {
 
 #[tokio::test]
 async fn cookie_authenticated_state_changes_need_the_csrf_header() {
-    let (_p, state) = state().await;
-    let t = token(&state);
+    let (state, t) = access_with_token().await;
     let cookies = format!("__Host-session={t}");
     let presented = |method: &'static Method, csrf| Presented {
         method,
@@ -121,8 +107,7 @@ async fn cookie_authenticated_state_changes_need_the_csrf_header() {
 
 #[tokio::test]
 async fn our_token_expires_when_the_clock_passed_in_says_so() {
-    let (_p, state) = state().await;
-    let t = token(&state);
+    let (state, t) = access_with_token().await;
     let bearer = format!("Bearer {t}");
     let exp = state.session().verify(&t, unix_now()).unwrap().exp;
     let leeway = crate::SESSION_LEEWAY_SECS;
@@ -131,4 +116,16 @@ async fn our_token_expires_when_the_clock_passed_in_says_so() {
     let resp = at(exp + leeway + 1).await;
     assert_eq!((resp.status().as_u16(), error_of(&resp).as_str()), (401, "invalid_token"));
     assert_eq!(resp.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+}
+
+#[tokio::test]
+async fn a_session_cookie_planted_twice_is_refused() {
+    let (state, t) = access_with_token().await;
+    for cookies in [
+        format!("__Host-session=attacker; __Host-session={t}"),
+        format!("__Host-session={t}; __Host-session=attacker"),
+    ] {
+        let resp = me(&state, Method::GET, None, Some(cookies), false).await;
+        assert_eq!((resp.status().as_u16(), error_of(&resp).as_str()), (400, "cookie_duplicated"));
+    }
 }
