@@ -298,7 +298,7 @@ impl Error {
             Self::CsrfRequired => (
                 S::FORBIDDEN,
                 "csrf_required",
-                "Requests authenticated by the session cookie need X-CSRF: 1.",
+                "Logout, and changes authenticated by the session cookie, need X-CSRF: 1.",
             ),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error."),
         }
