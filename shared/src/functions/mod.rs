@@ -2,14 +2,16 @@
 //! the function needs) and how it serves requests. The top layer: it may import every layer
 //! below; nothing below imports it.
 //!
-//! | function | state | fetched at cold start | routes |
-//! | --- | --- | --- | --- |
-//! | `login` | [`Login`] | discovery | [`Login::ROUTES`](crate::HttpFunction::ROUTES) |
-//! | `callback` | [`Callback`] | discovery, JWKS | |
-//! | `logout` | [`Logout`] | discovery | |
-//! | `issuer` | [`Issuer`] | nothing | |
-//! | `me` | [`Access`] | nothing | |
-//! | `authorizer` | [`Access`] | nothing | (not HTTP: API Gateway authorizer events) |
+//! | function | state | fetched at cold start |
+//! | --- | --- | --- |
+//! | `login` | `login::Login` | discovery |
+//! | `callback` | `callback::Callback` | discovery, JWKS |
+//! | `logout` | `logout::Logout` | discovery |
+//! | `issuer` | `issuer::Issuer` | nothing |
+//! | `me` | `access::Access` | nothing |
+//! | `authorizer` | `access::Access` | nothing (not HTTP: API Gateway authorizer events) |
+//!
+//! Each HTTP function's routes are its `HttpFunction::ROUTES`.
 
 pub mod access;
 pub mod callback;
