@@ -20,6 +20,7 @@ use crate::functions::start::{ColdStart, DiscoveredWithKeys, Fetch as _, Parts};
 use crate::infra::clock::unix_now;
 use crate::infra::config::Config;
 use crate::infra::http::http_client;
+use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
 use crate::tokens::keygen::{KeyAlg, signing_key_pem};
 use crate::tokens::secret::Secret;
 use crate::tokens::signing::SigningKey;
@@ -291,13 +292,8 @@ impl FakeProvider {
 
     /// [`FakeProvider::state`] whose callback sends through `http` (other timeouts).
     pub async fn state_with_http(&self, secret: &str, http: crate::infra::http::Http) -> Rp {
-        let mut parts = self.parts(secret, &[]);
-        parts.http = http;
-        let fetched = DiscoveredWithKeys::fetch(&parts.http, &parts.config).await.unwrap();
-        Rp {
-            login: self.function(secret, &[]).await,
-            callback: Callback::build(parts, fetched).unwrap(),
-        }
+        let parts = Parts { http, ..self.parts(secret, &[]) };
+        self.rp(secret, &[], parts, JWKS_REFETCH_COOLDOWN).await
     }
 
     /// [`FakeProvider::state`] with another JWKS refetch cooldown.
@@ -307,7 +303,17 @@ impl FakeProvider {
         overrides: &[(&'static str, &str)],
         cooldown: Duration,
     ) -> Rp {
-        let parts = self.parts(secret, overrides);
+        self.rp(secret, overrides, self.parts(secret, overrides), cooldown).await
+    }
+
+    /// The login function as configured, and a callback built from `parts` with `cooldown`.
+    async fn rp(
+        &self,
+        secret: &str,
+        overrides: &[(&'static str, &str)],
+        parts: Parts,
+        cooldown: Duration,
+    ) -> Rp {
         let fetched = DiscoveredWithKeys::fetch(&parts.http, &parts.config).await.unwrap();
         Rp {
             login: self.function(secret, overrides).await,
