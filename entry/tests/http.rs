@@ -16,7 +16,7 @@ async fn login() -> (FakeProvider, Login) {
 
 fn tx_of(resp: &Response<String>, login: &Login) -> Transaction {
     let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
-    let value = cookies::transaction(set_cookie.split(';').next().unwrap()).unwrap().unwrap();
+    let value = cookies::transactions(set_cookie.split(';').next().unwrap()).next().unwrap().1;
     Transaction::open(value, login.cookie_keys(), unix_now()).unwrap()
 }
 
@@ -35,7 +35,7 @@ async fn spa_login_event_answers_the_login_url_and_seals_return_to() {
             .starts_with(&format!("{}/authorize?", provider.issuer()))
     );
     let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
-    for attr in ["__Host-oidc-tx=", "Secure", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+    for attr in ["__Host-oidc-tx-", "Secure", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
         assert!(set_cookie.contains(attr), "{set_cookie}");
     }
     let tx = tx_of(&resp, &login);

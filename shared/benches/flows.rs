@@ -55,7 +55,7 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
         let now = unix_now();
         let login = state.login.start(Flow::Spa, Some("/orders"), now).unwrap();
         let cookie_header = login.set_cookie.split(';').next().unwrap().to_owned();
-        let sealed = cookies::transaction(&cookie_header).unwrap().unwrap();
+        let sealed = cookies::transactions(&cookie_header).next().unwrap().1;
         let tx = Transaction::open(sealed, state.login.cookie_keys(), now).unwrap();
         let id_token = provider.id_token(&provider.claims(tx.nonce.expose_secret(), ACCESS_TOKEN));
         let tokens: CoreTokenResponse = serde_json::from_value(json!({

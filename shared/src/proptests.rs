@@ -76,7 +76,8 @@ proptest! {
     #[test]
     fn cookie_opening_never_panics(value in ".{0,3000}", now in any::<u64>()) {
         let _ = Transaction::open(&value, &keys(), now);
-        let _ = cookies::transaction(&value);
+        let _ = cookies::transaction(&value, "__Host-oidc-tx-x");
+        let _ = cookies::transactions(&value).count();
         let _ = cookies::session(&value);
     }
 

@@ -342,7 +342,7 @@ pub mod callbacks {
     use crate::infra::clock::unix_now;
     use crate::tokens::keygen::KeyAlg;
     use crate::tokens::transaction::Flow;
-    use crate::web::cookies::SESSION as SESSION_COOKIE;
+    use crate::web::cookies::{SESSION as SESSION_COOKIE, TRANSACTION_PREFIX};
     use crate::web::request::Request;
     use crate::web::routes::serve;
 
@@ -352,7 +352,25 @@ pub mod callbacks {
     pub struct Started {
         pub state: String,
         pub nonce: String,
+        /// `name=value`, as the browser sends it back.
         pub cookie: String,
+    }
+
+    impl Started {
+        /// The name of this login's transaction cookie.
+        pub fn cookie_name(&self) -> String {
+            crate::web::cookies::transaction_name(&self.state)
+        }
+
+        /// The sealed value of this login's transaction cookie.
+        pub fn sealed(&self) -> &str {
+            self.cookie.split_once('=').map_or("", |(_, v)| v)
+        }
+
+        /// This login's transaction cookie holding `value` instead.
+        pub fn cookie_with(&self, value: &str) -> String {
+            format!("{}={value}", self.cookie_name())
+        }
     }
 
     pub fn begin(state: &Rp, flow: Flow, return_to: Option<&str>) -> Started {
@@ -365,6 +383,65 @@ pub mod callbacks {
         let q: std::collections::HashMap<_, _> =
             start.authorize_url.query_pairs().into_owned().collect();
         let cookie = start.set_cookie.split(';').next().unwrap().to_owned();
+        Started { state: q["state"].clone(), nonce: q["nonce"].clone(), cookie }
+    }
+
+    /// A browser's cookies for our origin, as it applies our `Set-Cookie`s (RFC 6265 5.3): a
+    /// name set again replaces its value, `Max-Age=0` deletes it, order of creation is kept.
+    #[derive(Debug, Default)]
+    pub struct Jar(Vec<(String, String)>);
+
+    impl Jar {
+        /// Stores `name=value` as a browser would.
+        pub fn put(&mut self, pair: &str) {
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != name);
+            self.0.push((name.to_owned(), value.to_owned()));
+        }
+
+        /// Applies every `Set-Cookie` of `resp`.
+        pub fn apply(&mut self, resp: &http::Response<String>) {
+            for set in set_cookies(resp) {
+                let parsed = cookie::Cookie::parse(set.as_str()).unwrap();
+                self.0.retain(|(n, _)| n != parsed.name());
+                if parsed.max_age() != Some(cookie::time::Duration::ZERO) {
+                    self.0.push((parsed.name().to_owned(), parsed.value().to_owned()));
+                }
+            }
+        }
+
+        /// The `Cookie` header the browser sends, `None` when the jar is empty.
+        pub fn header(&self) -> Option<String> {
+            let pairs: Vec<_> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            (!pairs.is_empty()).then(|| pairs.join("; "))
+        }
+
+        /// The names of the login transaction cookies held, in order of creation.
+        pub fn transactions(&self) -> Vec<&str> {
+            let names = self.0.iter().map(|(n, _)| n.as_str());
+            names.filter(|n| n.starts_with(TRANSACTION_PREFIX)).collect()
+        }
+    }
+
+    /// `/api/login` or `/authorization-code/login` served at `now` to a browser holding `jar`,
+    /// which takes the answer's cookies: the login it started.
+    pub async fn login_in(state: &Rp, flow: Flow, jar: &mut Jar, now: u64) -> Started {
+        let path = match flow {
+            Flow::Spa => "/api/login",
+            Flow::Server => "/authorization-code/login",
+        };
+        let req = Request { cookies: jar.header(), ..super::request(&Method::GET, path) };
+        let resp = serve(&state.login, &req, now).await.into_http();
+        let url = match flow {
+            Flow::Spa => json_body(&resp)["login_url"].as_str().unwrap().to_owned(),
+            Flow::Server => resp.headers()[http::header::LOCATION].to_str().unwrap().to_owned(),
+        };
+        jar.apply(&resp);
+        let q: std::collections::HashMap<_, _> =
+            url::Url::parse(&url).unwrap().query_pairs().into_owned().collect();
+        let name = crate::web::cookies::transaction_name(&q["state"]);
+        let (_, sealed) = jar.0.iter().find(|(n, _)| *n == name).expect("the login's cookie");
+        let cookie = format!("{name}={sealed}");
         Started { state: q["state"].clone(), nonce: q["nonce"].clone(), cookie }
     }
 
@@ -475,19 +552,49 @@ pub mod callbacks {
         resp.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
     }
 
-    /// A refusal: the status and code, no token, no session cookie, the transaction cookie cleared,
-    /// no provider token anywhere, and the usual headers.
+    /// A refusal of a callback that named its login: the status and code, no token, no session
+    /// cookie, the login's transaction cookie cleared (and no other), no provider token
+    /// anywhere, and the usual headers.
     pub fn assert_refused(resp: &http::Response<String>, status: u16, code: &str) {
+        assert_refusal(resp, status, code);
+        assert_no_session_and_cleared(resp);
+    }
+
+    /// [`assert_refused`] for a callback that names no login the browser holds (no cookie, no
+    /// `state`, another login's `state`, parameters that do not parse): no transaction cookie
+    /// is touched, so the logins in flight in other tabs still complete.
+    pub fn assert_refused_touching_no_login(
+        resp: &http::Response<String>,
+        status: u16,
+        code: &str,
+    ) {
+        assert_refusal(resp, status, code);
+        let cookies = set_cookies(resp);
+        assert!(!cookies.iter().any(|c| c.starts_with(TRANSACTION_PREFIX)), "{cookies:?}");
+        assert!(!cookies.iter().any(|c| c.starts_with(SESSION_COOKIE)), "{cookies:?}");
+    }
+
+    fn assert_refusal(resp: &http::Response<String>, status: u16, code: &str) {
         assert_eq!(resp.status(), status, "{}", resp.body());
         let body = json_body(resp);
         assert_eq!(body["error"], code, "{body}");
         assert!(body.get("token").is_none());
         assert!(!resp.body().contains("eyJ"), "no JWT of any kind in a refusal");
-        assert_no_session_and_cleared(resp);
+        assert_usual_headers_and_no_provider_token(resp);
+    }
+
+    fn assert_usual_headers_and_no_provider_token(resp: &http::Response<String>) {
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        assert_eq!(resp.headers()[REFERRER_POLICY], "no-referrer");
+        for leaked in [ACCESS_TOKEN, "provider-refresh-token", CLIENT_SECRET] {
+            assert!(!resp.body().contains(leaked), "{leaked} in {}", resp.body());
+        }
     }
 
     /// A SPA callback with `query` and `cookie` refused before the code exchange (the token
-    /// endpoint must not be called) as [`assert_refused`] checks; the answer, for more checks.
+    /// endpoint must not be called) as [`assert_refused`] checks when `query` names a login
+    /// whose cookie the browser sends, else as [`assert_refused_touching_no_login`] does; the
+    /// answer, for more checks.
     pub async fn assert_refused_before_exchange(
         provider: &FakeProvider,
         state: &Rp,
@@ -498,21 +605,38 @@ pub mod callbacks {
     ) -> http::Response<String> {
         mount_token(provider, ResponseTemplate::new(500), 0).await;
         let resp = call(state, Method::GET, "/api/callback", Some(query), b"", cookie).await;
-        assert_refused(&resp, status, code);
+        let states: Vec<_> = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k == "state")
+            .map(|(_, v)| crate::web::cookies::transaction_name(&v))
+            .collect();
+        let sent: Vec<_> =
+            cookie.map(crate::web::cookies::transactions).into_iter().flatten().collect();
+        let parses = crate::functions::callback::CallbackParams::from_query(Some(query)).is_ok();
+        let named = matches!(&states[..], [one] if sent.iter().any(|(n, _)| n == one));
+        if parses && named {
+            assert_refused(&resp, status, code);
+        } else {
+            assert_refused_touching_no_login(&resp, status, code);
+        }
         resp
+    }
+
+    /// No answer of the callback sets a transaction cookie: it may only delete one.
+    pub fn assert_no_transaction_set(resp: &http::Response<String>) {
+        let cookies = set_cookies(resp);
+        let set = cookies.iter().filter(|c| c.starts_with(TRANSACTION_PREFIX));
+        assert!(set.clone().all(|c| c.contains("=;") && c.contains("Max-Age=0")), "{cookies:?}");
+        assert!(set.count() <= 1, "a callback clears its own login only: {cookies:?}");
     }
 
     pub fn assert_no_session_and_cleared(resp: &http::Response<String>) {
         let cookies = set_cookies(resp);
+        assert_no_transaction_set(resp);
         assert!(
-            cookies.iter().any(|c| c.starts_with("__Host-oidc-tx=;") && c.contains("Max-Age=0")),
+            cookies.iter().any(|c| c.starts_with(TRANSACTION_PREFIX) && c.contains("Max-Age=0")),
             "{cookies:?}"
         );
         assert!(!cookies.iter().any(|c| c.starts_with(SESSION_COOKIE)), "{cookies:?}");
-        assert_eq!(resp.headers()["cache-control"], "no-store");
-        assert_eq!(resp.headers()[REFERRER_POLICY], "no-referrer");
-        for leaked in [ACCESS_TOKEN, "provider-refresh-token", CLIENT_SECRET] {
-            assert!(!resp.body().contains(leaked), "{leaked} in {}", resp.body());
-        }
+        assert_usual_headers_and_no_provider_token(resp);
     }
 }

@@ -91,7 +91,7 @@ async fn no_secret_or_token_in_any_log_line_or_response() {
             "/api/callback",
             Some(&ok_query(&provider, &s)),
             b"",
-            Some("__Host-oidc-tx=AAAA"),
+            Some(&s.cookie_with("AAAA")),
         )
         .await;
         responses.push_str(tampered.body());

@@ -1,5 +1,5 @@
-// Clicks through the demo SPA in headless Chromium: the SPA flow, log out, log in again, and
-// the server flow. Prints one JSON report on stdout; exits non-zero on the first failed step.
+// Clicks through the demo SPA in headless Chromium: the SPA flow, log out, log in again, the
+// server flow, and two tabs of one browser logging in at once. Prints one JSON report on stdout; exits non-zero on the first failed step.
 //
 // Environment: APP (the demo's origin), USER_LOGIN/USER_PASSWORD, SHOTS (screenshot folder),
 // CHROMIUM (default /usr/bin/chromium).
@@ -40,21 +40,22 @@ try {
   // Passes the provider: signs in if it asks (login form, then consent), until `done` shows on
   // the app. A remembered provider session skips both forms.
   let sawLoginForm = false;
-  async function throughProvider(done) {
+  async function throughProvider(done, tab = page) {
     sawLoginForm = false;
     for (let i = 0; i < 6; i++) {
-      await page.locator(`input[name="login"], form[action*="/interaction/"] button, ${done}`).first().waitFor();
-      if (await page.locator(done).count()) return;
-      const submit = page.locator('form[action*="/interaction/"] button[type="submit"]').first();
-      if (await page.locator('input[name="login"]').count()) {
+      await tab.locator(`input[name="login"], form[action*="/interaction/"] button, ${done}`).first().waitFor();
+      if (await tab.locator(done).count()) return;
+      const submit = tab.locator('form[action*="/interaction/"] button[type="submit"]').first();
+      if (await tab.locator('input[name="login"]').count()) {
         sawLoginForm = true;
-        await page.fill('input[name="login"]', login);
-        await page.fill('input[name="password"]', password);
+        await tab.fill('input[name="login"]', login);
+        await tab.fill('input[name="password"]', password);
       }
-      await Promise.all([page.waitForNavigation(), submit.click()]);
+      await Promise.all([tab.waitForNavigation(), submit.click()]);
     }
-    throw new Error(`the provider did not hand back to the app (at ${page.url()})`);
+    throw new Error(`the provider did not hand back to the app (at ${tab.url()})`);
   }
+  const transactionCookies = (all) => all.filter((c) => c.name.startsWith('__Host-oidc-tx-')).length;
 
   // Clicks Log out: the API answers the provider's logout URL, the page goes there, the
   // provider asks to confirm, then sends the browser back to the app, signed out. Returns what
@@ -109,8 +110,27 @@ try {
     url: page.url(),
     heading: await page.textContent('#server-flow h2'),
     session: session && { httpOnly: session.httpOnly, secure: session.secure, sameSite: session.sameSite, value: session.value },
-    transactionCookieLeft: cookies.some((c) => c.name === '__Host-oidc-tx'),
+    transactionCookiesLeft: transactionCookies(cookies),
   });
+
+  // 4. Two tabs of one fresh browser both start a login and stop at the provider's login form;
+  // the second tab signs in first, then the first. Both complete.
+  const twoTabs = await browser.newContext();
+  const tabs = [await twoTabs.newPage(), await twoTabs.newPage()];
+  for (const tab of tabs) {
+    tab.setDefaultTimeout(30_000);
+    await tab.goto(app + '/');
+    await tab.waitForSelector('body[data-state="signed-out"]');
+    await Promise.all([tab.waitForSelector('input[name="login"]'), tab.click('#login')]);
+  }
+  const inFlight = transactionCookies(await twoTabs.cookies());
+  const users = [];
+  for (const tab of [tabs[1], tabs[0]]) {
+    await throughProvider('body[data-state="signed-in"], body[data-state="error"]', tab);
+    users.push({ user: await tab.textContent('#user').catch(() => null), url: tab.url(),
+      error: await tab.locator('#error').textContent().catch(() => null) });
+  }
+  step('two-tabs', { inFlight, users, transactionCookiesLeft: transactionCookies(await twoTabs.cookies()) });
   report.ok = true;
 } catch (err) {
   report.ok = false;

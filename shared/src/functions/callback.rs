@@ -4,7 +4,8 @@
 //! sealed by us, not expired, same flow); `state` (constant time); RFC 9207 `iss`; the
 //! provider's `error=`; the code exchange (client secret + PKCE verifier); the ID token
 //! (signature, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `sub`); userinfo `sub`;
-//! then our JWT is minted. The transaction cookie is cleared on every answer.
+//! then our JWT is minted. The login's own transaction cookie (named after `state`) is cleared
+//! on every answer that names it; other logins in flight in the browser are left alone.
 //!
 //! # Security
 //!
@@ -212,11 +213,20 @@ impl Callback {
         cookie_header: Option<&str>,
         now: u64,
     ) -> Result<(Transaction, &'p str), Error> {
-        let sealed = cookie_header
-            .map(cookies::transaction)
-            .transpose()?
-            .flatten()
-            .ok_or(Error::TransactionMissing)?;
+        let header = cookie_header.unwrap_or_default();
+        let state = params.state.as_deref().filter(|s| !s.is_empty());
+        let own = match state {
+            Some(state) => cookies::transaction(header, &cookies::transaction_name(state))?,
+            None => None,
+        };
+        let sealed = match own {
+            Some(sealed) => sealed,
+            None if cookies::transactions(header).next().is_none() => {
+                return Err(Error::TransactionMissing);
+            }
+            // Logins are in flight, but none is this state's.
+            None => return Err(Error::StateMismatch),
+        };
         let tx = Transaction::open(sealed, &self.cookie_keys, now)?;
         if tx.flow != flow {
             return Err(Error::TransactionFlowMismatch);
@@ -298,12 +308,32 @@ impl CallbackRoute {
             Self::Server => Flow::Server,
         }
     }
+
+    /// The parameters of a callback arriving by this route.
+    fn params(self, req: &Request<'_>) -> Result<CallbackParams, Error> {
+        match self {
+            Self::SpaQuery | Self::Server => CallbackParams::from_query(req.query),
+            // A cross-site form can post text/plain or form data without a preflight; JSON
+            // it cannot.
+            Self::SpaJson if !req.is_json() => Err(Error::UnsupportedMediaType),
+            Self::SpaJson => CallbackParams::from_json(req.body),
+        }
+    }
 }
 
-/// Every answer of a known callback route clears the transaction cookie and sends no referrer.
-fn finish(response: Response) -> Response {
-    response
-        .set_cookie(cookies::clear_transaction())
+/// The name of the transaction cookie of this callback's login, when the request carries it.
+fn own_transaction(params: &CallbackParams, req: &Request<'_>) -> Option<String> {
+    let name = cookies::transaction_name(params.state.as_deref().filter(|s| !s.is_empty())?);
+    let header = req.cookies.as_deref()?;
+    cookies::transactions(header).any(|(n, _)| n == name).then_some(name)
+}
+
+/// Every answer of a known callback route clears the login's own transaction cookie (and no
+/// other) and sends no referrer.
+fn finish(response: Response, own: Option<String>) -> Response {
+    own.map(|name| cookies::clear_transaction(&name))
+        .into_iter()
+        .fold(response, Response::set_cookie)
         .header(http::header::REFERRER_POLICY, "no-referrer")
 }
 
@@ -325,15 +355,7 @@ impl HttpFunction for Callback {
         req: &Request<'_>,
         now: u64,
     ) -> Result<Response, Error> {
-        let params = match route {
-            CallbackRoute::SpaQuery | CallbackRoute::Server => {
-                CallbackParams::from_query(req.query)?
-            }
-            // A cross-site form can post text/plain or form data without a preflight; JSON
-            // it cannot.
-            CallbackRoute::SpaJson if !req.is_json() => return Err(Error::UnsupportedMediaType),
-            CallbackRoute::SpaJson => CallbackParams::from_json(req.body)?,
-        };
+        let params = route.params(req)?;
         let work = self.complete(route.flow(), &params, req.cookies.as_deref(), now);
         // One budget for the token call, a JWKS refetch and userinfo: whatever happens at the
         // provider, the answer (JSON or the server flow's redirect, the cookie cleared) leaves
@@ -364,21 +386,23 @@ impl HttpFunction for Callback {
             )
             .set_cookie(cookies::set_session(&done.token, done.expires_in)),
         };
-        Ok(finish(response))
+        Ok(finish(response, own_transaction(&params, req)))
     }
 
     /// The SPA flow answers the JSON error; the server flow redirects to
-    /// `POST_LOGIN_PATH?error=<code>`. Both clear the transaction cookie.
+    /// `POST_LOGIN_PATH?error=<code>`. Both clear the login's transaction cookie when the
+    /// callback names one the browser holds.
     fn refuse(&self, route: Option<CallbackRoute>, req: &Request<'_>, err: Error) -> Response {
         log_refusal(req, &err);
+        let own = route.and_then(|r| r.params(req).ok()).and_then(|p| own_transaction(&p, req));
         match route.map(CallbackRoute::flow) {
             None => Response::error(&err),
-            Some(Flow::Spa) => finish(Response::error(&err)),
+            Some(Flow::Spa) => finish(Response::error(&err), own),
             Some(Flow::Server) => {
                 let path = self.config.post_login_path.as_str();
                 let sep = if path.contains('?') { '&' } else { '?' };
                 let location = self.config.app_url(&format!("{path}{sep}error={}", err.code()));
-                finish(Response::redirect(StatusCode::SEE_OTHER, &location))
+                finish(Response::redirect(StatusCode::SEE_OTHER, &location), own)
             }
         }
     }

@@ -93,7 +93,36 @@ impl Login {
             flow,
         };
         let sealed = transaction.seal(self.cookie_keys.active())?;
-        Ok(LoginStart { authorize_url, set_cookie: cookies::set_transaction(&sealed) })
+        let name = cookies::transaction_name(&transaction.state);
+        Ok(LoginStart { authorize_url, set_cookie: cookies::set_transaction(&name, &sealed) })
+    }
+
+    /// The `Set-Cookie`s that make room for one more login among those in flight in
+    /// `cookie_header`: each transaction cookie that does not open at `now` (expired, sealed
+    /// under a retired key, not ours, not under its own name, twice in the header) is deleted,
+    /// and so are the oldest ones beyond [`cookies::MAX_IN_FLIGHT`] - 1. Every other login in
+    /// flight is left alone, so logins in several tabs each complete.
+    pub fn make_room(&self, cookie_header: Option<&str>, now: u64) -> Vec<String> {
+        let found: Vec<(&str, &str)> =
+            cookie_header.map(cookies::transactions).into_iter().flatten().collect();
+        let twice = |name: &str| found.iter().filter(|(n, _)| *n == name).count() > 1;
+        let mut in_flight: Vec<(u64, &str)> = Vec::new();
+        let mut clear: Vec<&str> = Vec::new();
+        for &(name, value) in &found {
+            if clear.contains(&name) {
+                continue;
+            }
+            match Transaction::open(value, &self.cookie_keys, now) {
+                Ok(tx) if !twice(name) && cookies::transaction_name(&tx.state) == name => {
+                    in_flight.push((tx.issued_at, name));
+                }
+                _ => clear.push(name),
+            }
+        }
+        in_flight.sort_unstable();
+        let excess = (in_flight.len() + 1).saturating_sub(cookies::MAX_IN_FLIGHT);
+        clear.extend(in_flight.iter().take(excess).map(|(_, name)| *name));
+        clear.into_iter().map(cookies::clear_transaction).collect()
     }
 }
 
@@ -111,7 +140,8 @@ impl HttpFunction for Login {
     ];
 
     /// `GET /api/login` answers `200 {"login_url"}`, `GET /authorization-code/login` answers
-    /// `302` to the provider. Both set the transaction cookie.
+    /// `302` to the provider. Both set the login's transaction cookie and delete those
+    /// [`Login::make_room`] drops.
     async fn handle(&self, flow: Flow, req: &Request<'_>, now: u64) -> Result<Response, Error> {
         let query = Query::parse(req.query)?;
         let login = self.start(flow, query.get("return_to"), now)?;
@@ -120,7 +150,8 @@ impl HttpFunction for Login {
             Flow::Spa => Response::json(StatusCode::OK, &LoginBody { login_url: url }),
             Flow::Server => Response::redirect(StatusCode::FOUND, url),
         };
-        Ok(response.set_cookie(login.set_cookie))
+        let dropped = self.make_room(req.cookies.as_deref(), now);
+        Ok(dropped.into_iter().fold(response.set_cookie(login.set_cookie), Response::set_cookie))
     }
 }
 

@@ -81,7 +81,7 @@ impl HttpFunction for Logout {
     /// - `GET /authorization-code/logout` answers `303` to the provider's logout, or to
     ///   `POST_LOGIN_PATH` when the provider has none.
     ///
-    /// Both clear the session and transaction cookies.
+    /// Both clear the session cookie and every login transaction cookie the browser sends.
     async fn handle(
         &self,
         route: LogoutRoute,
@@ -103,7 +103,12 @@ impl HttpFunction for Logout {
                 self.logout_url.as_deref().unwrap_or(&self.home),
             ),
         };
-        Ok(response.set_cookie(cookies::clear_session()).set_cookie(cookies::clear_transaction()))
+        let in_flight = req.cookies.as_deref().map(cookies::transactions).into_iter().flatten();
+        let mut names: Vec<&str> = in_flight.map(|(name, _)| name).collect();
+        names.sort_unstable();
+        names.dedup();
+        let clears = names.into_iter().map(cookies::clear_transaction);
+        Ok(clears.fold(response.set_cookie(cookies::clear_session()), Response::set_cookie))
     }
 }
 

@@ -2,24 +2,36 @@
 //!
 //! | cookie | holds | set by | lifetime |
 //! | --- | --- | --- | --- |
-//! | `__Host-oidc-tx` | the sealed login transaction | login | [`transaction::LIFETIME`] |
+//! | `__Host-oidc-tx-<id>` | one sealed login transaction | login | [`transaction::LIFETIME`] |
 //! | `__Host-session` | our JWT (server flow) | the server flow's callback | the JWT's |
 //!
 //! # Security
 //!
+//! Each login in flight has its own transaction cookie, named after its `state`
+//! ([`transaction_name`]): logins started in several tabs each complete, in any order, and a
+//! callback finds and clears only its own. Login keeps at most [`MAX_IN_FLIGHT`] of them per
+//! browser and drops the oldest, so they cannot pile up.
+//!
 //! All are `__Host-` cookies: `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`.
 //! Values are never logged.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::Error;
 use crate::tokens::transaction;
 
-/// The login transaction cookie.
-pub const TRANSACTION: &str = "__Host-oidc-tx";
+/// The name of every login transaction cookie starts with this.
+pub const TRANSACTION_PREFIX: &str = "__Host-oidc-tx-";
+/// Most logins in flight per browser; starting one more drops the oldest.
+pub const MAX_IN_FLIGHT: usize = 4;
+/// Characters of the hashed `state` in a transaction cookie's name (96 bits).
+const NAME_ID_LEN: usize = 16;
 /// The server flow's session cookie (our JWT).
 pub const SESSION: &str = "__Host-session";
 
 /// A `Set-Cookie` value for one of our `__Host-` cookies, `Max-Age` in seconds (0 deletes it).
-fn host_cookie(name: &'static str, value: &str, max_age_secs: u64) -> String {
+fn host_cookie(name: &str, value: &str, max_age_secs: u64) -> String {
     cookie::Cookie::build((name, value))
         .path("/")
         .secure(true)
@@ -49,23 +61,42 @@ fn value<'h>(cookie_header: &'h str, name: &str) -> Result<Option<&'h str>, Erro
     Ok(first)
 }
 
-/// The `Set-Cookie` that stores a sealed transaction.
-pub fn set_transaction(sealed: &str) -> String {
-    host_cookie(TRANSACTION, sealed, transaction::LIFETIME.as_secs())
+/// The name of the transaction cookie of the login whose `state` is `state`:
+/// [`TRANSACTION_PREFIX`] and the start of `base64url(SHA-256(state))`. The callback finds its
+/// own from the `state` the provider sends back; the name tells nothing of the state itself.
+pub fn transaction_name(state: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, state.as_bytes());
+    let mut id = URL_SAFE_NO_PAD.encode(digest.as_ref());
+    id.truncate(NAME_ID_LEN);
+    format!("{TRANSACTION_PREFIX}{id}")
 }
 
-/// The `Set-Cookie` that deletes the transaction cookie.
-pub fn clear_transaction() -> String {
-    host_cookie(TRANSACTION, "", 0)
+/// The `Set-Cookie` that stores a sealed transaction under `name`.
+pub fn set_transaction(name: &str, sealed: &str) -> String {
+    host_cookie(name, sealed, transaction::LIFETIME.as_secs())
 }
 
-/// The sealed transaction in a `Cookie` request header, if any.
+/// The `Set-Cookie` that deletes the transaction cookie `name`.
+pub fn clear_transaction(name: &str) -> String {
+    host_cookie(name, "", 0)
+}
+
+/// Every transaction cookie in a `Cookie` request header, `(name, value)`, in header order
+/// (a name twice is listed twice).
+pub fn transactions(cookie_header: &str) -> impl Iterator<Item = (&str, &str)> {
+    cookie::Cookie::split_parse(cookie_header)
+        .filter_map(Result::ok)
+        .filter_map(|c| Some((c.name_raw()?, c.value_raw()?)))
+        .filter(|(name, _)| name.starts_with(TRANSACTION_PREFIX))
+}
+
+/// The value of the transaction cookie `name` in a `Cookie` request header, if any.
 ///
 /// # Errors
 ///
 /// [`Error::CookieDuplicated`] when it appears twice.
-pub fn transaction(cookie_header: &str) -> Result<Option<&str>, Error> {
-    value(cookie_header, TRANSACTION)
+pub fn transaction<'h>(cookie_header: &'h str, name: &str) -> Result<Option<&'h str>, Error> {
+    value(cookie_header, name)
 }
 
 /// The `Set-Cookie` that stores our JWT for the server flow, for `max_age` seconds.
@@ -93,16 +124,16 @@ mod tests {
 
     #[test]
     fn cookie_attributes_are_strict() {
-        let set = set_transaction("abc");
-        for part in
-            ["__Host-oidc-tx=abc", "Path=/", "Secure", "HttpOnly", "SameSite=Lax", "Max-Age=600"]
-        {
+        let name = transaction_name("some-state");
+        let set = set_transaction(&name, "abc");
+        for part in [&format!("{name}=abc"), "Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
             assert!(set.contains(part), "{set}");
         }
+        assert!(set.contains("Max-Age=600"), "{set}");
         assert!(!set.to_ascii_lowercase().contains("domain"));
-        let clear = clear_transaction();
+        let clear = clear_transaction(&name);
         assert!(
-            clear.starts_with("__Host-oidc-tx=;")
+            clear.starts_with(&format!("{name}=;"))
                 && clear.contains("Max-Age=0")
                 && clear.contains("Path=/"),
             "{clear}"
@@ -110,11 +141,26 @@ mod tests {
     }
 
     #[test]
+    fn each_state_names_its_own_cookie() {
+        let (a, b) = (transaction_name("state-a"), transaction_name("state-b"));
+        assert_ne!(a, b);
+        assert_eq!(a, transaction_name("state-a"));
+        assert!(a.starts_with(TRANSACTION_PREFIX) && a.len() == TRANSACTION_PREFIX.len() + 16);
+        assert!(!a.contains("state"));
+        // A cookie name is an RFC 6265 token: base64url has no separator.
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    #[test]
     fn finds_the_cookie_among_others() {
-        assert_eq!(transaction("a=1; __Host-oidc-tx=v.alue; b=2").unwrap(), Some("v.alue"));
-        assert_eq!(transaction("__Host-oidc-tx=x").unwrap(), Some("x"));
-        assert_eq!(transaction("oidc-tx=x; __host-oidc-tx=y").unwrap(), None);
-        assert_eq!(transaction("").unwrap(), None);
+        let name = transaction_name("s");
+        let header = format!("a=1; {name}=v.alue; {TRANSACTION_PREFIX}other=w; b=2");
+        assert_eq!(transaction(&header, &name).unwrap(), Some("v.alue"));
+        let all: Vec<_> = transactions(&header).collect();
+        assert_eq!(all, [(name.as_str(), "v.alue"), ("__Host-oidc-tx-other", "w")]);
+        assert_eq!(transaction("oidc-tx-x=x; __host-oidc-tx-y=y", &name).unwrap(), None);
+        assert_eq!(transactions("__Host-oidc-tx=x; __host-oidc-tx-y=y").count(), 0);
+        assert_eq!(transaction("", &name).unwrap(), None);
     }
 
     #[test]
@@ -130,14 +176,18 @@ mod tests {
 
     #[test]
     fn a_cookie_of_ours_twice_in_one_header_is_refused() {
-        for header in [
-            "__Host-oidc-tx=victim; __Host-oidc-tx=attacker",
-            "__Host-oidc-tx=a; x=1; __Host-oidc-tx=a",
-        ] {
-            assert!(matches!(transaction(header), Err(Error::CookieDuplicated)), "{header}");
+        let name = transaction_name("s");
+        for header in
+            [format!("{name}=victim; {name}=attacker"), format!("{name}=a; x=1; {name}=a")]
+        {
+            assert!(
+                matches!(transaction(&header, &name), Err(Error::CookieDuplicated)),
+                "{header}"
+            );
         }
         let twice = "__Host-session=victim; __Host-session=attacker";
         assert!(matches!(session(twice), Err(Error::CookieDuplicated)));
-        assert_eq!(transaction("__Host-oidc-tx=a; __Host-session=b").unwrap(), Some("a"));
+        let other = format!("{name}=a; __Host-session=b; {TRANSACTION_PREFIX}x=c");
+        assert_eq!(transaction(&other, &name).unwrap(), Some("a"));
     }
 }

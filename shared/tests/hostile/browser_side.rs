@@ -92,12 +92,12 @@ async fn cookie_under_a_retired_key() {
     let s = begin(&state, Flow::Spa, None);
     // Sealed under a key that is no longer in the secret.
     let tx = Transaction::open(
-        shared::cookies::transaction(&s.cookie).unwrap().unwrap(),
+        shared::cookies::transactions(&s.cookie).next().unwrap().1,
         state.login.cookie_keys(),
         unix_now(),
     )
     .unwrap();
-    let retired = format!("__Host-oidc-tx={}", tx.seal(&CookieKey::new([9; 32])).unwrap());
+    let retired = s.cookie_with(&tx.seal(&CookieKey::new([9; 32])).unwrap());
     refused_cookie(&p, &state, &s, Some(&retired), "transaction_invalid").await;
 }
 
@@ -105,7 +105,7 @@ async fn cookie_under_a_retired_key() {
 async fn cookie_oversized() {
     let (p, state) = setup().await;
     let s = begin(&state, Flow::Spa, None);
-    let oversized = format!("__Host-oidc-tx={}", "A".repeat(5000));
+    let oversized = s.cookie_with(&"A".repeat(5000));
     refused_cookie(&p, &state, &s, Some(&oversized), "transaction_invalid").await;
 }
 
@@ -189,9 +189,10 @@ async fn open_redirect_return_to_in_its_many_spellings() {
         "/\u{3002}/evil",
     ] {
         let start = state.login.start(Flow::Server, Some(evil), unix_now()).unwrap();
-        let value = shared::cookies::transaction(start.set_cookie.split(';').next().unwrap())
+        let value = shared::cookies::transactions(start.set_cookie.split(';').next().unwrap())
+            .next()
             .unwrap()
-            .unwrap();
+            .1;
         let tx = Transaction::open(value, state.login.cookie_keys(), unix_now()).unwrap();
         assert_eq!(tx.return_to.as_str(), "/home", "{evil:?} was kept");
     }
@@ -201,13 +202,13 @@ async fn open_redirect_return_to_in_its_many_spellings() {
 async fn cookie_planted_twice() {
     // A sibling subdomain (or a nameless-cookie prefix bypass) plants the attacker's own
     // transaction beside the victim's: neither is picked, the callback is refused.
+    // Each login's cookie is named after its state, so the duplicate carries the name of the
+    // login coming back.
     let (p, state) = setup().await;
     let victim = begin(&state, Flow::Spa, None);
     let attacker = begin(&state, Flow::Spa, None);
-    for both in [
-        format!("{}; {}", attacker.cookie, victim.cookie),
-        format!("{}; {}", victim.cookie, attacker.cookie),
-    ] {
-        refused_cookie(&p, &state, &attacker, Some(&both), "cookie_duplicated").await;
+    let planted = victim.cookie_with(attacker.sealed());
+    for both in [format!("{planted}; {}", victim.cookie), format!("{}; {planted}", victim.cookie)] {
+        refused_cookie(&p, &state, &victim, Some(&both), "cookie_duplicated").await;
     }
 }

@@ -6,7 +6,7 @@ use e2e::{Options, Stack, jwt_parts, jwts_in, root};
 use serde_json::Value;
 
 #[tokio::test]
-async fn browser_spa_flow_logout_login_again_and_server_flow() {
+async fn browser_spa_flow_logout_login_again_server_flow_and_two_tabs() {
     let stack = Stack::start("browser", Options { demo: true, ..Options::default() }).await;
     let shots = stack.logs.join("screenshots");
     let out = tokio::task::spawn_blocking({
@@ -69,12 +69,21 @@ async fn browser_spa_flow_logout_login_again_and_server_flow() {
     assert_eq!(server["session"]["httpOnly"], true);
     assert_eq!(server["session"]["secure"], true);
     assert_eq!(server["session"]["sameSite"], "Lax");
-    assert_eq!(server["transactionCookieLeft"], false, "the transaction cookie is cleared");
+    assert_eq!(server["transactionCookiesLeft"], 0, "the transaction cookie is cleared");
     let (_, claims) = jwt_parts(server["session"]["value"].as_str().unwrap());
     assert_eq!(claims["sub"], "alice");
     assert!(!server["url"].as_str().unwrap().contains("code="));
     // The page reads /api/me with the HttpOnly cookie it cannot see.
     assert_eq!(server["me"]["sub"], "alice", "{server}");
+
+    // Two tabs of one browser, both logins in flight at once, completed in reverse order.
+    let tabs = step("two-tabs");
+    assert_eq!(tabs["inFlight"], 2, "the second login did not overwrite the first: {tabs}");
+    for tab in tabs["users"].as_array().unwrap() {
+        let user = tab["user"].as_str().unwrap_or_default();
+        assert!(user.contains("Alice Example"), "a tab's login failed: {tab}");
+    }
+    assert_eq!(tabs["transactionCookiesLeft"], 0, "each callback cleared its own: {tabs}");
 
     // Every API answer the browser saw: any JWT in it is ours (our kid), never the provider's.
     for answer in report["api"].as_array().unwrap() {

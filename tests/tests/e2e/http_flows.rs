@@ -15,9 +15,14 @@ async fn spa_login(stack: &Stack, http: &reqwest::Client, return_to: &str) -> (S
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let cookie = resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-    assert!(cookie.starts_with("__Host-oidc-tx="));
+    assert!(cookie.starts_with("__Host-oidc-tx-"));
     let body: Value = resp.json().await.unwrap();
     (body["login_url"].as_str().unwrap().to_owned(), cookie)
+}
+
+/// The name of a `name=value` cookie.
+fn name_of(cookie: &str) -> &str {
+    cookie.split_once('=').unwrap().0
 }
 
 async fn spa_callback(
@@ -70,7 +75,7 @@ async fn spa_flow_over_http_issues_our_token_for_alice() {
         .headers()
         .get_all(SET_COOKIE)
         .iter()
-        .any(|c| c.to_str().unwrap().starts_with("__Host-oidc-tx=;"));
+        .any(|c| c.to_str().unwrap().starts_with(&format!("{}=;", name_of(&tx_cookie))));
     assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
     let (status, text, body) = whole(resp).await;
     assert_eq!(status, 200, "{text}\n{}", stack.log("functions"));
@@ -127,7 +132,7 @@ async fn server_flow_over_http_sets_the_session_cookie_and_redirects() {
             && session.contains("Secure")
             && session.contains("SameSite=Lax")
     );
-    assert!(cookies.iter().any(|c| c.starts_with("__Host-oidc-tx=;")));
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-oidc-tx-") && c.contains("=;")));
     let token = session.trim_start_matches("__Host-session=").split(';').next().unwrap();
     let (_, claims) = jwt_parts(token);
     assert_eq!(claims["sub"], "bob");
@@ -162,7 +167,7 @@ async fn replayed_callback_and_foreign_cookie_are_refused() {
         whole(spa_callback(&stack, &http, &redirect_a, &cookie_b).await).await;
     assert_eq!(status, 400, "{text}");
     assert_eq!(body["error"], "state_mismatch");
-    assert!(text.contains("__Host-oidc-tx=;"), "the transaction cookie is cleared on failure");
+    assert!(!text.contains(&format!("{}=;", name_of(&cookie_b))), "B's login is not A's to clear");
     // A's own cookie still completes A's login: the refusal consumed nothing.
     let resp = spa_callback(&stack, &http, &redirect_a, &cookie_a).await;
     assert_eq!(resp.status(), 200);

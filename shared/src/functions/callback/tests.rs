@@ -110,7 +110,7 @@ async fn server_flow_redirects_with_a_session_cookie() {
     }
     let token = session.trim_start_matches("__Host-session=").split(';').next().unwrap();
     assert_eq!(state.callback.session().verify(token, unix_now()).unwrap().sub, "alice");
-    assert!(cookies.iter().any(|c| c.starts_with("__Host-oidc-tx=;")));
+    assert!(cookies.iter().any(|c| c.starts_with(&format!("{}=;", started.cookie_name()))));
     assert!(!resp.headers()[LOCATION].to_str().unwrap().contains("code"));
 }
 
@@ -140,11 +140,11 @@ async fn wrong_methods_and_routes_are_json_errors() {
     let (provider, state) = setup().await;
     mount_token(&provider, ResponseTemplate::new(500), 0).await;
     let resp = call(&state, Method::PUT, "/api/callback", None, b"", None).await;
-    assert_refused(&resp, 405, "method_not_allowed");
+    assert_refused_touching_no_login(&resp, 405, "method_not_allowed");
     let resp = call(&state, Method::POST, "/authorization-code/callback", None, b"", None).await;
     assert_eq!(resp.status(), 303, "server flow failures redirect");
     let resp = call(&state, Method::POST, "/api/callback", None, b"not json", None).await;
-    assert_refused(&resp, 400, "bad_request");
+    assert_refused_touching_no_login(&resp, 400, "bad_request");
     let resp = call(&state, Method::GET, "/api/other", None, b"", None).await;
     assert_eq!(resp.status(), 404);
 }
@@ -169,7 +169,7 @@ async fn spa_callback_post_requires_a_json_content_type() {
             ..crate::testing::request(&Method::POST, "/api/callback")
         };
         let resp = crate::serve(&state.callback, &req, unix_now()).await.into_http();
-        assert_refused(&resp, 415, "unsupported_media_type");
+        assert_refused_touching_no_login(&resp, 415, "unsupported_media_type");
     }
     let json = Request {
         content_type: Some("Application/JSON; charset=utf-8"),

@@ -66,7 +66,8 @@ async fn the_cookie_holds_what_the_callback_needs() {
     let start = state.start(Flow::Server, Some("//evil.example"), now).unwrap();
     let q = query(&start.authorize_url);
     assert_eq!(q["redirect_uri"], SERVER_REDIRECT);
-    let value = cookies::transaction(start.set_cookie.split(';').next().unwrap()).unwrap().unwrap();
+    let value =
+        cookies::transactions(start.set_cookie.split(';').next().unwrap()).next().unwrap().1;
     let tx = Transaction::open(value, state.cookie_keys(), now).unwrap();
     assert_eq!(tx.state, q["state"]);
     assert_eq!(secrecy::ExposeSecret::expose_secret(&tx.nonce), q["nonce"].as_str());
@@ -90,7 +91,7 @@ async fn spa_route_answers_json_and_server_route_redirects() {
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
     assert!(body["login_url"].as_str().unwrap().contains("code_challenge="));
-    assert!(resp.headers()[SET_COOKIE].to_str().unwrap().starts_with("__Host-oidc-tx="));
+    assert!(resp.headers()[SET_COOKIE].to_str().unwrap().starts_with("__Host-oidc-tx-"));
 
     let resp = get(&state, "/authorization-code/login", None).await;
     assert_eq!(resp.status(), 302);

@@ -42,7 +42,8 @@ async fn setup(with_end_session: bool) -> (FakeProvider, Logout) {
 #[tokio::test]
 async fn api_logout_clears_cookies_and_returns_the_provider_logout_url() {
     let (_p, state) = setup(true).await;
-    let resp = call(&state, Method::POST, "/api/logout", None, true).await;
+    let tabs = "__Host-oidc-tx-aaaa=1; x=2; __Host-oidc-tx-bbbb=3; __Host-oidc-tx-aaaa=4";
+    let resp = call(&state, Method::POST, "/api/logout", Some(tabs.into()), true).await;
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
     assert_eq!(
@@ -54,7 +55,12 @@ async fn api_logout_clears_cookies_and_returns_the_provider_logout_url() {
         set.iter().any(|c| c.starts_with("__Host-session=;") && c.contains("Max-Age=0")),
         "{set:?}"
     );
-    assert!(set.iter().any(|c| c.starts_with("__Host-oidc-tx=;")));
+    // Every login in flight is cleared, each once.
+    let cleared: Vec<_> = set.iter().filter(|c| c.starts_with("__Host-oidc-tx-")).collect();
+    assert_eq!(cleared.len(), 2, "{set:?}");
+    for name in ["__Host-oidc-tx-aaaa=;", "__Host-oidc-tx-bbbb=;"] {
+        assert!(cleared.iter().any(|c| c.starts_with(name) && c.contains("Max-Age=0")), "{set:?}");
+    }
 }
 
 #[tokio::test]
