@@ -84,18 +84,27 @@ where
 /// No log line at any level may hold a secret, a token, a cookie value or a code; our own
 /// lines hold none (see `shared/tests/leaks.rs`), and this filter keeps the others out.
 fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
 
     let asked = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
     let (ours, others) = log_levels(asked.ok().as_deref());
-    let filter = EnvFilter::builder()
-        .with_default_directive(others.into())
-        .parse_lossy(format!("shared={ours},entry={ours}"));
+    let filter = filter(ours, others);
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let subscriber =
         tracing_subscriber::fmt().with_target(false).without_time().with_env_filter(filter);
     // An error means a subscriber is set already (a test): keep it.
     let _ = if json { subscriber.json().try_init() } else { subscriber.try_init() };
+    lambda_runtime::tracing::debug!(ours = %ours, others = %others, "log levels");
+}
+
+/// `others` for every crate, `ours` for ours. (A builder's default directive would not do:
+/// it applies only when no other directive is given, and would leave every other crate
+/// silent, errors included.)
+fn filter(
+    ours: tracing_subscriber::filter::LevelFilter,
+    others: tracing_subscriber::filter::LevelFilter,
+) -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::builder()
+        .parse_lossy(format!("{others},shared={ours},entry={ours}"))
 }
 
 /// The level of our own crates (as asked, `INFO` when unset or unreadable) and of every other
@@ -123,7 +132,48 @@ fn exit(result: Result<(), lambda_runtime::Error>) -> ExitCode {
 mod tests {
     use tracing_subscriber::filter::LevelFilter;
 
-    use super::log_levels;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::{filter, log_levels};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn at_trace_other_crates_log_up_to_debug_and_ours_everything() {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let (ours, others) = log_levels(Some("TRACE"));
+        let subscriber = tracing_subscriber::registry().with(filter(ours, others)).with(
+            tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).without_time(),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "lambda_runtime::runtime", "raw event of the runtime");
+            tracing::debug!(target: "lambda_runtime::runtime", "debug of the runtime");
+            tracing::error!(target: "aws_smithy_runtime", "error of the sdk");
+            tracing::trace!(target: "shared::functions", "trace of ours");
+            tracing::trace!(target: "entry", "trace of the entry");
+        });
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        for kept in
+            ["debug of the runtime", "error of the sdk", "trace of ours", "trace of the entry"]
+        {
+            assert!(text.contains(kept), "{kept} missing from:\n{text}");
+        }
+        assert!(!text.contains("raw event"), "{text}");
+    }
 
     #[test]
     fn only_our_crates_log_at_trace() {

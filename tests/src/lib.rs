@@ -100,6 +100,22 @@ impl Stack {
         format!("{}/authorization-code/callback", self.app())
     }
 
+    /// The functions logged at `TRACE` (the runtime and our crates), and no line holds any of
+    /// `values` (secrets, tokens, cookie values, codes) nor the client secret.
+    pub fn assert_log_holds_none(&self, values: &[&str]) {
+        let log = self.log("functions");
+        assert!(
+            log.contains("log levels ours=trace"),
+            "the functions did not run at TRACE:\n{log}"
+        );
+        for (i, value) in values.iter().copied().chain([self.client_secret.as_str()]).enumerate() {
+            assert!(value.len() >= 8, "value {i} is too short to look for");
+            if let Some(n) = log.lines().position(|l| l.contains(value)) {
+                panic!("line {} of functions.log holds value {i}", n + 1);
+            }
+        }
+    }
+
     /// The text a service has logged so far.
     pub fn log(&self, service: &str) -> String {
         std::fs::read_to_string(self.logs.join(format!("{service}.log"))).unwrap_or_default()
@@ -260,7 +276,11 @@ impl Stack {
             ("AWS_ACCESS_KEY_ID", "e2e".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "e2e".to_owned()),
             ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.moto_port)),
+            // cargo lambda's own log level (the emulator reads RUST_LOG too).
             ("RUST_LOG", "info".to_owned()),
+            // Every e2e stack runs the functions at the most verbose level an operator can
+            // set, so the tests that read the log (`assert_log_holds_none`) check TRACE.
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

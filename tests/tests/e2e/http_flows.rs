@@ -93,6 +93,12 @@ async fn spa_flow_over_http_issues_our_token_for_alice() {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["email"], "alice@example.com");
     assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 900);
+
+    // The functions ran at TRACE, and no line of theirs holds the transaction cookie, the code,
+    // a JWT (ours or the provider's ID token) or the client secret.
+    let code = redirect.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let sealed = tx_cookie.split_once('=').unwrap().1;
+    stack.assert_log_holds_none(&[sealed, &code, body["token"].as_str().unwrap(), "eyJhbGci"]);
 }
 
 #[tokio::test]

@@ -131,6 +131,10 @@ async fn metadata_me_and_logout() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
+
+    // At TRACE, neither the bearer token nor the session cookie reached a log line of `me`,
+    // `logout` or `issuer`, nor any other JWT.
+    stack.assert_log_holds_none(&[&token, "eyJhbGci"]);
 }
 
 #[tokio::test]
