@@ -84,7 +84,6 @@ where
 /// No log line at any level may hold a secret, a token, a cookie value or a code; our own
 /// lines hold none (see `shared/tests/leaks.rs`), and this filter keeps the others out.
 fn init_tracing() {
-
     let asked = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
     let (ours, others) = log_levels(asked.ok().as_deref());
     let filter = filter(ours, others);
