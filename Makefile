@@ -26,7 +26,7 @@ unit:
 # are fresh instead of compiling one on its first request (which a loaded machine can stretch
 # past a test's HTTP timeout).
 e2e: tools
-	cargo build -p login -p callback -p issuer -p me -p logout -p authorizer -p secret-tool
+	cargo build -p login -p callback -p issuer -p me -p logout -p refresh -p authorizer -p secret-tool
 	cargo test -p e2e -- --test-threads=2
 
 lint:

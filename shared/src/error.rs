@@ -198,6 +198,19 @@ pub enum Error {
     /// A state-changing request authenticated by the session cookie lacks `X-CSRF: 1`.
     #[error("cookie-authenticated request without X-CSRF: 1")]
     CsrfRequired,
+    /// Sessions are not configured (`SESSION_TABLE` unset): nothing to refresh.
+    #[error("sessions are off")]
+    SessionsOff,
+    /// A session request without the session handle cookie.
+    #[error("no session cookie")]
+    SessionMissing,
+    /// The session is gone: logged out, past its maximum age or idle time, refused by the
+    /// provider at refresh (`invalid_grant`), or its user changed.
+    #[error("session ended: {0}")]
+    SessionExpired(&'static str),
+    /// The session table could not be read or written.
+    #[error("session store failed: {0}")]
+    SessionStore(String),
     /// Our own fault (signing failed, a response could not be built).
     #[error("internal error: {0}")]
     Internal(String),
@@ -299,6 +312,22 @@ impl Error {
                 S::FORBIDDEN,
                 "csrf_required",
                 "Logout, and changes authenticated by the session cookie, need X-CSRF: 1.",
+            ),
+            Self::SessionsOff => (
+                S::NOT_FOUND,
+                "sessions_not_configured",
+                "Server-side sessions are not configured here.",
+            ),
+            Self::SessionMissing => {
+                (S::UNAUTHORIZED, "session_missing", "No session: sign in first.")
+            }
+            Self::SessionExpired(_) => {
+                (S::UNAUTHORIZED, "session_expired", "The session has ended. Sign in again.")
+            }
+            Self::SessionStore(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "session_store_unavailable",
+                "Sessions cannot be reached right now. Try again.",
             ),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error."),
         }

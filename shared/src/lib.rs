@@ -25,6 +25,7 @@ mod functions;
 mod infra;
 mod oidc;
 mod return_to;
+mod sessions;
 mod tokens;
 mod web;
 
@@ -39,13 +40,14 @@ pub use functions::callback::{Callback, CallbackParams, CallbackRoute, Completed
 pub use functions::issuer::{CACHE_CONTROL as ISSUER_CACHE_CONTROL, Document, Issuer};
 pub use functions::login::{Login, LoginStart};
 pub use functions::logout::{Logout, LogoutRoute};
+pub use functions::refresh::{Refresh, Refreshed};
 pub use functions::start::{
     ColdStart, Discovered, DiscoveredWithKeys, Fetch, NoProvider, Parts, StartError, cold_start,
     load,
 };
-pub use infra::aws::{AwsEnv, SdkHttp, secrets_client};
+pub use infra::aws::{AwsEnv, SdkHttp, dynamodb_client, secrets_client};
 pub use infra::clock::unix_now;
-pub use infra::config::{Config, ConfigError, SESSION_TTL_RANGE, is_loopback};
+pub use infra::config::{Config, ConfigError, SESSION_TTL_RANGE, SessionSettings, is_loopback};
 pub use infra::http::{
     CONNECT_TIMEOUT, FetchError, Http, MAX_BODY, TOTAL_TIMEOUT, http_client, http_client_with,
 };
@@ -55,6 +57,7 @@ pub use oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache, Verifier, fetch_jwks, par
 pub use oidc::key::{ProviderKey, ProviderKeySet};
 pub use oidc::provider::{ACCEPTED_ALGS, OidcClient, Provider};
 pub use return_to::ReturnTo;
+pub use sessions::{Handle, Lease, ProviderTokens, Record, SessionKeys, Sessions};
 pub use tokens::keygen;
 pub use tokens::secret::{CookieKey, KeyRing, Secret, SecretError, fetch as fetch_secret};
 pub use tokens::session::{LEEWAY_SECS as SESSION_LEEWAY_SECS, SessionClaims, SessionTokens, User};

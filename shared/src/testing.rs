@@ -268,6 +268,7 @@ impl FakeProvider {
             config: config_with(&self.issuer(), overrides),
             secret: Secret::from_json(secret).unwrap(),
             http: http_client().unwrap(),
+            dynamodb: None,
         }
     }
 

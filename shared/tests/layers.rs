@@ -13,8 +13,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom first. A module may import its own layer's modules and those below.
-const LAYERS: [&[&str]; 6] =
-    [&["error", "return_to"], &["infra"], &["tokens"], &["oidc"], &["web"], &["functions"]];
+const LAYERS: [&[&str]; 6] = [
+    &["error", "return_to"],
+    &["infra"],
+    &["tokens"],
+    &["oidc", "sessions"],
+    &["web"],
+    &["functions"],
+];
 
 /// Test-only modules: they may use anything, and nothing but tests uses them.
 const TEST_ONLY: [&str; 4] = ["testing", "proptests", "functions::template", "tests"];

@@ -12,7 +12,7 @@
 //! The provider's access, refresh and ID tokens never leave this module: the answer carries
 //! only our JWT and the user's `sub`, `email` and `name`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::StatusCode;
 use openidconnect::core::CoreTokenResponse;
@@ -30,16 +30,14 @@ use crate::oidc::id_token;
 use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
 use crate::oidc::provider::Provider;
 use crate::return_to::ReturnTo;
+use crate::sessions::{Handle, ProviderTokens, Sessions};
 use crate::tokens::secret::{CookieKey, KeyRing};
 use crate::tokens::session::{SessionTokens, User};
 use crate::tokens::transaction::{Flow, Transaction};
 use crate::web::cookies;
 use crate::web::request::{MAX_INPUT, Query, Request};
 use crate::web::response::Response;
-use crate::web::routes::{HttpFunction, Route, log_refusal};
-
-/// Time kept back from the invocation's deadline to answer a refusal.
-const ANSWER_MARGIN: Duration = Duration::from_secs(1);
+use crate::web::routes::{HttpFunction, Route, log_refusal, within_deadline};
 
 /// The callback function's state: everything a login's second half needs.
 #[derive(Debug)]
@@ -50,6 +48,7 @@ pub struct Callback {
     http: Http,
     cookie_keys: KeyRing<CookieKey>,
     session: SessionTokens,
+    sessions: Option<Sessions>,
 }
 
 impl ColdStart for Callback {
@@ -71,14 +70,15 @@ impl Callback {
         DiscoveredWithKeys { metadata, jwks }: DiscoveredWithKeys,
         cooldown: Duration,
     ) -> Result<Self, StartError> {
-        let Parts { config, secret, http } = parts;
+        let Parts { config, secret, http, dynamodb } = parts;
         let (client_secret, signing_keys, cookie_keys) = secret.into_parts();
+        let sessions = Parts::sessions(&config, dynamodb, &cookie_keys)?;
         let jwks_uri = metadata.jwks_uri().to_string();
         let provider = Provider::new(metadata, &config, &client_secret)
             .map_err(|source| StartError::provider(&config, source))?;
         let jwks = JwksCache::new(jwks_uri, jwks, &provider, http.clone(), cooldown);
         let session = SessionTokens::from_config(&config, signing_keys);
-        Ok(Self { config, provider, jwks, http, cookie_keys, session })
+        Ok(Self { config, provider, jwks, http, cookie_keys, session, sessions })
     }
 
     /// Our JWTs (tests verify what the callback minted).
@@ -161,6 +161,8 @@ pub struct Completed {
     pub user: User,
     /// Where the app goes now.
     pub return_to: ReturnTo,
+    /// The session's handle, for the `__Host-refresh` cookie, when sessions are on.
+    pub handle: Option<Handle>,
 }
 
 impl Callback {
@@ -190,12 +192,23 @@ impl Callback {
             user.name = info.name.or(user.name);
         }
         keep_email_if_verified(&mut user, self.config.include_unverified_email);
-        let token = self.session.mint(&user, &self.provider.issuer, now)?;
+        let idp = &self.provider.issuer;
+        let (token, handle) = match &self.sessions {
+            None => (self.session.mint(&user, idp, now)?, None),
+            Some(sessions) => {
+                let stored = ProviderTokens::from_response(&tokens, None, now, self.session.ttl());
+                let provider_sid = tokens.id_token().and_then(id_token::provider_sid);
+                let (handle, sid) =
+                    sessions.create(&user, idp, provider_sid.as_deref(), &stored, now).await?;
+                (self.session.mint_in_session(&user, idp, Some(&sid), now)?, Some(handle))
+            }
+        };
         Ok(Completed {
             token,
             expires_in: self.session.ttl().as_secs(),
             user,
             return_to: tx.return_to,
+            handle,
         })
     }
 
@@ -360,15 +373,7 @@ impl HttpFunction for Callback {
         // One budget for the token call, a JWKS refetch and userinfo: whatever happens at the
         // provider, the answer (JSON or the server flow's redirect, the cookie cleared) leaves
         // before the invocation's deadline.
-        let done = match req.deadline {
-            Some(deadline) => {
-                let answer_by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or_else(Instant::now);
-                tokio::time::timeout_at(answer_by.into(), work)
-                    .await
-                    .map_err(|_| Error::ProviderTimeout("request deadline".into()))??
-            }
-            None => work.await?,
-        };
+        let done = within_deadline(req, work).await?;
         let response = match route.flow() {
             Flow::Spa => Response::json(
                 StatusCode::OK,
@@ -385,6 +390,13 @@ impl HttpFunction for Callback {
                 &self.config.app_url(done.return_to.as_str()),
             )
             .set_cookie(cookies::set_session(&done.token, done.expires_in)),
+        };
+        let response = match (&done.handle, &self.sessions) {
+            (Some(handle), Some(sessions)) => response.set_cookie(cookies::set_refresh(
+                handle.expose(),
+                sessions.settings().max_age.as_secs(),
+            )),
+            _ => response,
         };
         Ok(finish(response, own_transaction(&params, req)))
     }

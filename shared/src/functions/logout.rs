@@ -5,6 +5,10 @@
 //! SPA forgets its token; a bearer token already handed out stays valid until it expires (keep
 //! `SESSION_TTL_SECONDS` short). The provider's session ends through its
 //! `end_session_endpoint` (RP-initiated logout), when it announces one.
+//!
+//! With sessions on (`SESSION_TABLE`), logout also deletes the session of the handle cookie
+//! and revokes its refresh token at the provider's `revocation_endpoint` (RFC 7009), when it
+//! announces one; a revocation that fails is logged and the logout still completes.
 
 use http::StatusCode;
 use serde::Serialize;
@@ -12,7 +16,10 @@ use serde::Serialize;
 use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
 use crate::infra::config::Config;
+use crate::infra::http::Http;
 use crate::oidc::discovery::Metadata;
+use crate::oidc::revoke::Revocation;
+use crate::sessions::{Handle, Sessions};
 use crate::web::cookies;
 use crate::web::request::Request;
 use crate::web::response::Response;
@@ -25,17 +32,62 @@ pub struct Logout {
     logout_url: Option<String>,
     /// Where the server flow goes when the provider has no logout: `POST_LOGIN_PATH`.
     home: String,
+    /// The session table, when sessions are on.
+    sessions: Option<Sessions>,
+    /// The provider's revocation endpoint, when it has one.
+    revocation: Option<Revocation>,
+    http: Http,
 }
 
 impl ColdStart for Logout {
     type Fetch = Discovered;
 
     fn build(parts: Parts, Discovered(metadata): Discovered) -> Result<Self, StartError> {
-        let config = &parts.config;
+        let Parts { config, secret, http, dynamodb } = parts;
+        let (client_secret, _, cookie_keys) = secret.into_parts();
+        let sessions = Parts::sessions(&config, dynamodb, &cookie_keys)?;
+        let revocation = sessions
+            .is_some()
+            .then(|| Revocation::from_metadata(&metadata, &config, &client_secret))
+            .flatten();
         Ok(Self {
-            logout_url: provider_logout_url(&metadata, config),
+            logout_url: provider_logout_url(&metadata, &config),
             home: config.app_url(config.post_login_path.as_str()),
+            sessions,
+            revocation,
+            http,
         })
+    }
+}
+
+impl Logout {
+    /// Ends the session of the handle in `cookie_header`, if sessions are on and there is one:
+    /// the item is deleted, then its refresh token revoked at the provider.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`] when the table cannot be reached (the logout is refused, so the
+    /// user can try again rather than believe the session ended).
+    async fn end_session(&self, cookie_header: &str) -> Result<(), Error> {
+        let Some(sessions) = &self.sessions else { return Ok(()) };
+        let Some(handle) = cookies::refresh(cookie_header)?.and_then(Handle::parse) else {
+            return Ok(());
+        };
+        let Some(record) = sessions.get(&handle).await.or_else(|e| match e {
+            Error::SessionExpired(_) => Ok(None),
+            other => Err(other),
+        })?
+        else {
+            sessions.delete(&handle.key()).await?;
+            return Ok(());
+        };
+        sessions.delete(&record.key).await?;
+        if let (Some(revocation), Some(token)) = (&self.revocation, &record.tokens.refresh_token) {
+            if let Err(err) = revocation.revoke_refresh_token(&self.http, token).await {
+                tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -88,16 +140,15 @@ impl HttpFunction for Logout {
         req: &Request<'_>,
         _: u64,
     ) -> Result<Response, Error> {
+        if route == LogoutRoute::Api && !req.csrf {
+            return Err(Error::CsrfRequired);
+        }
+        self.end_session(req.cookies.as_deref().unwrap_or_default()).await?;
         let response = match route {
-            LogoutRoute::Api => {
-                if !req.csrf {
-                    return Err(Error::CsrfRequired);
-                }
-                Response::json(
-                    StatusCode::OK,
-                    &LogoutBody { logout_url: self.logout_url.as_deref() },
-                )
-            }
+            LogoutRoute::Api => Response::json(
+                StatusCode::OK,
+                &LogoutBody { logout_url: self.logout_url.as_deref() },
+            ),
             LogoutRoute::Server => Response::redirect(
                 StatusCode::SEE_OTHER,
                 self.logout_url.as_deref().unwrap_or(&self.home),
@@ -108,7 +159,12 @@ impl HttpFunction for Logout {
         names.sort_unstable();
         names.dedup();
         let clears = names.into_iter().map(cookies::clear_transaction);
-        Ok(clears.fold(response.set_cookie(cookies::clear_session()), Response::set_cookie))
+        let response = response.set_cookie(cookies::clear_session());
+        let response = match self.sessions {
+            Some(_) => response.set_cookie(cookies::clear_refresh()),
+            None => response,
+        };
+        Ok(clears.fold(response, Response::set_cookie))
     }
 }
 

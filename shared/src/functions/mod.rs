@@ -7,6 +7,7 @@
 //! | `login` | `login::Login` | discovery |
 //! | `callback` | `callback::Callback` | discovery, JWKS |
 //! | `logout` | `logout::Logout` | discovery |
+//! | `refresh` | `refresh::Refresh` | discovery, JWKS (needs `SESSION_TABLE`) |
 //! | `issuer` | `issuer::Issuer` | nothing |
 //! | `me` | `access::Access` | nothing |
 //! | `authorizer` | `access::Access` | nothing (not HTTP: API Gateway authorizer events) |
@@ -18,6 +19,7 @@ pub mod callback;
 pub mod issuer;
 pub mod login;
 pub mod logout;
+pub mod refresh;
 pub mod start;
 
 #[cfg(test)]

@@ -9,13 +9,15 @@
 use std::future::Future;
 use std::time::Instant;
 
-use crate::infra::aws::{AwsEnv, secrets_client};
+use crate::infra::aws::{AwsEnv, dynamodb_client, secrets_client};
 use crate::infra::config::{Config, ConfigError};
 use crate::infra::http::{Http, http_client};
 use crate::oidc::discovery::{Metadata, ProviderError, discover};
 use crate::oidc::jwks::fetch_jwks;
 use crate::oidc::key::ProviderKeySet;
+use crate::sessions::{SessionKeys, Sessions};
 use crate::tokens::secret::{self, Secret, SecretError};
+use crate::tokens::secret::{CookieKey, KeyRing};
 
 /// Why a function refuses to start. Each message names what to fix; none carries a secret.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,9 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(String),
+    /// Sessions are configured but cannot be set up.
+    #[error("sessions: {0}")]
+    Sessions(String),
 }
 
 impl StartError {
@@ -63,6 +68,31 @@ pub struct Parts {
     pub secret: Secret,
     /// The outbound HTTP client (its connections opened at cold start serve the requests).
     pub http: Http,
+    /// The DynamoDB client, when sessions are on (`SESSION_TABLE`).
+    pub dynamodb: Option<aws_sdk_dynamodb::Client>,
+}
+
+impl Parts {
+    /// The session table, when sessions are on: `SESSION_TABLE` through the DynamoDB client,
+    /// sealing with keys derived from the cookie keys.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Sessions`] when sessions are configured without a DynamoDB client (a test
+    /// set-up), or the session keys cannot be derived.
+    pub fn sessions(
+        config: &Config,
+        dynamodb: Option<aws_sdk_dynamodb::Client>,
+        cookie_keys: &KeyRing<CookieKey>,
+    ) -> Result<Option<Sessions>, StartError> {
+        let Some(settings) = config.sessions.clone() else { return Ok(None) };
+        let client = dynamodb.ok_or_else(|| {
+            StartError::Sessions("SESSION_TABLE is set but no DynamoDB client".into())
+        })?;
+        let keys =
+            SessionKeys::derive(cookie_keys).map_err(|e| StartError::Sessions(e.to_string()))?;
+        Ok(Some(Sessions::new(client, settings, keys)))
+    }
 }
 
 /// What a cold start fetches from the provider, concurrently with the secret.
@@ -149,12 +179,17 @@ pub async fn cold_start<S: ColdStart>() -> Result<S, StartError> {
 /// The cold start after configuration: reads the secret from Secrets Manager while fetching
 /// what the function needs from the provider, then builds the state.
 ///
+/// When sessions are on, the DynamoDB client is made here too (no request is sent before the
+/// first session is used).
+///
 /// # Errors
 ///
 /// [`StartError`], which the caller logs before exiting.
 pub async fn load<S: ColdStart>(config: Config) -> Result<S, StartError> {
     let http = http_client().map_err(|e| StartError::Http(e.to_string()))?;
-    let secrets = secrets_client(&AwsEnv::from_env()?, &http);
+    let aws = AwsEnv::from_env()?;
+    let secrets = secrets_client(&aws, &http);
+    let dynamodb = config.sessions.is_some().then(|| dynamodb_client(&aws, &http));
     let secret_id = config.secret_id.clone();
     // Its own task, so that the SDK's request signing and the key parsing (CPU) run on another
     // worker while discovery and the JWKS are on the wire: `join!` of two futures on one task
@@ -165,5 +200,5 @@ pub async fn load<S: ColdStart>(config: Config) -> Result<S, StartError> {
     let secret = secret
         .unwrap_or_else(|e| Err(SecretError::Fetch(format!("the fetch task ended: {e}"))))
         .map_err(|source| StartError::Secret { secret_id: config.secret_id.clone(), source })?;
-    S::build(Parts { config, secret, http }, fetched)
+    S::build(Parts { config, secret, http, dynamodb }, fetched)
 }

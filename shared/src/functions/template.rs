@@ -15,6 +15,7 @@ use super::callback::Callback;
 use super::issuer::Issuer;
 use super::login::Login;
 use super::logout::Logout;
+use super::refresh::Refresh;
 use crate::web::routes::{HttpFunction, Route};
 
 type Routes = BTreeSet<(String, String)>;
@@ -52,6 +53,7 @@ fn served_by(binary: &str) -> Option<Routes> {
         "Issuer" => table(Issuer::ROUTES),
         "Access" => table(Access::ROUTES),
         "Logout" => table(Logout::ROUTES),
+        "Refresh" => table(Refresh::ROUTES),
         other => panic!("{binary} serves {other}: add its route table to this test"),
     })
 }
@@ -106,7 +108,7 @@ fn routes_match_the_template() {
     let binaries: BTreeSet<&str> = functions.iter().map(|(b, _)| b.as_str()).collect();
     assert_eq!(
         binaries,
-        ["authorizer", "callback", "issuer", "login", "logout", "me"].into(),
+        ["authorizer", "callback", "issuer", "login", "logout", "me", "refresh"].into(),
         "the template's functions"
     );
     for (binary, routes) in &functions {

@@ -1,9 +1,9 @@
-//! The Secrets Manager client: configured from the standard AWS environment variables, sending
-//! through our one HTTP client.
+//! The AWS clients (Secrets Manager, and DynamoDB for sessions): configured from the standard
+//! AWS environment variables, sending through our one HTTP client.
 //!
 //! In Lambda the runtime sets `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
-//! `AWS_SESSION_TOKEN`; a local emulator (moto) adds `AWS_ENDPOINT_URL` or
-//! `AWS_ENDPOINT_URL_SECRETS_MANAGER`. Nothing else is read (no profiles, IMDS, SSO or web
+//! `AWS_SESSION_TOKEN`; a local emulator (moto) adds `AWS_ENDPOINT_URL`, or a service's own
+//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL_DYNAMODB`. Nothing else is read (no profiles, IMDS, SSO or web
 //! identity): `aws-config`'s provider chain, with STS and its own HTTP client, would add a
 //! megabyte to every function for a single request per cold start.
 //!
@@ -28,7 +28,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::infra::config::{ConfigError, err, parse_url};
 use crate::infra::http::{FetchError, Http};
 
-/// What the Secrets Manager client needs from the environment.
+/// What the AWS clients need from the environment.
 pub struct AwsEnv {
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
     pub region: String,
@@ -41,6 +41,8 @@ pub struct AwsEnv {
     /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL` (unless
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`); `None` means the regional AWS endpoint.
     pub endpoint_url: Option<String>,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, as for Secrets Manager.
+    pub dynamodb_endpoint_url: Option<String>,
 }
 
 impl fmt::Debug for AwsEnv {
@@ -48,6 +50,7 @@ impl fmt::Debug for AwsEnv {
         f.debug_struct("AwsEnv")
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url)
+            .field("dynamodb_endpoint_url", &self.dynamodb_endpoint_url)
             .finish_non_exhaustive()
     }
 }
@@ -80,46 +83,67 @@ impl AwsEnv {
         };
         let ignore_endpoints = get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let endpoint_url = if ignore_endpoints {
-            None
-        } else {
-            ["AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"]
+        let endpoint = |service: &'static str| {
+            if ignore_endpoints {
+                return Ok(None);
+            }
+            [service, "AWS_ENDPOINT_URL"]
                 .into_iter()
                 .find_map(|name| get(name).map(|url| (name, url)))
                 // The same rule as every other URL: https, or http on loopback only (signed
-                // requests and the secret itself must not cross a network in clear text).
+                // requests, the secret and the sessions must not cross a network in clear text).
                 .map(|(name, url)| parse_url(name, &url).map(|_| url.trim().to_owned()))
-                .transpose()?
+                .transpose()
         };
+        let endpoint_url = endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER")?;
+        let dynamodb_endpoint_url = endpoint("AWS_ENDPOINT_URL_DYNAMODB")?;
         Ok(Self {
             region,
             access_key_id: required("AWS_ACCESS_KEY_ID")?,
             secret_access_key: required("AWS_SECRET_ACCESS_KEY")?.into(),
             session_token: get("AWS_SESSION_TOKEN").map(Into::into),
             endpoint_url,
+            dynamodb_endpoint_url,
         })
     }
 }
 
-/// The Secrets Manager client: behavior version latest, static credentials from `env`, requests
-/// sent by `http` (its timeouts, its rustls with aws-lc-rs and webpki roots).
-pub fn secrets_client(env: &AwsEnv, http: &Http) -> aws_sdk_secretsmanager::Client {
-    let credentials = Credentials::new(
+/// The static credentials of `env`.
+fn credentials(env: &AwsEnv) -> Credentials {
+    Credentials::new(
         env.access_key_id.clone(),
         env.secret_access_key.expose_secret().to_owned(),
         env.session_token.as_ref().map(|t| t.expose_secret().to_owned()),
         None,
         "environment",
-    );
+    )
+}
+
+/// The Secrets Manager client: behavior version latest, static credentials from `env`, requests
+/// sent by `http` (its timeouts, its rustls with aws-lc-rs and webpki roots).
+pub fn secrets_client(env: &AwsEnv, http: &Http) -> aws_sdk_secretsmanager::Client {
     let mut config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(env.region.clone()))
-        .credentials_provider(credentials)
+        .credentials_provider(credentials(env))
         .http_client(SdkHttp::new(http.clone()));
     if let Some(url) = &env.endpoint_url {
         config = config.endpoint_url(url.clone());
     }
     aws_sdk_secretsmanager::Client::from_conf(config.build())
+}
+
+/// The DynamoDB client (sessions), configured as [`secrets_client`] is.
+pub fn dynamodb_client(env: &AwsEnv, http: &Http) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(env.region.clone()))
+        .credentials_provider(credentials(env))
+        .http_client(SdkHttp::new(http.clone()));
+    if let Some(url) = &env.dynamodb_endpoint_url {
+        config = config.endpoint_url(url.clone());
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
 /// [`Http`] as the SDK's HTTP client.

@@ -64,6 +64,19 @@ pub struct Config {
     /// `APP_ORIGIN`: absolute origin of the app for the server flow's final redirect, without a
     /// trailing slash. `None`: a relative redirect, that is the API's own origin.
     pub app_origin: Option<String>,
+    /// Server-side sessions, when `SESSION_TABLE` names a DynamoDB table.
+    pub sessions: Option<SessionSettings>,
+}
+
+/// `SESSION_TABLE` and the limits of a session.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// `SESSION_TABLE`: the DynamoDB table.
+    pub table: String,
+    /// `SESSION_MAX_AGE_SECONDS` (default 43200): the longest a session lives after login.
+    pub max_age: Duration,
+    /// `SESSION_IDLE_SECONDS` (default 3600): the longest a session lives without a refresh.
+    pub idle: Duration,
 }
 
 impl Config {
@@ -173,6 +186,22 @@ impl Config {
             .map(|v| parse_url("POST_LOGOUT_REDIRECT_URI", &v))
             .transpose()?;
 
+        let seconds = |name: &'static str, default: u64| match get(name) {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(s) if (60..=31_536_000).contains(&s) => Ok(Duration::from_secs(s)),
+                _ => Err(err(name, "must be a whole number of seconds from 60 to 31536000")),
+            },
+        };
+        let sessions = match get("SESSION_TABLE") {
+            None => None,
+            Some(table) => Some(SessionSettings {
+                table: table.trim().to_owned(),
+                max_age: seconds("SESSION_MAX_AGE_SECONDS", 43_200)?,
+                idle: seconds("SESSION_IDLE_SECONDS", 3_600)?,
+            }),
+        };
+
         Ok(Self {
             issuer,
             issuer_str,
@@ -189,6 +218,7 @@ impl Config {
             post_login_path,
             post_logout_redirect_uri,
             app_origin,
+            sessions,
         })
     }
 }

@@ -18,6 +18,9 @@ pub struct ExtraMetadata {
     /// RP-initiated logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_session_endpoint: Option<url::Url>,
+    /// RFC 7009 token revocation (the refresh token of a session ended at logout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<url::Url>,
     /// RFC 9207: the provider sends `iss` in authorization responses.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
@@ -158,12 +161,13 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, ProviderErr
 /// in this list.
 fn check_endpoints(metadata: &Metadata) -> Result<(), ProviderError> {
     let extra = metadata.additional_metadata();
-    let endpoints: [(&'static str, Option<&url::Url>); 5] = [
+    let endpoints: [(&'static str, Option<&url::Url>); 6] = [
         ("authorization_endpoint", Some(metadata.authorization_endpoint().url())),
         ("token_endpoint", metadata.token_endpoint().map(|u| u.url())),
         ("userinfo_endpoint", metadata.userinfo_endpoint().map(|u| u.url())),
         ("jwks_uri", Some(metadata.jwks_uri().url())),
         ("end_session_endpoint", extra.end_session_endpoint.as_ref()),
+        ("revocation_endpoint", extra.revocation_endpoint.as_ref()),
     ];
     for (field, url) in endpoints {
         if let Some(url) = url {
@@ -189,6 +193,7 @@ mod tests {
             "userinfo_endpoint",
             "jwks_uri",
             "end_session_endpoint",
+            "revocation_endpoint",
         ] {
             for bad in
                 ["http://idp.example/x", "ftp://localhost/x", "https://user:pw@idp.example/x"]

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use openidconnect::core::{CoreIdToken, CoreTokenResponse, CoreTokenType};
 use openidconnect::{
     AccessToken, AuthorizationCode, ClaimsVerificationError, OAuth2TokenResponse as _,
-    PkceCodeVerifier, RequestTokenError, UserInfoError,
+    PkceCodeVerifier, RefreshToken, RequestTokenError, UserInfoError,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -53,7 +53,45 @@ pub async fn exchange_code(
         .set_redirect_uri(Cow::Borrowed(redirect))
         .request_async(http)
         .await;
-    let tokens = result.map_err(|e| match e {
+    checked(result.map_err(token_error))
+}
+
+/// The refresh grant (RFC 6749 section 6) with the client's authentication, as for the code
+/// exchange; the answer must be a `Bearer` token response.
+///
+/// # Errors
+///
+/// [`Error::SessionExpired`] when the provider answers `invalid_grant` (the refresh token is
+/// revoked, expired or used); otherwise as [`exchange_code`].
+pub async fn exchange_refresh_token(
+    provider: &Provider,
+    http: &Http,
+    refresh_token: &SecretString,
+) -> Result<CoreTokenResponse, Error> {
+    let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
+    let result = provider
+        .client
+        .exchange_refresh_token(&token)
+        .map_err(|_| Error::Internal("no token endpoint".into()))?
+        .request_async(http)
+        .await;
+    checked(result.map_err(|e| match e {
+        RequestTokenError::ServerResponse(r)
+            if *r.error() == openidconnect::core::CoreErrorResponseType::InvalidGrant =>
+        {
+            Error::SessionExpired("the provider refused the refresh token")
+        }
+        other => token_error(other),
+    }))
+}
+
+fn token_error(
+    e: RequestTokenError<
+        FetchError,
+        openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    >,
+) -> Error {
+    match e {
         RequestTokenError::Request(fetch) => fetch_error(fetch),
         RequestTokenError::ServerResponse(r) => Error::TokenExchangeFailed(format!(
             "provider error {}",
@@ -67,7 +105,11 @@ pub async fn exchange_code(
             Error::TokenExchangeFailed(format!("unparseable answer at {}", err.path()))
         }
         RequestTokenError::Other(detail) => Error::TokenExchangeFailed(detail),
-    })?;
+    }
+}
+
+fn checked(tokens: Result<CoreTokenResponse, Error>) -> Result<CoreTokenResponse, Error> {
+    let tokens = tokens?;
     if *tokens.token_type() != CoreTokenType::Bearer {
         return Err(Error::TokenExchangeFailed("token_type is not Bearer".into()));
     }

@@ -75,6 +75,41 @@ pub async fn verify(
     login_started: u64,
     now: u64,
 ) -> Result<User, Error> {
+    verify_with(jwks, id_token, access_token, nonce, login_started, now).await
+}
+
+/// Verifies an ID token of a refresh grant's answer (OpenID Connect Core 12.2) for the user
+/// `sub` of a session that started at `session_started`: every check of [`verify`] but the
+/// nonce (it carries the login's, or none), and the same `sub`.
+///
+/// # Errors
+///
+/// [`Error::IdToken`] with the first failed check; [`Error::SessionExpired`] when it names
+/// another subject.
+pub async fn verify_refreshed(
+    jwks: &JwksCache,
+    id_token: &CoreIdToken,
+    access_token: &AccessToken,
+    sub: &str,
+    session_started: u64,
+    now: u64,
+) -> Result<User, Error> {
+    let any_nonce = |_: Option<&Nonce>| Ok(());
+    let user = verify_with(jwks, id_token, access_token, any_nonce, session_started, now).await?;
+    if user.sub != sub {
+        return Err(Error::SessionExpired("the provider names another user"));
+    }
+    Ok(user)
+}
+
+async fn verify_with<N: openidconnect::NonceVerifier + Copy>(
+    jwks: &JwksCache,
+    id_token: &CoreIdToken,
+    access_token: &AccessToken,
+    nonce: N,
+    login_started: u64,
+    now: u64,
+) -> Result<User, Error> {
     check_header(id_token)?;
     let clock = i64::try_from(now).unwrap_or(i64::MAX).saturating_sub(LEEWAY_SECS);
     let seen = jwks.generation();
@@ -124,4 +159,15 @@ pub async fn verify(
         email_verified: claims.email_verified(),
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
     })
+}
+
+/// The provider's session id (`sid`, OpenID Connect Front-/Back-Channel Logout) in an ID token
+/// that [`verify`] accepted, if it has one that is a short printable string.
+pub fn provider_sid(id_token: &CoreIdToken) -> Option<String> {
+    let text = id_token.to_string();
+    let payload = URL_SAFE_NO_PAD.decode(text.split('.').nth(1)?).ok()?;
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&payload).ok()?;
+    let sid = claims.get("sid")?.as_str()?;
+    (sid.len() <= 255 && sid.bytes().all(|b| b.is_ascii_graphic())).then(|| sid.to_owned())
 }

@@ -11,3 +11,4 @@ pub mod id_token;
 pub mod jwks;
 pub mod key;
 pub mod provider;
+pub mod revoke;

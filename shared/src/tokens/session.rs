@@ -47,6 +47,9 @@ pub struct SessionClaims {
     pub name: Option<String>,
     /// The provider's issuer.
     pub idp: String,
+    /// Our session, when sessions are on (its id, not the browser's handle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// The user a token is minted for.
@@ -115,6 +118,21 @@ impl SessionTokens {
     ///
     /// [`Error::Internal`] when randomness or signing fails.
     pub fn mint(&self, user: &User, idp: &str, now: u64) -> Result<String, Error> {
+        self.mint_in_session(user, idp, None, now)
+    }
+
+    /// [`SessionTokens::mint`] with the `sid` claim naming our session `sid`, when there is one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when randomness or signing fails.
+    pub fn mint_in_session(
+        &self,
+        user: &User,
+        idp: &str,
+        sid: Option<&str>,
+        now: u64,
+    ) -> Result<String, Error> {
         let key = self.keys.active();
         let mut jti = [0u8; 16];
         SystemRandom::new()
@@ -131,6 +149,7 @@ impl SessionTokens {
             email_verified: user.email.as_ref().and(user.email_verified),
             name: user.name.clone(),
             idp: idp.to_owned(),
+            sid: sid.map(str::to_owned),
         };
         let header = JwsHeader { alg: key.alg_name(), typ: "JWT", kid: key.kid() };
         let mut token = b64_json(&header)?;

@@ -4,6 +4,7 @@
 //! | --- | --- | --- | --- |
 //! | `__Host-oidc-tx-<id>` | one sealed login transaction | login | [`transaction::LIFETIME`] |
 //! | `__Host-session` | our JWT (server flow) | the server flow's callback | the JWT's |
+//! | `__Host-refresh` | the opaque session handle (sessions on) | the callback (both flows) | `SESSION_MAX_AGE_SECONDS` |
 //!
 //! # Security
 //!
@@ -12,7 +13,8 @@
 //! callback finds and clears only its own. Login keeps at most [`MAX_IN_FLIGHT`] of them per
 //! browser and drops the oldest, so they cannot pile up.
 //!
-//! All are `__Host-` cookies: `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`.
+//! All are `__Host-` cookies: `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`;
+//! the session handle is `SameSite=Strict` (only the app's own requests need it).
 //! Values are never logged.
 
 use base64::Engine as _;
@@ -29,14 +31,25 @@ pub const MAX_IN_FLIGHT: usize = 4;
 const NAME_ID_LEN: usize = 16;
 /// The server flow's session cookie (our JWT).
 pub const SESSION: &str = "__Host-session";
+/// The session handle cookie (server-side sessions).
+pub const REFRESH: &str = "__Host-refresh";
 
 /// A `Set-Cookie` value for one of our `__Host-` cookies, `Max-Age` in seconds (0 deletes it).
 fn host_cookie(name: &str, value: &str, max_age_secs: u64) -> String {
+    host_cookie_same_site(name, value, max_age_secs, cookie::SameSite::Lax)
+}
+
+fn host_cookie_same_site(
+    name: &str,
+    value: &str,
+    max_age_secs: u64,
+    same_site: cookie::SameSite,
+) -> String {
     cookie::Cookie::build((name, value))
         .path("/")
         .secure(true)
         .http_only(true)
-        .same_site(cookie::SameSite::Lax)
+        .same_site(same_site)
         .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(0)))
         .build()
         .to_string()
@@ -118,6 +131,25 @@ pub fn session(cookie_header: &str) -> Result<Option<&str>, Error> {
     Ok(value(cookie_header, SESSION)?.filter(|v| !v.is_empty()))
 }
 
+/// The `Set-Cookie` that stores the session handle for `max_age` seconds.
+pub fn set_refresh(handle: &str, max_age: u64) -> String {
+    host_cookie_same_site(REFRESH, handle, max_age, cookie::SameSite::Strict)
+}
+
+/// The `Set-Cookie` that deletes the session handle.
+pub fn clear_refresh() -> String {
+    host_cookie_same_site(REFRESH, "", 0, cookie::SameSite::Strict)
+}
+
+/// The session handle in a `Cookie` request header, if any and not empty.
+///
+/// # Errors
+///
+/// [`Error::CookieDuplicated`] when it appears twice.
+pub fn refresh(cookie_header: &str) -> Result<Option<&str>, Error> {
+    Ok(value(cookie_header, REFRESH)?.filter(|v| !v.is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +204,16 @@ mod tests {
         assert!(clear_session().starts_with("__Host-session=;"));
         assert_eq!(session("a=1; __Host-session=jwt").unwrap(), Some("jwt"));
         assert_eq!(session("__Host-session=").unwrap(), None);
+        let set = set_refresh("handle", 3600);
+        for part in ["__Host-refresh=handle", "Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
+            assert!(set.contains(part), "{set}");
+        }
+        assert!(clear_refresh().starts_with("__Host-refresh=;"));
+        assert_eq!(refresh("__Host-refresh=h; a=1").unwrap(), Some("h"));
+        assert!(matches!(
+            refresh("__Host-refresh=h; __Host-refresh=x"),
+            Err(Error::CookieDuplicated)
+        ));
     }
 
     #[test]

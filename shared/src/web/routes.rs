@@ -112,6 +112,32 @@ pub async fn serve<F: HttpFunction>(function: &F, req: &Request<'_>, now: u64) -
     }
 }
 
+/// Time kept back from the invocation's deadline to answer a refusal.
+pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs `work` within the request's budget: the invocation's deadline less [`ANSWER_MARGIN`],
+/// so that whatever happens at the provider or the table, an answer leaves before Lambda ends
+/// the invocation. Without a deadline (tests), `work` runs unbounded.
+///
+/// # Errors
+///
+/// `work`'s error, or [`Error::ProviderTimeout`] when the budget runs out.
+pub async fn within_deadline<T>(
+    req: &Request<'_>,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match req.deadline {
+        Some(deadline) => {
+            let answer_by =
+                deadline.checked_sub(ANSWER_MARGIN).unwrap_or_else(std::time::Instant::now);
+            tokio::time::timeout_at(answer_by.into(), work)
+                .await
+                .map_err(|_| Error::ProviderTimeout("request deadline".into()))?
+        }
+        None => work.await,
+    }
+}
+
 /// Logs a refused request: route, status and stable code, plus the internal detail (which holds
 /// no secret, token or provider text; see [`Error`]).
 pub fn log_refusal(req: &Request<'_>, err: &Error) {

@@ -1,0 +1,225 @@
+//! The `refresh` function: `POST /api/refresh` answers a fresh JWT for the session whose
+//! handle the browser sends (`__Host-refresh`), refreshing the provider's tokens first when
+//! the access token held for the session has expired.
+//!
+//! One refresh grant at a time per session, across every Lambda instance: the request that
+//! takes the session's lease (a conditional write, `sessions::Sessions::lease`) uses the
+//! refresh token and stores the rotated one; the others wait for the session's version to
+//! move and mint from the result. See `sessions::store`.
+
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
+use serde::Serialize;
+
+use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError};
+use crate::error::Error;
+use crate::infra::http::Http;
+use crate::oidc::exchange::exchange_refresh_token;
+use crate::oidc::id_token;
+use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
+use crate::oidc::provider::Provider;
+use crate::sessions::{Handle, LEASE_SECS, Lease, ProviderTokens, Record, Sessions};
+use crate::tokens::session::{SessionTokens, User};
+use crate::web::cookies;
+use crate::web::request::Request;
+use crate::web::response::Response;
+use crate::web::routes::{HttpFunction, Route, log_refusal, within_deadline};
+
+/// An access token this close to its expiry is refreshed already.
+const EXPIRY_MARGIN_SECS: u64 = 30;
+/// How often a request waiting for another's refresh reads the session again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The refresh function's state.
+#[derive(Debug)]
+pub struct Refresh {
+    provider: Provider,
+    jwks: JwksCache,
+    http: Http,
+    session: SessionTokens,
+    /// `None` when `SESSION_TABLE` is unset: every request is answered `sessions_not_configured`.
+    sessions: Option<Sessions>,
+}
+
+impl ColdStart for Refresh {
+    type Fetch = DiscoveredWithKeys;
+
+    fn build(
+        parts: Parts,
+        DiscoveredWithKeys { metadata, jwks }: DiscoveredWithKeys,
+    ) -> Result<Self, StartError> {
+        let Parts { config, secret, http, dynamodb } = parts;
+        let (client_secret, signing_keys, cookie_keys) = secret.into_parts();
+        let sessions = Parts::sessions(&config, dynamodb, &cookie_keys)?;
+        let jwks_uri = metadata.jwks_uri().to_string();
+        let provider = Provider::new(metadata, &config, &client_secret)
+            .map_err(|source| StartError::provider(&config, source))?;
+        let jwks = JwksCache::new(jwks_uri, jwks, &provider, http.clone(), JWKS_REFETCH_COOLDOWN);
+        let session = SessionTokens::from_config(&config, signing_keys);
+        Ok(Self { provider, jwks, http, session, sessions })
+    }
+}
+
+/// A fresh JWT for a session.
+#[derive(Debug)]
+pub struct Refreshed {
+    /// Our JWT, with the session's `sid`.
+    pub token: String,
+    /// The user.
+    pub user: User,
+}
+
+#[derive(Serialize)]
+struct RefreshBody<'a> {
+    token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    user: &'a User,
+}
+
+impl Refresh {
+    /// Our JWTs (tests verify what was minted).
+    pub fn session(&self) -> &SessionTokens {
+        &self.session
+    }
+
+    /// A fresh JWT for the session of `handle` at `now`; see the module documentation.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionExpired`] when the session has ended (it is deleted then);
+    /// [`Error::SessionStore`]; the provider's errors at the refresh grant (`502`/`504`, the
+    /// session kept); the ID token's check of the refresh answer.
+    pub async fn refresh(&self, handle: &Handle, now: u64) -> Result<Refreshed, Error> {
+        let sessions = self.sessions.as_ref().ok_or(Error::SessionsOff)?;
+        let started = Instant::now();
+        let mut record =
+            sessions.get(handle).await?.ok_or(Error::SessionExpired("no such session"))?;
+        loop {
+            // The clock passed in, moved on by the time this request has waited.
+            let at = now + started.elapsed().as_secs();
+            if let Some(why) = sessions.ended(&record, at) {
+                sessions.delete(&record.key).await?;
+                return Err(Error::SessionExpired(why));
+            }
+            let fresh = record.tokens.access_expires_at > at + EXPIRY_MARGIN_SECS;
+            if fresh || record.tokens.refresh_token.is_none() {
+                sessions.touch(&record, at).await?;
+                return self.mint(record, at);
+            }
+            if let Some(lease) = sessions.lease(&record, at).await? {
+                return self.refresh_under(sessions, record, lease, at).await;
+            }
+            // Another request refreshes this session: wait for its result.
+            if started.elapsed() > Duration::from_secs(LEASE_SECS + 5) {
+                return Err(Error::ProviderTimeout("another refresh of this session".into()));
+            }
+            tokio::time::sleep(POLL).await;
+            record = sessions
+                .reread(&record)
+                .await?
+                .ok_or(Error::SessionExpired("ended during the refresh"))?;
+        }
+    }
+
+    /// The refresh grant under `lease`: store the rotated tokens, or end the session when the
+    /// provider refuses it, or give the lease back when the provider cannot be reached.
+    async fn refresh_under(
+        &self,
+        sessions: &Sessions,
+        record: Record,
+        lease: Lease,
+        now: u64,
+    ) -> Result<Refreshed, Error> {
+        let Some(refresh_token) = record.tokens.refresh_token.clone() else {
+            return Err(Error::Internal("refresh without a refresh token".into()));
+        };
+        let answer = match exchange_refresh_token(&self.provider, &self.http, &refresh_token).await
+        {
+            Ok(answer) => answer,
+            Err(err @ Error::SessionExpired(_)) => {
+                sessions.delete(&record.key).await?;
+                return Err(err);
+            }
+            Err(err) => {
+                // The provider is down or slow: nobody is logged out for that.
+                sessions.release(&record, &lease).await?;
+                return Err(err);
+            }
+        };
+        if let Some(id_token) = answer.id_token() {
+            let checked = id_token::verify_refreshed(
+                &self.jwks,
+                id_token,
+                answer.access_token(),
+                &record.user.sub,
+                record.created,
+                now,
+            )
+            .await;
+            if let Err(err) = checked {
+                // The refresh token is spent and its successor came with a token we refuse:
+                // the session cannot go on.
+                sessions.delete(&record.key).await?;
+                return Err(err);
+            }
+        }
+        let stored =
+            ProviderTokens::from_response(&answer, Some(&record.tokens), now, self.session.ttl());
+        if !sessions.store_refreshed(&record, &lease, &stored, now).await? {
+            return Err(Error::SessionExpired("the refresh lease was lost"));
+        }
+        self.mint(record, now)
+    }
+
+    fn mint(&self, record: Record, now: u64) -> Result<Refreshed, Error> {
+        let token = self.session.mint_in_session(
+            &record.user,
+            &record.idp,
+            Some(&record.session_id),
+            now,
+        )?;
+        Ok(Refreshed { token, user: record.user })
+    }
+}
+
+impl HttpFunction for Refresh {
+    type Route = ();
+
+    const ROUTES: &'static [Route<()>] = &[Route::post("/api/refresh", ())];
+
+    /// `POST /api/refresh` with `X-CSRF: 1` and the session handle cookie: `200` JSON with a
+    /// fresh JWT; with the server flow's `__Host-session` cookie, a fresh one of those too.
+    async fn handle(&self, (): (), req: &Request<'_>, now: u64) -> Result<Response, Error> {
+        if !req.csrf {
+            return Err(Error::CsrfRequired);
+        }
+        let header = req.cookies.as_deref().unwrap_or_default();
+        let handle =
+            cookies::refresh(header)?.and_then(Handle::parse).ok_or(Error::SessionMissing)?;
+        let done = within_deadline(req, self.refresh(&handle, now)).await?;
+        let expires_in = self.session.ttl().as_secs();
+        let body =
+            RefreshBody { token: &done.token, token_type: "Bearer", expires_in, user: &done.user };
+        let response = Response::json(StatusCode::OK, &body);
+        Ok(match cookies::session(header)? {
+            Some(_) => response.set_cookie(cookies::set_session(&done.token, expires_in)),
+            None => response,
+        })
+    }
+
+    /// The JSON error; a session that has ended (or a handle that names none) also clears the
+    /// session cookies, so the app shows the signed-out state.
+    fn refuse(&self, _: Option<()>, req: &Request<'_>, err: Error) -> Response {
+        log_refusal(req, &err);
+        let ended = matches!(err, Error::SessionExpired(_) | Error::SessionMissing);
+        let response = Response::error(&err);
+        if ended {
+            response.set_cookie(cookies::clear_refresh()).set_cookie(cookies::clear_session())
+        } else {
+            response
+        }
+    }
+}

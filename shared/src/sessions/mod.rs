@@ -1,0 +1,30 @@
+//! Server-side sessions in DynamoDB, on when `SESSION_TABLE` is set.
+//!
+//! A session is created by a successful callback and lives until logout, its maximum age, its
+//! idle time, or the provider's refusal at refresh. The browser holds only an opaque handle
+//! ([`Handle`], 256 random bits, in the `__Host-refresh` cookie); the table is keyed by a hash
+//! of it, and the provider's tokens in it are sealed ([`SessionKeys`]), so a dump of the table
+//! can be replayed neither as cookies nor as provider tokens.
+//!
+//! | attribute | holds |
+//! | --- | --- |
+//! | `h` (key) | base64url(SHA-256(handle)) |
+//! | `sess` | our session id, the `sid` claim of our JWTs (not the handle) |
+//! | `subj` | `idp` and `sub`, for the index `by_subject` |
+//! | `psid` | the provider's `sid`, when its ID token had one (index `by_provider_sid`) |
+//! | `u` | the user (JSON: sub, email, email_verified, name) |
+//! | `tok` | the provider's tokens, sealed under the session key with `h` bound in |
+//! | `created`, `used`, `ttl` | login time, last use, and when DynamoDB may drop the item |
+//! | `ver` | bumped by every refresh grant; refreshes write conditionally on it |
+//! | `lease`, `lease_by` | the one refresh in progress, if any, and until when |
+//!
+//! `template.yaml` (`SessionTable`) declares the table; `dev/session_table.py` creates it
+//! locally from that declaration.
+
+mod handle;
+mod seal;
+mod store;
+
+pub use handle::Handle;
+pub use seal::{ProviderTokens, SessionKeys};
+pub use store::{LEASE_SECS, Lease, Record, Sessions};

@@ -1,0 +1,357 @@
+//! The session table: create, read, touch, refresh under a lease, delete.
+//!
+//! Several Lambda instances may serve one session at once, so nothing here is an in-memory
+//! lock: every write that must not race is a DynamoDB conditional write. A refresh takes a
+//! lease on the item (`lease`, conditional on the version it read and on no live lease), and
+//! only the lease holder uses the refresh token; it writes the rotated one conditionally on
+//! still holding the lease, bumping `ver`. Everyone else waits for `ver` to move and uses the
+//! result, so a one-time refresh token is used once and its successor is never lost.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::handle::{Handle, random_id};
+use super::seal::{ProviderTokens, SessionKeys};
+use crate::error::Error;
+use crate::infra::config::SessionSettings;
+use crate::tokens::session::User;
+
+/// How long a refresh lease holds: longer than a refresh grant can take (the HTTP client's
+/// 10 s total timeout) so that two holders never overlap.
+pub const LEASE_SECS: u64 = 15;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// One session as stored.
+#[derive(Debug)]
+pub struct Record {
+    /// The item's key (hash of the handle).
+    pub key: String,
+    /// Our session id (`sid`).
+    pub session_id: String,
+    /// The provider's issuer.
+    pub idp: String,
+    /// The user.
+    pub user: User,
+    /// The provider's `sid`, when known.
+    pub provider_sid: Option<String>,
+    /// The provider's tokens, opened.
+    pub tokens: ProviderTokens,
+    /// Login time (Unix seconds).
+    pub created: u64,
+    /// Last use.
+    pub used: u64,
+    /// Bumped by every refresh grant.
+    pub version: u64,
+    /// Until when a refresh in progress holds the item, if one does.
+    pub lease_until: Option<u64>,
+}
+
+/// A refresh lease held on one session.
+#[derive(Debug)]
+pub struct Lease {
+    owner: String,
+}
+
+/// The session table.
+#[derive(Debug)]
+pub struct Sessions {
+    client: aws_sdk_dynamodb::Client,
+    settings: SessionSettings,
+    keys: SessionKeys,
+}
+
+/// A failed table call as [`Error::SessionStore`], named by the operation and the service's
+/// error code only: the service's message could repeat item contents.
+fn store_error<E: ProvideErrorMetadata, R>(what: &str) -> impl Fn(SdkError<E, R>) -> Error + '_ {
+    move |e| {
+        let kind = match &e {
+            SdkError::ServiceError(s) => s.err().code().unwrap_or("service error").to_owned(),
+            SdkError::TimeoutError(_) => "timeout".to_owned(),
+            SdkError::DispatchFailure(_) => "unreachable".to_owned(),
+            _ => "failed".to_owned(),
+        };
+        Error::SessionStore(format!("{what}: {kind}"))
+    }
+}
+
+fn conditional_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn get_s(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(item: &Item, name: &str) -> Option<u64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+impl Sessions {
+    /// The table of `settings`, through `client`, sealing with `keys`.
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        settings: SessionSettings,
+        keys: SessionKeys,
+    ) -> Self {
+        Self { client, settings, keys }
+    }
+
+    /// The limits of a session.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    /// When DynamoDB may drop an item created at `created` and used at `used`.
+    fn expiry(&self, created: u64, used: u64) -> u64 {
+        (created + self.settings.max_age.as_secs()).min(used + self.settings.idle.as_secs())
+    }
+
+    /// Stores a new session; returns its handle (for the cookie) and our session id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`] when the table cannot be written; [`Error::Internal`] when
+    /// sealing fails.
+    pub async fn create(
+        &self,
+        user: &User,
+        idp: &str,
+        provider_sid: Option<&str>,
+        tokens: &ProviderTokens,
+        now: u64,
+    ) -> Result<(Handle, String), Error> {
+        let handle = Handle::new()?;
+        let key = handle.key();
+        let session_id = random_id()?;
+        let user_json = serde_json::to_string(user)
+            .map_err(|_| Error::Internal("user could not be serialized".into()))?;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.settings.table)
+            .item("h", s(&key))
+            .item("sess", s(&session_id))
+            .item("subj", s(format!("{idp} {}", user.sub)))
+            .item("idp", s(idp))
+            .item("u", s(user_json))
+            .item("tok", AttributeValue::B(Blob::new(tokens.seal(&self.keys, &key)?)))
+            .item("created", n(now))
+            .item("used", n(now))
+            .item("ver", n(0))
+            .item("ttl", n(self.expiry(now, now)))
+            .condition_expression("attribute_not_exists(h)");
+        if let Some(psid) = provider_sid {
+            put = put.item("psid", s(psid));
+        }
+        put.send().await.map_err(store_error("PutItem"))?;
+        Ok((handle, session_id))
+    }
+
+    /// The session of `handle`, read consistently; `None` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`] when the table cannot be read; [`Error::SessionExpired`] when
+    /// the item is unusable (its tokens do not open).
+    pub async fn get(&self, handle: &Handle) -> Result<Option<Record>, Error> {
+        self.get_key(&handle.key()).await
+    }
+
+    async fn get_key(&self, key: &str) -> Result<Option<Record>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.settings.table)
+            .key("h", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error("GetItem"))?;
+        let Some(item) = out.item() else { return Ok(None) };
+        let broken = || Error::SessionExpired("session item is incomplete");
+        let sealed = item.get("tok").and_then(|v| v.as_b().ok()).ok_or_else(broken)?;
+        let user: User =
+            serde_json::from_str(&get_s(item, "u").ok_or_else(broken)?).map_err(|_| broken())?;
+        Ok(Some(Record {
+            key: key.to_owned(),
+            session_id: get_s(item, "sess").ok_or_else(broken)?,
+            idp: get_s(item, "idp").ok_or_else(broken)?,
+            user,
+            provider_sid: get_s(item, "psid"),
+            tokens: ProviderTokens::open(sealed.as_ref(), &self.keys, key)?,
+            created: get_n(item, "created").ok_or_else(broken)?,
+            used: get_n(item, "used").ok_or_else(broken)?,
+            version: get_n(item, "ver").ok_or_else(broken)?,
+            lease_until: get_n(item, "lease"),
+        }))
+    }
+
+    /// Why `record` has ended at `now`, if it has: its maximum age since login, or its idle
+    /// time since the last use.
+    pub fn ended(&self, record: &Record, now: u64) -> Option<&'static str> {
+        if now.saturating_sub(record.created) > self.settings.max_age.as_secs() {
+            Some("maximum age reached")
+        } else if now.saturating_sub(record.used) > self.settings.idle.as_secs() {
+            Some("idle too long")
+        } else {
+            None
+        }
+    }
+
+    /// Records a use at `now` (the idle clock restarts).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionExpired`] when the item is gone; [`Error::SessionStore`].
+    pub async fn touch(&self, record: &Record, now: u64) -> Result<(), Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.settings.table)
+            .key("h", s(&record.key))
+            .update_expression("SET used = :now, #ttl = :ttl")
+            .condition_expression("attribute_exists(h)")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ttl", n(self.expiry(record.created, now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Err(Error::SessionExpired("ended meanwhile")),
+            Err(e) => Err(store_error("UpdateItem")(e)),
+        }
+    }
+
+    /// Takes the refresh lease of `record` at `now`, if its version is still the one read and
+    /// no live lease holds it. `None` when another refresh has it or has finished.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`]; [`Error::Internal`] without randomness.
+    pub async fn lease(&self, record: &Record, now: u64) -> Result<Option<Lease>, Error> {
+        let owner = random_id()?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.settings.table)
+            .key("h", s(&record.key))
+            .update_expression("SET lease = :until, lease_by = :owner")
+            .condition_expression(
+                "attribute_exists(h) AND ver = :ver AND (attribute_not_exists(lease) OR lease < :now)",
+            )
+            .expression_attribute_values(":until", n(now + LEASE_SECS))
+            .expression_attribute_values(":owner", s(&owner))
+            .expression_attribute_values(":ver", n(record.version))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(Lease { owner })),
+            Err(e) if conditional_failed(&e) => Ok(None),
+            Err(e) => Err(store_error("UpdateItem")(e)),
+        }
+    }
+
+    /// Stores what a refresh grant gave, under `lease`: the sealed tokens, `ver` + 1, the use
+    /// at `now`, and the lease released. `false` when the lease was lost (it expired and
+    /// another refresh took over), in which case nothing is written.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`]; [`Error::Internal`] when sealing fails.
+    pub async fn store_refreshed(
+        &self,
+        record: &Record,
+        lease: &Lease,
+        tokens: &ProviderTokens,
+        now: u64,
+    ) -> Result<bool, Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.settings.table)
+            .key("h", s(&record.key))
+            .update_expression(
+                "SET tok = :tok, ver = ver + :one, used = :now, #ttl = :ttl REMOVE lease, lease_by",
+            )
+            .condition_expression("lease_by = :owner")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(
+                ":tok",
+                AttributeValue::B(Blob::new(tokens.seal(&self.keys, &record.key)?)),
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ttl", n(self.expiry(record.created, now)))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(store_error("UpdateItem")(e)),
+        }
+    }
+
+    /// Gives `lease` back without a new version (the provider could not be reached): the next
+    /// refresh may try at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn release(&self, record: &Record, lease: &Lease) -> Result<(), Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.settings.table)
+            .key("h", s(&record.key))
+            .update_expression("REMOVE lease, lease_by")
+            .condition_expression("lease_by = :owner")
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(store_error("UpdateItem")(e)),
+        }
+    }
+
+    /// The session again, after another refresh may have changed it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sessions::get`].
+    pub async fn reread(&self, record: &Record) -> Result<Option<Record>, Error> {
+        self.get_key(&record.key).await
+    }
+
+    /// Deletes the session of item key `key` (gone already is fine).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.client
+            .delete_item()
+            .table_name(&self.settings.table)
+            .key("h", s(key))
+            .send()
+            .await
+            .map_err(store_error("DeleteItem"))?;
+        Ok(())
+    }
+}
