@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # `make dev`: the whole product on this machine, with no AWS account and no provider account.
 #
-#   moto (Secrets Manager)      http://127.0.0.1:$MOTO_PORT      seeded with .local/secret.json
+#   moto (Secrets Manager,      http://127.0.0.1:$MOTO_PORT      seeded with .local/secret.json;
+#         DynamoDB)                                                the session table $SESSION_TABLE,
+#                                                                  made from template.yaml
 #   oidc-provider (npm)         http://localhost:$PROVIDER_PORT  users alice/alice and bob/bob
 #   cargo lambda watch          http://127.0.0.1:$API_PORT       the login and callback functions
 #   demo SPA (Vite)             http://localhost:$DEMO_PORT      proxies the API paths
 #
-# Ports: MOTO_PORT (5001), PROVIDER_PORT (3000), API_PORT (9000), DEMO_PORT (5173).
+# Ports: MOTO_PORT (5001), PROVIDER_PORT (3000), API_PORT (9000), DEMO_PORT (5173). Table:
+# SESSION_TABLE (spa-login-local-sessions), passed to the functions.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +19,7 @@ PROVIDER_PORT=${PROVIDER_PORT:-3000}
 API_PORT=${API_PORT:-9000}
 DEMO_PORT=${DEMO_PORT:-5173}
 SECRET_ID=${SECRET_ID:-spa-login/local}
+SESSION_TABLE=${SESSION_TABLE:-spa-login-local-sessions}
 CLIENT_ID=local-spa
 LOGS=.local/logs
 
@@ -91,6 +95,8 @@ echo "dev: starting moto on :$MOTO_PORT"
 start moto .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT"
 wait_for moto "http://127.0.0.1:$MOTO_PORT/moto-api/" 60
 cargo run --quiet -p secret-tool -- put --secret-id "$SECRET_ID" --file .local/secret.json
+# The session table, from template.yaml's SessionTable declaration (moto keeps it in memory).
+.venv/bin/python dev/session_table.py create --endpoint "$AWS_ENDPOINT_URL" --name "$SESSION_TABLE"
 
 echo "dev: starting the OpenID provider on :$PROVIDER_PORT"
 start provider env -C dev/provider \
@@ -106,6 +112,7 @@ OIDC_CLIENT_ID=$CLIENT_ID
 OIDC_REDIRECT_URI=http://localhost:$DEMO_PORT/callback
 OIDC_SERVER_REDIRECT_URI=http://localhost:$DEMO_PORT/authorization-code/callback
 SECRET_ID=$SECRET_ID
+SESSION_TABLE=$SESSION_TABLE
 SESSION_ISSUER=http://localhost:$DEMO_PORT
 SESSION_AUDIENCE=http://localhost:$DEMO_PORT
 POST_LOGOUT_REDIRECT_URI=http://localhost:$DEMO_PORT/
@@ -134,6 +141,8 @@ cat <<EOF
   Our issuer metadata        http://localhost:$DEMO_PORT/.well-known/openid-configuration
   OpenID provider            http://localhost:$PROVIDER_PORT/.well-known/openid-configuration
   Secrets Manager (moto)     http://127.0.0.1:$MOTO_PORT   secret "$SECRET_ID"
+  DynamoDB (moto)            http://127.0.0.1:$MOTO_PORT   table "$SESSION_TABLE"
+                             (.venv/bin/python dev/session_table.py scan --endpoint http://127.0.0.1:$MOTO_PORT --name $SESSION_TABLE)
   Logs                       $LOGS/
 
   Ctrl-C stops everything.

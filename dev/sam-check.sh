@@ -10,7 +10,9 @@
 #      authorizer on GET /api/me only and exactly the one chosen, the authorizer's invoke
 #      permission exactly when it is used, no circular reference between resources (cfn-lint
 #      does not follow references inside the HttpApi body), and every function with a role and
-#      log group of its own, the role allowed only that log group and the secret;
+#      log group of its own, the role allowed only that log group and the secret; the session
+#      table as declared (key h, TTL ttl, SSE, PITR, its two indexes) and each role's DynamoDB
+#      actions exactly the listed ones, with Sessions=On (table created or given) and Off;
 #   5. every rust-cargolambda function of the template (the list comes from template.yaml) has
 #      its crate at CodeUri with a binary named like BuildProperties.Binary;
 #   6. sam build (cargo lambda build --release --arm64, one function at a time);
@@ -38,7 +40,7 @@ BUILD=1
 for arg in "$@"; do
   case $arg in
     --no-build) BUILD=0 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "sam-check: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -10,7 +10,13 @@ repository root:
         permission exactly when it is used, no circular reference between resources (cfn-lint
         does not follow references inside the HttpApi body), and for every function its own
         role and log group, the role allowed nothing but writing that log group and reading the
-        secret (kms:Decrypt too when KmsKeyArn is set).
+        secret (kms:Decrypt too when KmsKeyArn is set). Then the session table: its declaration
+        (partition key h, TTL on ttl, SSE, point-in-time recovery, on-demand, the two sparse
+        KEYS_ONLY indexes by_provider_sid on psid and by_subject on subj, deleted with the
+        stack), and for Sessions=On with the table created or given, and Sessions=Off: the
+        table exactly when created, SESSION_TABLE in every function exactly when on, and each
+        role's DynamoDB actions exactly those of SESSION_TABLE_ACTIONS (none for the others,
+        none at all when off), on the table and its indexes only.
 
     python3 dev/sam_check.py functions template.yaml
         Step 5. Every rust-cargolambda function of the template has its crate at CodeUri with a
@@ -47,6 +53,49 @@ EXISTING_SECRET = {
     "KmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000",
 }
 SCHEME = {"JwtAuthorizer": "SessionJwt", "LambdaAuthorizer": "SessionAuthorizer"}
+# The session table: Sessions on (table created, or an existing one given) and off.
+EXISTING_TABLE = {"ExistingSessionTable": "spa-login-sessions"}
+SESSIONS_OFF = {"Sessions": "Off"}
+# The DynamoDB actions each function's role may take on the session table (binary name: actions);
+# a function not listed gets none. refresh is listed before it exists: it is checked once the
+# template has it.
+SESSION_TABLE_ACTIONS = {
+    "callback": {"dynamodb:PutItem"},
+    "logout": {"dynamodb:GetItem", "dynamodb:DeleteItem"},
+    "refresh": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+}
+# The SessionTable resource as template.yaml must declare it (dev/session_table.py creates the
+# local table from the same Properties).
+SESSION_TABLE = {
+    "Type": "AWS::DynamoDB::Table",
+    "Condition": "CreateSessionTable",
+    "DeletionPolicy": "Delete",
+    "UpdateReplacePolicy": "Delete",
+    "Properties": {
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "h", "AttributeType": "S"},
+            {"AttributeName": "psid", "AttributeType": "S"},
+            {"AttributeName": "subj", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "h", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": "by_provider_sid",
+                "KeySchema": [{"AttributeName": "psid", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": "by_subject",
+                "KeySchema": [{"AttributeName": "subj", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ],
+        "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    },
+}
 LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 
 
@@ -307,6 +356,103 @@ def own_role_and_log_group(variants, binaries):
     return results
 
 
+def session_table_checks(source, out, binaries):
+    """The session table's declaration in the (expanded) source template, and in the transformed
+    template `out`, for Sessions=On (created, or existing) and Off: the table, SESSION_TABLE, and
+    the DynamoDB actions of every function's role. [(ok, what)]."""
+    results = []
+    declared = source["Resources"].get("SessionTable")
+    results.append(
+        (
+            declared == SESSION_TABLE,
+            "SessionTable: on-demand, key h (S), TTL on ttl, SSE, point-in-time recovery, sparse "
+            "KEYS_ONLY indexes by_provider_sid (psid) and by_subject (subj), deleted with the stack"
+            + ("" if declared == SESSION_TABLE else f"; declared: {json.dumps(declared)}"),
+        )
+    )
+    unknown = sorted(set(SESSION_TABLE_ACTIONS) - set(binaries.values()) - {"refresh"})
+    results.append((not unknown, f"every function of SESSION_TABLE_ACTIONS is in the template: {unknown or 'yes'}"))
+    mapped = {
+        f: set(v["Actions"]) for f, v in (source.get("Mappings", {}).get("SessionTableActions") or {}).items()
+    }
+    from_mapping = {
+        b: mapped.get(n[: -len("Function")], set()) for n, b in binaries.items()
+    }
+    wanted = {b: SESSION_TABLE_ACTIONS.get(b, set()) for b in binaries.values()}
+    results.append(
+        (
+            from_mapping == wanted and mapped.get("Refresh") == SESSION_TABLE_ACTIONS["refresh"],
+            "Mappings: SessionTableActions lists exactly the actions of SESSION_TABLE_ACTIONS",
+        )
+    )
+
+    def role_statements(res, role):
+        """Every policy statement that applies to `role`: its inline Policies, and the
+        AWS::IAM::RolePolicy / AWS::IAM::Policy resources naming it."""
+        p = res.get(role, {}).get("Properties", {})
+        docs = [pol.get("PolicyDocument", {}) for pol in p.get("Policies", [])]
+        for r in res.values():
+            rp = r.get("Properties", {})
+            if r["Type"] == "AWS::IAM::RolePolicy" and rp.get("RoleName") == {"Ref": role}:
+                docs.append(rp.get("PolicyDocument", {}))
+            if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in rp.get("Roles", []):
+                docs.append(rp.get("PolicyDocument", {}))
+        return [st for d in docs for st in d.get("Statement", [])]
+
+    def listed(x):
+        return x if isinstance(x, list) else [x]
+
+    created_arn = {"Fn::GetAtt": ["SessionTable", "Arn"]}
+    created_index = {"Fn::Sub": "${SessionTable.Arn}/index/*"}
+    existing = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingSessionTable}"
+    variants = [
+        ("Sessions=On, table created", dict(PARAMS), {"Ref": "SessionTable"}, [created_arn, created_index]),
+        (
+            "Sessions=On, existing table",
+            dict(PARAMS, **EXISTING_TABLE),
+            {"Ref": "ExistingSessionTable"},
+            [{"Fn::Sub": existing}, {"Fn::Sub": existing + "/index/*"}],
+        ),
+        ("Sessions=Off", dict(PARAMS, **SESSIONS_OFF), None, None),
+    ]
+    for label, values, env, resources in variants:
+        res = resolve(out, values)
+        table = [k for k, v in res.items() if v["Type"] == "AWS::DynamoDB::Table"]
+        should = ["SessionTable"] if env == {"Ref": "SessionTable"} else []
+        results.append((table == should, f"{label}: DynamoDB tables {table or 'none'}"))
+        functions = {k: v for k, v in res.items() if v["Type"] == "AWS::Lambda::Function"}
+        for name, binary in sorted(binaries.items()):
+            p = functions[name]["Properties"]
+            variables = (p.get("Environment") or {}).get("Variables") or {}
+            got_env = variables.get("SESSION_TABLE")
+            role = (p.get("Role") or {}).get("Fn::GetAtt", [None])[0]
+            dynamo = [
+                st
+                for st in role_statements(res, role)
+                if any(str(a).startswith("dynamodb:") or a == "*" for a in listed(st.get("Action")))
+            ]
+            actions = {a for st in dynamo for a in listed(st.get("Action"))}
+            want = wanted[binary] if env else set()
+            ok = (
+                got_env == env
+                and actions == want
+                and all(
+                    st.get("Effect") == "Allow" and listed(st.get("Resource")) == resources and "NotResource" not in st
+                    for st in dynamo
+                )
+                and len(dynamo) == (1 if want else 0)
+            )
+            results.append(
+                (
+                    ok,
+                    f"{label}: {binary} SESSION_TABLE={json.dumps(got_env)}, DynamoDB actions "
+                    f"{sorted(actions) or 'none'} (want {sorted(want) or 'none'})"
+                    + ("" if ok or not dynamo else f"; statements {json.dumps(dynamo)}"),
+                )
+            )
+    return results
+
+
 def rust_functions(template):
     """{logical id: resource} of the template's rust-cargolambda functions."""
     return {
@@ -358,6 +504,8 @@ def check_transform(path):
             with_kms = dict(values, **EXISTING_SECRET)
             variants = [(res, values), (resolve(out, with_kms), with_kms)]
             for ok, what in own_role_and_log_group(variants, binaries):
+                check(ok, what)
+            for ok, what in session_table_checks(source, out, binaries):
                 check(ok, what)
         secured = {
             f"{m.upper()} {p}": op["security"]

@@ -15,6 +15,16 @@
 //   OIDC_CLIENT_SECRET                  client secret (required)
 //   PROVIDER_REDIRECT_URIS              comma-separated redirect URIs (required)
 //   PROVIDER_POST_LOGOUT_REDIRECT_URIS  comma-separated post-logout redirect URIs (optional)
+//   PROVIDER_ACCESS_TOKEN_TTL           access token lifetime, seconds (default 3600)
+//   PROVIDER_ID_TOKEN_TTL               ID token lifetime, seconds (default 3600)
+//   PROVIDER_REFRESH_TOKEN_TTL          refresh token lifetime, seconds (default 1209600, 14 days);
+//                                       the provider's session and grant last at least as long
+//
+// Refresh tokens: one with every code exchange (no offline_access or prompt=consent needed),
+// rotated on every use (a used one is refused, and reusing it revokes the grant), revocable
+// at the revocation endpoint (revoking one revokes its grant). Without offline_access a
+// refresh token ends with the user's session here (logout ends it); offline_access is allowed
+// but, as oidc-provider requires, only granted with prompt=consent.
 //
 // Start: `npm ci && OIDC_CLIENT_SECRET=... PROVIDER_REDIRECT_URIS=... node provider.mjs`
 // Prints `provider ready at <issuer>` once listening.
@@ -40,6 +50,16 @@ const postLogoutRedirectUris = list(env.PROVIDER_POST_LOGOUT_REDIRECT_URIS);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PROVIDER_PORT is not a valid port: ${env.PROVIDER_PORT}`);
 if (!clientSecret) fail('OIDC_CLIENT_SECRET is required');
 if (redirectUris.length === 0) fail('PROVIDER_REDIRECT_URIS is required (comma-separated URIs)');
+const seconds = (name, fallback) => {
+  const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+  if (!Number.isInteger(value) || value <= 0) fail(`${name} is not a positive number of seconds: ${env[name]}`);
+  return value;
+};
+const accessTokenTtl = seconds('PROVIDER_ACCESS_TOKEN_TTL', 3600);
+const idTokenTtl = seconds('PROVIDER_ID_TOKEN_TTL', 3600);
+const refreshTokenTtl = seconds('PROVIDER_REFRESH_TOKEN_TTL', 14 * 24 * 3600);
+// A refresh token cannot outlive its grant, nor (without offline_access) the session.
+const sessionTtl = Math.max(86400, refreshTokenTtl);
 
 // Fixed test users; the password of each is its login.
 const USERS = {
@@ -69,19 +89,23 @@ const provider = new Provider(issuer, {
   },
   responseTypes: ['code'],
   clientAuthMethods: ['client_secret_basic'],
-  scopes: ['openid', 'profile', 'email'],
+  scopes: ['openid', 'profile', 'email', 'offline_access'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   pkce: { required: () => true },
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    // A client revokes only its own tokens (the default policy, without its notice).
+    revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId },
   },
   ttl: {
-    AuthorizationCode: 60, AccessToken: 3600, IdToken: 3600, RefreshToken: 86400,
-    Interaction: 3600, Session: 86400, Grant: 86400,
+    AuthorizationCode: 60, AccessToken: accessTokenTtl, IdToken: idTokenTtl, RefreshToken: refreshTokenTtl,
+    Interaction: 3600, Session: sessionTtl, Grant: sessionTtl,
   },
   // Issue a refresh token with every code exchange (no offline_access needed).
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  // One-time refresh tokens: each use answers a new one and consumes the old.
+  rotateRefreshToken: true,
   async findAccount(ctx, id) {
     const user = USERS[id];
     if (!user) return undefined;

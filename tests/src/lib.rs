@@ -1,7 +1,8 @@
 //! The end-to-end harness: starts the real local stack on free loopback ports, per test.
 //!
 //! - moto (`.venv/bin/moto_server`), seeded with a fresh secret through `secret-tool`'s code path
-//!   (the AWS SDK), so the functions read it exactly as in AWS;
+//!   (the AWS SDK), so the functions read it exactly as in AWS; with [`Options::sessions`], also
+//!   the session table, made by `dev/session_table.py` from `template.yaml`'s declaration;
 //! - the local OpenID provider (`dev/provider`, npm `oidc-provider`);
 //! - `cargo lambda watch` serving the `login` and `callback` functions;
 //! - optionally the demo SPA (Vite), for browser tests.
@@ -59,6 +60,12 @@ pub struct Options {
     pub function_env: Vec<(String, String)>,
     /// Do not wait for the functions to serve (tests of a failing cold start).
     pub functions_may_fail: bool,
+    /// Create the session table in moto (`sessions-<stack name>`, from `template.yaml`) and give
+    /// the functions `SESSION_TABLE`.
+    pub sessions: bool,
+    /// Extra environment for the provider (`PROVIDER_ACCESS_TOKEN_TTL`, `PROVIDER_ID_TOKEN_TTL`,
+    /// `PROVIDER_REFRESH_TOKEN_TTL`: see `dev/provider/provider.mjs`).
+    pub provider_env: Vec<(String, String)>,
 }
 
 /// A running stack.
@@ -71,6 +78,8 @@ pub struct Stack {
     pub api_port: u16,
     pub demo_port: u16,
     pub client_secret: String,
+    /// The session table's name, with [`Options::sessions`].
+    pub session_table: Option<String>,
     services: Vec<Service>,
 }
 
@@ -144,6 +153,7 @@ impl Stack {
             api_port: free_port(),
             demo_port: free_port(),
             client_secret,
+            session_table: options.sessions.then(|| format!("sessions-{name}")),
             services: Vec::new(),
         };
         let http = client();
@@ -173,6 +183,10 @@ impl Stack {
                 7,
             ))
             .await;
+        if stack.session_table.is_some() {
+            let line = stack.session_table_command("create");
+            assert!(line.contains("created"), "session_table.py create: {line}");
+        }
 
         // The OpenID provider.
         let mut provider = Command::new("node");
@@ -186,7 +200,8 @@ impl Stack {
                 "PROVIDER_REDIRECT_URIS",
                 format!("{},{}", stack.spa_redirect(), stack.server_redirect()),
             )
-            .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", format!("{}/", stack.app()));
+            .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", format!("{}/", stack.app()))
+            .envs(options.provider_env.iter().map(|(k, v)| (k, v)));
         stack.spawn("provider", &mut provider);
         wait_until(
             &http,
@@ -285,6 +300,10 @@ impl Stack {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if let Some(table) = &self.session_table {
+            // The SDK reaches moto's DynamoDB through AWS_ENDPOINT_URL, like Secrets Manager.
+            env.push(("SESSION_TABLE".to_owned(), table.clone()));
+        }
         for (k, v) in extra {
             env.retain(|(name, _)| name != k);
             env.push((k.clone(), v.clone()));
@@ -302,6 +321,40 @@ impl Stack {
             .send()
             .await
             .unwrap();
+    }
+
+    /// `.venv/bin/python dev/session_table.py <command>` on this stack's table; its stdout.
+    fn session_table_command(&self, command: &str) -> String {
+        let table = self.session_table.as_deref().expect("a stack started with sessions: true");
+        let out = Command::new(root().join(".venv/bin/python"))
+            .arg(root().join("dev/session_table.py"))
+            .arg(command)
+            .args(["--endpoint", &format!("http://127.0.0.1:{}", self.moto_port)])
+            .args(["--name", table, "--region", "us-east-1"])
+            .env("AWS_ACCESS_KEY_ID", "e2e")
+            .env("AWS_SECRET_ACCESS_KEY", "e2e")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run dev/session_table.py: {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "dev/session_table.py {command} failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// Every item of the session table, as JSON text: an array of items in DynamoDB's typed
+    /// JSON (`[{"h": {"S": "..."}, ...}]`, binary values in standard base64). A test looks in it
+    /// for values that must never be stored in clear (handles, tokens).
+    pub fn scan_sessions(&self) -> String {
+        self.session_table_command("scan")
+    }
+
+    /// The session table as moto describes it: `{"Table": DescribeTable, "TimeToLive":
+    /// DescribeTimeToLive}`.
+    pub fn describe_session_table(&self) -> serde_json::Value {
+        serde_json::from_str(&self.session_table_command("describe")).unwrap()
     }
 
     /// A Secrets Manager client for this stack's moto, built as the functions build theirs.
