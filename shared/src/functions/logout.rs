@@ -82,10 +82,10 @@ impl Logout {
             return Ok(());
         };
         sessions.delete(&record.key).await?;
-        if let (Some(revocation), Some(token)) = (&self.revocation, &record.tokens.refresh_token) {
-            if let Err(err) = revocation.revoke_refresh_token(&self.http, token).await {
-                tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
-            }
+        if let (Some(revocation), Some(token)) = (&self.revocation, &record.tokens.refresh_token)
+            && let Err(err) = revocation.revoke_refresh_token(&self.http, token).await
+        {
+            tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
         }
         Ok(())
     }

@@ -27,8 +27,6 @@ use crate::web::request::Request;
 use crate::web::response::Response;
 use crate::web::routes::{HttpFunction, Route, log_refusal, within_deadline};
 
-/// An access token this close to its expiry is refreshed already.
-const EXPIRY_MARGIN_SECS: u64 = 30;
 /// How often a request waiting for another's refresh reads the session again.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -104,7 +102,9 @@ impl Refresh {
                 sessions.delete(&record.key).await?;
                 return Err(Error::SessionExpired(why));
             }
-            let fresh = record.tokens.access_expires_at > at + EXPIRY_MARGIN_SECS;
+            // Our JWT does not depend on the provider's access token: refreshing it is how the
+            // provider is asked again, once per its lifetime, so no margin before its expiry.
+            let fresh = record.tokens.access_expires_at > at;
             if fresh || record.tokens.refresh_token.is_none() {
                 sessions.touch(&record, at).await?;
                 return self.mint(record, at);

@@ -9,3 +9,4 @@ mod cold_start;
 mod concurrency;
 mod http_flows;
 mod issuer;
+mod sessions;

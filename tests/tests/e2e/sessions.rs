@@ -1,0 +1,134 @@
+//! Server-side sessions against the real stack: moto's DynamoDB (the table made from
+//! template.yaml), the local provider with one-time rotating refresh tokens and an 8 s access
+//! token lifetime, `cargo lambda watch`.
+
+use std::time::Duration;
+
+use e2e::{Jar, Options, Stack, client, jwt_parts, sign_in_at_provider};
+use reqwest::header::{COOKIE, SET_COOKIE};
+use serde_json::Value;
+
+/// A SPA login through the provider: our JWT and the session handle cookie (`name=value`).
+async fn spa_session(stack: &Stack, http: &reqwest::Client) -> (String, String) {
+    let resp = http.get(stack.function("login", "/api/login")).send().await.unwrap();
+    let tx = resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let login_url = resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
+    let redirect =
+        sign_in_at_provider(http, &mut Jar::default(), &login_url, "alice", "alice").await;
+    let resp = http
+        .get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
+        .header(COOKIE, &tx)
+        .send()
+        .await
+        .unwrap();
+    let handle = resp
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-refresh="))
+        .expect("the session handle cookie");
+    assert!(handle.contains("HttpOnly") && handle.contains("SameSite=Strict"), "{handle}");
+    let handle = handle.split(';').next().unwrap().to_owned();
+    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
+    let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    (token, handle)
+}
+
+async fn refresh(stack: &Stack, http: &reqwest::Client, handle: &str) -> (u16, Value) {
+    let resp = http
+        .post(stack.function("refresh", "/api/refresh"))
+        .header(COOKIE, handle)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
+    let options = Options {
+        sessions: true,
+        provider_env: vec![("PROVIDER_ACCESS_TOKEN_TTL".into(), "8".into())],
+        ..Options::default()
+    };
+    let stack = Stack::start("sessions", options).await;
+    let http = client();
+    let (token, handle) = spa_session(&stack, &http).await;
+    let (_, first) = jwt_parts(&token);
+    let sid = first["sid"].as_str().expect("our JWT names the session").to_owned();
+
+    // Without the handle, or without X-CSRF, nothing is refreshed.
+    let resp = http.post(stack.function("refresh", "/api/refresh")).header("x-csrf", "1");
+    let resp = resp.send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "session_missing");
+    let resp = http.post(stack.function("refresh", "/api/refresh")).header(COOKIE, &handle);
+    assert_eq!(resp.send().await.unwrap().status(), 403);
+
+    // While the provider's access token lives: a fresh JWT of the same session.
+    let (status, body) = refresh(&stack, &http, &handle).await;
+    assert_eq!(status, 200, "{body}\n{}", stack.log("functions"));
+    let (_, claims) = jwt_parts(body["token"].as_str().unwrap());
+    assert_eq!(
+        (claims["sub"].as_str(), claims["sid"].as_str()),
+        (Some("alice"), Some(sid.as_str()))
+    );
+    assert_ne!(claims["jti"], first["jti"]);
+
+    // The access token expires (8 s): 20 parallel refreshes on a one-time refresh token all
+    // succeed; the provider revokes the whole grant on a reuse, so a second grant with the
+    // same refresh token would have failed them.
+    for round in 0..2 {
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (http, handle) = (http.clone(), handle.clone());
+                let url = stack.function("refresh", "/api/refresh");
+                tokio::spawn(async move {
+                    let resp = http.post(url).header(COOKIE, handle).header("x-csrf", "1");
+                    let resp = resp.send().await.unwrap();
+                    (resp.status().as_u16(), resp.text().await.unwrap())
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            assert_eq!(status, 200, "round {round}: {body}\n{}", stack.log("functions"));
+        }
+    }
+
+    // Exactly one refresh grant per round: the session's version moved twice.
+    let scan = stack.scan_sessions();
+    let items: Vec<Value> = serde_json::from_str(&scan).unwrap();
+    let item = items.iter().find(|i| i["sess"]["S"] == sid.as_str()).expect("the session item");
+    assert_eq!(item["ver"]["N"], "2", "one refresh grant per round of 20 requests");
+    assert!(item.get("lease").is_none(), "no lease left behind");
+
+    // The table holds no handle, no provider token in clear, no JWT.
+    let value = handle.split_once('=').unwrap().1;
+    assert!(scan.contains(&sid), "the session is stored: {scan}");
+    for leaked in [value, "eyJ"] {
+        assert!(!scan.contains(leaked), "the table holds a secret in clear");
+    }
+
+    // Logout ends the session: the refresh fails afterwards, and the cookie is cleared.
+    let resp = http
+        .post(stack.function("logout", "/api/logout"))
+        .header(COOKIE, &handle)
+        .header("x-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cleared = resp.headers().get_all(SET_COOKIE).iter().any(|c| {
+        let c = c.to_str().unwrap();
+        c.starts_with("__Host-refresh=;") && c.contains("Max-Age=0")
+    });
+    assert!(cleared);
+    let (status, body) = refresh(&stack, &http, &handle).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
+    assert!(!stack.scan_sessions().contains(&sid), "the session item is deleted");
+    stack.assert_log_holds_none(&[value, &token]);
+}
