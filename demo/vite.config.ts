@@ -19,6 +19,7 @@ export const routes: ReadonlyArray<readonly [prefix: string, fn: string]> = [
   ['/api/me', 'me'],
   ['/api/logout', 'logout'],
   ['/authorization-code/logout', 'logout'],
+  ['/api/refresh', 'refresh'],
   ['/.well-known/', 'issuer'],
 ];
 

@@ -137,7 +137,7 @@ cat <<EOF
   Ready. Open http://localhost:$DEMO_PORT/ and log in as alice (password alice) or bob (password bob).
 
   API (cargo lambda watch)   http://127.0.0.1:$API_PORT/lambda-url/<function>/...
-                             functions: login callback me logout issuer authorizer
+                             functions: login callback me logout refresh issuer authorizer
   Our issuer metadata        http://localhost:$DEMO_PORT/.well-known/openid-configuration
   OpenID provider            http://localhost:$PROVIDER_PORT/.well-known/openid-configuration
   Secrets Manager (moto)     http://127.0.0.1:$MOTO_PORT   secret "$SECRET_ID"
