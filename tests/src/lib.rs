@@ -24,6 +24,8 @@ use base64::Engine as _;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
 pub const CLIENT_ID: &str = "e2e-spa";
+/// The byte of the one cookie key in every stack's secret (the session keys derive from it).
+const COOKIE_KEY_BYTE: u8 = 7;
 pub const SECRET_ID: &str = "spa-login/e2e";
 
 /// The repository root.
@@ -180,7 +182,7 @@ impl Stack {
             .seed_secret(&shared::testing::secret_json_with(
                 shared::keygen::KeyAlg::Es256,
                 &stack.client_secret,
-                7,
+                COOKIE_KEY_BYTE,
             ))
             .await;
         if stack.session_table.is_some() {
@@ -349,6 +351,48 @@ impl Stack {
     /// for values that must never be stored in clear (handles, tokens).
     pub fn scan_sessions(&self) -> String {
         self.session_table_command("scan")
+    }
+
+    /// The provider's tokens held for session `sid` (our JWT's `sid` claim), opened with the
+    /// session key this stack's secret derives: what only the functions can read.
+    pub fn session_provider_tokens(&self, sid: &str) -> shared::ProviderTokens {
+        let items: Vec<serde_json::Value> = serde_json::from_str(&self.scan_sessions()).unwrap();
+        let item = items.iter().find(|i| i["sess"]["S"] == sid).expect("the session item");
+        let secret = shared::testing::secret_json_with(
+            shared::keygen::KeyAlg::Es256,
+            &self.client_secret,
+            COOKIE_KEY_BYTE,
+        );
+        let (_, _, cookie_keys) = shared::Secret::from_json(&secret).unwrap().into_parts();
+        let keys = shared::SessionKeys::derive(&cookie_keys).unwrap();
+        let sealed =
+            base64::engine::general_purpose::STANDARD.decode(item["tok"]["B"].as_str().unwrap());
+        let sealed = sealed.unwrap();
+        shared::ProviderTokens::open(&sealed, &keys, item["h"]["S"].as_str().unwrap()).unwrap()
+    }
+
+    /// A refresh grant sent straight to the provider's token endpoint as our client, bypassing
+    /// the functions: its status and the error code of a refusal.
+    pub async fn provider_refresh_grant(&self, refresh_token: &str) -> (u16, Option<String>) {
+        let http = client();
+        let discovery: serde_json::Value = http
+            .get(format!("{}/.well-known/openid-configuration", self.issuer()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let resp = http
+            .post(discovery["token_endpoint"].as_str().unwrap())
+            .basic_auth(CLIENT_ID, Some(&self.client_secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        (status, body["error"].as_str().map(str::to_owned))
     }
 
     /// The session table as moto describes it: `{"Table": DescribeTable, "TimeToLive":

@@ -58,6 +58,11 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     let (token, handle) = spa_session(&stack, &http).await;
     let (_, first) = jwt_parts(&token);
     let sid = first["sid"].as_str().expect("our JWT names the session").to_owned();
+    let issued = stack.session_provider_tokens(&sid);
+    let refresh_token = |tokens: &shared::ProviderTokens| {
+        let token = tokens.refresh_token.as_ref().expect("offline_access gave a refresh token");
+        secrecy::ExposeSecret::expose_secret(token).to_owned()
+    };
 
     // Without the handle, or without X-CSRF, nothing is refreshed.
     let resp = http.post(stack.function("refresh", "/api/refresh")).header("x-csrf", "1");
@@ -113,6 +118,16 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
         assert!(!scan.contains(leaked), "the table holds a secret in clear");
     }
 
+    // Each grant rotated the refresh token, and the session holds the latest one.
+    let held = stack.session_provider_tokens(&sid);
+    assert_ne!(refresh_token(&held), refresh_token(&issued), "the rotated token is stored");
+
+    // A second session of the same user, to show that logout revokes its own grant only.
+    let (other, _) = spa_session(&stack, &http).await;
+    let other_sid = jwt_parts(&other).1["sid"].as_str().unwrap().to_owned();
+    assert_ne!(other_sid, sid);
+    let others = refresh_token(&stack.session_provider_tokens(&other_sid));
+
     // Logout ends the session: the refresh fails afterwards, and the cookie is cleared.
     let resp = http
         .post(stack.function("logout", "/api/logout"))
@@ -130,5 +145,11 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     let (status, body) = refresh(&stack, &http, &handle).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
     assert!(!stack.scan_sessions().contains(&sid), "the session item is deleted");
+
+    // Logout revoked the refresh token at the provider: a grant with it fails there, while the
+    // other session's grant, untouched by this logout, still works.
+    let revoked = stack.provider_refresh_grant(&refresh_token(&held)).await;
+    assert_eq!(revoked, (400, Some("invalid_grant".to_owned())), "{}", stack.log("provider"));
+    assert_eq!(stack.provider_refresh_grant(&others).await.0, 200);
     stack.assert_log_holds_none(&[value, &token]);
 }
