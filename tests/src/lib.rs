@@ -375,14 +375,8 @@ impl Stack {
     /// the functions: its status and the error code of a refusal.
     pub async fn provider_refresh_grant(&self, refresh_token: &str) -> (u16, Option<String>) {
         let http = client();
-        let discovery: serde_json::Value = http
-            .get(format!("{}/.well-known/openid-configuration", self.issuer()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let discovery =
+            get_json(&http, &format!("{}/.well-known/openid-configuration", self.issuer())).await;
         let resp = http
             .post(discovery["token_endpoint"].as_str().unwrap())
             .basic_auth(CLIENT_ID, Some(&self.client_secret))
@@ -580,6 +574,11 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = text.find(start)? + start.len();
     let len = text[from..].find(end)?;
     Some(&text[from..from + len])
+}
+
+/// `GET url`'s JSON body (the test fails on an error or a body that is not JSON).
+pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 /// The decoded header and claims of a JWT.

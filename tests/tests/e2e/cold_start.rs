@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::{Options, Stack, client};
+use e2e::{Options, Stack, client, get_json};
 use serde_json::{Value, json};
 
 // This stack also runs with the session table (`sessions: true`): the checks of the table and of
@@ -59,7 +59,7 @@ fn session_table_is_created_from_the_template(stack: &Stack) {
 /// revocation endpoint, the offline_access scope.
 async fn provider_announces_refresh_and_revocation(stack: &Stack) {
     let url = format!("{}/.well-known/openid-configuration", stack.issuer());
-    let doc: Value = client().get(url).send().await.unwrap().json().await.unwrap();
+    let doc = get_json(&client(), &url).await;
     assert_eq!(doc["revocation_endpoint"], json!(format!("{}/token/revocation", stack.issuer())));
     assert!(doc["grant_types_supported"].as_array().unwrap().contains(&json!("refresh_token")));
     assert!(doc["scopes_supported"].as_array().unwrap().contains(&json!("offline_access")));

@@ -1,7 +1,7 @@
 //! Our tokens as a first-class issuer, through the local stack: metadata and JWKS, /api/me with
 //! a bearer token and with the session cookie, logout, and key rotation without logout.
 
-use e2e::{Jar, Options, SECRET_ID, Stack, client, jwt_parts, sign_in_at_provider};
+use e2e::{Jar, Options, SECRET_ID, Stack, client, get_json, jwt_parts, sign_in_at_provider};
 use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use serde_json::Value;
 
@@ -46,14 +46,7 @@ async fn me(stack: &Stack, http: &reqwest::Client, token: &str) -> (u16, Value) 
 }
 
 async fn kids(stack: &Stack, http: &reqwest::Client) -> Vec<String> {
-    let jwks: Value = http
-        .get(stack.function("issuer", "/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(http, &stack.function("issuer", "/.well-known/jwks.json")).await;
     jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
 }
 
