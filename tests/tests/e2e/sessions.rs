@@ -60,7 +60,7 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     let sid = first["sid"].as_str().expect("our JWT names the session").to_owned();
     let issued = stack.session_provider_tokens(&sid);
     let refresh_token = |tokens: &shared::ProviderTokens| {
-        let token = tokens.refresh_token.as_ref().expect("offline_access gave a refresh token");
+        let token = tokens.refresh_token.as_ref().expect("the provider gave a refresh token");
         secrecy::ExposeSecret::expose_secret(token).to_owned()
     };
 
