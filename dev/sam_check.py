@@ -60,7 +60,7 @@ SESSIONS_OFF = {"Sessions": "Off"}
 # a function not listed gets none.
 SESSION_TABLE_ACTIONS = {
     "callback": {"dynamodb:PutItem"},
-    "logout": {"dynamodb:GetItem", "dynamodb:DeleteItem"},
+    "logout": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"},
     "refresh": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 }
 # The SessionTable resource as template.yaml must declare it (dev/session_table.py creates the

@@ -208,6 +208,10 @@ pub enum Error {
     /// provider at refresh (`invalid_grant`), or its user changed.
     #[error("session ended: {0}")]
     SessionExpired(&'static str),
+    /// A back-channel logout request was refused: no valid, unseen logout token in a form
+    /// body (the reason is logged; the answer is always `invalid_request`, as the spec says).
+    #[error("back-channel logout refused: {0}")]
+    LogoutTokenRefused(&'static str),
     /// The session table could not be read or written.
     #[error("session store failed: {0}")]
     SessionStore(String),
@@ -323,6 +327,9 @@ impl Error {
             }
             Self::SessionExpired(_) => {
                 (S::UNAUTHORIZED, "session_expired", "The session has ended. Sign in again.")
+            }
+            Self::LogoutTokenRefused(_) => {
+                (S::BAD_REQUEST, "invalid_request", "The back-channel logout request is not valid.")
             }
             Self::SessionStore(_) => (
                 S::SERVICE_UNAVAILABLE,

@@ -250,6 +250,46 @@ impl FakeProvider {
         )
     }
 
+    /// This provider's JWKS cache for our client, as a function builds it at cold start (the
+    /// JWKS fetched once), refetching at most once per `cooldown`.
+    pub async fn jwks_cache(&self, cooldown: Duration) -> crate::oidc::jwks::JwksCache {
+        let parts = self.parts(&secret_json(KeyAlg::Es256, 1), &[]);
+        let DiscoveredWithKeys { metadata, jwks } =
+            DiscoveredWithKeys::fetch(&parts.http, &parts.config).await.unwrap();
+        let uri = metadata.jwks_uri().to_string();
+        let provider = crate::oidc::provider::Provider::new(
+            metadata,
+            &parts.config,
+            &secrecy::SecretString::from(CLIENT_SECRET),
+        )
+        .unwrap();
+        crate::oidc::jwks::JwksCache::new(uri, jwks, &provider, parts.http, cooldown)
+    }
+
+    /// Logout token claims (Back-Channel Logout 1.0, 2.4) for our client, naming provider
+    /// session `sid` of user `alice`, issued now with a fresh `jti`.
+    pub fn logout_claims(&self, sid: &str) -> Value {
+        json!({
+            "iss": self.issuer(),
+            "aud": CLIENT_ID,
+            "iat": unix_now(),
+            "exp": unix_now() + 120,
+            "jti": crate::tokens::keygen::random_token(16).unwrap().expose_secret(),
+            "sub": "alice",
+            "sid": sid,
+            "events": {crate::oidc::logout_token::BACKCHANNEL_LOGOUT_EVENT: {}},
+        })
+    }
+
+    /// Signs logout token `claims` with the provider's key (`typ` `logout+jwt`).
+    pub fn logout_token(&self, claims: &Value) -> String {
+        jws(
+            &json!({"alg": self.key.alg_name(), "kid": self.key.kid(), "typ": "logout+jwt"}),
+            claims,
+            &self.key,
+        )
+    }
+
     /// A token endpoint answer carrying `id_token`.
     pub fn token_response(id_token: &str, access_token: &str) -> ResponseTemplate {
         ResponseTemplate::new(200).set_body_json(json!({

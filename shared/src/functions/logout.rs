@@ -9,6 +9,12 @@
 //! With sessions on (`SESSION_TABLE`), logout also deletes the session of the handle cookie
 //! and revokes its refresh token at the provider's `revocation_endpoint` (RFC 7009), when it
 //! announces one; a revocation that fails is logged and the logout still completes.
+//!
+//! `POST /api/backchannel-logout` is the provider's call (OpenID Connect Back-Channel Logout
+//! 1.0), server to server: a form with a `logout_token` ([`crate::oidc::logout_token`]) whose
+//! `jti` was never seen (recorded in the session table, so on every instance) ends the
+//! sessions it names. It needs no cookie and no CSRF header, never redirects, and answers
+//! `200 {}` or `400 invalid_request`, both `no-store`.
 
 use http::StatusCode;
 use serde::Serialize;
@@ -18,12 +24,15 @@ use crate::error::Error;
 use crate::infra::config::Config;
 use crate::infra::http::Http;
 use crate::oidc::discovery::Metadata;
+use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
+use crate::oidc::logout_token::{self, MAX_AGE_SECS};
+use crate::oidc::provider::Provider;
 use crate::oidc::revoke::Revocation;
 use crate::sessions::{Handle, Sessions};
 use crate::web::cookies;
-use crate::web::request::Request;
+use crate::web::request::{Query, Request};
 use crate::web::response::Response;
-use crate::web::routes::{HttpFunction, Route};
+use crate::web::routes::{HttpFunction, Route, log_refusal};
 
 /// The logout function's state: where logouts go, computed once at cold start.
 #[derive(Debug)]
@@ -36,6 +45,9 @@ pub struct Logout {
     sessions: Option<Sessions>,
     /// The provider's revocation endpoint, when it has one.
     revocation: Option<Revocation>,
+    /// The provider's keys for logout tokens, with sessions on: fetched by the first
+    /// back-channel logout, so that the cold start of an ordinary logout does not pay for it.
+    jwks: Option<JwksCache>,
     http: Http,
 }
 
@@ -50,11 +62,22 @@ impl ColdStart for Logout {
             .is_some()
             .then(|| Revocation::from_metadata(&metadata, &config, &client_secret))
             .flatten();
+        let logout_url = provider_logout_url(&metadata, &config);
+        let jwks = match &sessions {
+            Some(_) => {
+                let uri = metadata.jwks_uri().to_string();
+                let provider = Provider::new(metadata, &config, &client_secret)
+                    .map_err(|source| StartError::provider(&config, source))?;
+                Some(JwksCache::unfetched(uri, &provider, http.clone(), JWKS_REFETCH_COOLDOWN))
+            }
+            None => None,
+        };
         Ok(Self {
-            logout_url: provider_logout_url(&metadata, &config),
+            logout_url,
             home: config.app_url(config.post_login_path.as_str()),
             sessions,
             revocation,
+            jwks,
             http,
         })
     }
@@ -91,6 +114,48 @@ impl Logout {
     }
 }
 
+impl Logout {
+    /// A back-channel logout: the sessions the provider's valid, unseen logout token names are
+    /// deleted. `Ok` also when they were none (an unknown `sid`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LogoutTokenRefused`] for anything but a form with one valid, unseen
+    /// `logout_token` (nothing is deleted then); [`Error::SessionsOff`];
+    /// [`Error::SessionStore`] (the token is forgotten again, so the provider may retry).
+    async fn backchannel(&self, req: &Request<'_>, now: u64) -> Result<usize, Error> {
+        let (Some(sessions), Some(jwks)) = (&self.sessions, &self.jwks) else {
+            return Err(Error::SessionsOff);
+        };
+        let form = req.content_type.and_then(|t| t.split(';').next()).map(str::trim);
+        if !form.is_some_and(|t| t.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+            return Err(Error::LogoutTokenRefused("not a form body"));
+        }
+        let body = std::str::from_utf8(req.body)
+            .map_err(|_| Error::LogoutTokenRefused("body is not UTF-8"))?;
+        let form =
+            Query::parse(Some(body)).map_err(|_| Error::LogoutTokenRefused("form malformed"))?;
+        let token = form.get("logout_token").ok_or(Error::LogoutTokenRefused("no logout_token"))?;
+        let token =
+            logout_token::verify(jwks, token, now).await.map_err(Error::LogoutTokenRefused)?;
+        let idp = jwks.issuer();
+        let keep_until = token.iat + MAX_AGE_SECS + 2 * crate::oidc::id_token::LEEWAY_SECS as u64;
+        if !sessions.remember_logout_token(idp, &token.jti, keep_until).await? {
+            return Err(Error::LogoutTokenRefused("jti replayed"));
+        }
+        match sessions.end_provider_sessions(idp, token.sid.as_deref(), token.sub.as_deref()).await
+        {
+            Ok(ended) => Ok(ended),
+            Err(err) => {
+                if let Err(again) = sessions.forget_logout_token(idp, &token.jti).await {
+                    tracing::warn!(error = again.code(), "logout token not forgotten");
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
 /// The provider's logout URL with `client_id` and, when configured,
 /// `post_logout_redirect_uri`; `None` when the provider announces no `end_session_endpoint`.
 fn provider_logout_url(metadata: &Metadata, config: &Config) -> Option<String> {
@@ -117,6 +182,8 @@ pub enum LogoutRoute {
     Api,
     /// `GET /authorization-code/logout`: a redirect.
     Server,
+    /// `POST /api/backchannel-logout`: the provider's logout token.
+    Backchannel,
 }
 
 impl HttpFunction for Logout {
@@ -125,6 +192,7 @@ impl HttpFunction for Logout {
     const ROUTES: &'static [Route<LogoutRoute>] = &[
         Route::post("/api/logout", LogoutRoute::Api),
         Route::get("/authorization-code/logout", LogoutRoute::Server),
+        Route::post("/api/backchannel-logout", LogoutRoute::Backchannel),
     ];
 
     /// - `POST /api/logout` answers `200 {"logout_url": ...}`. It requires `X-CSRF: 1`, with or
@@ -132,19 +200,23 @@ impl HttpFunction for Logout {
     ///   cannot send the header without a CORS preflight that API Gateway refuses).
     /// - `GET /authorization-code/logout` answers `303` to the provider's logout, or to
     ///   `POST_LOGIN_PATH` when the provider has none.
+    /// - `POST /api/backchannel-logout` answers `200 {}` (see the module documentation).
     ///
-    /// Both clear the session cookie and every login transaction cookie the browser sends.
+    /// The first two clear the session cookies and every login transaction cookie the browser
+    /// sends.
     async fn handle(
         &self,
         route: LogoutRoute,
         req: &Request<'_>,
-        _: u64,
+        now: u64,
     ) -> Result<Response, Error> {
-        if route == LogoutRoute::Api && !req.csrf {
-            return Err(Error::CsrfRequired);
-        }
-        self.end_session(req.cookies.as_deref().unwrap_or_default()).await?;
-        let response = match route {
+        let answer = match route {
+            LogoutRoute::Backchannel => {
+                let ended = self.backchannel(req, now).await?;
+                tracing::info!(ended, "back-channel logout");
+                return Ok(Response::raw_json(StatusCode::OK, "{}".to_owned()));
+            }
+            LogoutRoute::Api if !req.csrf => return Err(Error::CsrfRequired),
             LogoutRoute::Api => Response::json(
                 StatusCode::OK,
                 &LogoutBody { logout_url: self.logout_url.as_deref() },
@@ -154,17 +226,32 @@ impl HttpFunction for Logout {
                 self.logout_url.as_deref().unwrap_or(&self.home),
             ),
         };
+        self.end_session(req.cookies.as_deref().unwrap_or_default()).await?;
         let in_flight = req.cookies.as_deref().map(cookies::transactions).into_iter().flatten();
         let mut names: Vec<&str> = in_flight.map(|(name, _)| name).collect();
         names.sort_unstable();
         names.dedup();
         let clears = names.into_iter().map(cookies::clear_transaction);
-        let response = response.set_cookie(cookies::clear_session());
+        let response = answer.set_cookie(cookies::clear_session());
         let response = match self.sessions {
             Some(_) => response.set_cookie(cookies::clear_refresh()),
             None => response,
         };
         Ok(clears.fold(response, Response::set_cookie))
+    }
+
+    /// The JSON error. The back-channel route answers every refusal of its request as
+    /// `invalid_request` (Back-Channel Logout 1.0, 2.8), another method included; a store
+    /// failure stays `503`, so the provider may retry.
+    fn refuse(&self, route: Option<LogoutRoute>, req: &Request<'_>, err: Error) -> Response {
+        let err = match (route, err) {
+            (Some(LogoutRoute::Backchannel), Error::MethodNotAllowed) => {
+                Error::LogoutTokenRefused("not a POST")
+            }
+            (_, err) => err,
+        };
+        log_refusal(req, &err);
+        Response::error(&err)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::tokens::session::User;
 pub const LEEWAY_SECS: i64 = 60;
 
 /// Header fields that would let a token bring its own key or extensions: refused outright.
-const FORBIDDEN_HEADER_FIELDS: [&str; 6] = ["jwk", "jku", "x5u", "x5c", "crit", "zip"];
+pub(super) const FORBIDDEN_HEADER_FIELDS: [&str; 6] = ["jwk", "jku", "x5u", "x5c", "crit", "zip"];
 
 /// Largest ID token accepted, in bytes. Real ones are a few KiB; anything larger is refused
 /// before any key is looked up.

@@ -80,6 +80,28 @@ fn usable_signing_key(key: &Value) -> bool {
     use_ok && parts_ok
 }
 
+/// The keys in use: the set (for the logout tokens' own checks), the ID token verifier over it,
+/// and its generation (how many refetches brought it).
+struct Current {
+    keys: Arc<ProviderKeySet>,
+    verifier: Arc<Verifier>,
+    generation: u64,
+}
+
+impl Current {
+    fn new(
+        client_id: &ClientId,
+        issuer: &IssuerUrl,
+        algorithms: &[CoreJwsSigningAlgorithm],
+        jwks: ProviderKeySet,
+        generation: u64,
+    ) -> Self {
+        let keys = Arc::new(jwks.clone());
+        let verifier = Arc::new(build_verifier(client_id, issuer, algorithms, jwks));
+        Self { keys, verifier, generation }
+    }
+}
+
 /// The provider's JWKS, with a rate-limited refetch for unknown `kid`s.
 pub struct JwksCache {
     uri: String,
@@ -88,10 +110,11 @@ pub struct JwksCache {
     client_id: ClientId,
     algorithms: Vec<CoreJwsSigningAlgorithm>,
     cooldown: Duration,
-    /// The verifier over the current keys, and how many refetches brought them.
-    verifier: RwLock<(Arc<Verifier>, u64)>,
-    /// When the JWKS was last fetched; held while a refetch runs, so requests never race.
-    last_fetch: Mutex<Instant>,
+    /// The current keys, the verifier over them, and how many refetches brought them.
+    current: RwLock<Current>,
+    /// When the JWKS was last fetched (`None`: not yet); held while a refetch runs, so
+    /// requests never race.
+    last_fetch: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for JwksCache {
@@ -113,7 +136,7 @@ impl JwksCache {
         let issuer = provider.issuer_url().clone();
         let client_id = ClientId::new(provider.client_id.clone());
         let algorithms = provider.algorithms.clone();
-        let verifier = build_verifier(&client_id, &issuer, &algorithms, jwks);
+        let current = Current::new(&client_id, &issuer, &algorithms, jwks, 0);
         Self {
             uri,
             http,
@@ -121,9 +144,16 @@ impl JwksCache {
             client_id,
             algorithms,
             cooldown,
-            verifier: RwLock::new((Arc::new(verifier), 0)),
-            last_fetch: Mutex::new(Instant::now()),
+            current: RwLock::new(current),
+            last_fetch: Mutex::new(Some(Instant::now())),
         }
+    }
+
+    /// A cache holding no key yet: the first token to verify fetches the JWKS from `uri`
+    /// (the logout function, whose usual request needs no key, spares its cold start that).
+    pub fn unfetched(uri: String, provider: &Provider, http: Http, cooldown: Duration) -> Self {
+        let cache = Self::new(uri, ProviderKeySet::new(Vec::new()), provider, http, cooldown);
+        Self { last_fetch: Mutex::new(None), ..cache }
     }
 
     /// The client id ID tokens must be meant for.
@@ -131,22 +161,37 @@ impl JwksCache {
         self.client_id.as_str()
     }
 
+    /// The provider's issuer, exactly as its discovery document gives it.
+    pub fn issuer(&self) -> &str {
+        self.issuer.as_str()
+    }
+
+    /// The JWS algorithms accepted from this provider: ours that it announces.
+    pub fn algorithms(&self) -> &[CoreJwsSigningAlgorithm] {
+        &self.algorithms
+    }
+
+    /// The current keys; read [`Self::generation`] first when a refetch may follow.
+    pub fn keys(&self) -> Arc<ProviderKeySet> {
+        Arc::clone(&self.current().keys)
+    }
+
     /// The current verifier, whose `exp` check compares against `clock` (Unix seconds: the
     /// caller's now, minus its leeway), never the wall clock.
     pub fn verifier_at(&self, clock: i64) -> Verifier {
-        let current = Arc::clone(&self.current().0);
+        let current = Arc::clone(&self.current().verifier);
         let at = chrono::DateTime::from_timestamp(clock, 0).unwrap_or_default();
         Verifier::clone(&current).set_time_fn(move || at)
     }
 
-    fn current(&self) -> std::sync::RwLockReadGuard<'_, (Arc<Verifier>, u64)> {
-        self.verifier.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How many refetches brought the current keys: read it before [`Self::verifier_at`] and
     /// hand it to [`Self::refetch`].
     pub fn generation(&self) -> u64 {
-        self.current().1
+        self.current().generation
     }
 
     /// Refetches the JWKS unless the last fetch is younger than the cooldown. Returns whether
@@ -157,18 +202,18 @@ impl JwksCache {
         if self.generation() != seen {
             return true;
         }
-        if last.elapsed() < self.cooldown {
-            tracing::warn!("ID token names an unknown key; JWKS refetch skipped (cooldown)");
+        if last.is_some_and(|at| at.elapsed() < self.cooldown) {
+            tracing::warn!("a token names an unknown key; JWKS refetch skipped (cooldown)");
             return false;
         }
-        *last = Instant::now();
+        *last = Some(Instant::now());
         match fetch_jwks(&self.http, &self.uri).await {
             Ok(jwks) => {
-                let verifier =
-                    build_verifier(&self.client_id, &self.issuer, &self.algorithms, jwks);
                 let mut current =
-                    self.verifier.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                *current = (Arc::new(verifier), current.1 + 1);
+                    self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let generation = current.generation + 1;
+                *current =
+                    Current::new(&self.client_id, &self.issuer, &self.algorithms, jwks, generation);
                 tracing::info!("JWKS refetched for an unknown key");
                 true
             }

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::handle::{Handle, random_id};
 use super::seal::{ProviderTokens, SessionKeys};
@@ -90,6 +92,20 @@ fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// `value` (a provider's `sub` or `sid`) within provider `idp`: an identifier is only unique
+/// per issuer (OpenID Connect Core 5.7).
+fn scoped(idp: &str, value: &str) -> String {
+    format!("{idp} {value}")
+}
+
+/// The item key recording a used logout token: a hash, so that the key has the handle keys'
+/// shape and a provider's `jti` of any length or alphabet fits.
+fn logout_token_key(idp: &str, jti: &str) -> String {
+    let hash =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{idp}\n{jti}").as_bytes());
+    format!("logout-token {}", URL_SAFE_NO_PAD.encode(hash.as_ref()))
+}
+
 fn get_s(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
@@ -143,7 +159,7 @@ impl Sessions {
             .table_name(&self.settings.table)
             .item("h", s(&key))
             .item("sess", s(&session_id))
-            .item("subj", s(format!("{idp} {}", user.sub)))
+            .item("subj", s(scoped(idp, &user.sub)))
             .item("idp", s(idp))
             .item("u", s(user_json))
             .item("tok", AttributeValue::B(Blob::new(tokens.seal(&self.keys, &key)?)))
@@ -153,7 +169,7 @@ impl Sessions {
             .item("ttl", n(self.expiry(now, now)))
             .condition_expression("attribute_not_exists(h)");
         if let Some(psid) = provider_sid {
-            put = put.item("psid", s(psid));
+            put = put.item("psid", s(scoped(idp, psid)));
         }
         put.send().await.map_err(store_error("PutItem"))?;
         Ok((handle, session_id))
@@ -189,7 +205,8 @@ impl Sessions {
             session_id: get_s(item, "sess").ok_or_else(broken)?,
             idp: get_s(item, "idp").ok_or_else(broken)?,
             user,
-            provider_sid: get_s(item, "psid"),
+            provider_sid: get_s(item, "psid")
+                .and_then(|p| p.split_once(' ').map(|(_, sid)| sid.to_owned())),
             tokens: ProviderTokens::open(sealed.as_ref(), &self.keys, key)?,
             created: get_n(item, "created").ok_or_else(broken)?,
             used: get_n(item, "used").ok_or_else(broken)?,
@@ -353,5 +370,97 @@ impl Sessions {
             .await
             .map_err(store_error("DeleteItem"))?;
         Ok(())
+    }
+
+    /// Records that logout token `jti` of provider `idp` was used, until `until` (Unix
+    /// seconds, when DynamoDB may drop the record). `false` when it was seen before, on any
+    /// instance: a replay.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn remember_logout_token(
+        &self,
+        idp: &str,
+        jti: &str,
+        until: u64,
+    ) -> Result<bool, Error> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.settings.table)
+            .item("h", s(logout_token_key(idp, jti)))
+            .item("ttl", n(until))
+            .condition_expression("attribute_not_exists(h)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(&e) => Ok(false),
+            Err(e) => Err(store_error("PutItem")(e)),
+        }
+    }
+
+    /// Forgets logout token `jti` again, so that the provider's retry of a back-channel
+    /// logout that failed half-way is not taken for a replay.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn forget_logout_token(&self, idp: &str, jti: &str) -> Result<(), Error> {
+        self.delete(&logout_token_key(idp, jti)).await
+    }
+
+    /// Deletes the sessions of provider `idp` that a back-channel logout names: those of its
+    /// session `sid` (of user `sub` too, when both are given), or every session of `sub` when
+    /// only `sub` is given. Returns how many were deleted.
+    ///
+    /// The indexes are eventually consistent: a session created in the last moment before the
+    /// call may not be found yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`]; [`Error::Internal`] when neither `sid` nor `sub` is given.
+    pub async fn end_provider_sessions(
+        &self,
+        idp: &str,
+        sid: Option<&str>,
+        sub: Option<&str>,
+    ) -> Result<usize, Error> {
+        let (index, attribute, value) = match (sid, sub) {
+            (Some(sid), _) => ("by_provider_sid", "psid", scoped(idp, sid)),
+            (None, Some(sub)) => ("by_subject", "subj", scoped(idp, sub)),
+            (None, None) => return Err(Error::Internal("a logout naming nobody".into())),
+        };
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.settings.table)
+            .index_name(index)
+            .key_condition_expression("#a = :v")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":v", s(value))
+            .into_paginator()
+            .items()
+            .send();
+        let mut ended = 0;
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(store_error("Query"))?;
+            let Some(key) = get_s(&item, "h") else { continue };
+            let mut delete =
+                self.client.delete_item().table_name(&self.settings.table).key("h", s(key));
+            if let (Some(_), Some(sub)) = (sid, sub) {
+                // Both named: only a session of that provider session *and* that user.
+                delete = delete
+                    .condition_expression("subj = :subj")
+                    .expression_attribute_values(":subj", s(scoped(idp, sub)));
+            }
+            match delete.send().await {
+                Ok(_) => ended += 1,
+                Err(e) if conditional_failed(&e) => {}
+                Err(e) => return Err(store_error("DeleteItem")(e)),
+            }
+        }
+        Ok(ended)
     }
 }

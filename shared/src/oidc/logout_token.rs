@@ -1,0 +1,241 @@
+//! The logout token of OpenID Connect Back-Channel Logout 1.0 (section 2.6), checked in order,
+//! each refusal with its own reason (logged, never answered): size and JWS form, header (`typ`
+//! `logout+jwt` when present, no embedded keys or `crit`), algorithm (one the provider
+//! announces and we accept, as for ID tokens: never `none` or HS*), signature with a key of the
+//! provider's JWKS of that algorithm's type (one refetch per cooldown on an unknown `kid`),
+//! then `iss`, `aud`, `iat`, `exp`, `jti`, `events`, `sid`/`sub` and no `nonce`.
+//!
+//! Whether the `jti` was seen before is the caller's check (it needs the session table).
+//!
+//! Written here rather than with openidconnect: its JWT type is private, and its ID token
+//! claims require `sub` and `exp`, which a logout token may lack. The signature is checked by
+//! the same [`ProviderKey`](super::key::ProviderKey)s as ID tokens, with the same key rules.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use openidconnect::{JsonWebKey as _, JsonWebKeyAlgorithm, JsonWebKeyId};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::id_token::{FORBIDDEN_HEADER_FIELDS, LEEWAY_SECS};
+use super::jwks::JwksCache;
+
+/// The event a logout token must carry.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Largest logout token accepted, in bytes; real ones are well under 2 KiB.
+pub const MAX_LOGOUT_TOKEN_LEN: usize = 8 * 1024;
+
+/// How old a logout token may be (by its `iat`): the provider sends it as the user logs out.
+pub const MAX_AGE_SECS: u64 = 300;
+
+/// Longest `jti`, `sid` or `sub` accepted.
+const MAX_ID_LEN: usize = 255;
+
+/// What a valid logout token names. At least one of `sid` and `sub` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutToken {
+    /// The provider's session to end.
+    pub sid: Option<String>,
+    /// The user whose sessions to end (all of them, without `sid`).
+    pub sub: Option<String>,
+    /// The token's id, to refuse a replay.
+    pub jti: String,
+    /// When the token was issued (Unix seconds); a replay record need not outlive
+    /// `iat + MAX_AGE_SECS`.
+    pub iat: u64,
+}
+
+/// Why a logout token was refused: logged, while the answer is always `invalid_request`.
+pub type Refusal = &'static str;
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+    typ: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: Option<String>,
+    aud: Option<Audience>,
+    /// NumericDate: a JSON number, possibly with a fraction.
+    iat: Option<f64>,
+    exp: Option<f64>,
+    jti: Option<String>,
+    events: Option<Map<String, Value>>,
+    sid: Option<String>,
+    sub: Option<String>,
+    nonce: Option<Value>,
+}
+
+/// The three parts of a JWS in compact serialization, decoded, and its signing input.
+struct Jws<'a> {
+    header: Vec<u8>,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+    signing_input: &'a str,
+}
+
+fn split(token: &str) -> Result<Jws<'_>, Refusal> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("not a JWS in compact form");
+    };
+    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| "not base64url");
+    Ok(Jws {
+        header: decode(header)?,
+        payload: decode(payload)?,
+        signature: decode(signature)?,
+        signing_input: &token[..header.len() + 1 + payload.len()],
+    })
+}
+
+/// The header's algorithm, when it is one accepted from this provider.
+fn algorithm(
+    header: &[u8],
+    jwks: &JwksCache,
+) -> Result<(CoreJwsSigningAlgorithm, Header), Refusal> {
+    let fields: Map<String, Value> =
+        serde_json::from_slice(header).map_err(|_| "header is not a JSON object")?;
+    if FORBIDDEN_HEADER_FIELDS.iter().any(|f| fields.contains_key(*f)) {
+        return Err("header brings its own key or extensions");
+    }
+    let header: Header =
+        serde_json::from_value(Value::Object(fields)).map_err(|_| "header fields malformed")?;
+    if let Some(typ) = &header.typ {
+        let typ = typ.to_ascii_lowercase();
+        if typ != "logout+jwt" && typ != "application/logout+jwt" {
+            return Err("typ is not logout+jwt");
+        }
+    }
+    let alg: CoreJwsSigningAlgorithm = serde_json::from_value(Value::String(header.alg.clone()))
+        .map_err(|_| "unknown algorithm")?;
+    if !jwks.algorithms().contains(&alg) {
+        return Err("algorithm not accepted from this provider");
+    }
+    Ok((alg, header))
+}
+
+/// Whether a key of the current set verifies `jws`: `Some(true)` yes, `Some(false)` a key of
+/// that `kid` exists but none verifies, `None` no key of that `kid` and algorithm is held.
+fn verified_by_current(
+    jwks: &JwksCache,
+    jws: &Jws<'_>,
+    alg: &CoreJwsSigningAlgorithm,
+    kid: Option<&JsonWebKeyId>,
+) -> Option<bool> {
+    let keys = jwks.keys();
+    let candidates: Vec<_> = keys
+        .keys()
+        .iter()
+        .filter(|key| kid.is_none() || key.key_id() == kid)
+        .filter(|key| match key.signing_alg() {
+            JsonWebKeyAlgorithm::Unspecified => true,
+            JsonWebKeyAlgorithm::Algorithm(a) => a == alg,
+            JsonWebKeyAlgorithm::Unsupported => false,
+        })
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let message = jws.signing_input.as_bytes();
+    Some(candidates.iter().any(|key| key.verify_signature(alg, message, &jws.signature).is_ok()))
+}
+
+fn numeric_date(value: f64) -> Option<u64> {
+    // A NumericDate may carry a fraction; negative, NaN or huge values are refused.
+    (value.is_finite() && (0.0..1e12).contains(&value)).then(|| value as u64)
+}
+
+fn short(value: Option<String>) -> Result<Option<String>, Refusal> {
+    match value {
+        Some(v) if v.is_empty() || v.len() > MAX_ID_LEN => {
+            Err("an identifier is empty or too long")
+        }
+        other => Ok(other),
+    }
+}
+
+/// Checks `token` as this provider's logout token for our client, at `now` (Unix seconds).
+/// Network only when it names a key not held (one JWKS refetch per cooldown).
+///
+/// # Errors
+///
+/// The reason of the first failed check.
+pub async fn verify(jwks: &JwksCache, token: &str, now: u64) -> Result<LogoutToken, Refusal> {
+    if token.len() > MAX_LOGOUT_TOKEN_LEN {
+        return Err("logout token too large");
+    }
+    let jws = split(token)?;
+    let (alg, header) = algorithm(&jws.header, jwks)?;
+    let kid = header.kid.map(JsonWebKeyId::new);
+    let seen = jwks.generation();
+    let verified = match verified_by_current(jwks, &jws, &alg, kid.as_ref()) {
+        None if jwks.refetch(seen).await => verified_by_current(jwks, &jws, &alg, kid.as_ref()),
+        held => held,
+    };
+    match verified {
+        None => return Err("no key of the provider's JWKS for this kid and algorithm"),
+        Some(false) => return Err("bad signature"),
+        Some(true) => {}
+    }
+    check_claims(&jws.payload, jwks, now)
+}
+
+fn check_claims(payload: &[u8], jwks: &JwksCache, now: u64) -> Result<LogoutToken, Refusal> {
+    let claims: Claims = serde_json::from_slice(payload).map_err(|_| "claims malformed")?;
+    if claims.iss.as_deref() != Some(jwks.issuer()) {
+        return Err("iss is not the provider's issuer");
+    }
+    let ours = |a: &String| a == jwks.client_id();
+    let for_us = match &claims.aud {
+        Some(Audience::One(a)) => ours(a),
+        Some(Audience::Many(all)) => all.iter().any(ours),
+        None => false,
+    };
+    if !for_us {
+        return Err("aud does not name our client");
+    }
+    let leeway = LEEWAY_SECS.unsigned_abs();
+    let iat = claims.iat.and_then(numeric_date).ok_or("iat missing or not a NumericDate")?;
+    if iat > now + leeway {
+        return Err("iat in the future");
+    }
+    if iat + MAX_AGE_SECS + leeway < now {
+        return Err("iat too old");
+    }
+    if let Some(exp) = claims.exp {
+        let exp = numeric_date(exp).ok_or("exp not a NumericDate")?;
+        if exp + leeway < now {
+            return Err("expired");
+        }
+    }
+    let jti = short(claims.jti)?.ok_or("jti missing")?;
+    let event = claims.events.as_ref().and_then(|events| events.get(BACKCHANNEL_LOGOUT_EVENT));
+    if !event.is_some_and(Value::is_object) {
+        return Err("events lacks the back-channel logout event");
+    }
+    if claims.nonce.is_some() {
+        return Err("nonce present: an ID token, not a logout token");
+    }
+    let (sid, sub) = (short(claims.sid)?, short(claims.sub)?);
+    if sid.is_none() && sub.is_none() {
+        return Err("neither sid nor sub");
+    }
+    Ok(LogoutToken { sid, sub, jti, iat })
+}
+
+#[cfg(test)]
+mod tests;
