@@ -357,7 +357,7 @@ impl Stack {
     /// session key this stack's secret derives: what only the functions can read.
     pub fn session_provider_tokens(&self, sid: &str) -> shared::ProviderTokens {
         let items: Vec<serde_json::Value> = serde_json::from_str(&self.scan_sessions()).unwrap();
-        let item = items.iter().find(|i| i["sess"]["S"] == sid).expect("the session item");
+        let item = items.iter().find(|i| i["h"]["S"] == sid).expect("the session item");
         let secret = shared::testing::secret_json_with(
             shared::keygen::KeyAlg::Es256,
             &self.client_secret,

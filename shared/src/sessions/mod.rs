@@ -8,10 +8,9 @@
 //!
 //! | attribute | holds |
 //! | --- | --- |
-//! | `h` (key) | base64url(SHA-256(handle)) |
-//! | `sess` | our session id, the `sid` claim of our JWTs (not the handle) |
+//! | `h` (key) | base64url(SHA-256(handle)): also our session id, the `sid` claim of our JWTs |
 //! | `subj` | `idp` and `sub`, for the index `by_subject` |
-//! | `psid` | the provider's `sid`, when its ID token had one (index `by_provider_sid`) |
+//! | `psid` | `idp` and the provider's `sid`, when its ID token had one (index `by_provider_sid`) |
 //! | `u` | the user (JSON: sub, email, email_verified, name) |
 //! | `tok` | the provider's tokens, sealed under the session key with `h` bound in |
 //! | `created`, `used`, `ttl` | login time, last use, and when DynamoDB may drop the item |

@@ -32,7 +32,8 @@ type Item = HashMap<String, AttributeValue>;
 pub struct Record {
     /// The item's key (hash of the handle).
     pub key: String,
-    /// Our session id (`sid`).
+    /// Our session id, the `sid` claim of our JWTs: the item's key, so that a JWT's session is
+    /// one `GetItem` away (`SESSION_CHECK=strict`), while the handle stays unknown.
     pub session_id: String,
     /// The provider's issuer.
     pub idp: String,
@@ -150,7 +151,6 @@ impl Sessions {
     ) -> Result<(Handle, String), Error> {
         let handle = Handle::new()?;
         let key = handle.key();
-        let session_id = random_id()?;
         let user_json = serde_json::to_string(user)
             .map_err(|_| Error::Internal("user could not be serialized".into()))?;
         let mut put = self
@@ -158,7 +158,6 @@ impl Sessions {
             .put_item()
             .table_name(&self.settings.table)
             .item("h", s(&key))
-            .item("sess", s(&session_id))
             .item("subj", s(scoped(idp, &user.sub)))
             .item("idp", s(idp))
             .item("u", s(user_json))
@@ -172,7 +171,7 @@ impl Sessions {
             put = put.item("psid", s(scoped(idp, psid)));
         }
         put.send().await.map_err(store_error("PutItem"))?;
-        Ok((handle, session_id))
+        Ok((handle, key))
     }
 
     /// The session of `handle`, read consistently; `None` when there is none.
@@ -202,7 +201,7 @@ impl Sessions {
             serde_json::from_str(&get_s(item, "u").ok_or_else(broken)?).map_err(|_| broken())?;
         Ok(Some(Record {
             key: key.to_owned(),
-            session_id: get_s(item, "sess").ok_or_else(broken)?,
+            session_id: key.to_owned(),
             idp: get_s(item, "idp").ok_or_else(broken)?,
             user,
             provider_sid: get_s(item, "psid")

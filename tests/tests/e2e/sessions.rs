@@ -107,7 +107,7 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     // Exactly one refresh grant per round: the session's version moved twice.
     let scan = stack.scan_sessions();
     let items: Vec<Value> = serde_json::from_str(&scan).unwrap();
-    let item = items.iter().find(|i| i["sess"]["S"] == sid.as_str()).expect("the session item");
+    let item = items.iter().find(|i| i["h"]["S"] == sid.as_str()).expect("the session item");
     assert_eq!(item["ver"]["N"], "2", "one refresh grant per round of 20 requests");
     assert!(item.get("lease").is_none(), "no lease left behind");
 
