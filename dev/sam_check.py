@@ -62,6 +62,9 @@ SESSION_TABLE_ACTIONS = {
     "callback": {"dynamodb:PutItem"},
     "logout": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"},
     "refresh": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+    # SESSION_CHECK=strict: is the JWT's session live?
+    "me": {"dynamodb:GetItem"},
+    "authorizer": {"dynamodb:GetItem"},
 }
 # The SessionTable resource as template.yaml must declare it (dev/session_table.py creates the
 # local table from the same Properties).

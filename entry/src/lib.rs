@@ -60,7 +60,7 @@ where
     S: ColdStart + Sync + 'static,
     E: DeserializeOwned + Send + 'static,
     R: Serialize,
-    H: Fn(&S, E, u64) -> R,
+    H: AsyncFn(&S, E, u64) -> R,
 {
     init_tracing();
     let Ok(state) = cold_start::<S>().await else {
@@ -68,7 +68,7 @@ where
     };
     let (state, handler) = (&state, &handler);
     let service = service_fn(move |event: LambdaEvent<E>| async move {
-        Ok::<R, lambda_runtime::Error>(handler(state, event.payload, unix_now()))
+        Ok::<R, lambda_runtime::Error>(handler(state, event.payload, unix_now()).await)
     });
     exit(lambda_runtime::run(service).await)
 }

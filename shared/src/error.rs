@@ -64,6 +64,9 @@ pub enum VerifyError {
     /// `exp` has passed (beyond the leeway).
     #[error("expired token")]
     Expired,
+    /// `SESSION_CHECK=strict`: the token's session has ended, or it names none.
+    #[error("session ended")]
+    SessionEnded,
 }
 
 /// One row of the error table: status, stable code, safe description.

@@ -15,7 +15,7 @@ pub type Decision = ApiGatewayV2CustomAuthorizerSimpleResponse<BTreeMap<String, 
 
 /// Decides one event at `now`. An event that is not an authorizer request is refused, not an
 /// error.
-pub fn handle(state: &Access, event: Value, now: u64) -> Decision {
+pub async fn handle(state: &Access, event: Value, now: u64) -> Decision {
     let mut decision = Decision::default();
     let Ok(event) = serde_json::from_value::<ApiGatewayV2CustomAuthorizerV2Request>(event) else {
         return decision;
@@ -28,7 +28,7 @@ pub fn handle(state: &Access, event: Value, now: u64) -> Decision {
         cookies: cookies.as_deref(),
         csrf: header("x-csrf") == Some("1"),
     };
-    if let Some(claims) = state.authorize(&presented, now) {
+    if let Some(claims) = state.authorize(&presented, now).await {
         decision.is_authorized = true;
         decision.context.insert("sub".into(), claims.sub);
         decision.context.extend(claims.email.map(|e| ("email".into(), e)));

@@ -3,29 +3,43 @@
 //! state and these rules: signature by `kid` with the key's own algorithm, our `iss` and `aud`,
 //! `exp`. A request authenticated by the cookie that changes state (anything but `GET`,
 //! `HEAD`, `OPTIONS`) must carry `X-CSRF: 1`, which a cross-site form cannot send.
+//!
+//! With `SESSION_CHECK=strict` (sessions on), the token's session must also still be live in
+//! the session table: one `GetItem` per request (per uncached request, behind the authorizer's
+//! cache), so a token of an ended session (logout, back-channel logout, maximum age, idle)
+//! stops working at once instead of at its `exp`.
 
 use http::{Method, StatusCode};
 
 use super::start::{ColdStart, NoProvider, Parts, StartError};
-use crate::error::Error;
+use crate::error::{Error, VerifyError};
+use crate::sessions::Sessions;
 use crate::tokens::session::{SessionClaims, SessionTokens};
 use crate::web::cookies;
 use crate::web::request::Request;
 use crate::web::response::Response;
 use crate::web::routes::{HttpFunction, Route, log_refusal};
 
-/// The state of `me` and of the authorizer: our keys, to verify our JWTs.
+/// The state of `me` and of the authorizer: our keys, to verify our JWTs, and with
+/// `SESSION_CHECK=strict` the session table.
 #[derive(Debug)]
 pub struct Access {
     session: SessionTokens,
+    /// `Some` only with `SESSION_CHECK=strict`.
+    strict: Option<Sessions>,
 }
 
 impl ColdStart for Access {
     type Fetch = NoProvider;
 
     fn build(parts: Parts, _: NoProvider) -> Result<Self, StartError> {
-        let (_, signing_keys, _) = parts.secret.into_parts();
-        Ok(Self { session: SessionTokens::from_config(&parts.config, signing_keys) })
+        let Parts { config, secret, dynamodb, .. } = parts;
+        let (_, signing_keys, cookie_keys) = secret.into_parts();
+        let strict = match config.sessions.as_ref().is_some_and(|s| s.strict) {
+            true => Parts::sessions(&config, dynamodb, &cookie_keys)?,
+            false => None,
+        };
+        Ok(Self { session: SessionTokens::from_config(&config, signing_keys), strict })
     }
 }
 
@@ -72,8 +86,10 @@ impl Access {
     ///
     /// # Errors
     ///
-    /// [`Error::MissingToken`], [`Error::InvalidToken`], or [`Error::CsrfRequired`].
-    pub fn authenticate(
+    /// [`Error::MissingToken`], [`Error::InvalidToken`] (with `SESSION_CHECK=strict`, also for
+    /// a token whose session has ended or that names none), [`Error::CsrfRequired`], or
+    /// [`Error::SessionStore`] when the strict check cannot read the table.
+    pub async fn authenticate(
         &self,
         presented: &Presented<'_>,
         now: u64,
@@ -93,13 +109,20 @@ impl Access {
             return Err(Error::CsrfRequired);
         }
         let claims = self.session.verify(token, now).map_err(Error::InvalidToken)?;
+        if let Some(sessions) = &self.strict {
+            let sid =
+                claims.sid.as_deref().ok_or(Error::InvalidToken(VerifyError::SessionEnded))?;
+            if !sessions.is_live(sid, now).await? {
+                return Err(Error::InvalidToken(VerifyError::SessionEnded));
+            }
+        }
         Ok((claims, credential))
     }
 
     /// The authorizer's decision with the rules of [`Access::authenticate`]: the caller's
     /// claims, or `None`. One log line either way (the `sub`, or the refusal's code).
-    pub fn authorize(&self, presented: &Presented<'_>, now: u64) -> Option<SessionClaims> {
-        match self.authenticate(presented, now) {
+    pub async fn authorize(&self, presented: &Presented<'_>, now: u64) -> Option<SessionClaims> {
+        match self.authenticate(presented, now).await {
             Ok((claims, _)) => {
                 tracing::info!(sub = %claims.sub, "authorized");
                 Some(claims)
@@ -123,7 +146,7 @@ impl HttpFunction for Access {
 
     /// `GET /api/me`: the claims of the caller's token.
     async fn handle(&self, _: Me, req: &Request<'_>, now: u64) -> Result<Response, Error> {
-        let (claims, _) = self.authenticate(&req.into(), now)?;
+        let (claims, _) = self.authenticate(&req.into(), now).await?;
         Ok(Response::json(StatusCode::OK, &claims))
     }
 

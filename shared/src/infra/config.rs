@@ -77,6 +77,10 @@ pub struct SessionSettings {
     pub max_age: Duration,
     /// `SESSION_IDLE_SECONDS` (default 3600): the longest a session lives without a refresh.
     pub idle: Duration,
+    /// `SESSION_CHECK=strict`: `me` and the authorizer also require our JWT's session to
+    /// still exist (one `GetItem` per request). `stateless` (default): the signature and `exp`
+    /// only.
+    pub strict: bool,
 }
 
 impl Config {
@@ -193,12 +197,22 @@ impl Config {
                 _ => Err(err(name, "must be a whole number of seconds from 60 to 31536000")),
             },
         };
+        let strict = match get("SESSION_CHECK").map(|v| v.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(v) if v == "stateless" => false,
+            Some(v) if v == "strict" => true,
+            Some(_) => return Err(err("SESSION_CHECK", "must be stateless or strict")),
+        };
         let sessions = match get("SESSION_TABLE") {
+            None if strict => {
+                return Err(err("SESSION_CHECK", "strict needs SESSION_TABLE (the sessions)"));
+            }
             None => None,
             Some(table) => Some(SessionSettings {
                 table: table.trim().to_owned(),
                 max_age: seconds("SESSION_MAX_AGE_SECONDS", 43_200)?,
                 idle: seconds("SESSION_IDLE_SECONDS", 3_600)?,
+                strict,
             }),
         };
 

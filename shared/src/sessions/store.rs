@@ -371,6 +371,28 @@ impl Sessions {
         Ok(())
     }
 
+    /// Whether our session `sid` (a JWT's `sid` claim) is still live at `now`: its item exists
+    /// and its `ttl` (the earlier of the maximum age and the idle end) has not passed. One
+    /// consistent `GetItem` of one attribute: `SESSION_CHECK=strict`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn is_live(&self, sid: &str, now: u64) -> Result<bool, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.settings.table)
+            .key("h", s(sid))
+            .projection_expression("#ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error("GetItem"))?;
+        Ok(out.item().and_then(|item| get_n(item, "ttl")).is_some_and(|ttl| ttl > now))
+    }
+
     /// Records that logout token `jti` of provider `idp` was used, until `until` (Unix
     /// seconds, when DynamoDB may drop the record). `false` when it was seen before, on any
     /// instance: a replay.

@@ -34,7 +34,8 @@ async fn the_lambda_authorizer_decides_api_gateway_events() {
             "GET",
         ),
         unix_now(),
-    );
+    )
+    .await;
     assert!(ok.is_authorized);
     assert_eq!(ok.context["sub"], "alice");
     assert_eq!(ok.context["name"], "Alice");
@@ -42,13 +43,15 @@ async fn the_lambda_authorizer_decides_api_gateway_events() {
         &state,
         event(serde_json::json!({}), serde_json::json!([format!("__Host-session={t}")]), "GET"),
         unix_now(),
-    );
+    )
+    .await;
     assert!(by_cookie.is_authorized);
     let csrf = handle(
         &state,
         event(serde_json::json!({}), serde_json::json!([format!("__Host-session={t}")]), "POST"),
         unix_now(),
-    );
+    )
+    .await;
     assert!(!csrf.is_authorized, "a cookie-authenticated POST without X-CSRF");
     let csrf_ok = handle(
         &state,
@@ -58,14 +61,15 @@ async fn the_lambda_authorizer_decides_api_gateway_events() {
             "POST",
         ),
         unix_now(),
-    );
+    )
+    .await;
     assert!(csrf_ok.is_authorized);
     for bad in [
         serde_json::json!({}),
         serde_json::json!({"authorization": "Bearer forged.token.x"}),
         serde_json::json!({"authorization": format!("Basic {t}")}),
     ] {
-        let r = handle(&state, event(bad, serde_json::json!([]), "GET"), unix_now());
+        let r = handle(&state, event(bad, serde_json::json!([]), "GET"), unix_now()).await;
         assert!(!r.is_authorized && r.context.is_empty());
     }
     let serialized = serde_json::to_value(&ok).unwrap();
@@ -77,7 +81,7 @@ async fn an_event_that_is_not_an_authorizer_request_is_refused() {
     let (state, _) = access_with_token().await;
     for event in [serde_json::json!({}), serde_json::json!("x"), serde_json::json!({"headers": 1})]
     {
-        let r = handle(&state, event, unix_now());
+        let r = handle(&state, event, unix_now()).await;
         assert!(!r.is_authorized && r.context.is_empty());
     }
 }

@@ -79,19 +79,19 @@ async fn cookie_authenticated_state_changes_need_the_csrf_header() {
         csrf,
     };
     assert!(matches!(
-        state.authenticate(&presented(&Method::POST, false), unix_now()),
+        state.authenticate(&presented(&Method::POST, false), unix_now()).await,
         Err(Error::CsrfRequired)
     ));
     assert!(matches!(
-        state.authenticate(&presented(&Method::DELETE, false), unix_now()),
+        state.authenticate(&presented(&Method::DELETE, false), unix_now()).await,
         Err(Error::CsrfRequired)
     ));
     assert_eq!(
-        state.authenticate(&presented(&Method::POST, true), unix_now()).unwrap().1,
+        state.authenticate(&presented(&Method::POST, true), unix_now()).await.unwrap().1,
         Credential::Cookie
     );
     assert_eq!(
-        state.authenticate(&presented(&Method::GET, false), unix_now()).unwrap().1,
+        state.authenticate(&presented(&Method::GET, false), unix_now()).await.unwrap().1,
         Credential::Cookie
     );
     // A bearer token needs no CSRF header: a cross-site form cannot set Authorization.
@@ -102,7 +102,7 @@ async fn cookie_authenticated_state_changes_need_the_csrf_header() {
         cookies: None,
         csrf: false,
     };
-    assert_eq!(state.authenticate(&p, unix_now()).unwrap().1, Credential::Bearer);
+    assert_eq!(state.authenticate(&p, unix_now()).await.unwrap().1, Credential::Bearer);
 }
 
 #[tokio::test]

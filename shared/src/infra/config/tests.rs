@@ -167,3 +167,18 @@ fn errors_never_repeat_the_value() {
     let e = with("OIDC_ISSUER", "http://secret-looking-host.example/").unwrap_err();
     assert!(!e.to_string().contains("secret-looking-host"), "{e}");
 }
+
+#[test]
+fn session_check_is_stateless_by_default_and_strict_only_with_sessions() {
+    let mut vars = base();
+    vars.insert("SESSION_TABLE", "sessions".to_owned());
+    let sessions = |vars: &HashMap<_, _>| parse(vars).unwrap().sessions.unwrap();
+    assert!(!sessions(&vars).strict);
+    vars.insert("SESSION_CHECK", "Strict".to_owned());
+    assert!(sessions(&vars).strict);
+    vars.insert("SESSION_CHECK", "stateless".to_owned());
+    assert!(!sessions(&vars).strict);
+    vars.insert("SESSION_CHECK", "sometimes".to_owned());
+    assert_eq!(failing_variable(parse(&vars)), "SESSION_CHECK");
+    assert_eq!(failing_variable(with("SESSION_CHECK", "strict")), "SESSION_CHECK");
+}
