@@ -156,7 +156,7 @@ fn verified_by_current(
 
 fn numeric_date(value: f64) -> Option<u64> {
     // A NumericDate may carry a fraction; negative, NaN or huge values are refused.
-    (value.is_finite() && (0.0..1e12).contains(&value)).then(|| value as u64)
+    (value.is_finite() && (0.0..1e12).contains(&value)).then_some(value as u64)
 }
 
 fn short(value: Option<String>) -> Result<Option<String>, Refusal> {
