@@ -24,6 +24,9 @@ fn edited(provider: &FakeProvider, edit: impl FnOnce(&mut Map<String, Value>)) -
     provider.logout_token(&claims)
 }
 
+/// A change to a token's claims.
+type Edit = dyn FnOnce(&mut Map<String, Value>);
+
 async fn refusal(jwks: &JwksCache, token: &str) -> Refusal {
     verify(jwks, token, unix_now()).await.expect_err("a hostile logout token was accepted")
 }
@@ -126,7 +129,7 @@ async fn a_key_published_after_the_cold_start_is_found_by_the_refetch() {
 async fn each_claim_rule_refuses_its_violation() {
     let (provider, jwks) = provider().await;
     let now = unix_now();
-    let cases: Vec<(Refusal, Box<dyn FnOnce(&mut Map<String, Value>)>)> = vec![
+    let cases: Vec<(Refusal, Box<Edit>)> = vec![
         (
             "iss is not the provider's issuer",
             Box::new(|c| {
