@@ -107,17 +107,27 @@ pub fn request<'a>(method: &'a http::Method, path: &'a str) -> crate::web::reque
     }
 }
 
-/// A Secrets Manager client for moto (or any endpoint) at `endpoint`, built as the functions
-/// build theirs ([`crate::infra::aws::secrets_client`]), with dummy credentials.
-pub fn secrets_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    let env = crate::infra::aws::AwsEnv::from_lookup(|name| match name {
+/// The AWS environment of a local emulator at `endpoint` (moto), with dummy credentials.
+fn local_aws(endpoint: &str) -> crate::infra::aws::AwsEnv {
+    crate::infra::aws::AwsEnv::from_lookup(|name| match name {
         "AWS_REGION" => Some("us-east-1".to_owned()),
         "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
         "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
         _ => None,
     })
-    .unwrap();
-    crate::infra::aws::secrets_client(&env, &http_client().unwrap())
+    .unwrap()
+}
+
+/// A Secrets Manager client for moto (or any endpoint) at `endpoint`, built as the functions
+/// build theirs ([`crate::infra::aws::secrets_client`]), with dummy credentials.
+pub fn secrets_client_at(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    crate::infra::aws::secrets_client(&local_aws(endpoint), &http_client().unwrap())
+}
+
+/// A DynamoDB client for moto at `endpoint`, built as the functions build theirs
+/// ([`crate::infra::aws::dynamodb_client`]), with dummy credentials.
+pub fn dynamodb_client_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    crate::infra::aws::dynamodb_client(&local_aws(endpoint), &http_client().unwrap())
 }
 
 /// The base64url SHA-256 left half of `access_token` (`at_hash` for RS256/ES256/PS256).
@@ -312,13 +322,29 @@ impl FakeProvider {
         }
     }
 
+    /// [`FakeProvider::parts`] with sessions stored through `dynamodb` (the `overrides` name
+    /// the table, `SESSION_TABLE`).
+    pub fn parts_with_sessions(
+        &self,
+        secret: &str,
+        overrides: &[(&'static str, &str)],
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Parts {
+        Parts { dynamodb: Some(dynamodb), ..self.parts(secret, overrides) }
+    }
+
     /// The state of function `S` configured for this provider, built as at cold start.
     pub async fn function<S: ColdStart>(
         &self,
         secret: &str,
         overrides: &[(&'static str, &str)],
     ) -> S {
-        let parts = self.parts(secret, overrides);
+        Self::function_from(self.parts(secret, overrides)).await
+    }
+
+    /// The state of function `S` built from `parts` as at cold start (fetching what it needs
+    /// from the provider `parts` configure).
+    pub async fn function_from<S: ColdStart>(parts: Parts) -> S {
         let fetched = S::Fetch::fetch(&parts.http, &parts.config).await.unwrap();
         S::build(parts, fetched).unwrap()
     }

@@ -1,14 +1,15 @@
 //! The end-to-end harness: starts the real local stack on free loopback ports, per test.
 //!
-//! - moto (`.venv/bin/moto_server`), seeded with a fresh secret through `secret-tool`'s code path
-//!   (the AWS SDK), so the functions read it exactly as in AWS; with [`Options::sessions`], also
-//!   the session table, made by `dev/session_table.py` from `template.yaml`'s declaration;
+//! - moto ([`Moto`]: `.venv/bin/moto_server`), seeded with a fresh secret through `secret-tool`'s
+//!   code path (the AWS SDK), so the functions read it exactly as in AWS; with
+//!   [`Options::sessions`], also the session table, made by `dev/session_table.py` from
+//!   `template.yaml`'s declaration;
 //! - the local OpenID provider (`dev/provider`, npm `oidc-provider`);
 //! - `cargo lambda watch` serving the `login` and `callback` functions;
 //! - optionally the demo SPA (Vite), for browser tests.
 //!
-//! Every process runs in its own process group and is killed when the [`Stack`] drops. Logs go
-//! to `target/e2e/<name>/`.
+//! Every process runs in its own process group and is killed when the [`Stack`] (or the
+//! [`Moto`]) drops. Logs go to `target/e2e/<name>/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -53,6 +54,119 @@ struct Service {
     child: Child,
 }
 
+impl Service {
+    /// Starts `command` as service `name` in a process group of its own, its output appended to
+    /// `<logs>/<name>.log` (a restarted service keeps its earlier lines).
+    fn spawn(logs: &Path, name: &'static str, command: &mut Command) -> Self {
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(logs.join(format!("{name}.log")))
+            .unwrap();
+        let err = out.try_clone().unwrap();
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self { name, child }
+    }
+
+    /// Whether the process has exited (a process that cannot start fails the wait at once).
+    fn exited(&self) -> bool {
+        // `try_wait` needs `&mut`; /proc tells without reaping.
+        let pid = self.child.id();
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"))
+    }
+}
+
+/// An empty log directory `target/e2e/<name>/` for one test's services.
+pub fn logs_dir(name: &str) -> PathBuf {
+    let logs = root().join("target/e2e").join(name);
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs).unwrap();
+    logs
+}
+
+/// A moto server (Secrets Manager and DynamoDB) on a free loopback port, logging to
+/// `<logs>/moto.log`; its process group is killed on drop.
+pub struct Moto {
+    pub port: u16,
+    logs: PathBuf,
+    service: Service,
+}
+
+impl Moto {
+    /// Starts `.venv/bin/moto_server` and waits until it answers.
+    pub async fn start(logs: &Path) -> Self {
+        let server = root().join(".venv/bin/moto_server");
+        assert!(server.exists(), "run `make tools` (or `make test`) first: .venv is missing");
+        let port = free_port();
+        let mut command = Command::new(server);
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        let moto = Self {
+            port,
+            logs: logs.to_owned(),
+            service: Service::spawn(logs, "moto", &mut command),
+        };
+        let ready = format!("{}/moto-api/", moto.endpoint());
+        wait_until(&client(), &ready, Duration::from_secs(180), &moto.service, logs).await;
+        moto
+    }
+
+    /// Its endpoint, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates the session table `table` from `template.yaml`'s declaration.
+    pub fn create_session_table(&self, table: &str) {
+        let line = self.session_table(table, "create");
+        assert!(line.contains("created"), "session_table.py create: {line}");
+    }
+
+    /// `.venv/bin/python dev/session_table.py <command>` on table `table`; its stdout.
+    pub fn session_table(&self, table: &str, command: &str) -> String {
+        let out = Command::new(root().join(".venv/bin/python"))
+            .arg(root().join("dev/session_table.py"))
+            .arg(command)
+            .args(["--endpoint", &self.endpoint()])
+            .args(["--name", table, "--region", "us-east-1"])
+            .env("AWS_ACCESS_KEY_ID", "e2e")
+            .env("AWS_SECRET_ACCESS_KEY", "e2e")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run dev/session_table.py: {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "dev/session_table.py {command} failed: {stdout}{}\nmoto's log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.logs.join("moto.log")).unwrap_or_default()
+        );
+        stdout
+    }
+
+    /// A Secrets Manager client for this moto, built as the functions build theirs.
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        shared::testing::secrets_client_at(&self.endpoint())
+    }
+
+    /// A DynamoDB client for this moto, built as the functions build theirs.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        shared::testing::dynamodb_client_at(&self.endpoint())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        stop(&mut self.service);
+    }
+}
+
 /// What to start.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -75,7 +189,7 @@ pub struct Stack {
     options: Options,
     pub name: String,
     pub logs: PathBuf,
-    pub moto_port: u16,
+    pub moto: Moto,
     pub provider_port: u16,
     pub api_port: u16,
     pub demo_port: u16,
@@ -136,21 +250,16 @@ impl Stack {
     /// until the `login` function answers.
     pub async fn start(name: &str, options: Options) -> Self {
         let root = root();
-        let logs = root.join("target/e2e").join(name);
-        let _ = std::fs::remove_dir_all(&logs);
-        std::fs::create_dir_all(&logs).unwrap();
-        let venv = root.join(".venv/bin");
-        assert!(
-            venv.join("moto_server").exists(),
-            "run `make tools` (or `make test`) first: .venv is missing"
-        );
+        let logs = logs_dir(name);
         let client_secret = shared::keygen::random_token(32).unwrap();
         let client_secret = secrecy::ExposeSecret::expose_secret(&client_secret).to_owned();
+        // Secrets Manager, and DynamoDB for sessions.
+        let moto = Moto::start(&logs).await;
         let mut stack = Self {
             options: options.clone(),
             name: name.to_owned(),
             logs,
-            moto_port: free_port(),
+            moto,
             provider_port: free_port(),
             api_port: free_port(),
             demo_port: free_port(),
@@ -158,26 +267,6 @@ impl Stack {
             session_table: options.sessions.then(|| format!("sessions-{name}")),
             services: Vec::new(),
         };
-        let http = client();
-
-        // Secrets Manager.
-        stack.spawn(
-            "moto",
-            Command::new(venv.join("moto_server")).args([
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &stack.moto_port.to_string(),
-            ]),
-        );
-        wait_until(
-            &http,
-            &format!("http://127.0.0.1:{}/moto-api/", stack.moto_port),
-            Duration::from_secs(180),
-            &stack,
-            "moto",
-        )
-        .await;
         stack
             .seed_secret(&shared::testing::secret_json_with(
                 shared::keygen::KeyAlg::Es256,
@@ -185,9 +274,8 @@ impl Stack {
                 COOKIE_KEY_BYTE,
             ))
             .await;
-        if stack.session_table.is_some() {
-            let line = stack.session_table_command("create");
-            assert!(line.contains("created"), "session_table.py create: {line}");
+        if let Some(table) = &stack.session_table {
+            stack.moto.create_session_table(table);
         }
 
         // The OpenID provider.
@@ -205,14 +293,8 @@ impl Stack {
             .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", format!("{}/", stack.app()))
             .envs(options.provider_env.iter().map(|(k, v)| (k, v)));
         stack.spawn("provider", &mut provider);
-        wait_until(
-            &http,
-            &format!("{}/.well-known/openid-configuration", stack.issuer()),
-            Duration::from_secs(180),
-            &stack,
-            "provider",
-        )
-        .await;
+        let discovery = format!("{}/.well-known/openid-configuration", stack.issuer());
+        stack.wait_for("provider", &discovery, Duration::from_secs(180)).await;
 
         // The functions.
         stack.start_functions().await;
@@ -224,14 +306,7 @@ impl Stack {
                 .env("DEMO_PORT", stack.demo_port.to_string())
                 .env("DEMO_API_ORIGIN", format!("http://127.0.0.1:{}", stack.api_port));
             stack.spawn("demo", &mut demo);
-            wait_until(
-                &http,
-                &format!("{}/", stack.app()),
-                Duration::from_secs(180),
-                &stack,
-                "demo",
-            )
-            .await;
+            stack.wait_for("demo", &format!("{}/", stack.app()), Duration::from_secs(180)).await;
         }
         stack
     }
@@ -263,7 +338,7 @@ impl Stack {
         self.spawn("functions", &mut watch);
         if !self.options.functions_may_fail {
             let url = self.function("login", "/api/login");
-            wait_until(&client(), &url, Duration::from_secs(600), self, "functions").await;
+            self.wait_for("functions", &url, Duration::from_secs(600)).await;
         }
     }
 
@@ -292,7 +367,7 @@ impl Stack {
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "e2e".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "e2e".to_owned()),
-            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.moto_port)),
+            ("AWS_ENDPOINT_URL", self.moto.endpoint()),
             // cargo lambda's own log level (the emulator reads RUST_LOG too).
             ("RUST_LOG", "info".to_owned()),
             // Every e2e stack runs the functions at the most verbose level an operator can
@@ -325,25 +400,10 @@ impl Stack {
             .unwrap();
     }
 
-    /// `.venv/bin/python dev/session_table.py <command>` on this stack's table; its stdout.
+    /// `dev/session_table.py <command>` on this stack's table; its stdout.
     fn session_table_command(&self, command: &str) -> String {
         let table = self.session_table.as_deref().expect("a stack started with sessions: true");
-        let out = Command::new(root().join(".venv/bin/python"))
-            .arg(root().join("dev/session_table.py"))
-            .arg(command)
-            .args(["--endpoint", &format!("http://127.0.0.1:{}", self.moto_port)])
-            .args(["--name", table, "--region", "us-east-1"])
-            .env("AWS_ACCESS_KEY_ID", "e2e")
-            .env("AWS_SECRET_ACCESS_KEY", "e2e")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run dev/session_table.py: {e}"));
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "dev/session_table.py {command} failed: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+        self.moto.session_table(table, command)
     }
 
     /// Every item of the session table, as JSON text: an array of items in DynamoDB's typed
@@ -397,35 +457,17 @@ impl Stack {
 
     /// A Secrets Manager client for this stack's moto, built as the functions build theirs.
     pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        shared::testing::secrets_client_at(&format!("http://127.0.0.1:{}", self.moto_port))
+        self.moto.secrets()
     }
 
     fn spawn(&mut self, name: &'static str, command: &mut Command) {
-        // Appends: a restarted service keeps its earlier lines.
-        let out = File::options()
-            .create(true)
-            .append(true)
-            .open(self.logs.join(format!("{name}.log")))
-            .unwrap();
-        let err = out.try_clone().unwrap();
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        self.services.push(Service { name, child });
+        self.services.push(Service::spawn(&self.logs, name, command));
     }
 
-    /// Whether a service has exited (a process that cannot start fails the wait at once).
-    fn exited(&self, name: &str) -> bool {
-        self.services.iter().filter(|s| s.name == name).any(|s| {
-            // `try_wait` needs `&mut`; /proc tells without reaping.
-            !Path::new(&format!("/proc/{}", s.child.id())).exists()
-                || std::fs::read_to_string(format!("/proc/{}/stat", s.child.id()))
-                    .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"))
-        })
+    /// Waits until service `name` answers `url` with a success.
+    async fn wait_for(&self, name: &str, url: &str, limit: Duration) {
+        let service = self.services.iter().rev().find(|s| s.name == name).unwrap();
+        wait_until(&client(), url, limit, service, &self.logs).await;
     }
 }
 
@@ -460,25 +502,32 @@ fn signal_group(signal: &str, pid: u32) {
         .status();
 }
 
+/// Waits until `url` answers a success, failing with `service`'s log (from `logs`) when it
+/// exits first or `limit` passes.
 async fn wait_until(
     http: &reqwest::Client,
     url: &str,
     limit: Duration,
-    stack: &Stack,
-    service: &str,
+    service: &Service,
+    logs: &Path,
 ) {
     let deadline = Instant::now() + limit;
+    let log = || std::fs::read_to_string(logs.join(format!("{}.log", service.name)));
+    let name = service.name;
     loop {
         if let Ok(resp) = http.get(url).send().await
             && resp.status().is_success()
         {
             return;
         }
-        if stack.exited(service) {
-            panic!("{service} exited before answering at {url}; its log:\n{}", stack.log(service));
+        if service.exited() {
+            panic!(
+                "{name} exited before answering at {url}; its log:\n{}",
+                log().unwrap_or_default()
+            );
         }
         if Instant::now() > deadline {
-            panic!("{service} did not come up at {url}; its log:\n{}", stack.log(service));
+            panic!("{name} did not come up at {url}; its log:\n{}", log().unwrap_or_default());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

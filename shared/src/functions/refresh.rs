@@ -87,9 +87,10 @@ impl Refresh {
     ///
     /// # Errors
     ///
-    /// [`Error::SessionExpired`] when the session has ended (it is deleted then);
-    /// [`Error::SessionStore`]; the provider's errors at the refresh grant (`502`/`504`, the
-    /// session kept); the ID token's check of the refresh answer.
+    /// [`Error::SessionExpired`] when the session has ended (it is deleted then), also when
+    /// the provider refuses the refresh token or the refresh answer's ID token is refused;
+    /// [`Error::SessionStore`]; the provider's other errors at the refresh grant (`502`/`504`,
+    /// the session kept and its lease released).
     pub async fn refresh(&self, handle: &Handle, now: u64) -> Result<Refreshed, Error> {
         let sessions = self.sessions.as_ref().ok_or(Error::SessionsOff)?;
         let started = Instant::now();
@@ -99,8 +100,7 @@ impl Refresh {
             // The clock passed in, moved on by the time this request has waited.
             let at = now + started.elapsed().as_secs();
             if let Some(why) = sessions.ended(&record, at) {
-                sessions.delete(&record.key).await?;
-                return Err(Error::SessionExpired(why));
+                return Err(end(sessions, &record, Error::SessionExpired(why)).await);
             }
             // Our JWT does not depend on the provider's access token: refreshing it is how the
             // provider is asked again, once per its lifetime, so no margin before its expiry.
@@ -139,9 +139,10 @@ impl Refresh {
         let answer = match exchange_refresh_token(&self.provider, &self.http, &refresh_token).await
         {
             Ok(answer) => answer,
-            Err(err @ Error::SessionExpired(_)) => {
-                sessions.delete(&record.key).await?;
-                return Err(err);
+            // `invalid_grant`, or an ID token that does not even parse (refused as one that
+            // fails its checks, below).
+            Err(err @ (Error::SessionExpired(_) | Error::IdToken(_))) => {
+                return Err(end(sessions, &record, err).await);
             }
             Err(err) => {
                 // The provider is down or slow: nobody is logged out for that.
@@ -162,8 +163,7 @@ impl Refresh {
             if let Err(err) = checked {
                 // The refresh token is spent and its successor came with a token we refuse:
                 // the session cannot go on.
-                sessions.delete(&record.key).await?;
-                return Err(err);
+                return Err(end(sessions, &record, err).await);
             }
         }
         let stored =
@@ -182,6 +182,23 @@ impl Refresh {
             now,
         )?;
         Ok(Refreshed { token, user: record.user })
+    }
+}
+
+/// Ends the session of `record` because of `why`: the item is deleted and the answer is
+/// [`Error::SessionExpired`], whatever the cause.
+///
+/// A refused ID token in a refresh answer ends the session too, but its own `401` code would
+/// neither clear the cookies (`refuse` clears them for an ended session only) nor
+/// tell the app that the session is over: the browser would keep a handle that names nothing.
+/// So every end answers `session_expired`; the check that failed stays in the detail (logs).
+async fn end(sessions: &Sessions, record: &Record, why: Error) -> Error {
+    if let Err(err) = sessions.delete(&record.key).await {
+        return err;
+    }
+    match why {
+        Error::SessionExpired(why) => Error::SessionExpired(why),
+        other => Error::SessionExpired(other.code()),
     }
 }
 

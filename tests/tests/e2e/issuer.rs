@@ -58,7 +58,7 @@ fn rotate(stack: &Stack, args: &[&str]) {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "e2e")
         .env("AWS_SECRET_ACCESS_KEY", "e2e")
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", stack.moto_port))
+        .env("AWS_ENDPOINT_URL", stack.moto.endpoint())
         .status()
         .unwrap();
     assert!(status.success(), "secret-tool rotate failed");

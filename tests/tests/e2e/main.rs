@@ -9,4 +9,5 @@ mod cold_start;
 mod concurrency;
 mod http_flows;
 mod issuer;
+mod refresh_grant;
 mod sessions;

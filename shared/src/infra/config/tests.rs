@@ -141,6 +141,25 @@ fn session_ttl_is_bounded_seconds() {
 }
 
 #[test]
+fn session_limits_accept_60_seconds_and_more() {
+    let mut vars = base();
+    vars.insert("SESSION_TABLE", "sessions".to_owned());
+    let settings = parse(&vars).unwrap().sessions.unwrap();
+    assert_eq!((settings.max_age.as_secs(), settings.idle.as_secs()), (43_200, 3_600));
+    for name in ["SESSION_MAX_AGE_SECONDS", "SESSION_IDLE_SECONDS"] {
+        let mut vars = vars.clone();
+        vars.insert(name, "60".to_owned());
+        let settings = parse(&vars).unwrap().sessions.unwrap();
+        let limit = if name == "SESSION_IDLE_SECONDS" { settings.idle } else { settings.max_age };
+        assert_eq!(limit, Duration::from_secs(60), "{name}");
+        for bad in ["59", "0", "31536001", "1h"] {
+            vars.insert(name, bad.to_owned());
+            assert_eq!(failing_variable(parse(&vars)), name, "{name}={bad}");
+        }
+    }
+}
+
+#[test]
 fn post_login_path_must_be_same_origin() {
     assert_eq!(with("POST_LOGIN_PATH", "/app").unwrap().post_login_path.as_str(), "/app");
     for bad in ["https://evil.example", "//evil.example", "app", "/\\evil"] {
