@@ -31,7 +31,8 @@ if (location.pathname === '/callback') {
 }
 
 // ---------------------------------------------------------------------------
-// 2. Session: the token is kept in memory and in sessionStorage (this tab only).
+// 2. The token is kept in memory and in sessionStorage (this tab only), never in
+//    localStorage or a cookie that this page can read.
 // ---------------------------------------------------------------------------
 
 const STORAGE_KEY = 'oidc-demo.session';
@@ -63,6 +64,19 @@ function optString(v: unknown): string | undefined {
 function parseUser(v: unknown): User | null {
   if (!isRecord(v) || typeof v.sub !== 'string') return null;
   return { sub: v.sub, email: optString(v.email), name: optString(v.name) };
+}
+
+/** The token answer of /api/callback and /api/refresh, or null when it lacks a token or a user. */
+function sessionFrom(data: Record<string, unknown>): Session | null {
+  const user = parseUser(data.user);
+  if (typeof data.token !== 'string' || !user) return null;
+  const expiresIn = typeof data.expires_in === 'number' ? data.expires_in : 0;
+  return {
+    token: data.token,
+    token_type: optString(data.token_type) ?? 'Bearer',
+    expires_at: Date.now() + expiresIn * 1000,
+    user,
+  };
 }
 
 function loadSession(): Session | null {
@@ -177,7 +191,142 @@ function asApiError(e: unknown): ApiError {
 }
 
 // ---------------------------------------------------------------------------
-// 4. Small helpers: DOM building (text only), JWT decoding, URL checks.
+// 4. Keeping the session: POST /api/refresh before the token expires.
+//
+//    With server-side sessions the backend holds the login and the browser an
+//    HttpOnly handle cookie that this page cannot read. The page asks for a
+//    fresh token at 75% of each token's life, on load (so a reload or a new tab
+//    resumes the session without the provider), and when the tab comes back
+//    into view. What the answer means:
+//      200                                 a new token: keep it, schedule the next refresh;
+//      401 session_expired/session_missing the session is over (logged out in another tab,
+//                                          too old, idle, ended at the provider): forget
+//                                          the token and say so;
+//      404 sessions_not_configured         the backend keeps no sessions: stop asking, the
+//                                          token lives until it expires (then: log in again);
+//      anything else (502, 504, network)   the backend or the provider is unwell: keep the
+//                                          token, retry with backoff.
+// ---------------------------------------------------------------------------
+
+/** Refresh at this share of the token's lifetime... */
+const REFRESH_AT = 0.75;
+/** ...but never sooner than this after receiving it. */
+const MIN_REFRESH_DELAY_MS = 5_000;
+/** Backoff after a failed refresh: doubles from the first delay up to the last. */
+const RETRY_DELAYS_MS = { first: 2_000, max: 60_000 };
+/** A tab coming back into view checks the session if it has not for this long. */
+const RECHECK_ON_VIEW_MS = 30_000;
+
+type RefreshOutcome = 'refreshed' | 'ended' | 'no-session' | 'sessions-off' | 'failed';
+
+const keeper = {
+  /** True once the backend answered 404 (sessions_not_configured, or no refresh route). */
+  sessionsOff: false,
+  timer: undefined as number | undefined,
+  /** When the next refresh is due (ms since the epoch), or null when none is scheduled. */
+  nextAt: null as number | null,
+  /** When this page last received a token (login or refresh). */
+  receivedAt: null as number | null,
+  failures: 0,
+  /** A short, safe text while refreshes fail. */
+  notice: null as string | null,
+  running: null as Promise<RefreshOutcome> | null,
+};
+
+/** True after a session ended under a signed-in page, until the next login. */
+let sessionEnded = false;
+
+function scheduleIn(delayMs: number): void {
+  clearTimeout(keeper.timer);
+  keeper.nextAt = Date.now() + delayMs;
+  keeper.timer = window.setTimeout(() => void keepSession(), delayMs);
+}
+
+function stopRefreshing(): void {
+  clearTimeout(keeper.timer);
+  keeper.timer = undefined;
+  keeper.nextAt = null;
+  keeper.notice = null;
+}
+
+/** Keeps a token just received (from a login or a refresh) and schedules its refresh. */
+function acceptToken(s: Session): void {
+  saveSession(s);
+  sessionEnded = false;
+  keeper.receivedAt = Date.now();
+  keeper.failures = 0;
+  keeper.notice = null;
+  if (!keeper.sessionsOff) {
+    scheduleIn(Math.max(MIN_REFRESH_DELAY_MS, (s.expires_at - Date.now()) * REFRESH_AT));
+  }
+}
+
+/** One POST /api/refresh at a time in this tab; a second caller shares the first's answer. */
+function refreshSession(): Promise<RefreshOutcome> {
+  keeper.running ??= refreshOnce().finally(() => {
+    keeper.running = null;
+  });
+  return keeper.running;
+}
+
+async function refreshOnce(): Promise<RefreshOutcome> {
+  clearTimeout(keeper.timer);
+  keeper.nextAt = null;
+  const signedIn = session !== null;
+  try {
+    // X-CSRF: the refresh is authenticated by a cookie, so, as for logout, a cross-site
+    // request must not be able to make one.
+    const data = await callApi('POST', '/api/refresh', {}, { 'X-CSRF': '1' });
+    const fresh = sessionFrom(data);
+    if (!fresh) throw new ApiError('The API answer has no token or no user.', 'bad_response', 200);
+    acceptToken(fresh);
+    return 'refreshed';
+  } catch (e) {
+    const err = asApiError(e);
+    if (err.status === 404) {
+      keeper.sessionsOff = true;
+      return 'sessions-off';
+    }
+    if (err.status === 401 && (err.code === 'session_expired' || err.code === 'session_missing')) {
+      forgetSession();
+      stopRefreshing();
+      return signedIn ? 'ended' : 'no-session';
+    }
+    keeper.failures += 1;
+    if (!signedIn) {
+      // Nothing to keep: the user can still log in.
+      keeper.notice = `Could not look for an existing session (${err.code}).`;
+      return 'failed';
+    }
+    const delay = Math.min(RETRY_DELAYS_MS.max, RETRY_DELAYS_MS.first * 2 ** (keeper.failures - 1));
+    keeper.notice = `The token could not be refreshed (${err.code}); trying again in ${Math.round(delay / 1000)} s. You stay signed in.`;
+    scheduleIn(delay);
+    return 'failed';
+  }
+}
+
+/** Refreshes, then shows the result. */
+async function keepSession(): Promise<void> {
+  const outcome = await refreshSession();
+  if (outcome === 'ended') sessionEnded = true;
+  if (location.pathname !== '/callback') renderHome();
+}
+
+/** A tab coming back into view refreshes when due (background tabs' timers may have been
+ *  throttled), or when it has not checked for a while (another tab may have logged out). */
+function onBackInView(): void {
+  if (document.visibilityState !== 'visible' || !session || keeper.sessionsOff) return;
+  const now = Date.now();
+  const due = keeper.nextAt !== null && now >= keeper.nextAt;
+  const stale = keeper.receivedAt === null || now - keeper.receivedAt >= RECHECK_ON_VIEW_MS;
+  if (due || stale) void keepSession();
+}
+
+document.addEventListener('visibilitychange', onBackInView);
+window.addEventListener('focus', onBackInView);
+
+// ---------------------------------------------------------------------------
+// 5. Small helpers: DOM building (text only), JWT decoding, URL checks.
 // ---------------------------------------------------------------------------
 
 type Child = Node | string | null | undefined | false;
@@ -289,7 +438,7 @@ function formatTime(ms: number): string {
 }
 
 // ---------------------------------------------------------------------------
-// 5. Views.
+// 6. Views.
 // ---------------------------------------------------------------------------
 
 const SERVER_FLOW_RETURN_TO = '/?flow=server';
@@ -309,6 +458,7 @@ function renderHome(): void {
   }
 
   const cards: HTMLElement[] = [];
+  if (keeper.notice) cards.push(el('p', { id: 'refresh-notice', class: 'notice' }, keeper.notice));
   if (serverFlow) cards.push(renderServerFlowCard());
   cards.push(session ? renderSignedInCard(session) : renderSignedOutCard(serverFlow));
   viewEl.replaceChildren(...cards);
@@ -317,6 +467,9 @@ function renderHome(): void {
     const who = session.user.name || session.user.email || session.user.sub;
     setStatus(`Signed in as ${who}.`);
     setState('signed-in');
+  } else if (sessionEnded) {
+    setStatus('Your session has ended.');
+    setState('signed-out');
   } else {
     setStatus(serverFlow ? 'Signed in with the server flow (no token held by this page).' : 'Not signed in.');
     setState('signed-out');
@@ -329,7 +482,14 @@ function renderSignedOutCard(serverFlow: boolean): HTMLElement {
   return el(
     'section',
     { class: 'card', id: 'signed-out' },
-    el('h2', {}, serverFlow ? 'No token held by this page' : 'Not signed in'),
+    el('h2', {}, sessionEnded ? 'Your session has ended' : serverFlow ? 'No token held by this page' : 'Not signed in'),
+    sessionEnded &&
+      el(
+        'p',
+        { id: 'session-ended' },
+        'You were signed out: you logged out in another tab, the session reached its time limit, ',
+        'or the provider ended it. This page no longer holds a token. Log in to continue.',
+      ),
     el(
       'p',
       {},
@@ -374,8 +534,9 @@ function renderSignedInCard(s: Session): HTMLElement {
       { id: 'expiry', 'data-exp': String(Math.floor(exp / 1000)), class: expired ? 'expired' : '' },
       expired ? 'The token expired ' : 'The token expires ',
       formatTime(exp),
-      expired ? '. Log in again.' : '.',
+      expired && keeper.sessionsOff ? '. Log in again.' : '.',
     ),
+    el('p', { id: 'session', class: 'muted' }, describeRefresh()),
     el('h2', {}, `Our ${s.token_type} token, decoded here (display only, not verified)`),
     el(
       'pre',
@@ -384,6 +545,17 @@ function renderSignedInCard(s: Session): HTMLElement {
     ),
     el('div', { class: 'actions' }, logoutButton),
   );
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString();
+}
+
+function describeRefresh(): string {
+  if (keeper.sessionsOff) return 'The backend keeps no session: when the token expires, log in again.';
+  const received = keeper.receivedAt === null ? 'before this page loaded' : clock(keeper.receivedAt);
+  const next = keeper.nextAt === null ? 'shortly' : `at ${clock(keeper.nextAt)}`;
+  return `Token received ${received}; the page asks POST /api/refresh for the next one ${next}.`;
 }
 
 function renderServerFlowCard(): HTMLElement {
@@ -416,7 +588,7 @@ async function loadMe(target: HTMLElement): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
-// 6. Actions.
+// 7. Actions.
 // ---------------------------------------------------------------------------
 
 async function startLogin(button: HTMLButtonElement): Promise<void> {
@@ -443,6 +615,7 @@ async function startLogin(button: HTMLButtonElement): Promise<void> {
 async function logout(button: HTMLButtonElement): Promise<void> {
   button.disabled = true;
   const token = session?.token;
+  stopRefreshing();
   forgetSession();
   renderHome();
   setStatus('Signed out. Telling the API…');
@@ -501,18 +674,12 @@ async function completeCallback(p: CallbackParams | null): Promise<void> {
     return;
   }
 
-  const user = parseUser(data.user);
-  if (typeof data.token !== 'string' || !user) {
+  const fresh = sessionFrom(data);
+  if (!fresh) {
     fail({ title: 'The login could not be completed.', detail: 'The API answer has no token or no user.', code: 'bad_response' });
     return;
   }
-  const expiresIn = typeof data.expires_in === 'number' ? data.expires_in : 0;
-  saveSession({
-    token: data.token,
-    token_type: optString(data.token_type) ?? 'Bearer',
-    expires_at: Date.now() + expiresIn * 1000,
-    user,
-  });
+  acceptToken(fresh);
 
   const returnTo = isLocalPath(data.return_to) && new URL(data.return_to, location.origin).pathname !== '/callback' ? data.return_to : '/';
   history.replaceState(null, '', returnTo);
@@ -520,7 +687,7 @@ async function completeCallback(p: CallbackParams | null): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
-// 7. Routing on location.pathname.
+// 8. Routing on location.pathname.
 // ---------------------------------------------------------------------------
 
 function route(): void {
@@ -541,4 +708,23 @@ window.addEventListener('unhandledrejection', (ev) => {
   showApiError('Unexpected error in the page.', ev.reason);
 });
 
-route();
+/** The first render of a page load. Off the callback page (which gets its token from the
+ *  login) and the server flow's page (whose session is the backend's cookie, not a token
+ *  here), the page asks /api/refresh once: a reload or a new tab resumes the session without
+ *  the provider, and a tab whose session ended elsewhere learns it. */
+function start(): void {
+  const serverFlow = new URLSearchParams(location.search).get('flow') === 'server';
+  if (location.pathname === '/callback' || serverFlow) {
+    route();
+    return;
+  }
+  if (session) {
+    renderHome();
+  } else {
+    setState('loading');
+    setStatus('Looking for a session…');
+  }
+  void keepSession();
+}
+
+start();

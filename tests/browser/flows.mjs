@@ -1,5 +1,11 @@
-// Clicks through the demo SPA in headless Chromium: the SPA flow, log out, log in again, the
-// server flow, and two tabs of one browser logging in at once. Prints one JSON report on stdout; exits non-zero on the first failed step.
+// Clicks through the demo SPA in headless Chromium. Prints one JSON report on stdout; exits
+// non-zero on the first failed step. FLOW selects what runs:
+//
+// - `logins` (the default): the SPA flow, log out, log in again, the server flow, and two tabs
+//   of one browser logging in at once;
+// - `session`: with server-side sessions, one SPA login kept for STAY_SECONDS by the page's
+//   refreshes (a reload in the middle), a second tab that resumes the session, and a logout in
+//   the first tab that ends it in the second. Needs PROVIDER (the provider's origin).
 //
 // Environment: APP (the demo's origin), USER_LOGIN/USER_PASSWORD, SHOTS (screenshot folder),
 // CHROMIUM (default /usr/bin/chromium).
@@ -8,6 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const app = process.env.APP;
+const appOrigin = new URL(app).origin;
 const login = process.env.USER_LOGIN || 'alice';
 const password = process.env.USER_PASSWORD || 'alice';
 const shots = process.env.SHOTS || '.';
@@ -19,57 +26,64 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync'],
 });
 const report = { steps: [], api: [] };
+/** The tab a failure is reported from. */
 let page;
 const step = (name, data = {}) => report.steps.push({ name, ...data });
+const STORAGE_KEY = 'oidc-demo.session';
 
-try {
-  const context = await browser.newContext();
-  page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  // Every answer of the API, headers and body, for the "no provider token" check.
-  page.on('response', async (resp) => {
+/** A new tab of `context` whose every answer of the API, headers and body, goes to the report
+ *  (for the "no provider token" check). */
+async function newTab(context) {
+  const tab = await context.newPage();
+  tab.setDefaultTimeout(30_000);
+  tab.on('response', async (resp) => {
     const path = new URL(resp.url()).pathname;
     if (!path.startsWith('/api/') && !path.startsWith('/authorization-code/')) return;
     let body = '';
     try { body = await resp.text(); } catch { /* redirects have no body */ }
     report.api.push({ path, status: resp.status(), headers: await resp.allHeaders(), body });
   });
+  return tab;
+}
+
+// Passes the provider: signs in if it asks (login form, then consent), until `done` shows on
+// the app. A remembered provider session skips both forms.
+let sawLoginForm = false;
+async function throughProvider(done, tab = page) {
+  sawLoginForm = false;
+  for (let i = 0; i < 6; i++) {
+    await tab.locator(`input[name="login"], form[action*="/interaction/"] button, ${done}`).first().waitFor();
+    if (await tab.locator(done).count()) return;
+    const submit = tab.locator('form[action*="/interaction/"] button[type="submit"]').first();
+    if (await tab.locator('input[name="login"]').count()) {
+      sawLoginForm = true;
+      await tab.fill('input[name="login"]', login);
+      await tab.fill('input[name="password"]', password);
+    }
+    await Promise.all([tab.waitForNavigation(), submit.click()]);
+  }
+  throw new Error(`the provider did not hand back to the app (at ${tab.url()})`);
+}
+const transactionCookies = (all) => all.filter((c) => c.name.startsWith('__Host-oidc-tx-')).length;
+
+// Clicks Log out: the API answers the provider's logout URL, the page goes there, the
+// provider asks to confirm, then sends the browser back to the app, signed out. Returns what
+// the tab still stores.
+async function logOut(tab = page) {
+  await Promise.all([tab.waitForURL((u) => u.origin !== appOrigin), tab.click('#logout')]);
+  await Promise.all([
+    tab.waitForURL((u) => u.origin === appOrigin),
+    tab.click('button[name="logout"][value="yes"]'),
+  ]);
+  await tab.waitForSelector('body[data-state="signed-out"]');
+  return tab.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY);
+}
+
+async function logins() {
+  const context = await browser.newContext();
+  page = await newTab(context);
   const addresses = [];
   page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) addresses.push(frame.url()); });
-
-  // Passes the provider: signs in if it asks (login form, then consent), until `done` shows on
-  // the app. A remembered provider session skips both forms.
-  let sawLoginForm = false;
-  async function throughProvider(done, tab = page) {
-    sawLoginForm = false;
-    for (let i = 0; i < 6; i++) {
-      await tab.locator(`input[name="login"], form[action*="/interaction/"] button, ${done}`).first().waitFor();
-      if (await tab.locator(done).count()) return;
-      const submit = tab.locator('form[action*="/interaction/"] button[type="submit"]').first();
-      if (await tab.locator('input[name="login"]').count()) {
-        sawLoginForm = true;
-        await tab.fill('input[name="login"]', login);
-        await tab.fill('input[name="password"]', password);
-      }
-      await Promise.all([tab.waitForNavigation(), submit.click()]);
-    }
-    throw new Error(`the provider did not hand back to the app (at ${tab.url()})`);
-  }
-  const transactionCookies = (all) => all.filter((c) => c.name.startsWith('__Host-oidc-tx-')).length;
-
-  // Clicks Log out: the API answers the provider's logout URL, the page goes there, the
-  // provider asks to confirm, then sends the browser back to the app, signed out. Returns what
-  // the tab still stores.
-  async function logOut() {
-    const appOrigin = new URL(app).origin;
-    await Promise.all([page.waitForURL((u) => u.origin !== appOrigin), page.click('#logout')]);
-    await Promise.all([
-      page.waitForURL((u) => u.origin === appOrigin),
-      page.click('button[name="logout"][value="yes"]'),
-    ]);
-    await page.waitForSelector('body[data-state="signed-out"]');
-    return page.evaluate(() => sessionStorage.getItem('oidc-demo.session'));
-  }
 
   // 1. SPA flow.
   await page.goto(app + '/');
@@ -116,9 +130,8 @@ try {
   // 4. Two tabs of one fresh browser both start a login and stop at the provider's login form;
   // the second tab signs in first, then the first. Both complete.
   const twoTabs = await browser.newContext();
-  const tabs = [await twoTabs.newPage(), await twoTabs.newPage()];
+  const tabs = [await newTab(twoTabs), await newTab(twoTabs)];
   for (const tab of tabs) {
-    tab.setDefaultTimeout(30_000);
     await tab.goto(app + '/');
     await tab.waitForSelector('body[data-state="signed-out"]');
     await Promise.all([tab.waitForSelector('input[name="login"]'), tab.click('#login')]);
@@ -131,6 +144,107 @@ try {
       error: await tab.locator('#error').textContent().catch(() => null) });
   }
   step('two-tabs', { inFlight, users, transactionCookiesLeft: transactionCookies(await twoTabs.cookies()) });
+}
+
+/** What a tab shows and holds: its state, the user shown, and the claims of the token it keeps. */
+async function held(tab) {
+  const seen = await tab.evaluate((key) => ({
+    state: document.body.dataset.state,
+    user: document.querySelector('#user')?.textContent ?? null,
+    status: document.querySelector('#status')?.textContent ?? null,
+    claimsShown: document.querySelector('#claims') !== null,
+    stored: sessionStorage.getItem(key),
+  }), STORAGE_KEY);
+  const token = seen.stored && JSON.parse(seen.stored).token;
+  const claims = token ? JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) : null;
+  return { ...seen, stored: seen.stored !== null, claims };
+}
+
+/** Runs `action` in `tab` and returns the status of the /api/refresh answer it causes. */
+async function refreshDuring(tab, action) {
+  const [resp] = await Promise.all([
+    tab.waitForResponse((r) => new URL(r.url()).pathname === '/api/refresh', { timeout: 90_000 }),
+    action(),
+  ]);
+  return resp.status();
+}
+
+async function session() {
+  const provider = new URL(process.env.PROVIDER).origin;
+  const stayMs = Number(process.env.STAY_SECONDS || 190) * 1000;
+  const context = await browser.newContext();
+  // Every request any tab makes to the provider, with the phase of the run it happened in.
+  let phase = 'sign-in';
+  const providerRequests = [];
+  context.on('request', (req) => {
+    const url = new URL(req.url());
+    if (url.origin === provider) providerRequests.push({ phase, path: url.pathname });
+  });
+  page = await newTab(context);
+
+  // 1. One SPA login through the provider's form.
+  await page.goto(app + '/');
+  await page.waitForSelector('body[data-state="signed-out"]');
+  await page.click('#login');
+  await throughProvider('body[data-state="signed-in"]');
+  step('sign-in', { askedPassword: sawLoginForm, ...(await held(page)) });
+
+  // 2. Stay on the app, looking at what it shows and holds every few seconds; reload once
+  // half way: the page resumes its session through /api/refresh.
+  phase = 'stay';
+  const started = Date.now();
+  const samples = [];
+  let reloaded = false;
+  while (Date.now() - started < stayMs) {
+    await page.waitForTimeout(5_000);
+    samples.push({ t: Math.round((Date.now() - started) / 1000), ...(await held(page)) });
+    if (!reloaded && Date.now() - started > stayMs / 2) {
+      reloaded = true;
+      phase = 'reload';
+      const before = await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY);
+      const refresh = await refreshDuring(page, () => page.reload());
+      if (refresh === 200) {
+        // The page shows the user with the token it was just given.
+        await page.waitForFunction(([key, old]) => document.body.dataset.state === 'signed-in'
+          && ![null, old].includes(sessionStorage.getItem(key)), [STORAGE_KEY, before]);
+      }
+      step('reload', { refresh, ...(await held(page)) });
+      phase = 'stay';
+    }
+  }
+  await page.screenshot({ path: `${shots}/session-kept.png`, fullPage: true });
+  step('stay', { samples });
+
+  // 3. A second tab of the same browser: no token in its storage, it resumes the session.
+  phase = 'second-tab';
+  const second = await newTab(context);
+  const resumed = await refreshDuring(second, () => second.goto(app + '/'));
+  await second.waitForSelector('body[data-state="signed-in"]');
+  await second.screenshot({ path: `${shots}/second-tab-signed-in.png`, fullPage: true });
+  step('second-tab', { refresh: resumed, ...(await held(second)) });
+
+  // 4. Log out in the first tab (through the provider's confirmation); the second tab learns
+  // at its next scheduled refresh that the session has ended.
+  phase = 'logout';
+  await page.bringToFront();
+  const stored = await logOut(page);
+  step('logout', { stored, url: page.url() });
+  phase = 'after-logout';
+  const ended = await refreshDuring(second, () => second.waitForSelector('#session-ended', { timeout: 90_000 }));
+  await second.screenshot({ path: `${shots}/second-tab-session-ended.png`, fullPage: true });
+  step('second-tab-ended', {
+    refresh: ended,
+    heading: await second.textContent('#signed-out h2'),
+    ...(await held(second)),
+  });
+  report.providerRequests = providerRequests;
+}
+
+const flows = { logins, session };
+try {
+  const flow = flows[process.env.FLOW || 'logins'];
+  if (!flow) throw new Error(`unknown FLOW ${process.env.FLOW}`);
+  await flow();
   report.ok = true;
 } catch (err) {
   report.ok = false;

@@ -1,29 +1,29 @@
-//! Both flows in headless Chromium, clicking through the demo SPA (tests/browser/flows.mjs).
+//! Both flows in headless Chromium, clicking through the demo SPA (tests/browser/flows.mjs), and
+//! a session kept by the demo's refreshes across several JWT lifetimes and two tabs.
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::process::Command;
+use std::time::Instant;
 
 use e2e::{Options, Stack, jwt_parts, jwts_in, root};
 use serde_json::Value;
 
-#[tokio::test]
-async fn browser_spa_flow_logout_login_again_server_flow_and_two_tabs() {
-    let stack = Stack::start("browser", Options { demo: true, ..Options::default() }).await;
-    let shots = stack.logs.join("screenshots");
-    let out = tokio::task::spawn_blocking({
-        let app = stack.app();
-        let shots = shots.clone();
-        move || {
-            Command::new("node")
-                .arg("flows.mjs")
-                .current_dir(root().join("tests/browser"))
-                .env("APP", app)
-                .env("SHOTS", shots)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+/// Our JWT's lifetime in the session test, the shortest the config accepts.
+const JWT_TTL_SECONDS: u64 = 60;
+
+/// The JSON report of one run of `flows.mjs` (`FLOW=flow`, plus `env`), checked to have
+/// succeeded.
+async fn run_flows(stack: &Stack, flow: &str, env: &[(&str, String)]) -> Value {
+    let mut command = Command::new("node");
+    command
+        .arg("flows.mjs")
+        .current_dir(root().join("tests/browser"))
+        .env("FLOW", flow)
+        .env("APP", stack.app())
+        .env("SHOTS", shots(stack))
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report: Value =
         serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
@@ -39,9 +39,44 @@ async fn browser_spa_flow_logout_login_again_server_flow_and_two_tabs() {
         report["error"],
         stack.log("functions")
     );
-    let step = |name: &str| {
-        report["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone()
-    };
+    report
+}
+
+fn shots(stack: &Stack) -> PathBuf {
+    stack.logs.join("screenshots")
+}
+
+/// The report's step `name`.
+fn step(report: &Value, name: &str) -> Value {
+    let steps = report["steps"].as_array().unwrap();
+    steps.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}")).clone()
+}
+
+/// Every API answer the browser saw: any JWT in it is ours (our kid), never the provider's.
+fn assert_only_our_jwts_reached_the_browser(report: &Value) {
+    for answer in report["api"].as_array().unwrap() {
+        let text = format!("{}{}", answer["headers"], answer["body"]);
+        for jwt in jwts_in(&text) {
+            let (header, _) = jwt_parts(jwt);
+            assert_eq!(
+                header["kid"], "ours-1",
+                "a foreign JWT reached the browser at {}",
+                answer["path"]
+            );
+        }
+    }
+}
+
+fn assert_screenshot(stack: &Stack, name: &str) {
+    let path = shots(stack).join(name);
+    assert!(path.exists(), "no screenshot {}", path.display());
+}
+
+#[tokio::test]
+async fn browser_spa_flow_logout_login_again_server_flow_and_two_tabs() {
+    let stack = Stack::start("browser", Options { demo: true, ..Options::default() }).await;
+    let report = run_flows(&stack, "logins", &[]).await;
+    let step = |name: &str| step(&report, name);
 
     // SPA flow: the page shows the user and the decoded claims of our token.
     let spa = step("spa");
@@ -85,17 +120,100 @@ async fn browser_spa_flow_logout_login_again_server_flow_and_two_tabs() {
     }
     assert_eq!(tabs["transactionCookiesLeft"], 0, "each callback cleared its own: {tabs}");
 
-    // Every API answer the browser saw: any JWT in it is ours (our kid), never the provider's.
-    for answer in report["api"].as_array().unwrap() {
-        let text = format!("{}{}", answer["headers"], answer["body"]);
-        for jwt in jwts_in(&text) {
-            let (header, _) = jwt_parts(jwt);
-            assert_eq!(
-                header["kid"], "ours-1",
-                "a foreign JWT reached the browser at {}",
-                answer["path"]
-            );
-        }
+    assert_only_our_jwts_reached_the_browser(&report);
+    assert_screenshot(&stack, "spa-signed-in.png");
+}
+
+#[tokio::test]
+async fn browser_session_outlives_several_jwts_and_logout_in_one_tab_ends_the_other() {
+    let started = Instant::now();
+    let options = Options {
+        demo: true,
+        sessions: true,
+        function_env: vec![("SESSION_TTL_SECONDS".into(), JWT_TTL_SECONDS.to_string())],
+        // Shorter than our JWT: every refresh of the page runs a refresh grant at the provider.
+        provider_env: vec![("PROVIDER_ACCESS_TOKEN_TTL".into(), "20".into())],
+        ..Options::default()
+    };
+    let stack = Stack::start("browser-session", options).await;
+    let stay = 3 * JWT_TTL_SECONDS + 10;
+    let env = [("PROVIDER", stack.issuer()), ("STAY_SECONDS", stay.to_string())];
+    let report = run_flows(&stack, "session", &env).await;
+    let step = |name: &str| step(&report, name);
+    let alice = |held: &Value| {
+        let user = held["user"].as_str().unwrap_or_default();
+        held["state"] == "signed-in"
+            && user.contains("Alice Example")
+            && held["claims"]["sub"] == "alice"
+    };
+
+    // One login through the provider's form; our JWT lives 60 s and names the session.
+    let sign_in = step("sign-in");
+    assert_eq!(sign_in["askedPassword"], true, "{sign_in}");
+    assert!(alice(&sign_in), "{sign_in}");
+    let claims = &sign_in["claims"];
+    let sid = claims["sid"].as_str().expect("our JWT names the session").to_owned();
+    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), JWT_TTL_SECONDS);
+
+    // More than three JWT lifetimes on the app: always signed in as Alice, in the same
+    // session, with the fresh tokens of the page's refreshes.
+    let samples = step("stay")["samples"].as_array().unwrap().clone();
+    assert!(!samples.is_empty());
+    for sample in &samples {
+        assert!(alice(sample), "not signed in as Alice at some point: {sample}");
+        assert_eq!(sample["claims"]["sid"], sid.as_str(), "{sample}");
     }
-    assert!(shots.join("spa-signed-in.png").exists());
+    // A reload half way resumes the session through /api/refresh.
+    let reload = step("reload");
+    assert_eq!(reload["refresh"], 200, "{reload}");
+    assert!(alice(&reload), "{reload}");
+    assert_eq!(reload["claims"]["sid"], sid.as_str());
+    let jtis: BTreeSet<&str> = samples
+        .iter()
+        .chain([&sign_in, &reload])
+        .filter_map(|held| held["claims"]["jti"].as_str())
+        .collect();
+    assert!(jtis.len() >= 4, "the page held {} tokens, not one per refresh: {jtis:?}", jtis.len());
+
+    // A second tab starts without a token and resumes the session.
+    let second = step("second-tab");
+    assert_eq!(second["refresh"], 200, "{second}");
+    assert!(alice(&second), "{second}");
+    assert_eq!(second["claims"]["sid"], sid.as_str());
+
+    // Logging out in the first tab ends the session: the second tab's next refresh is refused,
+    // and it forgets its token and says the session has ended.
+    let logout = step("logout");
+    assert_eq!(logout["stored"], Value::Null, "{logout}");
+    assert!(logout["url"].as_str().unwrap().starts_with(&stack.app()), "{logout}");
+    let ended = step("second-tab-ended");
+    assert_eq!(ended["refresh"], 401, "{ended}");
+    assert_eq!(ended["state"], "signed-out", "{ended}");
+    assert_eq!(ended["heading"], "Your session has ended", "{ended}");
+    assert_eq!(ended["status"], "Your session has ended.", "{ended}");
+    assert_eq!(ended["stored"], false, "the tab forgot its token: {ended}");
+    assert_eq!(ended["claimsShown"], false, "{ended}");
+
+    // The browser saw the provider only at sign-in and at logout: every refresh grant went
+    // over the back channel.
+    let requests = report["providerRequests"].as_array().unwrap();
+    assert!(requests.iter().any(|r| r["phase"] == "sign-in"), "the recorder saw the provider");
+    for request in requests {
+        assert!(
+            request["phase"] == "sign-in" || request["phase"] == "logout",
+            "the browser went to the provider while the session should have sufficed: {request}"
+        );
+    }
+    let refreshed = report["api"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["path"] == "/api/refresh" && a["status"] == 200)
+        .count();
+    assert!(refreshed >= 4, "{refreshed} refreshes");
+    assert_only_our_jwts_reached_the_browser(&report);
+    for shot in ["session-kept.png", "second-tab-signed-in.png", "second-tab-session-ended.png"] {
+        assert_screenshot(&stack, shot);
+    }
+    eprintln!("browser session test: {:.0?} in all", started.elapsed());
 }
