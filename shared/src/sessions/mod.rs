@@ -27,4 +27,4 @@ mod store;
 
 pub use handle::Handle;
 pub use seal::{ProviderTokens, SessionKeys};
-pub use store::{LEASE_SECS, Lease, Record, Sessions};
+pub use store::{Item as SessionItem, LEASE_SECS, Lease, Record, Sessions};
