@@ -1,22 +1,27 @@
-"""Cold-start harness: the login and callback functions, and their peers, as fresh processes
-behind a Lambda Runtime API emulator, against moto and the local OpenID provider on loopback.
+"""Cold-start harness: the login, callback and refresh functions, and their peers (login and
+callback only: they have no sessions), as fresh processes behind a Lambda Runtime API emulator,
+against moto and the local OpenID provider on loopback.
 
     python3 bench/coldstart.py [--n 20] [--impls rust,python,node] [--alg ES256] [--skip-build]
                                [--profile release|dev]
 
 Python 3.11 standard library only. What it does:
 
-1. Builds `cargo build --release -p login -p callback` (native, this machine's architecture;
+1. Builds `cargo build --release -p login -p callback -p refresh` (native, this machine's architecture;
    under $CARGO_TARGET_DIR when set) unless --skip-build. `--profile dev` uses the debug build
    instead: a smoke run (CI) that shows the harness works, not a measurement.
-2. Starts moto (`.venv/bin/moto_server`) and the local provider (`dev/provider/provider.mjs`),
-   each behind a counting reverse proxy of its own in this process. The functions reach
-   Secrets Manager through `AWS_ENDPOINT_URL` = the moto proxy, and the provider through
-   `OIDC_ISSUER` = the provider proxy (the provider is started with `PROVIDER_ISSUER` = that
-   URL, so its discovery document's `issuer` matches and every endpoint points at the proxy).
-   The proxies record every request with its start and end times; requests made by this
-   harness itself (seeding, the scripted sign-in) carry `X-Bench-Harness` and are not counted.
-3. Seeds one secret (the product's JSON format; signing key from `openssl genpkey`).
+2. Starts moto (`.venv/bin/moto_server`) and the local provider (`dev/provider/provider.mjs`,
+   access tokens of PROVIDER_ACCESS_TOKEN_TTL = 3 s), each behind a counting reverse proxy of
+   its own in this process. The functions reach Secrets Manager and DynamoDB through
+   `AWS_ENDPOINT_URL` = the moto proxy, and the provider through `OIDC_ISSUER` = the provider
+   proxy (the provider is started with `PROVIDER_ISSUER` = that URL, so its discovery
+   document's `issuer` matches and every endpoint points at the proxy). The proxies record
+   every request with its start and end times (DynamoDB's by operation, from `X-Amz-Target`);
+   requests made by this harness itself (seeding, the scripted sign-in) carry
+   `X-Bench-Harness` or go to moto directly, and are not counted.
+3. Seeds one secret (the product's JSON format; signing key from `openssl genpkey`) and creates
+   the session table (`dev/session_table.py create`, from template.yaml's declaration); every
+   function gets `SESSION_TABLE`, so the callback stores a session (one PutItem).
 4. For each of N rounds and each implementation, interleaved: a fresh login process serves two
    `GET /api/login` events (cold, then warm); this harness signs in at the provider for each
    login URL (cookie jar, login form `prompt=login&login=alice&password=alice`, consent
@@ -24,10 +29,16 @@ Python 3.11 standard library only. What it does:
    callback process serves two `GET /api/callback?code&state&iss` events with the
    transaction cookies (cold, then warm). Each process gets its own Runtime API emulator (a
    tiny HTTP server here) that hands out the events and records when the process first asks
-   for one (end of init) and when each response arrives. Peak RSS is VmHWM from
-   /proc/<pid>/status, read after the last response and before the process is killed.
-   One unrecorded warm-up round per implementation comes first (warm page cache, moto and the
-   provider warmed up).
+   for one (end of init) and when each response arrives. Then, for ours, a fresh refresh
+   process serves two `POST /api/refresh` events (`X-CSRF: 1`), the first with the session
+   handle (`__Host-refresh`) the first callback set, the second with the other's: each answer
+   must be a 200 with a JWT carrying `sid`, made without a refresh grant (the provider's access
+   token is fresh). Once every implementation has run the round, the harness waits until that
+   access token has expired and a fresh refresh process serves the same two sessions again:
+   each answer must come from a refresh grant (provider token endpoint, lease and store writes
+   in DynamoDB). Peak RSS is VmHWM from /proc/<pid>/status, read after the last response and
+   before the process is killed. One unrecorded warm-up round per implementation comes first
+   (warm page cache, moto and the provider warmed up).
 5. Writes every measurement to target/bench/coldstart.json (bench/report.py turns it into
    BENCHMARKS.md). Logs of every process go to target/bench/logs/.
 """

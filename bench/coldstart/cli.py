@@ -49,7 +49,7 @@ def main() -> int:
         action="append",
         default=[],
         metavar="NAME=DIR",
-        help="also measure the login and callback binaries in DIR as implementation NAME "
+        help="also measure the login and callback binaries in DIR (and refresh, if there) as implementation NAME "
         "(e.g. a build with other settings); repeatable",
     )
     args = parser.parse_args()
@@ -73,7 +73,6 @@ def main() -> int:
     log(f"wrote {args.out} ({result['seconds']} s)")
     for name, data in result["impls"].items():
         rounds = data["rounds"]
-        cold = statistics.median(r["callback"]["first_response_ms"] for r in rounds)
-        login = statistics.median(r["login"]["first_response_ms"] for r in rounds)
-        log(f"{name:>6}: login cold {login:.1f} ms, callback cold {cold:.1f} ms (medians)")
+        cold = {f: statistics.median(r[f]["first_response_ms"] for r in rounds) for f in ("login", "callback", "refresh", "refresh_expired") if all(f in r for r in rounds)}
+        log(f"{name:>6}: " + ", ".join(f"{f} cold {v:.1f} ms" for f, v in cold.items()) + " (medians)")
     return 0

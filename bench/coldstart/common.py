@@ -1,6 +1,6 @@
 """What every part of the harness shares: the paths it reads and writes, the fixed names of the
-product configuration the functions get, the header that marks the harness's own requests,
-the clock and the log line."""
+product configuration the functions get (the session table's among them), the provider's access
+token lifetime, the header that marks the harness's own requests, the clock and the log line."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ SECRET_ID = "spa-login/bench"
 REDIRECT_URI = "http://localhost:5173/callback"
 SESSION_ISSUER = "https://login.example.com"
 SESSION_AUDIENCE = "https://api.example.com"
+# The session table the harness creates in moto (dev/session_table.py, from template.yaml) and
+# gives every function as SESSION_TABLE; the cookie that carries a session's handle.
+SESSION_TABLE = "spa-login-bench-sessions"
+REFRESH_COOKIE = "__Host-refresh"
+# The provider's access token lifetime (PROVIDER_ACCESS_TOKEN_TTL), seconds. Short, so that a
+# round can wait for it to pass and measure a refresh that makes a refresh grant; long enough
+# that the refresh right after a callback finds the token fresh (it is, up to TTL - 1 s later).
+PROVIDER_ACCESS_TOKEN_TTL = 3
 HARNESS_HEADER = "X-Bench-Harness"
 INVOKE_TIMEOUT = 60.0
 

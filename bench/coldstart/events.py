@@ -9,12 +9,13 @@ import time
 import urllib.parse
 
 
-def apigw_event(path: str, query: dict[str, str], cookies: list[str]) -> dict:
-    """An API Gateway HTTP API (payload 2.0) GET event, as in functions/login/tests/data."""
+def apigw_event(path: str, query: dict[str, str], cookies: list[str], method: str = "GET", headers: dict | None = None) -> dict:
+    """An API Gateway HTTP API (payload 2.0) event, as in functions/login/tests/data: a GET
+    unless `method` says otherwise, with `headers` added to the browser's."""
     raw = urllib.parse.urlencode(query)
     event = {
         "version": "2.0",
-        "routeKey": f"GET {path}",
+        "routeKey": f"{method} {path}",
         "rawPath": path,
         "rawQueryString": raw,
         "headers": {
@@ -23,6 +24,7 @@ def apigw_event(path: str, query: dict[str, str], cookies: list[str]) -> dict:
             "sec-fetch-mode": "cors",
             "user-agent": "Mozilla/5.0",
             "x-forwarded-proto": "https",
+            **(headers or {}),
         },
         "requestContext": {
             "accountId": "123456789012",
@@ -30,14 +32,14 @@ def apigw_event(path: str, query: dict[str, str], cookies: list[str]) -> dict:
             "domainName": "login.example.com",
             "domainPrefix": "login",
             "http": {
-                "method": "GET",
+                "method": method,
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "203.0.113.10",
                 "userAgent": "Mozilla/5.0",
             },
             "requestId": base64.b64encode(secrets.token_bytes(10)).decode(),
-            "routeKey": f"GET {path}",
+            "routeKey": f"{method} {path}",
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
             "timeEpoch": int(time.time() * 1000),
@@ -65,3 +67,8 @@ def response_cookies(resp: dict) -> list[str]:
         if v:
             out.append(f"{name}={v}")
     return out
+
+
+def refresh_event(cookie: str) -> dict:
+    """`POST /api/refresh` as the app sends it: `X-CSRF: 1` and the session handle cookie."""
+    return apigw_event("/api/refresh", {}, [cookie], "POST", {"x-csrf": "1"})

@@ -1,12 +1,17 @@
 """The measurements: each round runs a fresh login process, signs in at the provider for its
-login URLs, then runs a fresh callback process with what the provider redirected to; each
-process behind its own Runtime API emulator, its outbound requests taken from the proxies and
-assigned to init or to one of its invocations, its peak RSS read before it is killed."""
+login URLs, then runs a fresh callback process with what the provider redirected to, then (for
+an implementation with a refresh function) a fresh refresh process with the session handles
+the callback set; each process behind its own Runtime API emulator, its outbound requests
+taken from the proxies and assigned to init or to one of its invocations, its peak RSS read
+before it is killed. Once every implementation has run a round, the sessions of that round are
+refreshed again by another fresh refresh process after the provider's access token has
+expired, so that each of its requests makes a refresh grant."""
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import signal
 import subprocess
@@ -15,10 +20,23 @@ import urllib.parse
 from pathlib import Path
 
 from .browser import Browser
-from .common import CLIENT_ID, INVOKE_TIMEOUT, LOGS, REDIRECT_URI, SECRET_ID, SESSION_AUDIENCE, SESSION_ISSUER, log, now
-from .events import apigw_event, response_cookies
+from .common import (
+    CLIENT_ID,
+    INVOKE_TIMEOUT,
+    LOGS,
+    PROVIDER_ACCESS_TOKEN_TTL,
+    REDIRECT_URI,
+    REFRESH_COOKIE,
+    SECRET_ID,
+    SESSION_AUDIENCE,
+    SESSION_ISSUER,
+    SESSION_TABLE,
+    log,
+    now,
+)
+from .events import apigw_event, refresh_event, response_cookies
 from .impls import Impl, implementations
-from .proxy import classify
+from .proxy import DYNAMODB_TARGET, classify
 from .runtime_api import RuntimeApi
 from .services import Services
 
@@ -30,6 +48,9 @@ class Harness:
         self.args = args
         self.services = Services()
         self.impls = implementations(args.profile)
+        # Sessions of the last round, to refresh once the provider's access token has expired:
+        # (implementation, that round's result, the handle cookies, when the token has expired).
+        self.pending: list[tuple[Impl, dict, list[str], float]] = []
 
     def start(self):
         self.services.start(self.args.alg)
@@ -53,7 +74,8 @@ class Harness:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.services.secrets_proxy.port}",
+            # Secrets Manager and DynamoDB, both moto behind the one counting proxy.
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.services.moto_proxy.port}",
             # The product's configuration (README), the same for every implementation.
             "OIDC_ISSUER": self.services.issuer,
             "OIDC_CLIENT_ID": CLIENT_ID,
@@ -62,6 +84,8 @@ class Harness:
             "SESSION_ISSUER": SESSION_ISSUER,
             "SESSION_AUDIENCE": SESSION_AUDIENCE,
             "POST_LOGIN_PATH": "/",
+            # Sessions on (the peers have none and ignore it).
+            "SESSION_TABLE": SESSION_TABLE,
         }
         env.update(impl.extra_env)
         return env
@@ -93,7 +117,7 @@ class Harness:
             t_resp, body = api.responses[request_id]
             invocations.append({"handed": handed, "response": t_resp, "body": json.loads(body)})
         outbound = []
-        for proxy in (self.services.secrets_proxy, self.services.provider_proxy):
+        for proxy in (self.services.moto_proxy, self.services.provider_proxy):
             outbound += proxy.between(t0, t_done)
         outbound.sort(key=lambda r: r["start"])
         for r in outbound:
@@ -116,6 +140,7 @@ class Harness:
             "outbound": [
                 {
                     "kind": r["kind"],
+                    "dynamodb": r["target"].startswith(DYNAMODB_TARGET),
                     "phase": r["phase"],
                     "method": r["method"],
                     "status": r["status"],
@@ -143,16 +168,52 @@ class Harness:
             callback_events.append(apigw_event("/api/callback", q, response_cookies(resp)))
         callback = self.run_function(impl, "callback", callback_events, tag)
         for resp in callback["responses"]:
-            body = json.loads(resp.get("body") or "{}")
-            if resp.get("statusCode") != 200 or "token" not in body:
-                raise RuntimeError(f"{impl.name} callback answered {resp.get('statusCode')}: {resp.get('body')}")
-            header = json.loads(base64.urlsafe_b64decode(body["token"].split(".")[0] + "=="))
-            if header.get("alg") != self.args.alg:
-                raise RuntimeError(f"{impl.name} signed our JWT with {header.get('alg')}, not {self.args.alg}")
+            self.check_token(impl, "callback", resp)
+        result = {"login": login, "callback": callback}
+        if "refresh" in impl.commands:
+            # The session handle each callback set: the first answer's for the cold refresh,
+            # the second's for the warm one.
+            handles = [session_cookie(impl, resp) for resp in callback["responses"]]
+            expired_at = math.floor(time.time()) + PROVIDER_ACCESS_TOKEN_TTL + 0.05
+            result["refresh"] = self.run_refresh(impl, handles, tag, grant=False)
+            self.pending.append((impl, result, handles, expired_at))
         # Bodies hold tokens: keep only their size.
         for run in (login, callback):
-            run["response_bytes"] = [len(r.get("body") or "") for r in run.pop("responses")]
-        return {"login": login, "callback": callback}
+            drop_bodies(run)
+        return result
+
+    def check_token(self, impl: Impl, function: str, resp: dict) -> dict:
+        """A `200` answer with our JWT signed with the chosen algorithm; its claims."""
+        body = json.loads(resp.get("body") or "{}")
+        if resp.get("statusCode") != 200 or "token" not in body:
+            raise RuntimeError(f"{impl.name} {function} answered {resp.get('statusCode')}: {resp.get('body')}")
+        header, claims = (json.loads(base64.urlsafe_b64decode(part + "==")) for part in body["token"].split(".")[:2])
+        if header.get("alg") != self.args.alg:
+            raise RuntimeError(f"{impl.name} signed our JWT with {header.get('alg')}, not {self.args.alg}")
+        return claims
+
+    def run_refresh(self, impl: Impl, handles: list[str], tag: str, grant: bool) -> dict:
+        """A fresh refresh process serving `POST /api/refresh` for each handle; each answer must
+        be a `200` with a JWT of the session (a `401` is a failure, not a fast answer), each made
+        with a refresh grant at the provider exactly when `grant`."""
+        run = self.run_function(impl, "refresh", [refresh_event(h) for h in handles], tag + ("-expired" if grant else ""))
+        for i, resp in enumerate(run["responses"]):
+            if not self.check_token(impl, "refresh", resp).get("sid"):
+                raise RuntimeError(f"{impl.name} refresh answered a JWT without `sid`")
+            grants = sum(1 for o in run["outbound"] if o["phase"] == f"invoke{i}" and o["kind"] == "token")
+            if grants != int(grant):
+                why = "the provider's access token had not expired" if grant else f"over {PROVIDER_ACCESS_TOKEN_TTL - 1} s passed since the callback"
+                raise RuntimeError(f"{impl.name} refresh request {i} made {grants} refresh grants, expected {int(grant)} ({why}?)")
+        drop_bodies(run)
+        return run
+
+    def refresh_expired(self) -> None:
+        """The last round's sessions again, once the provider's access token has expired: each
+        request makes a refresh grant (provider round trip, lease and store writes)."""
+        for impl, result, handles, expired_at in self.pending:
+            time.sleep(max(0.0, expired_at - time.time()))
+            result["refresh_expired"] = self.run_refresh(impl, handles, "expired", grant=True)
+        self.pending.clear()
 
     def run(self) -> dict:
         names = [n.strip() for n in self.args.impls.split(",") if n.strip()]
@@ -165,20 +226,36 @@ class Harness:
         for name in names:
             log(f"warm-up round: {name}")
             self.round(self.impls[name], "warmup")
+        self.refresh_expired()
         for i in range(self.args.n):
             for name in names:
                 results[name].append(self.round(self.impls[name], f"{i:03d}"))
+            self.refresh_expired()
             log(f"round {i + 1}/{self.args.n} done")
         return {
             "n": self.args.n,
             "alg": self.args.alg,
             "impls": {n: {"label": self.impls[n].label, "rounds": results[n]} for n in names},
             "issuer_announces_iss_parameter": self.services.iss_parameter,
+            "provider_access_token_ttl": PROVIDER_ACCESS_TOKEN_TTL,
             "seconds": round(time.time() - started, 1),
             "loadavg_before": load_before,
             "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         }
+
+
+def session_cookie(impl: Impl, resp: dict) -> str:
+    """`__Host-refresh=<handle>` as a callback's answer set it."""
+    for cookie in response_cookies(resp):
+        if cookie.startswith(REFRESH_COOKIE + "="):
+            return cookie
+    raise RuntimeError(f"{impl.name} callback set no {REFRESH_COOKIE} cookie (sessions off? SESSION_TABLE={SESSION_TABLE})")
+
+
+def drop_bodies(run: dict) -> None:
+    """Answers hold tokens: keep only their sizes."""
+    run["response_bytes"] = [len(r.get("body") or "") for r in run.pop("responses")]
 
 
 def vm_hwm_kb(pid: int) -> int | None:

@@ -1,6 +1,7 @@
-"""The implementations under test, each a pair of commands (login, callback): this project's
-functions as cargo built them (`build`), the Python peer (bench/peers/python, awslambdaric) and
-the Node peer (bench/peers/node, runtime.mjs), and `--variant` builds of ours."""
+"""The implementations under test, each a command per function (login, callback, and refresh
+where it has one): this project's functions as cargo built them (`build`), the Python peer
+(bench/peers/python, awslambdaric) and the Node peer (bench/peers/node, runtime.mjs), neither
+of which has sessions or a refresh, and `--variant` builds of ours."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def implementations(profile: str) -> dict[str, Impl]:
             {
                 "login": [str(built / "login")],
                 "callback": [str(built / "callback")],
+                "refresh": [str(built / "refresh")],
             },
         ),
         "python": Impl(
@@ -54,21 +56,18 @@ def implementations(profile: str) -> dict[str, Impl]:
 
 
 def variant(spec: str) -> Impl:
-    """`NAME=DIR`: the login and callback binaries in DIR as implementation NAME."""
+    """`NAME=DIR`: the login and callback binaries in DIR (and refresh, when DIR has it) as
+    implementation NAME."""
     name, _, directory = spec.partition("=")
     directory = Path(directory).resolve()
     if not name or not (directory / "login").exists() or not (directory / "callback").exists():
         raise SystemExit(f"--variant {spec}: expected NAME=DIR with DIR/login and DIR/callback")
-    return Impl(
-        name,
-        f"variant: the binaries in {directory}",
-        ROOT,
-        {"login": [str(directory / "login")], "callback": [str(directory / "callback")]},
-    )
+    functions = [f for f in ("login", "callback", "refresh") if (directory / f).exists()]
+    return Impl(name, f"variant: the binaries in {directory}", ROOT, {f: [str(directory / f)] for f in functions})
 
 
 def build(profile: str) -> None:
     release = ["--release"] if profile == "release" else []
-    cmd = ["nice", "-n", "10", "cargo", "build", *release, "-p", "login", "-p", "callback"]
+    cmd = ["nice", "-n", "10", "cargo", "build", *release, "-p", "login", "-p", "callback", "-p", "refresh"]
     log("building: " + " ".join(cmd))
     subprocess.run(cmd, cwd=ROOT, check=True)

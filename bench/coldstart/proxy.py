@@ -1,7 +1,8 @@
 """The counting reverse proxies in front of moto and the provider: every request a function
 makes passes one, which records it with its start and end times (requests marked with
 HARNESS_HEADER are the harness's own and not counted); `classify` names what a recorded
-request was (secret, discovery, jwks, token, userinfo)."""
+request was (secret, discovery, jwks, token, userinfo, or the DynamoDB operation by its
+`X-Amz-Target`: GetItem, PutItem, UpdateItem, DeleteItem...)."""
 
 from __future__ import annotations
 
@@ -102,8 +103,12 @@ class Proxy:
             return [r for r in self.records if not r["harness"] and start <= r["start"] <= end]
 
 
+# The DynamoDB operations, by the `X-Amz-Target` prefix of DynamoDB's JSON protocol.
+DYNAMODB_TARGET = "DynamoDB_20120810."
+
+
 def classify(record: dict, jwks_path: str) -> str:
-    if record["upstream"] == "secrets":
+    if record["upstream"] == "moto":
         target = record["target"].split(".")[-1]
         return {"GetSecretValue": "secret"}.get(target, target or "aws")
     path = record["path"]

@@ -1,6 +1,7 @@
-"""The services the functions talk to, started by the harness: moto (Secrets Manager) and the
-local OpenID provider (dev/provider/provider.mjs), each behind a counting proxy; the secret
-they read (one signing key from `openssl genpkey`), seeded into moto; and the stop of both."""
+"""The services the functions talk to, started by the harness: moto (Secrets Manager and
+DynamoDB) and the local OpenID provider (dev/provider/provider.mjs), each behind a counting
+proxy; the secret they read (one signing key from `openssl genpkey`), seeded into moto; the
+session table, made by dev/session_table.py from template.yaml's declaration; and the stop."""
 
 from __future__ import annotations
 
@@ -15,14 +16,25 @@ import time
 import urllib.parse
 
 from .browser import Browser
-from .common import CLIENT_ID, HARNESS_HEADER, LOGS, REDIRECT_URI, ROOT, SECRET_ID, log
+from .common import (
+    CLIENT_ID,
+    HARNESS_HEADER,
+    LOGS,
+    PROVIDER_ACCESS_TOKEN_TTL,
+    REDIRECT_URI,
+    ROOT,
+    SECRET_ID,
+    SESSION_TABLE,
+    log,
+)
 from .plumbing import free_port
 from .proxy import Proxy
 
 
 class Services:
-    """Once started: `secrets_proxy` (to moto) and `provider_proxy`, the provider's `issuer`
-    (the proxy's URL), its `jwks_path` and whether it announces the `iss` parameter."""
+    """Once started: `moto_proxy` (Secrets Manager and DynamoDB) and `provider_proxy`, the
+    provider's `issuer` (the proxy's URL), its `jwks_path` and whether it announces the `iss`
+    parameter."""
 
     def __init__(self):
         self.procs: list[subprocess.Popen] = []
@@ -33,11 +45,19 @@ class Services:
         log(f"starting moto on :{moto_port}")
         self.spawn("moto", [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
         wait_http(f"http://127.0.0.1:{moto_port}/moto-api/", 60, "moto")
-        self.secrets_proxy = Proxy("secrets", moto_port)
+        self.moto_proxy = Proxy("moto", moto_port)
 
         secret = make_secret(alg)
-        secretsmanager(self.secrets_proxy.port, "CreateSecret", {"Name": SECRET_ID, "SecretString": json.dumps(secret)})
-        secretsmanager(self.secrets_proxy.port, "GetSecretValue", {"SecretId": SECRET_ID})
+        secretsmanager(self.moto_proxy.port, "CreateSecret", {"Name": SECRET_ID, "SecretString": json.dumps(secret)})
+        secretsmanager(self.moto_proxy.port, "GetSecretValue", {"SecretId": SECRET_ID})
+        # Straight to moto, not through the proxy: the harness's own requests.
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "dev" / "session_table.py"), "create"]
+            + ["--endpoint", f"http://127.0.0.1:{moto_port}", "--name", SESSION_TABLE],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"},
+        )
 
         provider_port = free_port()
         self.provider_proxy = Proxy("provider", provider_port)
@@ -51,6 +71,7 @@ class Services:
             OIDC_CLIENT_ID=CLIENT_ID,
             OIDC_CLIENT_SECRET=secret["client_secret"],
             PROVIDER_REDIRECT_URIS=REDIRECT_URI,
+            PROVIDER_ACCESS_TOKEN_TTL=str(PROVIDER_ACCESS_TOKEN_TTL),
         )
         self.spawn("provider", ["node", "provider.mjs"], cwd=ROOT / "dev" / "provider", env=env)
         discovery_url = f"{self.issuer}/.well-known/openid-configuration"

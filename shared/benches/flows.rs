@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the warm CPU paths: starting a login, the callback's checks with a canned
-//! token response, minting and verifying our JWT.
+//! token response, `/api/refresh` with a canned session item, minting and verifying our JWT.
 //!
 //! Run: `cargo bench -p shared --features test-support --bench flows` (or `bash bench/run.sh`,
 //! which also runs the cold-start harness and rewrites `BENCHMARKS.md`).
@@ -10,19 +10,27 @@
 //! provider signs RS256 ID tokens with an RSA-2048 key; our own JWT is signed by the secret's
 //! key, ES256 or RS256. Nothing here touches the network inside a measured iteration: the code
 //! exchange and userinfo are the only network steps of a warm callback, and they are left out
-//! (the cold-start harness in `bench/coldstart.py` measures them end to end).
+//! (the cold-start harness in `bench/coldstart.py` measures them end to end). Likewise a warm
+//! `/api/refresh` whose provider token is fresh makes two DynamoDB calls (GetItem, then an
+//! UpdateItem of its last use): the item GetItem would answer is made once at setup by the
+//! session table's own encoding (`Sessions::new_item`, the callback's PutItem), and the
+//! measured path is everything between and around those calls.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use openidconnect::TokenResponse as _;
 use openidconnect::core::CoreTokenResponse;
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 use shared::keygen::KeyAlg;
-use shared::testing::{FakeProvider, Rp, secret_json};
-use shared::{CallbackParams, Flow, Transaction, User, cookies, unix_now};
+use shared::testing::{FakeProvider, Rp, offline_sessions, secret_json};
+use shared::{
+    CallbackParams, Flow, Handle, ProviderTokens, Refresh, Secret, SessionItem, SessionKeys,
+    Sessions, Transaction, User, cookies, unix_now,
+};
 use tokio::runtime::{Builder, Runtime};
 
 const ACCESS_TOKEN: &str = "provider-access-token-0123456789";
@@ -31,6 +39,8 @@ const ACCESS_TOKEN: &str = "provider-access-token-0123456789";
 struct Fixture {
     /// The fake provider (its JWKS was fetched at setup; no request is made while measuring).
     provider: FakeProvider,
+    /// The secret JSON the states were built with.
+    secret: String,
     state: Rp,
     /// The provider's issuer, our JWT's `idp`.
     issuer: String,
@@ -51,7 +61,8 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
     rt.block_on(async {
         let provider = FakeProvider::start().await;
         provider.serve_jwks(&[&provider.key], None).await;
-        let state = provider.state(&secret_json(alg, 7), &[]).await;
+        let secret = secret_json(alg, 7);
+        let state = provider.state(&secret, &[]).await;
         let now = unix_now();
         let login = state.login.start(Flow::Spa, Some("/orders"), now).unwrap();
         let cookie_header = login.set_cookie.split(';').next().unwrap().to_owned();
@@ -77,7 +88,7 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
             name: Some("Alice Example".to_owned()),
         };
         let issuer = provider.issuer();
-        Fixture { provider, state, issuer, cookie_header, params, tokens, user }
+        Fixture { provider, secret, state, issuer, cookie_header, params, tokens, user }
     })
 }
 
@@ -100,6 +111,59 @@ async fn callback_cpu_path(f: &Fixture, now: u64) -> String {
     f.state.callback.session().mint(&user, &f.issuer, now).unwrap()
 }
 
+/// A stored session of the fixture's user, as `/api/refresh` reads it.
+struct SessionFixture {
+    /// The refresh function's state, built as at cold start (its JWT keys).
+    refresh: Refresh,
+    /// The session table (its client never connects) and its keys.
+    sessions: Sessions,
+    keys: SessionKeys,
+    /// `Cookie:` header as the browser sends it: the transaction cookie left over and the
+    /// session handle.
+    cookie_header: String,
+    /// The item as GetItem answers it.
+    item: SessionItem,
+}
+
+fn session_fixture(rt: &Runtime, f: &Fixture, now: u64) -> SessionFixture {
+    let refresh: Refresh = rt.block_on(f.provider.function(&f.secret, &[]));
+    let sessions = offline_sessions(&f.secret);
+    let keys = SessionKeys::derive(Secret::from_json(&f.secret).unwrap().cookie_keys()).unwrap();
+    let handle = Handle::new().unwrap();
+    // What a provider gives at the code exchange: refresh, access and ID tokens.
+    let tokens = ProviderTokens {
+        refresh_token: Some("provider-refresh-token-0123456789abcdef".to_owned().into()),
+        access_token: ACCESS_TOKEN.to_owned().into(),
+        access_expires_at: now + 3_600,
+        id_token: f.tokens.id_token().map(|t| t.to_string().into()),
+    };
+    let (item, _) =
+        sessions.new_item(&handle, &f.user, &f.issuer, Some("provider-sid"), &tokens, now).unwrap();
+    let handle_cookie = cookies::set_refresh(handle.expose(), 3_600);
+    let handle_cookie = handle_cookie.split(';').next().unwrap();
+    let cookie_header = format!("{}; {handle_cookie}", f.cookie_header);
+    SessionFixture { refresh, sessions, keys, cookie_header, item }
+}
+
+/// The handle the browser sent, and its item key.
+fn handle_key(s: &SessionFixture) -> String {
+    cookies::refresh(&s.cookie_header).unwrap().and_then(Handle::parse).unwrap().key()
+}
+
+/// A warm `/api/refresh` with the provider's access token still fresh, minus its two DynamoDB
+/// calls: the handle from the cookie header, its key (SHA-256), the item decoded and its
+/// provider tokens opened (AES-256-GCM), the `ended` and freshness checks, our JWT minted.
+fn refresh_cpu_path(s: &SessionFixture, now: u64) -> String {
+    let key = handle_key(s);
+    let record = s.sessions.record(&key, black_box(&s.item)).unwrap();
+    assert!(s.sessions.ended(&record, now).is_none());
+    assert!(record.tokens.access_expires_at > now, "a fresh provider token: no refresh grant");
+    s.refresh
+        .session()
+        .mint_in_session(&record.user, &record.idp, Some(&record.session_id), now)
+        .unwrap()
+}
+
 fn benches(c: &mut Criterion) {
     let rt = runtime();
     let es = fixture(&rt, KeyAlg::Es256);
@@ -109,6 +173,12 @@ fn benches(c: &mut Criterion) {
     for f in [&es, &rs] {
         let token = rt.block_on(callback_cpu_path(f, now));
         f.state.callback.session().verify(&token, now).unwrap();
+    }
+    let es_session = session_fixture(&rt, &es, now);
+    let rs_session = session_fixture(&rt, &rs, now);
+    for s in [&es_session, &rs_session] {
+        let claims = s.refresh.session().verify(&refresh_cpu_path(s, now), now).unwrap();
+        assert!(claims.sid.is_some() && claims.sub == es.user.sub);
     }
 
     c.bench_function("login/start", |b| {
@@ -143,6 +213,28 @@ fn benches(c: &mut Criterion) {
             .unwrap();
         b.iter(|| {
             black_box(rt.block_on(es.state.callback.check_tokens(&tx, &es.tokens, unix_now())))
+        });
+    });
+
+    for (alg, s) in [(KeyAlg::Es256, &es_session), (KeyAlg::Rs256, &rs_session)] {
+        let name = alg_name(alg);
+        c.bench_function(&format!("refresh_cpu/{name}"), |b| {
+            b.iter(|| black_box(refresh_cpu_path(s, unix_now())));
+        });
+    }
+    c.bench_function("refresh_steps/handle_key", |b| {
+        b.iter(|| black_box(handle_key(black_box(&es_session))));
+    });
+    let key = handle_key(&es_session);
+    c.bench_function("refresh_steps/decode_record", |b| {
+        b.iter(|| {
+            black_box(es_session.sessions.record(&key, black_box(&es_session.item)).unwrap())
+        });
+    });
+    let sealed = es_session.item["tok"].as_b().unwrap().as_ref();
+    c.bench_function("refresh_steps/open_provider_tokens", |b| {
+        b.iter(|| {
+            black_box(ProviderTokens::open(black_box(sealed), &es_session.keys, &key).unwrap())
         });
     });
 

@@ -57,7 +57,7 @@ pub use oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache, Verifier, fetch_jwks, par
 pub use oidc::key::{ProviderKey, ProviderKeySet};
 pub use oidc::provider::{ACCEPTED_ALGS, OidcClient, Provider};
 pub use return_to::ReturnTo;
-pub use sessions::{Handle, Lease, ProviderTokens, Record, SessionKeys, Sessions};
+pub use sessions::{Handle, Lease, ProviderTokens, Record, SessionItem, SessionKeys, Sessions};
 pub use tokens::keygen;
 pub use tokens::secret::{CookieKey, KeyRing, Secret, SecretError, fetch as fetch_secret};
 pub use tokens::session::{LEEWAY_SECS as SESSION_LEEWAY_SECS, SessionClaims, SessionTokens, User};

@@ -76,6 +76,27 @@ pub fn config_with(issuer: &str, overrides: &[(&'static str, &str)]) -> Config {
         .unwrap()
 }
 
+/// A session table whose client never connects, sealing with the session keys of `secret`'s
+/// cookie keys and the default limits: for what needs no I/O (an item made and decoded).
+pub fn offline_sessions(secret: &str) -> crate::sessions::Sessions {
+    let aws = crate::infra::aws::AwsEnv::from_lookup(|name| match name {
+        "AWS_REGION" => Some("us-east-1".to_owned()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("offline".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let client = crate::infra::aws::dynamodb_client(&aws, &http_client().unwrap());
+    let settings = crate::infra::config::SessionSettings {
+        table: "offline".to_owned(),
+        max_age: Duration::from_secs(43_200),
+        idle: Duration::from_secs(3_600),
+        strict: false,
+    };
+    let keys =
+        crate::sessions::SessionKeys::derive(Secret::from_json(secret).unwrap().cookie_keys());
+    crate::sessions::Sessions::new(client, settings, keys.unwrap())
+}
+
 /// The state of `me` and the authorizer (our keys only), and a token of ours for `alice`
 /// (name "Alice", no e-mail) minted by it now.
 pub async fn access_with_token() -> (crate::functions::access::Access, String) {

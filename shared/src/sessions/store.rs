@@ -25,7 +25,8 @@ use crate::tokens::session::User;
 /// 10 s total timeout) so that two holders never overlap.
 pub const LEASE_SECS: u64 = 15;
 
-type Item = HashMap<String, AttributeValue>;
+/// A session item's attributes, as DynamoDB stores them.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// One session as stored.
 #[derive(Debug)]
@@ -150,28 +151,52 @@ impl Sessions {
         now: u64,
     ) -> Result<(Handle, String), Error> {
         let handle = Handle::new()?;
+        let (item, session_id) = self.new_item(&handle, user, idp, provider_sid, tokens, now)?;
+        self.client
+            .put_item()
+            .table_name(&self.settings.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(h)")
+            .send()
+            .await
+            .map_err(store_error("PutItem"))?;
+        Ok((handle, session_id))
+    }
+
+    /// The item a new session of `handle` is stored as, and its session id (no I/O:
+    /// [`Sessions::create`] writes it; the benchmarks decode it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when serializing or sealing fails.
+    pub fn new_item(
+        &self,
+        handle: &Handle,
+        user: &User,
+        idp: &str,
+        provider_sid: Option<&str>,
+        tokens: &ProviderTokens,
+        now: u64,
+    ) -> Result<(Item, String), Error> {
         let key = handle.key();
         let user_json = serde_json::to_string(user)
             .map_err(|_| Error::Internal("user could not be serialized".into()))?;
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.settings.table)
-            .item("h", s(&key))
-            .item("subj", s(scoped(idp, &user.sub)))
-            .item("idp", s(idp))
-            .item("u", s(user_json))
-            .item("tok", AttributeValue::B(Blob::new(tokens.seal(&self.keys, &key)?)))
-            .item("created", n(now))
-            .item("used", n(now))
-            .item("ver", n(0))
-            .item("ttl", n(self.expiry(now, now)))
-            .condition_expression("attribute_not_exists(h)");
+        let sealed = tokens.seal(&self.keys, &key)?;
+        let mut item = Item::from([
+            ("h".to_owned(), s(&key)),
+            ("subj".to_owned(), s(scoped(idp, &user.sub))),
+            ("idp".to_owned(), s(idp)),
+            ("u".to_owned(), s(user_json)),
+            ("tok".to_owned(), AttributeValue::B(Blob::new(sealed))),
+            ("created".to_owned(), n(now)),
+            ("used".to_owned(), n(now)),
+            ("ver".to_owned(), n(0)),
+            ("ttl".to_owned(), n(self.expiry(now, now))),
+        ]);
         if let Some(psid) = provider_sid {
-            put = put.item("psid", s(scoped(idp, psid)));
+            item.insert("psid".to_owned(), s(scoped(idp, psid)));
         }
-        put.send().await.map_err(store_error("PutItem"))?;
-        Ok((handle, key))
+        Ok((item, key))
     }
 
     /// The session of `handle`, read consistently; `None` when there is none.
@@ -194,12 +219,21 @@ impl Sessions {
             .send()
             .await
             .map_err(store_error("GetItem"))?;
-        let Some(item) = out.item() else { return Ok(None) };
+        out.item().map(|item| self.record(key, item)).transpose()
+    }
+
+    /// The session stored as `item` under item key `key`, its tokens opened (no I/O).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionExpired`] when the item is unusable: an attribute is missing or its
+    /// tokens do not open.
+    pub fn record(&self, key: &str, item: &Item) -> Result<Record, Error> {
         let broken = || Error::SessionExpired("session item is incomplete");
         let sealed = item.get("tok").and_then(|v| v.as_b().ok()).ok_or_else(broken)?;
         let user: User =
             serde_json::from_str(&get_s(item, "u").ok_or_else(broken)?).map_err(|_| broken())?;
-        Ok(Some(Record {
+        Ok(Record {
             key: key.to_owned(),
             session_id: key.to_owned(),
             idp: get_s(item, "idp").ok_or_else(broken)?,
@@ -211,7 +245,7 @@ impl Sessions {
             used: get_n(item, "used").ok_or_else(broken)?,
             version: get_n(item, "ver").ok_or_else(broken)?,
             lease_until: get_n(item, "lease"),
-        }))
+        })
     }
 
     /// Why `record` has ended at `now`, if it has: its maximum age since login, or its idle
@@ -483,5 +517,51 @@ impl Sessions {
             }
         }
         Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret as _;
+
+    use super::*;
+    use crate::testing::{offline_sessions, secret_json};
+    use crate::tokens::keygen::KeyAlg;
+
+    #[test]
+    fn a_new_item_decodes_to_its_session_and_an_incomplete_one_is_refused() {
+        let sessions = offline_sessions(&secret_json(KeyAlg::Es256, 3));
+        let handle = Handle::new().unwrap();
+        let user = User { sub: "alice".to_owned(), email: None, email_verified: None, name: None };
+        let tokens = ProviderTokens {
+            refresh_token: Some("provider-refresh".to_owned().into()),
+            access_token: "provider-access".to_owned().into(),
+            access_expires_at: 1_600,
+            id_token: None,
+        };
+        let (item, sid) =
+            sessions.new_item(&handle, &user, "https://idp", Some("psid"), &tokens, 1_000).unwrap();
+        assert_eq!(get_s(&item, "h"), Some(handle.key()));
+        let record = sessions.record(&handle.key(), &item).unwrap();
+        assert_eq!(
+            (record.session_id.as_str(), record.idp.as_str()),
+            (sid.as_str(), "https://idp")
+        );
+        assert_eq!(
+            (record.user.sub.as_str(), record.provider_sid.as_deref()),
+            ("alice", Some("psid"))
+        );
+        assert_eq!((record.created, record.used, record.version), (1_000, 1_000, 0));
+        assert_eq!(record.tokens.access_token.expose_secret(), "provider-access");
+        assert_eq!(record.lease_until, None);
+        assert!(sessions.ended(&record, 1_000).is_none());
+        let mut incomplete = item.clone();
+        incomplete.remove("ver");
+        assert!(matches!(
+            sessions.record(&handle.key(), &incomplete),
+            Err(Error::SessionExpired(_))
+        ));
+        // Sealed under this item's key: under another key the tokens do not open.
+        assert!(sessions.record(&Handle::new().unwrap().key(), &item).is_err());
     }
 }
