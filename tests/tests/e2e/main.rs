@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backchannel;
 mod browser;
 mod cold_start;
 mod concurrency;

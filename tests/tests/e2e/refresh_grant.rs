@@ -52,26 +52,30 @@ async fn moto() -> Arc<Moto> {
 }
 
 /// One deployment against one provider: login, callback and refresh, sessions in moto.
-struct Deployment {
-    provider: FakeProvider,
+pub(crate) struct Deployment {
+    pub(crate) provider: FakeProvider,
     /// The secret document and the environment every function here is built with.
-    secret: String,
-    vars: Vec<(&'static str, &'static str)>,
-    rp: Rp,
+    pub(crate) secret: String,
+    pub(crate) vars: Vec<(&'static str, &'static str)>,
+    pub(crate) rp: Rp,
     refresh: Refresh,
-    dynamodb: aws_sdk_dynamodb::Client,
+    pub(crate) dynamodb: aws_sdk_dynamodb::Client,
     /// Keeps the moto alive while this deployment uses it.
     _moto: Arc<Moto>,
 }
 
 /// A session signed in through the callback.
-struct Session {
+pub(crate) struct Session {
     /// The `__Host-refresh` cookie value.
-    handle: String,
+    pub(crate) handle: String,
     /// The item's `created`.
     created: u64,
     /// Our session id, the `sid` of our JWTs.
-    sid: String,
+    pub(crate) sid: String,
+    /// The provider's session id in its ID token (`op-<state>`).
+    pub(crate) provider_sid: String,
+    /// Our JWT from the callback.
+    pub(crate) token: String,
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -84,7 +88,7 @@ fn provider_http() -> shared::Http {
 impl Deployment {
     /// A fresh provider (discovery, JWKS) and the functions configured for it with `overrides`
     /// (on top of the table, and no userinfo call).
-    async fn start(overrides: &[(&'static str, &'static str)]) -> Self {
+    pub(crate) async fn start(overrides: &[(&'static str, &'static str)]) -> Self {
         let provider = FakeProvider::start().await;
         provider.serve_jwks(&[&provider.key], None).await;
         let moto = moto().await;
@@ -99,12 +103,12 @@ impl Deployment {
     }
 
     /// One more function `S` of this deployment, built now (after a change at the provider).
-    async fn another<S: shared::ColdStart>(&self) -> S {
+    pub(crate) async fn another<S: shared::ColdStart>(&self) -> S {
         Self::function(&self.provider, &self.secret, &self.vars, &self.dynamodb).await
     }
 
     /// Function `S` built as at cold start, with the DynamoDB client and the provider timeouts.
-    async fn function<S: shared::ColdStart>(
+    pub(crate) async fn function<S: shared::ColdStart>(
         provider: &FakeProvider,
         secret: &str,
         vars: &[(&'static str, &'static str)],
@@ -116,10 +120,12 @@ impl Deployment {
 
     /// Alice signs in through the SPA callback; the code exchange gives refresh token
     /// `provider-rt-0` and an access token for `access_ttl` seconds.
-    async fn sign_in(&self, access_ttl: u64) -> Session {
+    pub(crate) async fn sign_in(&self, access_ttl: u64) -> Session {
         let started = begin(&self.rp, Flow::Spa, None);
         let access = "provider-at-0";
-        let claims = self.provider.claims(&started.nonce, access);
+        let provider_sid = format!("op-{}", &started.state[..12]);
+        let mut claims = self.provider.claims(&started.nonce, access);
+        claims["sid"] = json!(provider_sid);
         let body = json!({
             "access_token": access,
             "token_type": "Bearer",
@@ -131,6 +137,8 @@ impl Deployment {
             .and(path("/token"))
             .and(body_string_contains("grant_type=authorization_code"))
             .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            // This login's answer only: the next sign-in mounts its own.
+            .up_to_n_times(1)
             .expect(1)
             .mount(&self.provider.server)
             .await;
@@ -141,13 +149,14 @@ impl Deployment {
         let header = jar.header().unwrap();
         let handle = cookies::refresh(&header).unwrap().expect("the handle cookie").to_owned();
         let item = self.item(&handle).await.expect("the session item");
-        let (_, claims) = e2e::jwt_parts(json_body(&resp)["token"].as_str().unwrap());
+        let token = json_body(&resp)["token"].as_str().unwrap().to_owned();
+        let (_, claims) = e2e::jwt_parts(&token);
         let sid = claims["sid"].as_str().expect("our JWT names the session").to_owned();
-        Session { handle, created: number(&item, "created"), sid }
+        Session { handle, created: number(&item, "created"), sid, provider_sid, token }
     }
 
     /// The session item of `handle` in moto, read consistently.
-    async fn item(&self, handle: &str) -> Option<Item> {
+    pub(crate) async fn item(&self, handle: &str) -> Option<Item> {
         let key = Handle::parse(handle).unwrap().key();
         let out = self
             .dynamodb
@@ -162,7 +171,7 @@ impl Deployment {
     }
 
     /// `POST /api/refresh` with `handle` and `X-CSRF: 1`, served at `now`.
-    async fn refresh_at(&self, session: &Session, now: u64) -> http::Response<String> {
+    pub(crate) async fn refresh_at(&self, session: &Session, now: u64) -> http::Response<String> {
         refresh_with(&self.refresh, session, now).await
     }
 
@@ -237,7 +246,7 @@ impl Deployment {
 
     /// The session ended at this answer: `401 session_expired`, both cookies cleared, the item
     /// deleted.
-    async fn assert_ended(&self, session: &Session, resp: &http::Response<String>) {
+    pub(crate) async fn assert_ended(&self, session: &Session, resp: &http::Response<String>) {
         assert_refusal(resp, 401, "session_expired");
         let cleared = set_cookies(resp);
         for name in [cookies::REFRESH, cookies::SESSION] {
@@ -283,7 +292,7 @@ fn assert_no_leak(resp: &http::Response<String>) {
 }
 
 /// A refusal: status, code, no token of any kind, nothing of the provider's.
-fn assert_refusal(resp: &http::Response<String>, status: u16, code: &str) {
+pub(crate) fn assert_refusal(resp: &http::Response<String>, status: u16, code: &str) {
     assert_eq!(resp.status(), status, "{}", resp.body());
     assert_eq!(json_body(resp)["error"], code, "{}", resp.body());
     assert!(!resp.body().contains("eyJ"), "no JWT in a refusal: {}", resp.body());
