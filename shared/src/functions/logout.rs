@@ -17,7 +17,7 @@
 //! `200 {}` or `400 invalid_request`, both `no-store`.
 
 use http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
@@ -85,13 +85,15 @@ impl ColdStart for Logout {
 
 impl Logout {
     /// Ends the session of the handle in `cookie_header`, if sessions are on and there is one:
-    /// the item is deleted, then its refresh token revoked at the provider.
+    /// the item is deleted, then its refresh token revoked at the provider. With `everywhere`,
+    /// every session of its user at this provider is deleted too (their refresh tokens are not
+    /// revoked: they are sealed in items deleted unread).
     ///
     /// # Errors
     ///
     /// [`Error::SessionStore`] when the table cannot be reached (the logout is refused, so the
     /// user can try again rather than believe the session ended).
-    async fn end_session(&self, cookie_header: &str) -> Result<(), Error> {
+    async fn end_session(&self, cookie_header: &str, everywhere: bool) -> Result<(), Error> {
         let Some(sessions) = &self.sessions else { return Ok(()) };
         let Some(handle) = cookies::refresh(cookie_header)?.and_then(Handle::parse) else {
             return Ok(());
@@ -105,6 +107,11 @@ impl Logout {
             return Ok(());
         };
         sessions.delete(&record.key).await?;
+        if everywhere {
+            let ended =
+                sessions.end_provider_sessions(&record.idp, None, Some(&record.user.sub)).await?;
+            tracing::info!(ended, "logout everywhere");
+        }
         if let (Some(revocation), Some(token)) = (&self.revocation, &record.tokens.refresh_token)
             && let Err(err) = revocation.revoke_refresh_token(&self.http, token).await
         {
@@ -170,6 +177,29 @@ fn provider_logout_url(metadata: &Metadata, config: &Config) -> Option<String> {
     Some(url.into())
 }
 
+/// `POST /api/logout`'s optional JSON body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogoutRequest {
+    /// End every session of the user (at this provider), not only this browser's.
+    #[serde(default)]
+    everywhere: bool,
+}
+
+impl LogoutRequest {
+    /// No body, or `{"everywhere": true|false}` sent as JSON.
+    fn from_body(req: &Request<'_>) -> Result<Self, Error> {
+        if req.body.is_empty() {
+            return Ok(Self::default());
+        }
+        if !req.is_json() {
+            return Err(Error::UnsupportedMediaType);
+        }
+        serde_json::from_slice(req.body)
+            .map_err(|_| Error::BadRequest("The body must be {\"everywhere\": true} or empty."))
+    }
+}
+
 #[derive(Serialize)]
 struct LogoutBody<'a> {
     logout_url: Option<&'a str>,
@@ -226,7 +256,8 @@ impl HttpFunction for Logout {
                 self.logout_url.as_deref().unwrap_or(&self.home),
             ),
         };
-        self.end_session(req.cookies.as_deref().unwrap_or_default()).await?;
+        let everywhere = route == LogoutRoute::Api && LogoutRequest::from_body(req)?.everywhere;
+        self.end_session(req.cookies.as_deref().unwrap_or_default(), everywhere).await?;
         let in_flight = req.cookies.as_deref().map(cookies::transactions).into_iter().flatten();
         let mut names: Vec<&str> = in_flight.map(|(name, _)| name).collect();
         names.sort_unstable();
