@@ -181,3 +181,48 @@ async fn strict_session_check_refuses_the_jwt_of_an_ended_session_stateless_does
     let bare = strict.session().mint(&user, &deployment.provider.issuer(), now).unwrap();
     assert_eq!(me(&strict, &bare, now).await.status(), 401);
 }
+
+/// `POST /api/logout` with `session`'s handle, `X-CSRF: 1` and `body` sent as `content_type`.
+async fn api_logout(
+    logout: &Logout,
+    session: &Session,
+    content_type: &str,
+    body: &str,
+) -> http::Response<String> {
+    let req = Request {
+        cookies: Some(format!("{}={}", shared::cookies::REFRESH, session.handle)),
+        csrf: true,
+        content_type: Some(content_type),
+        body: body.as_bytes(),
+        ..testing::request(&Method::POST, "/api/logout")
+    };
+    serve(logout, &req, unix_now()).await.into_http()
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_session_of_the_user_a_plain_logout_only_its_own() {
+    let deployment = Deployment::start(&[]).await;
+    let logout: Logout = deployment.another().await;
+    let sessions =
+        [deployment.sign_in(60).await, deployment.sign_in(60).await, deployment.sign_in(60).await];
+    // A body that is not the expected JSON is refused, and ends nothing.
+    let wrong_type =
+        api_logout(&logout, &sessions[0], "text/plain", "{\"everywhere\": true}").await;
+    assert_refusal(&wrong_type, 415, "unsupported_media_type");
+    let unknown = api_logout(&logout, &sessions[0], "application/json", "{\"all\": 1}").await;
+    assert_refusal(&unknown, 400, "bad_request");
+    for session in &sessions {
+        assert!(deployment.item(&session.handle).await.is_some(), "a refusal ended a session");
+    }
+    // A plain logout ends its own session only.
+    let plain = api_logout(&logout, &sessions[0], "application/json", "{}").await;
+    assert_eq!(plain.status(), 200, "{}", plain.body());
+    assert!(deployment.item(&sessions[0].handle).await.is_none());
+    assert!(deployment.item(&sessions[1].handle).await.is_some(), "another session ended");
+    // Everywhere: the rest of alice's sessions at this provider end too.
+    let all = api_logout(&logout, &sessions[1], "application/json", "{\"everywhere\": true}").await;
+    assert_eq!(all.status(), 200, "{}", all.body());
+    for session in &sessions {
+        assert!(deployment.item(&session.handle).await.is_none(), "a session outlived it");
+    }
+}
