@@ -19,6 +19,8 @@
 //   PROVIDER_ID_TOKEN_TTL               ID token lifetime, seconds (default 3600)
 //   PROVIDER_REFRESH_TOKEN_TTL          refresh token lifetime, seconds (default 1209600, 14 days);
 //                                       the provider's session and grant last at least as long
+//   PROVIDER_BACKCHANNEL_LOGOUT_URI     the client's back-channel logout URI (optional): a logout
+//                                       here then POSTs a logout token there, and ID tokens carry sid
 //
 // Refresh tokens: one with every code exchange (no offline_access or prompt=consent needed),
 // rotated on every use (a used one is refused, and reusing it revokes the grant), revocable
@@ -46,6 +48,7 @@ const clientId = env.OIDC_CLIENT_ID || 'local-spa';
 const clientSecret = env.OIDC_CLIENT_SECRET;
 const redirectUris = list(env.PROVIDER_REDIRECT_URIS);
 const postLogoutRedirectUris = list(env.PROVIDER_POST_LOGOUT_REDIRECT_URIS);
+const backchannelLogoutUri = env.PROVIDER_BACKCHANNEL_LOGOUT_URI || undefined;
 
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PROVIDER_PORT is not a valid port: ${env.PROVIDER_PORT}`);
 if (!clientSecret) fail('OIDC_CLIENT_SECRET is required');
@@ -80,6 +83,10 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     redirect_uris: redirectUris,
     post_logout_redirect_uris: postLogoutRedirectUris,
+    ...(backchannelLogoutUri && {
+      backchannel_logout_uri: backchannelLogoutUri,
+      backchannel_logout_session_required: true,
+    }),
   }],
   jwks: { keys: [signingKey] },
   cookies: {
@@ -95,6 +102,7 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
     // A client revokes only its own tokens (the default policy, without its notice).
     revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId },
   },
@@ -114,6 +122,8 @@ const provider = new Provider(issuer, {
 });
 
 provider.on('server_error', (ctx, err) => console.error('provider: server_error', err));
+provider.on('backchannel.success', (ctx, client) => console.log(`provider: back-channel logout sent to ${client.clientId}`));
+provider.on('backchannel.error', (ctx, err, client) => console.error(`provider: back-channel logout to ${client.clientId} failed: ${err.message}`));
 
 // Check the devInteractions login form ourselves: known user, password === login.
 provider.use(async (ctx, next) => {

@@ -291,6 +291,11 @@ impl Stack {
                 format!("{},{}", stack.spa_redirect(), stack.server_redirect()),
             )
             .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", format!("{}/", stack.app()))
+            // With sessions, a logout at the provider calls our back-channel logout.
+            .envs(options.sessions.then(|| {
+                let uri = stack.function("logout", "/api/backchannel-logout");
+                ("PROVIDER_BACKCHANNEL_LOGOUT_URI", uri)
+            }))
             .envs(options.provider_env.iter().map(|(k, v)| (k, v)));
         stack.spawn("provider", &mut provider);
         let discovery = format!("{}/.well-known/openid-configuration", stack.issuer());
@@ -628,6 +633,30 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
 /// `GET url`'s JSON body (the test fails on an error or a body that is not JSON).
 pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
     http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Logs out at the provider itself (its `end_session_endpoint`, confirmed as a user would),
+/// with the provider's session cookies in `jar`: what a user does at the provider's own page,
+/// without our logout.
+pub async fn log_out_at_provider(http: &reqwest::Client, jar: &mut Jar, issuer: &str) {
+    let url = format!("{issuer}/session/end?client_id={CLIENT_ID}");
+    let mut req = http.get(&url);
+    if let Some(c) = jar.header(&url) {
+        req = req.header(COOKIE, c);
+    }
+    let resp = req.send().await.unwrap();
+    jar.store(&url, &resp);
+    assert_eq!(resp.status(), 200, "the provider's logout page");
+    let html = resp.text().await.unwrap();
+    let action = between(&html, "action=\"", "\"").expect("the logout form");
+    let action = url::Url::parse(&url).unwrap().join(action).unwrap().to_string();
+    let xsrf = between(&html, "name=\"xsrf\" value=\"", "\"").expect("the form's xsrf");
+    let mut req = http.post(&action).form(&[("xsrf", xsrf), ("logout", "yes")]);
+    if let Some(c) = jar.header(&action) {
+        req = req.header(COOKIE, c);
+    }
+    let resp = req.send().await.unwrap();
+    assert!(resp.status().is_redirection(), "logout confirmed: {}", resp.status());
 }
 
 /// The decoded header and claims of a JWT.

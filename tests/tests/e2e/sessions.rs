@@ -4,17 +4,22 @@
 
 use std::time::Duration;
 
-use e2e::{Jar, Options, Stack, client, jwt_parts, sign_in_at_provider};
+use e2e::{Jar, Options, Stack, client, jwt_parts, log_out_at_provider, sign_in_at_provider};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::Value;
 
 /// A SPA login through the provider: our JWT and the session handle cookie (`name=value`).
 async fn spa_session(stack: &Stack, http: &reqwest::Client) -> (String, String) {
+    spa_session_in(stack, http, &mut Jar::default()).await
+}
+
+/// [`spa_session`] keeping the provider's cookies in `jar`.
+async fn spa_session_in(stack: &Stack, http: &reqwest::Client, jar: &mut Jar) -> (String, String) {
     let resp = http.get(stack.function("login", "/api/login")).send().await.unwrap();
     let tx = resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
     let login_url = resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
     let redirect =
-        sign_in_at_provider(http, &mut Jar::default(), &login_url, "alice", "alice").await;
+        sign_in_at_provider(http, jar, &login_url, "alice", "alice").await;
     let resp = http
         .get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
         .header(COOKIE, &tx)
@@ -152,4 +157,41 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     assert_eq!(revoked, (400, Some("invalid_grant".to_owned())), "{}", stack.log("provider"));
     assert_eq!(stack.provider_refresh_grant(&others).await.0, 200);
     stack.assert_log_holds_none(&[value, &token]);
+}
+
+#[tokio::test]
+async fn a_logout_at_the_provider_ends_the_session_through_the_back_channel() {
+    let options = Options {
+        sessions: true,
+        function_env: vec![("SESSION_CHECK".into(), "strict".into())],
+        ..Options::default()
+    };
+    let stack = Stack::start("backchannel", options).await;
+    let http = client();
+    let mut jar = Jar::default();
+    let (token, handle) = spa_session_in(&stack, &http, &mut jar).await;
+    let sid = jwt_parts(&token).1["sid"].as_str().unwrap().to_owned();
+    let items: Vec<Value> = serde_json::from_str(&stack.scan_sessions()).unwrap();
+    let item = items.iter().find(|i| i["h"]["S"] == sid.as_str()).expect("the session item");
+    assert!(item.get("psid").is_some(), "the provider's ID token named its session: {item}");
+    let me = |token: String| {
+        let http = http.clone();
+        let url = stack.function("me", "/api/me");
+        async move { http.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(me(token.clone()).await, 200, "{}", stack.log("functions"));
+
+    // The user signs out at the provider's own page; the provider calls our back-channel.
+    log_out_at_provider(&http, &mut jar, &stack.issuer()).await;
+    assert!(
+        stack.log("provider").contains("back-channel logout sent"),
+        "{}",
+        stack.log("provider")
+    );
+    assert!(!stack.scan_sessions().contains(&sid), "the session item is deleted");
+    let (status, body) = refresh(&stack, &http, &handle).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
+    // SESSION_CHECK=strict: the JWT issued before, still within its exp, is refused.
+    assert_eq!(me(token.clone()).await, 401);
+    stack.assert_log_holds_none(&[handle.split_once('=').unwrap().1, &token]);
 }
