@@ -89,6 +89,13 @@ const provider = new Provider(issuer, {
     }),
   }],
   jwks: { keys: [signingKey] },
+  // Outgoing requests (the back-channel logout): oidc-provider refuses special-use addresses
+  // (SSRF protection) and gives up after 2.5 s; the relying party here is on loopback by
+  // design, and a function's first request under `cargo lambda watch` may take longer.
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, { ...rest, signal: AbortSignal.timeout(10000) });
+  },
   cookies: {
     keys: [randomBytes(32).toString('base64url')],
     // Must not start with __Host- (the backend under test uses __Host- cookies).

@@ -181,6 +181,12 @@ async fn a_logout_at_the_provider_ends_the_session_through_the_back_channel() {
     };
     assert_eq!(me(token.clone()).await, 200, "{}", stack.log("functions"));
 
+    // The logout function's first request starts it (a refusal, deleting nothing), so the
+    // provider's call below meets a running function.
+    let warm = http.post(stack.function("logout", "/api/backchannel-logout")).send().await.unwrap();
+    assert_eq!(warm.status(), 400);
+    assert!(stack.scan_sessions().contains(&sid));
+
     // The user signs out at the provider's own page; the provider calls our back-channel.
     log_out_at_provider(&http, &mut jar, &stack.issuer()).await;
     assert!(
