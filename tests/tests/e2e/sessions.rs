@@ -18,8 +18,7 @@ async fn spa_session_in(stack: &Stack, http: &reqwest::Client, jar: &mut Jar) ->
     let resp = http.get(stack.function("login", "/api/login")).send().await.unwrap();
     let tx = resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
     let login_url = resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
-    let redirect =
-        sign_in_at_provider(http, jar, &login_url, "alice", "alice").await;
+    let redirect = sign_in_at_provider(http, jar, &login_url, "alice", "alice").await;
     let resp = http
         .get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
         .header(COOKIE, &tx)
