@@ -10,8 +10,9 @@ Python 3.11 standard library only. What it does:
 1. Builds `cargo build --release -p login -p callback -p refresh` (native, this machine's architecture;
    under $CARGO_TARGET_DIR when set) unless --skip-build. `--profile dev` uses the debug build
    instead: a smoke run (CI) that shows the harness works, not a measurement.
-2. Starts moto (`.venv/bin/moto_server`) and the local provider (`dev/provider/provider.mjs`,
-   access tokens of PROVIDER_ACCESS_TOKEN_TTL = 3 s), each behind a counting reverse proxy of
+2. Starts moto (`.venv/bin/moto_server`) and the local provider (`dev/provider/provider.mjs`),
+   plus a second instance of that provider whose access tokens live 3 s
+   (`PROVIDER_ACCESS_TOKEN_TTL`, for the refresh grants), each behind a counting reverse proxy of
    its own in this process. The functions reach Secrets Manager and DynamoDB through
    `AWS_ENDPOINT_URL` = the moto proxy, and the provider through `OIDC_ISSUER` = the provider
    proxy (the provider is started with `PROVIDER_ISSUER` = that URL, so its discovery
@@ -33,8 +34,9 @@ Python 3.11 standard library only. What it does:
    process serves two `POST /api/refresh` events (`X-CSRF: 1`), the first with the session
    handle (`__Host-refresh`) the first callback set, the second with the other's: each answer
    must be a 200 with a JWT carrying `sid`, made without a refresh grant (the provider's access
-   token is fresh). Once every implementation has run the round, the harness waits until that
-   access token has expired and a fresh refresh process serves the same two sessions again:
+   token is fresh). Then ours signs in twice more, unmeasured, through the short-lived provider
+   (login, sign-in, callback); once every implementation has run the round, the harness waits
+   until those access tokens have expired and a fresh refresh process serves the two sessions:
    each answer must come from a refresh grant (provider token endpoint, lease and store writes
    in DynamoDB). Peak RSS is VmHWM from /proc/<pid>/status, read after the last response and
    before the process is killed. One unrecorded warm-up round per implementation comes first

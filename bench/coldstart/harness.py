@@ -3,9 +3,10 @@ login URLs, then runs a fresh callback process with what the provider redirected
 an implementation with a refresh function) a fresh refresh process with the session handles
 the callback set; each process behind its own Runtime API emulator, its outbound requests
 taken from the proxies and assigned to init or to one of its invocations, its peak RSS read
-before it is killed. Once every implementation has run a round, the sessions of that round are
-refreshed again by another fresh refresh process after the provider's access token has
-expired, so that each of its requests makes a refresh grant."""
+before it is killed. For refresh grants, a round also signs in twice at a second provider
+instance whose access tokens live a few seconds (not measured); once every implementation has
+run the round, a fresh refresh process serves those two sessions after their access tokens
+have expired, so that each of its requests makes a refresh grant."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .common import (
     CLIENT_ID,
     INVOKE_TIMEOUT,
     LOGS,
-    PROVIDER_ACCESS_TOKEN_TTL,
+    SHORT_ACCESS_TOKEN_TTL,
     REDIRECT_URI,
     REFRESH_COOKIE,
     SECRET_ID,
@@ -38,7 +39,7 @@ from .events import apigw_event, refresh_event, response_cookies
 from .impls import Impl, implementations
 from .proxy import DYNAMODB_TARGET, classify
 from .runtime_api import RuntimeApi
-from .services import Services
+from .services import ProviderInstance, Services
 
 
 class Harness:
@@ -55,7 +56,7 @@ class Harness:
     def start(self):
         self.services.start(self.args.alg)
 
-    def function_env(self, impl: Impl, function: str, api_port: int) -> dict:
+    def function_env(self, impl: Impl, function: str, api_port: int, provider: ProviderInstance) -> dict:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/root"),
@@ -77,7 +78,7 @@ class Harness:
             # Secrets Manager and DynamoDB, both moto behind the one counting proxy.
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.services.moto_proxy.port}",
             # The product's configuration (README), the same for every implementation.
-            "OIDC_ISSUER": self.services.issuer,
+            "OIDC_ISSUER": provider.issuer,
             "OIDC_CLIENT_ID": CLIENT_ID,
             "OIDC_REDIRECT_URI": REDIRECT_URI,
             "SECRET_ID": SECRET_ID,
@@ -90,9 +91,10 @@ class Harness:
         env.update(impl.extra_env)
         return env
 
-    def run_function(self, impl: Impl, function: str, events: list[dict], tag: str) -> dict:
+    def run_function(self, impl: Impl, function: str, events: list[dict], tag: str, provider: ProviderInstance | None = None) -> dict:
+        provider = provider or self.services.provider
         api = RuntimeApi(events, function)
-        env = self.function_env(impl, function, api.port)
+        env = self.function_env(impl, function, api.port, provider)
         logf = open(LOGS / f"{impl.name}-{function}-{tag}.log", "wb")
         t0 = now()
         proc = subprocess.Popen(impl.commands[function], cwd=impl.cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
@@ -117,11 +119,11 @@ class Harness:
             t_resp, body = api.responses[request_id]
             invocations.append({"handed": handed, "response": t_resp, "body": json.loads(body)})
         outbound = []
-        for proxy in (self.services.moto_proxy, self.services.provider_proxy):
+        for proxy in (self.services.moto_proxy, provider.proxy):
             outbound += proxy.between(t0, t_done)
         outbound.sort(key=lambda r: r["start"])
         for r in outbound:
-            r["kind"] = classify(r, self.services.jwks_path)
+            r["kind"] = classify(r, provider.jwks_path)
             r["phase"] = "other"
             if r["start"] < api.first_next:
                 r["phase"] = "init"
@@ -155,7 +157,27 @@ class Harness:
         }
 
     def round(self, impl: Impl, tag: str) -> dict:
-        login = self.run_function(impl, "login", [apigw_event("/api/login", {"return_to": "/orders"}, [])] * 2, tag)
+        login, callback = self.sign_in(impl, tag, self.services.provider)
+        result = {"login": login, "callback": callback}
+        if "refresh" in impl.commands:
+            # The session handle each callback set: the first answer's for the cold refresh,
+            # the second's for the warm one. The provider's access token is fresh (3600 s).
+            result["refresh"] = self.run_refresh(impl, session_cookies(impl, callback), tag, self.services.provider, grant=False)
+            # Two sessions at the short-lived provider, refreshed once its access tokens have
+            # expired (`refresh_expired`); this login and callback are not measured.
+            short = self.services.short_provider
+            _, short_callback = self.sign_in(impl, tag + "-short", short)
+            expired_at = math.floor(time.time()) + SHORT_ACCESS_TOKEN_TTL + 0.05
+            self.pending.append((impl, result, session_cookies(impl, short_callback), expired_at))
+            drop_bodies(short_callback)
+        for run in (login, callback):
+            drop_bodies(run)
+        return result
+
+    def sign_in(self, impl: Impl, tag: str, provider: ProviderInstance) -> tuple[dict, dict]:
+        """A fresh login process (two events), the sign-in at `provider` for both login URLs,
+        a fresh callback process (two events), each answer checked."""
+        login = self.run_function(impl, "login", [apigw_event("/api/login", {"return_to": "/orders"}, [])] * 2, tag, provider)
         callback_events = []
         for resp in login["responses"]:
             if resp.get("statusCode") != 200:
@@ -166,21 +188,10 @@ class Harness:
             if "code" not in q:
                 raise RuntimeError(f"{impl.name}: the provider refused the login: {redirect}")
             callback_events.append(apigw_event("/api/callback", q, response_cookies(resp)))
-        callback = self.run_function(impl, "callback", callback_events, tag)
+        callback = self.run_function(impl, "callback", callback_events, tag, provider)
         for resp in callback["responses"]:
             self.check_token(impl, "callback", resp)
-        result = {"login": login, "callback": callback}
-        if "refresh" in impl.commands:
-            # The session handle each callback set: the first answer's for the cold refresh,
-            # the second's for the warm one.
-            handles = [session_cookie(impl, resp) for resp in callback["responses"]]
-            expired_at = math.floor(time.time()) + PROVIDER_ACCESS_TOKEN_TTL + 0.05
-            result["refresh"] = self.run_refresh(impl, handles, tag, grant=False)
-            self.pending.append((impl, result, handles, expired_at))
-        # Bodies hold tokens: keep only their size.
-        for run in (login, callback):
-            drop_bodies(run)
-        return result
+        return login, callback
 
     def check_token(self, impl: Impl, function: str, resp: dict) -> dict:
         """A `200` answer with our JWT signed with the chosen algorithm; its claims."""
@@ -192,27 +203,28 @@ class Harness:
             raise RuntimeError(f"{impl.name} signed our JWT with {header.get('alg')}, not {self.args.alg}")
         return claims
 
-    def run_refresh(self, impl: Impl, handles: list[str], tag: str, grant: bool) -> dict:
+    def run_refresh(self, impl: Impl, handles: list[str], tag: str, provider: ProviderInstance, grant: bool) -> dict:
         """A fresh refresh process serving `POST /api/refresh` for each handle; each answer must
         be a `200` with a JWT of the session (a `401` is a failure, not a fast answer), each made
         with a refresh grant at the provider exactly when `grant`."""
-        run = self.run_function(impl, "refresh", [refresh_event(h) for h in handles], tag + ("-expired" if grant else ""))
+        run = self.run_function(impl, "refresh", [refresh_event(h) for h in handles], tag + ("-expired" if grant else ""), provider)
         for i, resp in enumerate(run["responses"]):
             if not self.check_token(impl, "refresh", resp).get("sid"):
                 raise RuntimeError(f"{impl.name} refresh answered a JWT without `sid`")
             grants = sum(1 for o in run["outbound"] if o["phase"] == f"invoke{i}" and o["kind"] == "token")
             if grants != int(grant):
-                why = "the provider's access token had not expired" if grant else f"over {PROVIDER_ACCESS_TOKEN_TTL - 1} s passed since the callback"
+                why = "the provider's access token had not expired" if grant else "the provider's access token had expired"
                 raise RuntimeError(f"{impl.name} refresh request {i} made {grants} refresh grants, expected {int(grant)} ({why}?)")
         drop_bodies(run)
         return run
 
     def refresh_expired(self) -> None:
-        """The last round's sessions again, once the provider's access token has expired: each
-        request makes a refresh grant (provider round trip, lease and store writes)."""
+        """The last round's sessions at the short-lived provider, once its access tokens have
+        expired: each request makes a refresh grant (provider round trip, lease and store
+        writes). The other implementations' rounds ran meanwhile, so the wait is shorter."""
         for impl, result, handles, expired_at in self.pending:
             time.sleep(max(0.0, expired_at - time.time()))
-            result["refresh_expired"] = self.run_refresh(impl, handles, "expired", grant=True)
+            result["refresh_expired"] = self.run_refresh(impl, handles, "expired", self.services.short_provider, grant=True)
         self.pending.clear()
 
     def run(self) -> dict:
@@ -236,8 +248,8 @@ class Harness:
             "n": self.args.n,
             "alg": self.args.alg,
             "impls": {n: {"label": self.impls[n].label, "rounds": results[n]} for n in names},
-            "issuer_announces_iss_parameter": self.services.iss_parameter,
-            "provider_access_token_ttl": PROVIDER_ACCESS_TOKEN_TTL,
+            "issuer_announces_iss_parameter": self.services.provider.iss_parameter,
+            "short_access_token_ttl": SHORT_ACCESS_TOKEN_TTL,
             "seconds": round(time.time() - started, 1),
             "loadavg_before": load_before,
             "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
@@ -245,12 +257,12 @@ class Harness:
         }
 
 
-def session_cookie(impl: Impl, resp: dict) -> str:
-    """`__Host-refresh=<handle>` as a callback's answer set it."""
-    for cookie in response_cookies(resp):
-        if cookie.startswith(REFRESH_COOKIE + "="):
-            return cookie
-    raise RuntimeError(f"{impl.name} callback set no {REFRESH_COOKIE} cookie (sessions off? SESSION_TABLE={SESSION_TABLE})")
+def session_cookies(impl: Impl, callback: dict) -> list[str]:
+    """`__Host-refresh=<handle>` as each of a callback process's answers set it."""
+    found = [[c for c in response_cookies(resp) if c.startswith(REFRESH_COOKIE + "=")] for resp in callback["responses"]]
+    if not all(found):
+        raise RuntimeError(f"{impl.name} callback set no {REFRESH_COOKIE} cookie (sessions off? SESSION_TABLE={SESSION_TABLE})")
+    return [cookies[0] for cookies in found]
 
 
 def drop_bodies(run: dict) -> None:

@@ -1,6 +1,6 @@
 """The services the functions talk to, started by the harness: moto (Secrets Manager and
-DynamoDB) and the local OpenID provider (dev/provider/provider.mjs), each behind a counting
-proxy; the secret they read (one signing key from `openssl genpkey`), seeded into moto; the
+DynamoDB) and the local OpenID provider (dev/provider/provider.mjs; a second instance with
+short-lived access tokens for the refresh grants), each behind a counting proxy; the secret they read (one signing key from `openssl genpkey`), seeded into moto; the
 session table, made by dev/session_table.py from template.yaml's declaration; and the stop."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .common import (
     CLIENT_ID,
     HARNESS_HEADER,
     LOGS,
-    PROVIDER_ACCESS_TOKEN_TTL,
+    SHORT_ACCESS_TOKEN_TTL,
     REDIRECT_URI,
     ROOT,
     SECRET_ID,
@@ -32,9 +32,9 @@ from .proxy import Proxy
 
 
 class Services:
-    """Once started: `moto_proxy` (Secrets Manager and DynamoDB) and `provider_proxy`, the
-    provider's `issuer` (the proxy's URL), its `jwks_path` and whether it announces the `iss`
-    parameter."""
+    """Once started: `moto_proxy` (Secrets Manager and DynamoDB), `provider` (the rounds'
+    provider) and `short_provider` (another instance of it whose access tokens live
+    SHORT_ACCESS_TOKEN_TTL seconds, for the refresh grants), each a `ProviderInstance`."""
 
     def __init__(self):
         self.procs: list[subprocess.Popen] = []
@@ -59,27 +59,31 @@ class Services:
             env={**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"},
         )
 
-        provider_port = free_port()
-        self.provider_proxy = Proxy("provider", provider_port)
-        self.issuer = f"http://127.0.0.1:{self.provider_proxy.port}"
-        log(f"starting the provider on :{provider_port}, issuer {self.issuer} (counting proxy)")
+        self.provider = self.start_provider("provider", secret, {})
+        self.short_provider = self.start_provider("provider-short", secret, {"PROVIDER_ACCESS_TOKEN_TTL": str(SHORT_ACCESS_TOKEN_TTL)})
+
+    def start_provider(self, name: str, secret: dict, extra_env: dict) -> "ProviderInstance":
+        port = free_port()
+        provider = ProviderInstance(Proxy(name, port))
+        log(f"starting {name} on :{port}, issuer {provider.issuer} (counting proxy)")
         env = dict(os.environ)
         env.update(
-            PROVIDER_PORT=str(provider_port),
+            PROVIDER_PORT=str(port),
             PROVIDER_HOST="127.0.0.1",
-            PROVIDER_ISSUER=self.issuer,
+            PROVIDER_ISSUER=provider.issuer,
             OIDC_CLIENT_ID=CLIENT_ID,
             OIDC_CLIENT_SECRET=secret["client_secret"],
             PROVIDER_REDIRECT_URIS=REDIRECT_URI,
-            PROVIDER_ACCESS_TOKEN_TTL=str(PROVIDER_ACCESS_TOKEN_TTL),
+            **extra_env,
         )
-        self.spawn("provider", ["node", "provider.mjs"], cwd=ROOT / "dev" / "provider", env=env)
-        discovery_url = f"{self.issuer}/.well-known/openid-configuration"
-        wait_http(discovery_url, 60, "provider", {HARNESS_HEADER: "1"})
+        self.spawn(name, ["node", "provider.mjs"], cwd=ROOT / "dev" / "provider", env=env)
+        discovery_url = f"{provider.issuer}/.well-known/openid-configuration"
+        wait_http(discovery_url, 60, name, {HARNESS_HEADER: "1"})
         _, _, doc = Browser().request("GET", discovery_url)
         doc = json.loads(doc)
-        self.jwks_path = urllib.parse.urlsplit(doc["jwks_uri"]).path
-        self.iss_parameter = bool(doc.get("authorization_response_iss_parameter_supported"))
+        provider.jwks_path = urllib.parse.urlsplit(doc["jwks_uri"]).path
+        provider.iss_parameter = bool(doc.get("authorization_response_iss_parameter_supported"))
+        return provider
 
     def spawn(self, name: str, cmd: list[str], **kw) -> subprocess.Popen:
         out = open(LOGS / f"{name}.log", "ab")
@@ -100,6 +104,17 @@ class Services:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+
+
+class ProviderInstance:
+    """One provider process behind its counting proxy: its `issuer` (the proxy's URL), its
+    `jwks_path` and whether it announces the `iss` parameter."""
+
+    def __init__(self, proxy: Proxy):
+        self.proxy = proxy
+        self.issuer = f"http://127.0.0.1:{proxy.port}"
+        self.jwks_path = ""
+        self.iss_parameter = False
 
 
 def wait_http(url: str, seconds: float, what: str, headers: dict | None = None) -> None:
