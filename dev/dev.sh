@@ -103,6 +103,7 @@ start provider env -C dev/provider \
   PROVIDER_PORT="$PROVIDER_PORT" OIDC_CLIENT_ID="$CLIENT_ID" OIDC_CLIENT_SECRET="$CLIENT_SECRET" \
   PROVIDER_REDIRECT_URIS="http://localhost:$DEMO_PORT/callback,http://localhost:$DEMO_PORT/authorization-code/callback" \
   PROVIDER_POST_LOGOUT_REDIRECT_URIS="http://localhost:$DEMO_PORT/" \
+  PROVIDER_BACKCHANNEL_LOGOUT_URI="http://127.0.0.1:$API_PORT/lambda-url/logout/api/backchannel-logout" \
   node provider.mjs
 wait_for provider "http://localhost:$PROVIDER_PORT/.well-known/openid-configuration" 30
 
