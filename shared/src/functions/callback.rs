@@ -21,7 +21,7 @@ use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
-use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError};
+use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, WithProvider};
 use crate::error::Error;
 use crate::infra::config::Config;
 use crate::infra::http::Http;
@@ -67,16 +67,11 @@ impl Callback {
     /// [`StartError::Provider`] when the provider cannot serve this relying party.
     pub fn with_jwks_cooldown(
         parts: Parts,
-        DiscoveredWithKeys { metadata, jwks }: DiscoveredWithKeys,
+        fetched: DiscoveredWithKeys,
         cooldown: Duration,
     ) -> Result<Self, StartError> {
-        let Parts { config, secret, http, dynamodb } = parts;
-        let (client_secret, signing_keys, cookie_keys) = secret.into_parts();
-        let sessions = Parts::sessions(&config, dynamodb, &cookie_keys)?;
-        let jwks_uri = metadata.jwks_uri().to_string();
-        let provider = Provider::new(metadata, &config, &client_secret)
-            .map_err(|source| StartError::provider(&config, source))?;
-        let jwks = JwksCache::new(jwks_uri, jwks, &provider, http.clone(), cooldown);
+        let WithProvider { config, http, provider, jwks, signing_keys, cookie_keys, sessions } =
+            parts.with_provider(fetched, cooldown)?;
         let session = SessionTokens::from_config(&config, signing_keys);
         Ok(Self { config, provider, jwks, http, cookie_keys, session, sessions })
     }

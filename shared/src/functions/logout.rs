@@ -134,8 +134,7 @@ impl Logout {
         let (Some(sessions), Some(jwks)) = (&self.sessions, &self.jwks) else {
             return Err(Error::SessionsOff);
         };
-        let form = req.content_type.and_then(|t| t.split(';').next()).map(str::trim);
-        if !form.is_some_and(|t| t.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+        if !req.has_content_type("application/x-www-form-urlencoded") {
             return Err(Error::LogoutTokenRefused("not a form body"));
         }
         let body = std::str::from_utf8(req.body)

@@ -13,7 +13,7 @@ use http::StatusCode;
 use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
 use serde::Serialize;
 
-use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError};
+use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, WithProvider};
 use crate::error::Error;
 use crate::infra::http::Http;
 use crate::oidc::exchange::exchange_refresh_token;
@@ -44,17 +44,9 @@ pub struct Refresh {
 impl ColdStart for Refresh {
     type Fetch = DiscoveredWithKeys;
 
-    fn build(
-        parts: Parts,
-        DiscoveredWithKeys { metadata, jwks }: DiscoveredWithKeys,
-    ) -> Result<Self, StartError> {
-        let Parts { config, secret, http, dynamodb } = parts;
-        let (client_secret, signing_keys, cookie_keys) = secret.into_parts();
-        let sessions = Parts::sessions(&config, dynamodb, &cookie_keys)?;
-        let jwks_uri = metadata.jwks_uri().to_string();
-        let provider = Provider::new(metadata, &config, &client_secret)
-            .map_err(|source| StartError::provider(&config, source))?;
-        let jwks = JwksCache::new(jwks_uri, jwks, &provider, http.clone(), JWKS_REFETCH_COOLDOWN);
+    fn build(parts: Parts, fetched: DiscoveredWithKeys) -> Result<Self, StartError> {
+        let WithProvider { config, http, provider, jwks, signing_keys, sessions, .. } =
+            parts.with_provider(fetched, JWKS_REFETCH_COOLDOWN)?;
         let session = SessionTokens::from_config(&config, signing_keys);
         Ok(Self { provider, jwks, http, session, sessions })
     }

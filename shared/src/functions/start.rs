@@ -7,17 +7,19 @@
 //! one that never talks to the provider asks for [`NoProvider`] and has none.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::infra::aws::{AwsEnv, dynamodb_client, secrets_client};
 use crate::infra::config::{Config, ConfigError};
 use crate::infra::http::{Http, http_client};
 use crate::oidc::discovery::{Metadata, ProviderError, discover};
-use crate::oidc::jwks::fetch_jwks;
+use crate::oidc::jwks::{JwksCache, fetch_jwks};
 use crate::oidc::key::ProviderKeySet;
+use crate::oidc::provider::Provider;
 use crate::sessions::{SessionKeys, Sessions};
 use crate::tokens::secret::{self, Secret, SecretError};
 use crate::tokens::secret::{CookieKey, KeyRing};
+use crate::tokens::signing::SigningKey;
 
 /// Why a function refuses to start. Each message names what to fix; none carries a secret.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +140,49 @@ impl Fetch for DiscoveredWithKeys {
         let metadata = discover(http, &config.issuer_str).await?;
         let jwks = fetch_jwks(http, metadata.jwks_uri().as_str()).await?;
         Ok(Self { metadata, jwks })
+    }
+}
+
+/// What a function that calls the provider and verifies its ID tokens (callback, refresh)
+/// assembles from [`Parts`] and [`DiscoveredWithKeys`].
+pub struct WithProvider {
+    /// The configuration.
+    pub config: Config,
+    /// The outbound HTTP client.
+    pub http: Http,
+    /// The provider's client, with the client secret.
+    pub provider: Provider,
+    /// The provider's keys, refetched at most once per the cooldown given.
+    pub jwks: JwksCache,
+    /// Our signing keys.
+    pub signing_keys: KeyRing<SigningKey>,
+    /// Our cookie keys.
+    pub cookie_keys: KeyRing<CookieKey>,
+    /// The session table, when sessions are on.
+    pub sessions: Option<Sessions>,
+}
+
+impl Parts {
+    /// The provider's client and JWKS cache (refetching at most once per `cooldown`), the
+    /// session table, and the keys of the secret.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Provider`] when the provider cannot serve this relying party;
+    /// [`StartError::Sessions`].
+    pub fn with_provider(
+        self,
+        DiscoveredWithKeys { metadata, jwks }: DiscoveredWithKeys,
+        cooldown: Duration,
+    ) -> Result<WithProvider, StartError> {
+        let Self { config, secret, http, dynamodb } = self;
+        let (client_secret, signing_keys, cookie_keys) = secret.into_parts();
+        let sessions = Self::sessions(&config, dynamodb, &cookie_keys)?;
+        let jwks_uri = metadata.jwks_uri().to_string();
+        let provider = Provider::new(metadata, &config, &client_secret)
+            .map_err(|source| StartError::provider(&config, source))?;
+        let jwks = JwksCache::new(jwks_uri, jwks, &provider, http.clone(), cooldown);
+        Ok(WithProvider { config, http, provider, jwks, signing_keys, cookie_keys, sessions })
     }
 }
 

@@ -56,9 +56,14 @@ impl Request<'_> {
     /// True when the body is declared JSON (`application/json`, any parameters, any case):
     /// a type a cross-site form cannot send without a CORS preflight.
     pub fn is_json(&self) -> bool {
+        self.has_content_type("application/json")
+    }
+
+    /// True when the body is declared as media type `mime` (any parameters, any case).
+    pub fn has_content_type(&self, mime: &str) -> bool {
         self.content_type
             .and_then(|t| t.split(';').next())
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case(mime))
     }
 }
 
