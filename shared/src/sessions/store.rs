@@ -82,8 +82,21 @@ fn store_error<E: ProvideErrorMetadata, R>(what: &str) -> impl Fn(SdkError<E, R>
     }
 }
 
-fn conditional_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+/// Whether the conditional write `what` was made: `false` when its condition did not hold.
+fn written<T, E: ProvideErrorMetadata, R>(
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<bool, Error> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(store_error(what)(e)),
+    }
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -278,11 +291,10 @@ impl Sessions {
             .expression_attribute_values(":ttl", n(self.expiry(record.created, now)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Err(Error::SessionExpired("ended meanwhile")),
-            Err(e) => Err(store_error("UpdateItem")(e)),
+        if !written("UpdateItem", result)? {
+            return Err(Error::SessionExpired("ended meanwhile"));
         }
+        Ok(())
     }
 
     /// Takes the refresh lease of `record` at `now`, if its version is still the one read and
@@ -308,11 +320,7 @@ impl Sessions {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Some(Lease { owner })),
-            Err(e) if conditional_failed(&e) => Ok(None),
-            Err(e) => Err(store_error("UpdateItem")(e)),
-        }
+        Ok(written("UpdateItem", result)?.then_some(Lease { owner }))
     }
 
     /// Stores what a refresh grant gave, under `lease`: the sealed tokens, `ver` + 1, the use
@@ -349,11 +357,7 @@ impl Sessions {
             .expression_attribute_values(":owner", s(&lease.owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(store_error("UpdateItem")(e)),
-        }
+        written("UpdateItem", result)
     }
 
     /// Gives `lease` back without a new version (the provider could not be reached): the next
@@ -373,11 +377,9 @@ impl Sessions {
             .expression_attribute_values(":owner", s(&lease.owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(store_error("UpdateItem")(e)),
-        }
+        // Not holding the lease any more is fine: someone else has it, or none is needed.
+        written("UpdateItem", result)?;
+        Ok(())
     }
 
     /// The session again, after another refresh may have changed it.
@@ -449,11 +451,7 @@ impl Sessions {
             .condition_expression("attribute_not_exists(h)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if conditional_failed(&e) => Ok(false),
-            Err(e) => Err(store_error("PutItem")(e)),
-        }
+        written("PutItem", result)
     }
 
     /// Forgets logout token `jti` again, so that the provider's retry of a back-channel
@@ -510,10 +508,8 @@ impl Sessions {
                     .condition_expression("subj = :subj")
                     .expression_attribute_values(":subj", s(scoped(idp, sub)));
             }
-            match delete.send().await {
-                Ok(_) => ended += 1,
-                Err(e) if conditional_failed(&e) => {}
-                Err(e) => return Err(store_error("DeleteItem")(e)),
+            if written("DeleteItem", delete.send().await)? {
+                ended += 1;
             }
         }
         Ok(ended)
