@@ -318,6 +318,52 @@ def summarize(rounds: list[dict]) -> dict:
     return s
 
 
+def authorizer_section(w, rounds: list[dict]) -> None:
+    """What `SESSION_CHECK=strict` adds to an uncached Lambda authorizer call: the harness ran,
+    in each round, a fresh stateless and a fresh strict authorizer process on the same events."""
+    rounds = [r["authorizer"] for r in rounds if "authorizer" in r]
+
+    def ms2(v: float) -> str:
+        return "n/a" if v != v else f"{v:.2f}"
+
+    if not rounds:
+        return
+    n_events = len(rounds[0]["stateless"]["invokes_ms"])
+
+    def first(mode):
+        return [r[mode]["invokes_ms"][0] for r in rounds]
+
+    def warm(mode):
+        return [t for r in rounds for t in r[mode]["invokes_ms"][1:]]
+
+    def added(pick):
+        """Per round: strict minus stateless (first invoke), or the difference of the rounds'
+        medians (warm invokes)."""
+        if pick == "first":
+            return [r["strict"]["invokes_ms"][0] - r["stateless"]["invokes_ms"][0] for r in rounds]
+        return [med(r["strict"]["invokes_ms"][1:]) - med(r["stateless"]["invokes_ms"][1:]) for r in rounds]
+
+    w("### `SESSION_CHECK=strict`: the cost of one uncached authorizer call")
+    w("")
+    w(f"Each round runs two fresh `authorizer` processes, stateless then strict (`SESSION_CHECK=strict`), on the")
+    w(f"same {n_events} REQUEST authorizer events (payload 2.0, a bearer JWT of a live session from that round's refresh):")
+    w("what API Gateway sends when its authorizer cache has no decision for the token. Every decision must allow,")
+    w("and the strict process must make exactly one DynamoDB request (the session's `GetItem`) per event, the")
+    w("stateless one none (both checked: the run fails otherwise). The first event of a process also opens")
+    w("its connection to DynamoDB. Times are event handed → decision received, in the harness; on loopback")
+    w("moto answers a `GetItem` in about a millisecond, where DynamoDB in the same region takes a few.")
+    w("")
+    w("| per call | stateless median (p90) | strict median (p90) | added by strict, median of rounds (p90) |")
+    w("| --- | --- | --- | --- |")
+    for label, pick, fs, fst in (
+        ("first call of a fresh process", "first", first("stateless"), first("strict")),
+        ("warm call", "warm", warm("stateless"), warm("strict")),
+    ):
+        extra = added(pick)
+        w(f"| {label} | {ms2(med(fs))} ({ms2(pct(fs, 90))}) ms | {ms2(med(fst))} ({ms2(pct(fst, 90))}) ms | {ms2(med(extra))} ({ms2(pct(extra, 90))}) ms |")
+    w("")
+
+
 def ms(v: float) -> str:
     if v != v:
         return "n/a"
@@ -498,6 +544,7 @@ def main() -> int:
         for fn in (ours or {}).get("functions", []):
             w(f"| {labels[fn]} | {med(ours[f'{fn}_ddb_cold']):g} ({ours[f'{fn}_ddb_cold_kinds']}) | {med(ours[f'{fn}_ddb_warm']):g} ({ours[f'{fn}_ddb_warm_kinds']}) |")
         w("")
+        authorizer_section(w, impls.get("rust", {}).get("rounds", []))
         for fn, key in (("callback", "median_round"), ("refresh", "median_refresh_round")):
             w(f"### Cold-start timeline of the median {fn} round (ms from process start)")
             w("")

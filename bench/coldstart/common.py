@@ -29,6 +29,8 @@ REFRESH_COOKIE = "__Host-refresh"
 SHORT_ACCESS_TOKEN_TTL = 3
 HARNESS_HEADER = "X-Bench-Harness"
 INVOKE_TIMEOUT = 60.0
+# Authorizer events per process (the first opens the connections; the rest are warm).
+AUTHORIZER_EVENTS = 6
 
 now = time.perf_counter
 

@@ -72,3 +72,28 @@ def response_cookies(resp: dict) -> list[str]:
 def refresh_event(cookie: str) -> dict:
     """`POST /api/refresh` as the app sends it: `X-CSRF: 1` and the session handle cookie."""
     return apigw_event("/api/refresh", {}, [cookie], "POST", {"x-csrf": "1"})
+
+
+def authorizer_event(token: str) -> dict:
+    """An API Gateway HTTP API REQUEST authorizer event (payload 2.0) for `GET /api/orders`
+    with `Authorization: Bearer <token>`, as in functions/authorizer's tests: what API Gateway
+    sends when its authorizer cache holds no decision for this token."""
+    path = "/api/orders"
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/$default/GET{path}",
+        "identitySource": [f"Bearer {token}"],
+        "routeKey": f"GET {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"authorization": f"Bearer {token}", "host": "api.example.com"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "a1b2c3d4e5",
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10"},
+            "requestId": base64.b64encode(secrets.token_bytes(10)).decode(),
+            "routeKey": f"GET {path}",
+            "stage": "$default",
+        },
+    }

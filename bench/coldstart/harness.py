@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .browser import Browser
 from .common import (
+    AUTHORIZER_EVENTS,
     CLIENT_ID,
     INVOKE_TIMEOUT,
     LOGS,
@@ -35,7 +36,7 @@ from .common import (
     log,
     now,
 )
-from .events import apigw_event, refresh_event, response_cookies
+from .events import apigw_event, authorizer_event, refresh_event, response_cookies
 from .impls import Impl, implementations
 from .proxy import DYNAMODB_TARGET, classify
 from .runtime_api import RuntimeApi
@@ -91,10 +92,10 @@ class Harness:
         env.update(impl.extra_env)
         return env
 
-    def run_function(self, impl: Impl, function: str, events: list[dict], tag: str, provider: ProviderInstance | None = None) -> dict:
+    def run_function(self, impl: Impl, function: str, events: list[dict], tag: str, provider: ProviderInstance | None = None, env: dict | None = None) -> dict:
         provider = provider or self.services.provider
         api = RuntimeApi(events, function)
-        env = self.function_env(impl, function, api.port, provider)
+        env = {**self.function_env(impl, function, api.port, provider), **(env or {})}
         logf = open(LOGS / f"{impl.name}-{function}-{tag}.log", "wb")
         t0 = now()
         proc = subprocess.Popen(impl.commands[function], cwd=impl.cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
@@ -163,6 +164,8 @@ class Harness:
             # The session handle each callback set: the first answer's for the cold refresh,
             # the second's for the warm one. The provider's access token is fresh (3600 s).
             result["refresh"] = self.run_refresh(impl, session_cookies(impl, callback), tag, self.services.provider, grant=False)
+            if "authorizer" in impl.commands:
+                result["authorizer"] = self.run_authorizer(impl, result["refresh"].pop("tokens"), tag)
             # Two sessions at the short-lived provider, refreshed once its access tokens have
             # expired (`refresh_expired`); this login and callback are not measured.
             short = self.services.short_provider
@@ -215,8 +218,30 @@ class Harness:
             if grants != int(grant):
                 why = "the provider's access token had not expired" if grant else "the provider's access token had expired"
                 raise RuntimeError(f"{impl.name} refresh request {i} made {grants} refresh grants, expected {int(grant)} ({why}?)")
+        # Our JWTs of these live sessions, for the authorizer.
+        run["tokens"] = [json.loads(resp["body"])["token"] for resp in run["responses"]]
         drop_bodies(run)
         return run
+
+    def run_authorizer(self, impl: Impl, tokens: list[str], tag: str) -> dict:
+        """What `SESSION_CHECK=strict` costs an uncached authorizer call: two fresh authorizer
+        processes, stateless then strict, each deciding the same REQUEST events (bearer tokens
+        of live sessions, AUTHORIZER_EVENTS in all). Every decision must allow; the strict one
+        must make exactly one DynamoDB request (the session's `GetItem`) in each invoke, the
+        stateless one none. The first invoke of each also opens its connections."""
+        events = [authorizer_event(tokens[i % len(tokens)]) for i in range(AUTHORIZER_EVENTS)]
+        runs = {}
+        for mode in ("stateless", "strict"):
+            run = self.run_function(impl, "authorizer", events, f"{tag}-{mode}", env={"SESSION_CHECK": mode})
+            for i, resp in enumerate(run["responses"]):
+                if resp.get("isAuthorized") is not True:
+                    raise RuntimeError(f"{impl.name} authorizer ({mode}) refused a live session's token: {resp}")
+                reads = sum(1 for o in run["outbound"] if o["phase"] == f"invoke{i}" and o["dynamodb"])
+                if reads != (mode == "strict"):
+                    raise RuntimeError(f"{impl.name} authorizer ({mode}) made {reads} DynamoDB requests in invoke {i}")
+            drop_bodies(run)
+            runs[mode] = run
+        return runs
 
     def refresh_expired(self) -> None:
         """The last round's sessions at the short-lived provider, once its access tokens have
@@ -225,6 +250,7 @@ class Harness:
         for impl, result, handles, expired_at in self.pending:
             time.sleep(max(0.0, expired_at - time.time()))
             result["refresh_expired"] = self.run_refresh(impl, handles, "expired", self.services.short_provider, grant=True)
+            result["refresh_expired"].pop("tokens")
         self.pending.clear()
 
     def run(self) -> dict:

@@ -31,6 +31,7 @@ def implementations(profile: str) -> dict[str, Impl]:
                 "login": [str(built / "login")],
                 "callback": [str(built / "callback")],
                 "refresh": [str(built / "refresh")],
+                "authorizer": [str(built / "authorizer")],
             },
         ),
         "python": Impl(
@@ -68,6 +69,6 @@ def variant(spec: str) -> Impl:
 
 def build(profile: str) -> None:
     release = ["--release"] if profile == "release" else []
-    cmd = ["nice", "-n", "10", "cargo", "build", *release, "-p", "login", "-p", "callback", "-p", "refresh"]
+    cmd = ["nice", "-n", "10", "cargo", "build", *release, "-p", "login", "-p", "callback", "-p", "refresh", "-p", "authorizer"]
     log("building: " + " ".join(cmd))
     subprocess.run(cmd, cwd=ROOT, check=True)

@@ -5,7 +5,9 @@
 //   of one browser logging in at once;
 // - `session`: with server-side sessions, one SPA login kept for STAY_SECONDS by the page's
 //   refreshes (a reload in the middle), a second tab that resumes the session, and a logout in
-//   the first tab that ends it in the second. Needs PROVIDER (the provider's origin).
+//   the first tab that ends it in the second; then a new login that the user ends at the
+//   provider's own end-session page, which reaches the backend over the back channel.
+//   Needs PROVIDER (the provider's origin).
 //
 // Environment: APP (the demo's origin), USER_LOGIN/USER_PASSWORD, SHOTS (screenshot folder),
 // CHROMIUM (default /usr/bin/chromium).
@@ -236,6 +238,43 @@ async function session() {
     refresh: ended,
     heading: await second.textContent('#signed-out h2'),
     ...(await held(second)),
+  });
+
+  // 5. Back-channel logout: sign in again, then end the session at the provider itself, in a
+  // tab of the provider alone (its end-session page, not our logout). The provider tells the
+  // backend over the back channel; the token the app still holds is refused at once by
+  // /api/me (SESSION_CHECK=strict), and the app's next refresh finds the session gone.
+  phase = 'sign-in-again';
+  await page.bringToFront();
+  await page.click('#login');
+  await throughProvider('body[data-state="signed-in"]');
+  const again = await held(page);
+  const token = JSON.parse(await page.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY)).token;
+  const meStatus = () => page.evaluate(async (bearer) => {
+    const resp = await fetch('/api/me', { headers: { Authorization: `Bearer ${bearer}` } });
+    return { status: resp.status, body: await resp.json().catch(() => null) };
+  }, token);
+  const meBefore = await meStatus();
+  phase = 'provider-logout';
+  const discovery = await (await fetch(`${provider}/.well-known/openid-configuration`)).json();
+  const idp = await context.newPage();
+  await idp.goto(discovery.end_session_endpoint);
+  await Promise.all([idp.waitForNavigation(), idp.click('button[name="logout"][value="yes"]')]);
+  const providerPage = (await idp.textContent('body')).trim().slice(0, 200);
+  await idp.close();
+  phase = 'after-provider-logout';
+  const meAfter = await meStatus();
+  const refresh = await refreshDuring(page, () => page.reload());
+  await page.waitForSelector('#session-ended');
+  await page.screenshot({ path: `${shots}/ended-at-provider.png`, fullPage: true });
+  step('ended-at-provider', {
+    signedInAgain: { askedPassword: sawLoginForm, ...again },
+    meBefore,
+    providerPage,
+    meAfter,
+    refresh,
+    heading: await page.textContent('#signed-out h2'),
+    ...(await held(page)),
   });
   report.providerRequests = providerRequests;
 }

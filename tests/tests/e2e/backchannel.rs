@@ -6,7 +6,7 @@
 use http::Method;
 use serde_json::{Value, json};
 use shared::testing::{self, jws};
-use shared::{Access, Logout, Request, serve, unix_now};
+use shared::{Access, Logout, Presented, Request, serve, unix_now};
 
 use crate::refresh_grant::{Deployment, Session, assert_refusal};
 
@@ -167,15 +167,26 @@ async fn strict_session_check_refuses_the_jwt_of_an_ended_session_stateless_does
     let logout: Logout = deployment.another().await;
     let session = deployment.sign_in(60).await;
     let now = unix_now();
+    // The Lambda authorizer's decision, from the same bearer token.
+    let bearer = format!("Bearer {}", session.token);
+    let presented = Presented {
+        method: &Method::GET,
+        authorization: Some(&bearer),
+        cookies: None,
+        csrf: false,
+    };
     assert_eq!(me(&strict, &session.token, now).await.status(), 200);
     assert_eq!(me(&stateless, &session.token, now).await.status(), 200);
+    assert!(strict.authorize(&presented, now).await.is_some());
 
     assert_ok_no_store(&backchannel(&logout, &token_for(&deployment, &session), now).await);
     let refused = me(&strict, &session.token, now).await;
     assert_eq!(refused.status(), 401, "{}", refused.body());
     assert_eq!(testing::callbacks::json_body(&refused)["error"], "invalid_token");
+    assert!(strict.authorize(&presented, now).await.is_none(), "the authorizer let it through");
     // The default stays stateless: the token works until its exp.
     assert_eq!(me(&stateless, &session.token, now).await.status(), 200);
+    assert!(stateless.authorize(&presented, now).await.is_some());
     // A token of ours without a session (minted stateless) is refused by the strict check.
     let user = shared::User { sub: "alice".into(), email: None, email_verified: None, name: None };
     let bare = strict.session().mint(&user, &deployment.provider.issuer(), now).unwrap();

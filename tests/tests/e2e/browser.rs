@@ -1,5 +1,6 @@
 //! Both flows in headless Chromium, clicking through the demo SPA (tests/browser/flows.mjs), and
-//! a session kept by the demo's refreshes across several JWT lifetimes and two tabs.
+//! a session kept by the demo's refreshes across several JWT lifetimes and two tabs, ended by
+//! our logout in one tab and, after a new login, by a logout at the provider (back channel).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -130,7 +131,11 @@ async fn browser_session_outlives_several_jwts_and_logout_in_one_tab_ends_the_ot
     let options = Options {
         demo: true,
         sessions: true,
-        function_env: vec![("SESSION_TTL_SECONDS".into(), JWT_TTL_SECONDS.to_string())],
+        function_env: vec![
+            ("SESSION_TTL_SECONDS".into(), JWT_TTL_SECONDS.to_string()),
+            // A JWT of an ended session is refused by /api/me at once.
+            ("SESSION_CHECK".into(), "strict".into()),
+        ],
         // Shorter than our JWT: every refresh of the page runs a refresh grant at the provider.
         provider_env: vec![("PROVIDER_ACCESS_TOKEN_TTL".into(), "20".into())],
         ..Options::default()
@@ -194,13 +199,36 @@ async fn browser_session_outlives_several_jwts_and_logout_in_one_tab_ends_the_ot
     assert_eq!(ended["stored"], false, "the tab forgot its token: {ended}");
     assert_eq!(ended["claimsShown"], false, "{ended}");
 
-    // The browser saw the provider only at sign-in and at logout: every refresh grant went
+    // A new login, ended by the user at the provider's own end-session page: the provider
+    // calls our back-channel logout, the JWT the page still holds is refused by /api/me
+    // (strict check), and the page's next refresh learns that the session has ended.
+    let provider_ended = step("ended-at-provider");
+    let again = &provider_ended["signedInAgain"];
+    assert!(alice(again), "{provider_ended}");
+    assert_eq!(again["askedPassword"], true, "the first logout ended the provider's session");
+    let new_sid = again["claims"]["sid"].as_str().unwrap();
+    assert_ne!(new_sid, sid, "a new login is a new session");
+    assert_eq!(provider_ended["meBefore"]["status"], 200, "{provider_ended}");
+    assert_eq!(provider_ended["meBefore"]["body"]["sub"], "alice");
+    assert_eq!(provider_ended["meAfter"]["status"], 401, "{provider_ended}");
+    assert_eq!(provider_ended["meAfter"]["body"]["error"], "invalid_token");
+    assert_eq!(provider_ended["refresh"], 401, "{provider_ended}");
+    assert_eq!(provider_ended["state"], "signed-out", "{provider_ended}");
+    assert_eq!(provider_ended["heading"], "Your session has ended", "{provider_ended}");
+    assert_eq!(provider_ended["stored"], false, "{provider_ended}");
+    // Once at our logout (for a session already ended), once at the provider's own page.
+    let provider_log = stack.log("provider");
+    let calls = provider_log.matches("back-channel logout sent to").count();
+    assert!(calls >= 2, "the provider called the back channel {calls} times:\n{provider_log}");
+
+    // The browser saw the provider only to sign in and to log out: every refresh grant went
     // over the back channel.
     let requests = report["providerRequests"].as_array().unwrap();
     assert!(requests.iter().any(|r| r["phase"] == "sign-in"), "the recorder saw the provider");
+    let at_provider = ["sign-in", "logout", "sign-in-again", "provider-logout"];
     for request in requests {
         assert!(
-            request["phase"] == "sign-in" || request["phase"] == "logout",
+            at_provider.iter().any(|phase| request["phase"] == *phase),
             "the browser went to the provider while the session should have sufficed: {request}"
         );
     }
@@ -212,7 +240,13 @@ async fn browser_session_outlives_several_jwts_and_logout_in_one_tab_ends_the_ot
         .count();
     assert!(refreshed >= 4, "{refreshed} refreshes");
     assert_only_our_jwts_reached_the_browser(&report);
-    for shot in ["session-kept.png", "second-tab-signed-in.png", "second-tab-session-ended.png"] {
+    let shots = [
+        "session-kept.png",
+        "second-tab-signed-in.png",
+        "second-tab-session-ended.png",
+        "ended-at-provider.png",
+    ];
+    for shot in shots {
         assert_screenshot(&stack, shot);
     }
     eprintln!("browser session test: {:.0?} in all", started.elapsed());
