@@ -466,6 +466,7 @@ def main():
     lo = browser.get(url)
     stop = args.post_logout_redirect_uri or "\0"
     lo, location, hops = follow_until(browser, lo, stop)
+    note("logout_asks_confirmation", location is None and lo.status == 200)
     if location is None and lo.status == 200:
         page = parse_forms(lo.text)
         note("logout_confirm_forms", [

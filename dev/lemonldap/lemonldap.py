@@ -338,7 +338,8 @@ def log_tail(path, lines=30):
 def main():
     s = settings()
     if not os.path.exists(PORTAL_MODULE):
-        fail("LemonLDAP::NG is not installed (apt-get install lemonldap-ng, see .ci/run)")
+        fail("LemonLDAP::NG is not installed (as root: apt-get install --no-install-recommends lemonldap-ng "
+             "libstring-random-perl libio-string-perl libdigest-hmac-perl, as .ci/run does)")
     if shutil.which(s["plackup"]) is None:
         fail(f"{s['plackup']} not found (Debian: libplack-perl, a dependency of lemonldap-ng)")
 
