@@ -11,6 +11,13 @@ need node "Node.js 20 or later"
 need npm "comes with Node.js"
 need cargo "https://rustup.rs"
 
+# The second local OpenID provider (dev/lemonldap/lemonldap.py) needs Debian's LemonLDAP::NG;
+# installing it takes root, so only say so (.ci/run installs it).
+if [ ! -f /usr/share/perl5/Lemonldap/NG/Portal/Main.pm ] || ! command -v plackup >/dev/null 2>&1; then
+  echo "tools: LemonLDAP::NG is not installed (dev/lemonldap needs it); as root:" >&2
+  echo "  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends lemonldap-ng libstring-random-perl libio-string-perl libdigest-hmac-perl" >&2
+fi
+
 stamp=.venv/.requirements
 if [ ! -x .venv/bin/python3 ] || ! cmp -s dev/requirements.txt "$stamp"; then
   echo "tools: installing cargo-lambda and moto into .venv"
