@@ -64,7 +64,7 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
         let secret = secret_json(alg, 7);
         let state = provider.state(&secret, &[]).await;
         let now = unix_now();
-        let login = state.login.start(Flow::Spa, Some("/orders"), now).unwrap();
+        let login = state.login.start(Flow::Spa, None, Some("/orders"), now).unwrap();
         let cookie_header = login.set_cookie.split(';').next().unwrap().to_owned();
         let sealed = cookies::transactions(&cookie_header).next().unwrap().1;
         let tx = Transaction::open(sealed, state.login.cookie_keys(), now).unwrap();
@@ -183,7 +183,7 @@ fn benches(c: &mut Criterion) {
 
     c.bench_function("login/start", |b| {
         b.iter(|| {
-            let login = es.state.login.start(Flow::Spa, Some("/orders"), unix_now()).unwrap();
+            let login = es.state.login.start(Flow::Spa, None, Some("/orders"), unix_now()).unwrap();
             black_box(login)
         });
     });

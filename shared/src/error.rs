@@ -140,6 +140,13 @@ pub enum Error {
     /// The flow's redirect URI is not configured, so the flow is switched off.
     #[error("flow not configured")]
     FlowNotConfigured,
+    /// `?provider=` names a provider the configuration does not have.
+    #[error("unknown provider")]
+    UnknownProvider,
+    /// A transaction, a session or a callback names a provider this function does not have
+    /// (the configuration changed under it).
+    #[error("provider no longer configured")]
+    ProviderGone,
     /// The query string or body could not be read.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
@@ -244,6 +251,16 @@ impl Error {
             Self::FlowNotConfigured => {
                 (S::NOT_FOUND, "flow_not_configured", "This login flow is not configured.")
             }
+            Self::UnknownProvider => (
+                S::BAD_REQUEST,
+                "unknown_provider",
+                "The provider parameter names no provider of this service.",
+            ),
+            Self::ProviderGone => (
+                S::BAD_REQUEST,
+                "provider_not_configured",
+                "The provider of this login is no longer configured. Log in again.",
+            ),
             Self::BadRequest(what) => (S::BAD_REQUEST, "bad_request", what),
             Self::CookieDuplicated => (
                 S::BAD_REQUEST,

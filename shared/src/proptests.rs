@@ -98,6 +98,7 @@ proptest! {
             return_to: ReturnTo::parse(&path).unwrap(),
             issued_at: issued,
             flow,
+            provider: None,
         };
         let sealed = tx.seal(keys().iter().nth(1).unwrap()).unwrap();
         prop_assert!(sealed.len() <= crate::tokens::transaction::MAX_COOKIE_LEN);

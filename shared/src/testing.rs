@@ -285,12 +285,13 @@ impl FakeProvider {
     /// JWKS fetched once), refetching at most once per `cooldown`.
     pub async fn jwks_cache(&self, cooldown: Duration) -> crate::oidc::jwks::JwksCache {
         let parts = self.parts(&secret_json(KeyAlg::Es256, 1), &[]);
-        let DiscoveredWithKeys { metadata, jwks } =
+        let DiscoveredWithKeys(mut fetched) =
             DiscoveredWithKeys::fetch(&parts.http, &parts.config).await.unwrap();
+        let (metadata, jwks) = fetched.remove(0);
         let uri = metadata.jwks_uri().to_string();
         let provider = crate::oidc::provider::Provider::new(
             metadata,
-            &parts.config,
+            parts.config.default_provider(),
             &secrecy::SecretString::from(CLIENT_SECRET),
         )
         .unwrap();
@@ -467,7 +468,7 @@ pub mod callbacks {
 
     /// [`begin`] as if started at `now` (a login of the past, whose cookie has expired).
     pub fn begin_at(state: &Rp, flow: Flow, return_to: Option<&str>, now: u64) -> Started {
-        let start = state.login.start(flow, return_to, now).unwrap();
+        let start = state.login.start(flow, None, return_to, now).unwrap();
         let q: std::collections::HashMap<_, _> =
             start.authorize_url.query_pairs().into_owned().collect();
         let cookie = start.set_cookie.split(';').next().unwrap().to_owned();

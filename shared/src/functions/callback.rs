@@ -21,14 +21,14 @@ use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
-use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, WithProvider};
+use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
 use crate::error::Error;
 use crate::infra::config::Config;
 use crate::infra::http::Http;
 use crate::oidc::exchange::{exchange_code, sanitize_code, userinfo};
 use crate::oidc::id_token;
-use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
-use crate::oidc::provider::Provider;
+use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
+use crate::oidc::provider::Providers;
 use crate::return_to::ReturnTo;
 use crate::sessions::{Handle, ProviderTokens, Sessions};
 use crate::tokens::secret::{CookieKey, KeyRing};
@@ -43,8 +43,7 @@ use crate::web::routes::{HttpFunction, Route, log_refusal, within_deadline};
 #[derive(Debug)]
 pub struct Callback {
     config: Config,
-    provider: Provider,
-    jwks: JwksCache,
+    providers: Providers<Verifying>,
     http: Http,
     cookie_keys: KeyRing<CookieKey>,
     session: SessionTokens,
@@ -70,10 +69,10 @@ impl Callback {
         fetched: DiscoveredWithKeys,
         cooldown: Duration,
     ) -> Result<Self, StartError> {
-        let WithProvider { config, http, provider, jwks, signing_keys, cookie_keys, sessions } =
+        let WithProvider { config, http, providers, signing_keys, cookie_keys, sessions } =
             parts.with_provider(fetched, cooldown)?;
         let session = SessionTokens::from_config(&config, signing_keys);
-        Ok(Self { config, provider, jwks, http, cookie_keys, session, sessions })
+        Ok(Self { config, providers, http, cookie_keys, session, sessions })
     }
 
     /// Our JWTs (tests verify what the callback minted).
@@ -174,12 +173,13 @@ impl Callback {
         now: u64,
     ) -> Result<Completed, Error> {
         let (tx, code) = self.check_callback(flow, params, cookie_header, now)?;
-        let tokens =
-            exchange_code(&self.provider, &self.http, flow, code, &tx.pkce_verifier).await?;
+        // The provider the login started with, and no other, from here on.
+        let upstream = self.upstream(&tx)?;
+        let provider = &upstream.provider;
+        let tokens = exchange_code(provider, &self.http, flow, code, &tx.pkce_verifier).await?;
         let mut user = self.check_tokens(&tx, &tokens, now).await?;
-        if self.provider.userinfo {
-            let info =
-                userinfo(&self.provider, &self.http, tokens.access_token(), &user.sub).await?;
+        if provider.userinfo {
+            let info = userinfo(provider, &self.http, tokens.access_token(), &user.sub).await?;
             // An e-mail and its verification travel together, from whichever source gave it.
             if info.email.is_some() {
                 (user.email, user.email_verified) = (info.email, info.email_verified);
@@ -187,7 +187,7 @@ impl Callback {
             user.name = info.name.or(user.name);
         }
         keep_email_if_verified(&mut user, self.config.include_unverified_email);
-        let idp = &self.provider.issuer;
+        let idp = &provider.issuer;
         let (token, handle) = match &self.sessions {
             None => (self.session.mint(&user, idp, now)?, None),
             Some(sessions) => {
@@ -243,9 +243,12 @@ impl Callback {
         if !bool::from(sent_state.as_bytes().ct_eq(tx.state.as_bytes())) || sent_state.is_empty() {
             return Err(Error::StateMismatch);
         }
+        // RFC 9207: `iss`, when sent, must be the issuer of the provider this login started
+        // with (whether or not it announces the parameter); one that announces it must send it.
+        let provider = &self.upstream(&tx)?.provider;
         match params.iss.as_deref() {
-            Some(iss) if iss != self.provider.issuer => return Err(Error::IssuerMismatch),
-            None if self.provider.iss_parameter_supported => return Err(Error::IssuerMismatch),
+            Some(iss) if iss != provider.issuer => return Err(Error::IssuerMismatch),
+            None if provider.iss_parameter_supported => return Err(Error::IssuerMismatch),
             _ => {}
         }
         if let Some(error) = params.error.as_deref() {
@@ -273,8 +276,17 @@ impl Callback {
     ) -> Result<User, Error> {
         let id_token = tokens.id_token().ok_or(Error::IdTokenMissing)?;
         let nonce = Nonce::new(tx.nonce.expose_secret().to_owned());
-        id_token::verify(&self.jwks, id_token, tokens.access_token(), &nonce, tx.issued_at, now)
-            .await
+        let jwks = &self.upstream(tx)?.jwks;
+        id_token::verify(jwks, id_token, tokens.access_token(), &nonce, tx.issued_at, now).await
+    }
+
+    /// The provider the login of `tx` started with.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProviderGone`] when the configuration no longer has it.
+    fn upstream(&self, tx: &Transaction) -> Result<&Verifying, Error> {
+        self.providers.named(tx.provider.as_deref()).map_err(|_| Error::ProviderGone)
     }
 }
 

@@ -46,7 +46,7 @@ impl Issuer {
         let issuer = session.issuer();
         if !issuer.contains("://") {
             return Err(ConfigError {
-                variable: "SESSION_ISSUER",
+                variable: "SESSION_ISSUER".into(),
                 problem: "must be the https URL where the issuer metadata is served".into(),
             });
         }

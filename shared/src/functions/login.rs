@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
-use crate::oidc::provider::Provider;
+use crate::oidc::provider::{Provider, Providers};
 use crate::return_to::ReturnTo;
 use crate::tokens::secret::{CookieKey, KeyRing};
 use crate::tokens::transaction::{Flow, Transaction};
@@ -22,10 +22,10 @@ use crate::web::routes::{HttpFunction, Route};
 /// Random bytes in `state` and `nonce` (256 bits each).
 const RANDOM_LEN: u32 = 32;
 
-/// The login function's state: the provider's authorize endpoint and the cookie keys.
+/// The login function's state: each provider's authorize endpoint and the cookie keys.
 #[derive(Debug)]
 pub struct Login {
-    provider: Provider,
+    providers: Providers<Provider>,
     cookie_keys: KeyRing<CookieKey>,
     post_login_path: ReturnTo,
 }
@@ -34,10 +34,10 @@ impl ColdStart for Login {
     type Fetch = Discovered;
 
     fn build(parts: Parts, Discovered(metadata): Discovered) -> Result<Self, StartError> {
-        let (client_secret, _, cookie_keys) = parts.secret.into_parts();
-        let provider = Provider::new(metadata, &parts.config, &client_secret)
-            .map_err(|source| StartError::provider(&parts.config, source))?;
-        Ok(Self { provider, cookie_keys, post_login_path: parts.config.post_login_path })
+        let (client_secrets, _, cookie_keys) = parts.secret.into_parts();
+        let providers =
+            Parts::providers(&parts.config, &client_secrets, metadata, |m| m, |p, _, _| p)?;
+        Ok(Self { providers, cookie_keys, post_login_path: parts.config.post_login_path })
     }
 }
 
@@ -56,31 +56,33 @@ impl Login {
         &self.cookie_keys
     }
 
-    /// Starts a login of `flow`: fresh `state`, `nonce` and PKCE S256 verifier, sealed with the
-    /// active cookie key together with `return_to` (or `POST_LOGIN_PATH` when it is absent or
-    /// not a safe relative path).
+    /// Starts a login of `flow` at `provider` (a name; `None`: the default provider): fresh
+    /// `state`, `nonce` and PKCE S256 verifier, sealed with the active cookie key together with
+    /// the provider and `return_to` (or `POST_LOGIN_PATH` when it is absent or not a safe
+    /// relative path).
     ///
     /// # Errors
     ///
-    /// [`Error::FlowNotConfigured`] when the flow's redirect URI is not set; [`Error::Internal`]
-    /// when sealing fails.
+    /// [`Error::UnknownProvider`]; [`Error::FlowNotConfigured`] when the flow's redirect URI
+    /// is not set for that provider; [`Error::Internal`] when sealing fails.
     pub fn start(
         &self,
         flow: Flow,
+        provider: Option<&str>,
         return_to: Option<&str>,
         now: u64,
     ) -> Result<LoginStart, Error> {
-        let redirect = self.provider.redirect_uri(flow)?;
+        let provider = self.providers.named(provider)?;
+        let redirect = provider.redirect_uri(flow)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (authorize_url, csrf, nonce) = self
-            .provider
+        let (authorize_url, csrf, nonce) = provider
             .client
             .authorize_url(
                 AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
                 || CsrfToken::new_random_len(RANDOM_LEN),
                 || Nonce::new_random_len(RANDOM_LEN),
             )
-            .add_scopes(self.provider.scopes.iter().cloned())
+            .add_scopes(provider.scopes.iter().cloned())
             .set_pkce_challenge(challenge)
             .set_redirect_uri(Cow::Borrowed(redirect))
             .url();
@@ -91,6 +93,9 @@ impl Login {
             return_to: ReturnTo::or_fallback(return_to, &self.post_login_path),
             issued_at: now,
             flow,
+            // The default provider is not named, so that its logins read as before.
+            provider: (provider.name != self.providers.default_one().name)
+                .then(|| provider.name.clone()),
         };
         let sealed = transaction.seal(self.cookie_keys.active())?;
         let name = cookies::transaction_name(&transaction.state);
@@ -139,12 +144,15 @@ impl HttpFunction for Login {
         Route::get("/authorization-code/login", Flow::Server),
     ];
 
+    /// `?provider=<name>` picks the provider (default: the first configured); `?return_to=`
+    /// where the app goes afterwards.
+    ///
     /// `GET /api/login` answers `200 {"login_url"}`, `GET /authorization-code/login` answers
     /// `302` to the provider. Both set the login's transaction cookie and delete those
     /// [`Login::make_room`] drops.
     async fn handle(&self, flow: Flow, req: &Request<'_>, now: u64) -> Result<Response, Error> {
         let query = Query::parse(req.query)?;
-        let login = self.start(flow, query.get("return_to"), now)?;
+        let login = self.start(flow, query.get("provider"), query.get("return_to"), now)?;
         let url = login.authorize_url.as_str();
         let response = match flow {
             Flow::Spa => Response::json(StatusCode::OK, &LoginBody { login_url: url }),

@@ -26,7 +26,7 @@ use crate::infra::http::Http;
 use crate::oidc::discovery::Metadata;
 use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
 use crate::oidc::logout_token::{self, MAX_AGE_SECS};
-use crate::oidc::provider::Provider;
+use crate::oidc::provider::{Provider, Providers, Upstream};
 use crate::oidc::revoke::Revocation;
 use crate::sessions::{Handle, Sessions};
 use crate::web::cookies;
@@ -37,18 +37,32 @@ use crate::web::routes::{HttpFunction, Route, log_refusal};
 /// The logout function's state: where logouts go, computed once at cold start.
 #[derive(Debug)]
 pub struct Logout {
-    /// The provider's logout URL, `None` when it announces no `end_session_endpoint`.
-    logout_url: Option<String>,
+    /// Each provider's logout, the default one first.
+    providers: Providers<ProviderLogout>,
     /// Where the server flow goes when the provider has no logout: `POST_LOGIN_PATH`.
     home: String,
     /// The session table, when sessions are on.
     sessions: Option<Sessions>,
-    /// The provider's revocation endpoint, when it has one.
+    http: Http,
+}
+
+/// What logout needs of one provider.
+#[derive(Debug)]
+struct ProviderLogout {
+    provider: Provider,
+    /// The provider's logout URL, `None` when it announces no `end_session_endpoint`.
+    logout_url: Option<String>,
+    /// The provider's revocation endpoint, when it has one (with sessions).
     revocation: Option<Revocation>,
     /// The provider's keys for logout tokens, with sessions on: fetched by the first
     /// back-channel logout, so that the cold start of an ordinary logout does not pay for it.
     jwks: Option<JwksCache>,
-    http: Http,
+}
+
+impl Upstream for ProviderLogout {
+    fn provider(&self) -> &Provider {
+        &self.provider
+    }
 }
 
 impl ColdStart for Logout {
@@ -56,28 +70,28 @@ impl ColdStart for Logout {
 
     fn build(parts: Parts, Discovered(metadata): Discovered) -> Result<Self, StartError> {
         let Parts { config, secret, http, dynamodb } = parts;
-        let (client_secret, _, cookie_keys) = secret.into_parts();
+        let (client_secrets, _, cookie_keys) = secret.into_parts();
         let sessions = Parts::sessions(&config, dynamodb, &cookie_keys)?;
-        let revocation = sessions
-            .is_some()
-            .then(|| Revocation::from_metadata(&metadata, &config, &client_secret))
-            .flatten();
-        let logout_url = provider_logout_url(&metadata, &config);
-        let jwks = match &sessions {
-            Some(_) => {
-                let uri = metadata.jwks_uri().to_string();
-                let provider = Provider::new(metadata, &config, &client_secret)
-                    .map_err(|source| StartError::provider(&config, source))?;
-                Some(JwksCache::unfetched(uri, &provider, http.clone(), JWKS_REFETCH_COOLDOWN))
-            }
-            None => None,
-        };
+        let on = sessions.is_some();
+        let providers =
+            Parts::providers(&config, &client_secrets, metadata, |m| m, |provider, metadata, secret| {
+                let revocation =
+                    on.then(|| Revocation::from_metadata(&metadata, &provider, secret));
+                let jwks = on.then(|| {
+                    let uri = metadata.jwks_uri().to_string();
+                    JwksCache::unfetched(uri, &provider, http.clone(), JWKS_REFETCH_COOLDOWN)
+                });
+                ProviderLogout {
+                    logout_url: provider_logout_url(&metadata, &provider, &config),
+                    revocation: revocation.flatten(),
+                    jwks,
+                    provider,
+                }
+            })?;
         Ok(Self {
-            logout_url,
+            providers,
             home: config.app_url(config.post_login_path.as_str()),
             sessions,
-            revocation,
-            jwks,
             http,
         })
     }
@@ -87,16 +101,21 @@ impl Logout {
     /// Ends the session of the handle in `cookie_header`, if sessions are on and there is one:
     /// the item is deleted, then its refresh token revoked at the provider. With `everywhere`,
     /// every session of its user at this provider is deleted too (their refresh tokens are not
-    /// revoked: they are sealed in items deleted unread).
+    /// revoked: they are sealed in items deleted unread). Returns the session's provider (its
+    /// issuer), when there was a session.
     ///
     /// # Errors
     ///
     /// [`Error::SessionStore`] when the table cannot be reached (the logout is refused, so the
     /// user can try again rather than believe the session ended).
-    async fn end_session(&self, cookie_header: &str, everywhere: bool) -> Result<(), Error> {
-        let Some(sessions) = &self.sessions else { return Ok(()) };
+    async fn end_session(
+        &self,
+        cookie_header: &str,
+        everywhere: bool,
+    ) -> Result<Option<String>, Error> {
+        let Some(sessions) = &self.sessions else { return Ok(None) };
         let Some(handle) = cookies::refresh(cookie_header)?.and_then(Handle::parse) else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(record) = sessions.get(&handle).await.or_else(|e| match e {
             Error::SessionExpired(_) => Ok(None),
@@ -104,7 +123,7 @@ impl Logout {
         })?
         else {
             sessions.delete(&handle.key()).await?;
-            return Ok(());
+            return Ok(None);
         };
         sessions.delete(&record.key).await?;
         if everywhere {
@@ -112,12 +131,13 @@ impl Logout {
                 sessions.end_provider_sessions(&record.idp, None, Some(&record.user.sub)).await?;
             tracing::info!(ended, "logout everywhere");
         }
-        if let (Some(revocation), Some(token)) = (&self.revocation, &record.tokens.refresh_token)
+        let revocation = self.providers.by_issuer(&record.idp).and_then(|p| p.revocation.as_ref());
+        if let (Some(revocation), Some(token)) = (revocation, &record.tokens.refresh_token)
             && let Err(err) = revocation.revoke_refresh_token(&self.http, token).await
         {
             tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
         }
-        Ok(())
+        Ok(Some(record.idp))
     }
 }
 
@@ -131,7 +151,7 @@ impl Logout {
     /// `logout_token` (nothing is deleted then); [`Error::SessionsOff`];
     /// [`Error::SessionStore`] (the token is forgotten again, so the provider may retry).
     async fn backchannel(&self, req: &Request<'_>, now: u64) -> Result<usize, Error> {
-        let (Some(sessions), Some(jwks)) = (&self.sessions, &self.jwks) else {
+        let Some(sessions) = &self.sessions else {
             return Err(Error::SessionsOff);
         };
         if !req.has_content_type("application/x-www-form-urlencoded") {
@@ -142,6 +162,11 @@ impl Logout {
         let form =
             Query::parse(Some(body)).map_err(|_| Error::LogoutTokenRefused("form malformed"))?;
         let token = form.get("logout_token").ok_or(Error::LogoutTokenRefused("no logout_token"))?;
+        // The provider whose keys and exact issuer the token is then checked against.
+        let jwks = logout_token::claimed_issuer(token)
+            .and_then(|iss| self.providers.by_issuer(&iss))
+            .and_then(|p| p.jwks.as_ref())
+            .ok_or(Error::LogoutTokenRefused("iss is not a configured provider's issuer"))?;
         let token =
             logout_token::verify(jwks, token, now).await.map_err(Error::LogoutTokenRefused)?;
         let idp = jwks.issuer();
@@ -164,11 +189,11 @@ impl Logout {
 
 /// The provider's logout URL with `client_id` and, when configured,
 /// `post_logout_redirect_uri`; `None` when the provider announces no `end_session_endpoint`.
-fn provider_logout_url(metadata: &Metadata, config: &Config) -> Option<String> {
+fn provider_logout_url(metadata: &Metadata, provider: &Provider, config: &Config) -> Option<String> {
     let mut url = metadata.additional_metadata().end_session_endpoint.clone()?;
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", &config.client_id);
+        q.append_pair("client_id", &provider.client_id);
         if let Some(uri) = &config.post_logout_redirect_uri {
             q.append_pair("post_logout_redirect_uri", uri.as_str());
         }
@@ -183,10 +208,14 @@ struct LogoutRequest {
     /// End every session of the user (at this provider), not only this browser's.
     #[serde(default)]
     everywhere: bool,
+    /// The provider to log out of, when no session names it (stateless; default: the
+    /// default provider).
+    #[serde(default)]
+    provider: Option<String>,
 }
 
 impl LogoutRequest {
-    /// No body, or `{"everywhere": true|false}` sent as JSON.
+    /// No body, or `{"everywhere": true|false, "provider": "<name>"}` sent as JSON.
     fn from_body(req: &Request<'_>) -> Result<Self, Error> {
         if req.body.is_empty() {
             return Ok(Self::default());
@@ -195,7 +224,11 @@ impl LogoutRequest {
             return Err(Error::UnsupportedMediaType);
         }
         serde_json::from_slice(req.body)
-            .map_err(|_| Error::BadRequest("The body must be {\"everywhere\": true} or empty."))
+            .map_err(|_| {
+                Error::BadRequest(
+                    "The body must be empty or {\"everywhere\": true, \"provider\": \"<name>\"}.",
+                )
+            })
     }
 }
 
@@ -239,24 +272,30 @@ impl HttpFunction for Logout {
         req: &Request<'_>,
         now: u64,
     ) -> Result<Response, Error> {
-        let answer = match route {
+        let (everywhere, named) = match route {
             LogoutRoute::Backchannel => {
                 let ended = self.backchannel(req, now).await?;
                 tracing::info!(ended, "back-channel logout");
                 return Ok(Response::raw_json(StatusCode::OK, "{}".to_owned()));
             }
             LogoutRoute::Api if !req.csrf => return Err(Error::CsrfRequired),
-            LogoutRoute::Api => Response::json(
-                StatusCode::OK,
-                &LogoutBody { logout_url: self.logout_url.as_deref() },
-            ),
-            LogoutRoute::Server => Response::redirect(
-                StatusCode::SEE_OTHER,
-                self.logout_url.as_deref().unwrap_or(&self.home),
-            ),
+            LogoutRoute::Api => {
+                let body = LogoutRequest::from_body(req)?;
+                (body.everywhere, body.provider)
+            }
+            LogoutRoute::Server => (false, Query::parse(req.query)?.get("provider").map(Into::into)),
         };
-        let everywhere = route == LogoutRoute::Api && LogoutRequest::from_body(req)?.everywhere;
-        self.end_session(req.cookies.as_deref().unwrap_or_default(), everywhere).await?;
+        // A session names its provider; without one, the request may (else the default one).
+        let asked = self.providers.named(named.as_deref())?;
+        let ended = self.end_session(req.cookies.as_deref().unwrap_or_default(), everywhere).await?;
+        let provider = ended.as_deref().and_then(|iss| self.providers.by_issuer(iss)).unwrap_or(asked);
+        let logout_url = provider.logout_url.as_deref();
+        let answer = match route {
+            LogoutRoute::Server => {
+                Response::redirect(StatusCode::SEE_OTHER, logout_url.unwrap_or(&self.home))
+            }
+            _ => Response::json(StatusCode::OK, &LogoutBody { logout_url }),
+        };
         let in_flight = req.cookies.as_deref().map(cookies::transactions).into_iter().flatten();
         let mut names: Vec<&str> = in_flight.map(|(name, _)| name).collect();
         names.sort_unstable();

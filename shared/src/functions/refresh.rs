@@ -13,13 +13,13 @@ use http::StatusCode;
 use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
 use serde::Serialize;
 
-use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, WithProvider};
+use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
 use crate::error::Error;
 use crate::infra::http::Http;
 use crate::oidc::exchange::exchange_refresh_token;
 use crate::oidc::id_token;
-use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
-use crate::oidc::provider::Provider;
+use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
+use crate::oidc::provider::Providers;
 use crate::sessions::{Handle, LEASE_SECS, Lease, ProviderTokens, Record, Sessions};
 use crate::tokens::session::{SessionTokens, User};
 use crate::web::cookies;
@@ -33,8 +33,9 @@ const POLL: Duration = Duration::from_millis(100);
 /// The refresh function's state.
 #[derive(Debug)]
 pub struct Refresh {
-    provider: Provider,
-    jwks: JwksCache,
+    /// Each provider's client and keys; a session is refreshed at the provider it was made
+    /// with (its `idp`).
+    providers: Providers<Verifying>,
     http: Http,
     session: SessionTokens,
     /// `None` when `SESSION_TABLE` is unset: every request is answered `sessions_not_configured`.
@@ -45,10 +46,10 @@ impl ColdStart for Refresh {
     type Fetch = DiscoveredWithKeys;
 
     fn build(parts: Parts, fetched: DiscoveredWithKeys) -> Result<Self, StartError> {
-        let WithProvider { config, http, provider, jwks, signing_keys, sessions, .. } =
+        let WithProvider { config, http, providers, signing_keys, sessions, .. } =
             parts.with_provider(fetched, JWKS_REFETCH_COOLDOWN)?;
         let session = SessionTokens::from_config(&config, signing_keys);
-        Ok(Self { provider, jwks, http, session, sessions })
+        Ok(Self { providers, http, session, sessions })
     }
 }
 
@@ -128,7 +129,12 @@ impl Refresh {
         let Some(refresh_token) = record.tokens.refresh_token.clone() else {
             return Err(Error::Internal("refresh without a refresh token".into()));
         };
-        let answer = match exchange_refresh_token(&self.provider, &self.http, &refresh_token).await
+        let Some(upstream) = self.providers.by_issuer(&record.idp) else {
+            let gone = Error::SessionExpired("its provider is no longer configured");
+            return Err(end(sessions, &record, gone).await);
+        };
+        let answer = match exchange_refresh_token(&upstream.provider, &self.http, &refresh_token)
+            .await
         {
             Ok(answer) => answer,
             // `invalid_grant`, or an ID token that does not even parse (refused as one that
@@ -144,7 +150,7 @@ impl Refresh {
         };
         if let Some(id_token) = answer.id_token() {
             let checked = id_token::verify_refreshed(
-                &self.jwks,
+                &upstream.jwks,
                 id_token,
                 answer.access_token(),
                 &record.user.sub,
@@ -166,7 +172,11 @@ impl Refresh {
         self.mint(record, now)
     }
 
+    /// Our JWT for the session of `record`, while its provider is still configured.
     fn mint(&self, record: Record, now: u64) -> Result<Refreshed, Error> {
+        if self.providers.by_issuer(&record.idp).is_none() {
+            return Err(Error::SessionExpired("its provider is no longer configured"));
+        }
         let token = self.session.mint_in_session(
             &record.user,
             &record.idp,

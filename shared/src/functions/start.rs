@@ -1,6 +1,7 @@
 //! The cold start, once per function instance: configuration from the environment, then the
 //! secret from Secrets Manager while the provider's documents are fetched (two round trips of
-//! wall time at most), then the function's own state ([`ColdStart::build`]).
+//! wall time at most, whatever the number of providers: theirs are fetched concurrently), then
+//! the function's own state ([`ColdStart::build`]).
 //!
 //! What a function fetches from the provider is a type ([`ColdStart::Fetch`]): a function
 //! that verifies ID tokens asks for [`DiscoveredWithKeys`] and cannot be built without a JWKS;
@@ -10,16 +11,17 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::infra::aws::{AwsEnv, dynamodb_client, secrets_client};
-use crate::infra::config::{Config, ConfigError};
+use crate::infra::config::{Config, ConfigError, ProviderConfig, err};
 use crate::infra::http::{Http, http_client};
 use crate::oidc::discovery::{Metadata, ProviderError, discover};
 use crate::oidc::jwks::{JwksCache, fetch_jwks};
 use crate::oidc::key::ProviderKeySet;
-use crate::oidc::provider::Provider;
+use crate::oidc::provider::{Provider, Providers, Upstream};
 use crate::sessions::{SessionKeys, Sessions};
-use crate::tokens::secret::{self, Secret, SecretError};
+use crate::tokens::secret::{self, ClientSecrets, Secret, SecretError};
 use crate::tokens::secret::{CookieKey, KeyRing};
 use crate::tokens::signing::SigningKey;
+use secrecy::SecretString;
 
 /// Why a function refuses to start. Each message names what to fix; none carries a secret.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +42,7 @@ pub enum StartError {
     /// The provider's metadata could not be loaded, or the provider cannot serve us.
     #[error("OpenID provider {issuer:?}: {source}")]
     Provider {
-        /// `OIDC_ISSUER`.
+        /// Its issuer (`OIDC_ISSUER`, `OIDC_<NAME>_ISSUER`).
         issuer: String,
         /// Why.
         #[source]
@@ -55,9 +57,9 @@ pub enum StartError {
 }
 
 impl StartError {
-    /// A [`StartError::Provider`] for the configured issuer.
-    pub fn provider(config: &Config, source: ProviderError) -> Self {
-        Self::Provider { issuer: config.issuer_str.clone(), source }
+    /// A [`StartError::Provider`] for `provider`.
+    pub fn provider(provider: &ProviderConfig, source: ProviderError) -> Self {
+        Self::Provider { issuer: provider.issuer_str.clone(), source }
     }
 }
 
@@ -97,13 +99,26 @@ impl Parts {
     }
 }
 
-/// What a cold start fetches from the provider, concurrently with the secret.
+/// What a cold start fetches from the providers, concurrently with the secret.
 pub trait Fetch: Sized + Send {
-    /// Fetches it.
-    fn fetch(
-        http: &Http,
-        config: &Config,
-    ) -> impl Future<Output = Result<Self, ProviderError>> + Send;
+    /// Fetches it, from every provider at once.
+    fn fetch(http: &Http, config: &Config)
+    -> impl Future<Output = Result<Self, StartError>> + Send;
+}
+
+/// `fetch_one` for every provider of `config`, concurrently; the results in their order.
+async fn each_provider<'a, T, F>(
+    config: &'a Config,
+    fetch_one: impl Fn(&'a ProviderConfig) -> F,
+) -> Result<Vec<T>, StartError>
+where
+    F: Future<Output = Result<T, ProviderError>> + 'a,
+{
+    let fetch_one = &fetch_one;
+    let fetches = config.providers.iter().map(|p| async move {
+        fetch_one(p).await.map_err(|source| StartError::provider(p, source))
+    });
+    futures_util::future::try_join_all(fetches).await
 }
 
 /// Nothing from the provider (issuer metadata, `/api/me`, the authorizer).
@@ -111,49 +126,61 @@ pub trait Fetch: Sized + Send {
 pub struct NoProvider;
 
 impl Fetch for NoProvider {
-    async fn fetch(_: &Http, _: &Config) -> Result<Self, ProviderError> {
+    async fn fetch(_: &Http, _: &Config) -> Result<Self, StartError> {
         Ok(Self)
     }
 }
 
-/// The discovery document (login, logout).
+/// Every provider's discovery document, in the configuration's order (login, logout).
 #[derive(Debug)]
-pub struct Discovered(pub Metadata);
+pub struct Discovered(pub Vec<Metadata>);
 
 impl Fetch for Discovered {
-    async fn fetch(http: &Http, config: &Config) -> Result<Self, ProviderError> {
-        discover(http, &config.issuer_str).await.map(Self)
+    async fn fetch(http: &Http, config: &Config) -> Result<Self, StartError> {
+        each_provider(config, |p| discover(http, &p.issuer_str)).await.map(Self)
     }
 }
 
-/// The discovery document and the JWKS it names, fetched after it (callback).
+/// Every provider's discovery document and the JWKS it names, fetched after it (callback,
+/// refresh), in the configuration's order.
 #[derive(Debug)]
-pub struct DiscoveredWithKeys {
-    /// The discovery document.
-    pub metadata: Metadata,
-    /// The provider's keys.
-    pub jwks: ProviderKeySet,
-}
+pub struct DiscoveredWithKeys(pub Vec<(Metadata, ProviderKeySet)>);
 
 impl Fetch for DiscoveredWithKeys {
-    async fn fetch(http: &Http, config: &Config) -> Result<Self, ProviderError> {
-        let metadata = discover(http, &config.issuer_str).await?;
-        let jwks = fetch_jwks(http, metadata.jwks_uri().as_str()).await?;
-        Ok(Self { metadata, jwks })
+    async fn fetch(http: &Http, config: &Config) -> Result<Self, StartError> {
+        let fetched = each_provider(config, |p| async move {
+            let metadata = discover(http, &p.issuer_str).await?;
+            let jwks = fetch_jwks(http, metadata.jwks_uri().as_str()).await?;
+            Ok((metadata, jwks))
+        });
+        fetched.await.map(Self)
     }
 }
 
-/// What a function that calls the provider and verifies its ID tokens (callback, refresh)
+/// One provider as a function that verifies its tokens keeps it: its client and its keys.
+#[derive(Debug)]
+pub struct Verifying {
+    /// The provider's client, with the client secret.
+    pub provider: Provider,
+    /// The provider's keys, refetched at most once per the cooldown given.
+    pub jwks: JwksCache,
+}
+
+impl Upstream for Verifying {
+    fn provider(&self) -> &Provider {
+        &self.provider
+    }
+}
+
+/// What a function that calls the providers and verifies their ID tokens (callback, refresh)
 /// assembles from [`Parts`] and [`DiscoveredWithKeys`].
 pub struct WithProvider {
     /// The configuration.
     pub config: Config,
     /// The outbound HTTP client.
     pub http: Http,
-    /// The provider's client, with the client secret.
-    pub provider: Provider,
-    /// The provider's keys, refetched at most once per the cooldown given.
-    pub jwks: JwksCache,
+    /// Each provider's client and keys, the default one first.
+    pub providers: Providers<Verifying>,
     /// Our signing keys.
     pub signing_keys: KeyRing<SigningKey>,
     /// Our cookie keys.
@@ -163,26 +190,59 @@ pub struct WithProvider {
 }
 
 impl Parts {
-    /// The provider's client and JWKS cache (refetching at most once per `cooldown`), the
+    /// Each provider's client from its discovery document (`metadata`, in the configuration's
+    /// order) with its client secret, made into what the function keeps by `keep`.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Provider`] when a provider cannot serve this relying party;
+    /// [`StartError::Secret`] when the secret holds no client secret for one.
+    pub fn providers<M, T: Upstream>(
+        config: &Config,
+        client_secrets: &ClientSecrets,
+        fetched: Vec<M>,
+        metadata: impl Fn(&M) -> &Metadata,
+        mut keep: impl FnMut(Provider, M, &SecretString) -> T,
+    ) -> Result<Providers<T>, StartError> {
+        let mut kept = Vec::with_capacity(fetched.len());
+        for (index, (p, m)) in config.providers.iter().zip(fetched).enumerate() {
+            let client_secret = client_secrets.for_provider(&p.name, index == 0).map_err(
+                |source| StartError::Secret { secret_id: config.secret_id.clone(), source },
+            )?;
+            let provider = Provider::new(metadata(&m).clone(), p, client_secret)
+                .map_err(|source| StartError::provider(p, source))?;
+            kept.push(keep(provider, m, client_secret));
+        }
+        Providers::new(kept).ok_or_else(|| err("OIDC_PROVIDERS", "names no provider").into())
+    }
+
+    /// Each provider's client and JWKS cache (refetching at most once per `cooldown`), the
     /// session table, and the keys of the secret.
     ///
     /// # Errors
     ///
-    /// [`StartError::Provider`] when the provider cannot serve this relying party;
-    /// [`StartError::Sessions`].
+    /// [`StartError::Provider`] when a provider cannot serve this relying party;
+    /// [`StartError::Secret`]; [`StartError::Sessions`].
     pub fn with_provider(
         self,
-        DiscoveredWithKeys { metadata, jwks }: DiscoveredWithKeys,
+        DiscoveredWithKeys(fetched): DiscoveredWithKeys,
         cooldown: Duration,
     ) -> Result<WithProvider, StartError> {
         let Self { config, secret, http, dynamodb } = self;
-        let (client_secret, signing_keys, cookie_keys) = secret.into_parts();
+        let (client_secrets, signing_keys, cookie_keys) = secret.into_parts();
         let sessions = Self::sessions(&config, dynamodb, &cookie_keys)?;
-        let jwks_uri = metadata.jwks_uri().to_string();
-        let provider = Provider::new(metadata, &config, &client_secret)
-            .map_err(|source| StartError::provider(&config, source))?;
-        let jwks = JwksCache::new(jwks_uri, jwks, &provider, http.clone(), cooldown);
-        Ok(WithProvider { config, http, provider, jwks, signing_keys, cookie_keys, sessions })
+        let providers =
+            Self::providers(&config, &client_secrets, fetched, |(m, _)| m, |provider, (m, keys), _| {
+                let jwks = JwksCache::new(
+                    m.jwks_uri().to_string(),
+                    keys,
+                    &provider,
+                    http.clone(),
+                    cooldown,
+                );
+                Verifying { provider, jwks }
+            })?;
+        Ok(WithProvider { config, http, providers, signing_keys, cookie_keys, sessions })
     }
 }
 
@@ -241,7 +301,7 @@ pub async fn load<S: ColdStart>(config: Config) -> Result<S, StartError> {
     // would let either hold the other back.
     let secret = tokio::spawn(async move { secret::fetch(&secrets, &secret_id).await });
     let (secret, fetched) = tokio::join!(secret, S::Fetch::fetch(&http, &config));
-    let fetched = fetched.map_err(|source| StartError::provider(&config, source))?;
+    let fetched = fetched?;
     let secret = secret
         .unwrap_or_else(|e| Err(SecretError::Fetch(format!("the fetch task ended: {e}"))))
         .map_err(|source| StartError::Secret { secret_id: config.secret_id.clone(), source })?;

@@ -15,14 +15,20 @@ use crate::return_to::ReturnTo;
 #[error("invalid configuration: {variable}: {problem}")]
 pub struct ConfigError {
     /// The environment variable at fault.
-    pub variable: &'static str,
+    pub variable: String,
     /// What is wrong with it.
     pub problem: String,
 }
 
-pub(crate) fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { variable, problem: problem.into() }
+pub(crate) fn err(variable: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable: variable.into(), problem: problem.into() }
 }
+
+/// The most providers one deployment names in `OIDC_PROVIDERS`.
+pub const MAX_PROVIDERS: usize = 8;
+
+/// The name of the one provider configured without `OIDC_PROVIDERS`.
+pub const DEFAULT_PROVIDER: &str = "default";
 
 /// Bounds of `SESSION_TTL_SECONDS`.
 pub const SESSION_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
@@ -30,21 +36,10 @@ pub const SESSION_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `OIDC_ISSUER`: the provider's issuer, exactly as its discovery document states it.
-    pub issuer: Url,
-    /// `OIDC_ISSUER` as given, for exact comparisons.
-    pub issuer_str: String,
-    /// `OIDC_CLIENT_ID`.
-    pub client_id: String,
-    /// `OIDC_REDIRECT_URI`: the SPA's callback page (SPA flow). `None` switches the flow off.
-    pub spa_redirect_uri: Option<Url>,
-    /// `OIDC_SERVER_REDIRECT_URI`: the API's `/authorization-code/callback` (server flow).
-    /// `None` switches the flow off.
-    pub server_redirect_uri: Option<Url>,
-    /// `OIDC_SCOPES`, always including `openid`.
-    pub scopes: Vec<String>,
-    /// `OIDC_USERINFO`: call userinfo after the code exchange.
-    pub userinfo: bool,
+    /// The OpenID providers, the default one first: one (named [`DEFAULT_PROVIDER`]) from
+    /// `OIDC_ISSUER` and its companions, or those `OIDC_PROVIDERS` names, each from its own
+    /// `OIDC_<NAME>_*` variables.
+    pub providers: Vec<ProviderConfig>,
     /// `OIDC_UNVERIFIED_EMAIL=include`: keep an e-mail the provider does not state as verified
     /// (with `email_verified: false`); the default, `drop`, leaves it out.
     pub include_unverified_email: bool,
@@ -66,6 +61,28 @@ pub struct Config {
     pub app_origin: Option<String>,
     /// Server-side sessions, when `SESSION_TABLE` names a DynamoDB table.
     pub sessions: Option<SessionSettings>,
+}
+
+/// One OpenID provider and our client registration there.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Its name: what `?provider=` picks and what its client secret is keyed by in the secret.
+    pub name: String,
+    /// `OIDC_ISSUER`: the provider's issuer, exactly as its discovery document states it.
+    pub issuer: Url,
+    /// `OIDC_ISSUER` as given, for exact comparisons.
+    pub issuer_str: String,
+    /// `OIDC_CLIENT_ID`.
+    pub client_id: String,
+    /// `OIDC_REDIRECT_URI`: the SPA's callback page (SPA flow). `None` switches the flow off.
+    pub spa_redirect_uri: Option<Url>,
+    /// `OIDC_SERVER_REDIRECT_URI`: the API's `/authorization-code/callback` (server flow).
+    /// `None` switches the flow off.
+    pub server_redirect_uri: Option<Url>,
+    /// `OIDC_SCOPES`, always including `openid`.
+    pub scopes: Vec<String>,
+    /// `OIDC_USERINFO`: call userinfo after the code exchange.
+    pub userinfo: bool,
 }
 
 /// `SESSION_TABLE` and the limits of a session.
@@ -99,51 +116,10 @@ impl Config {
     ///
     /// The first variable that is missing or malformed.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| get(name).ok_or_else(|| err(name, "is required"));
 
-        let issuer_str = required("OIDC_ISSUER")?;
-        let issuer = parse_url("OIDC_ISSUER", &issuer_str)?;
-        if issuer.query().is_some() || issuer.fragment().is_some() {
-            return Err(err("OIDC_ISSUER", "must not have a query or fragment"));
-        }
-        let client_id = required("OIDC_CLIENT_ID")?;
-        let spa_redirect_uri =
-            get("OIDC_REDIRECT_URI").map(|v| parse_url("OIDC_REDIRECT_URI", &v)).transpose()?;
-        let server_redirect_uri = get("OIDC_SERVER_REDIRECT_URI")
-            .map(|v| parse_url("OIDC_SERVER_REDIRECT_URI", &v))
-            .transpose()?;
-        if spa_redirect_uri.is_none() && server_redirect_uri.is_none() {
-            return Err(err(
-                "OIDC_REDIRECT_URI",
-                "set it (SPA flow) or OIDC_SERVER_REDIRECT_URI (server flow), or both",
-            ));
-        }
-        for (name, uri) in [
-            ("OIDC_REDIRECT_URI", &spa_redirect_uri),
-            ("OIDC_SERVER_REDIRECT_URI", &server_redirect_uri),
-        ] {
-            if uri.as_ref().is_some_and(|u| u.fragment().is_some()) {
-                return Err(err(name, "must not have a fragment"));
-            }
-        }
-
-        let scopes_text = get("OIDC_SCOPES").unwrap_or_else(|| "openid profile email".into());
-        let scopes: Vec<String> = scopes_text.split_whitespace().map(str::to_owned).collect();
-        if scopes.iter().any(|s| !s.bytes().all(is_scope_char)) {
-            return Err(err("OIDC_SCOPES", "a scope has characters that RFC 6749 forbids"));
-        }
-        if !scopes.iter().any(|s| s == "openid") {
-            return Err(err("OIDC_SCOPES", "must include openid"));
-        }
-
-        let userinfo = match get("OIDC_USERINFO").as_deref().map(str::trim) {
-            None => true,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(_) => return Err(err("OIDC_USERINFO", "must be true or false")),
-        };
-
+        let providers = providers(&get)?;
         let include_unverified_email = match get("OIDC_UNVERIFIED_EMAIL").as_deref().map(str::trim)
         {
             None => false,
@@ -217,13 +193,7 @@ impl Config {
         };
 
         Ok(Self {
-            issuer,
-            issuer_str,
-            client_id,
-            spa_redirect_uri,
-            server_redirect_uri,
-            scopes,
-            userinfo,
+            providers,
             include_unverified_email,
             secret_id,
             session_issuer,
@@ -237,7 +207,139 @@ impl Config {
     }
 }
 
+/// The providers: `OIDC_PROVIDERS` (comma-separated names, the default first), each read from
+/// `OIDC_<NAME>_ISSUER`, `OIDC_<NAME>_CLIENT_ID` and, optionally, `OIDC_<NAME>_REDIRECT_URI`,
+/// `_SERVER_REDIRECT_URI`, `_SCOPES`, `_USERINFO` (falling back to the unprefixed
+/// `OIDC_REDIRECT_URI`, ...: one callback serves every provider). Without `OIDC_PROVIDERS`, one
+/// provider named [`DEFAULT_PROVIDER`] from the unprefixed variables, as before.
+fn providers(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<ProviderConfig>, ConfigError> {
+    let Some(list) = get("OIDC_PROVIDERS") else {
+        return Ok(vec![provider(get, DEFAULT_PROVIDER, None)?]);
+    };
+    for shared_only in ["OIDC_ISSUER", "OIDC_CLIENT_ID"] {
+        if get(shared_only).is_some() {
+            return Err(err(
+                shared_only,
+                "is ambiguous with OIDC_PROVIDERS: set OIDC_<NAME>_ISSUER and \
+                 OIDC_<NAME>_CLIENT_ID for each provider instead",
+            ));
+        }
+    }
+    let mut out: Vec<ProviderConfig> = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        let valid = name.len() <= 16
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !valid {
+            return Err(err(
+                "OIDC_PROVIDERS",
+                "each name must be 1 to 16 lowercase letters and digits, starting with a letter",
+            ));
+        }
+        if out.iter().any(|p| p.name == name) {
+            return Err(err("OIDC_PROVIDERS", format!("names {name} twice")));
+        }
+        let prefix = format!("OIDC_{}_", name.to_ascii_uppercase());
+        let parsed = provider(get, name, Some(&prefix))?;
+        if out.iter().any(|p| p.issuer_str == parsed.issuer_str) {
+            return Err(err(
+                format!("{prefix}ISSUER"),
+                "is another provider's issuer: each provider needs its own",
+            ));
+        }
+        out.push(parsed);
+    }
+    if out.len() > MAX_PROVIDERS {
+        return Err(err("OIDC_PROVIDERS", format!("names more than {MAX_PROVIDERS} providers")));
+    }
+    Ok(out)
+}
+
+/// One provider's variables: `<prefix>ISSUER`, ... (`OIDC_ISSUER`, ... without a prefix); the
+/// optional ones fall back to the unprefixed variable.
+fn provider(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    prefix: Option<&str>,
+) -> Result<ProviderConfig, ConfigError> {
+    let var = |base: &str| match prefix {
+        Some(prefix) => format!("{prefix}{base}"),
+        None => format!("OIDC_{base}"),
+    };
+    // A provider's own variable, else the shared one: (its name, its value).
+    let optional = |base: &str| {
+        let own = var(base);
+        match get(&own) {
+            Some(v) => Some((own, v)),
+            None => get(&format!("OIDC_{base}")).map(|v| (format!("OIDC_{base}"), v)),
+        }
+    };
+    let required = |base: &str| {
+        let name = var(base);
+        get(&name).ok_or_else(|| err(name, "is required"))
+    };
+
+    let issuer_str = required("ISSUER")?;
+    let issuer = parse_url(var("ISSUER"), &issuer_str)?;
+    if issuer.query().is_some() || issuer.fragment().is_some() {
+        return Err(err(var("ISSUER"), "must not have a query or fragment"));
+    }
+    let client_id = required("CLIENT_ID")?;
+    let redirect = |base: &str| -> Result<Option<Url>, ConfigError> {
+        let Some((variable, value)) = optional(base) else { return Ok(None) };
+        let url = parse_url(variable.clone(), &value)?;
+        if url.fragment().is_some() {
+            return Err(err(variable, "must not have a fragment"));
+        }
+        Ok(Some(url))
+    };
+    let spa_redirect_uri = redirect("REDIRECT_URI")?;
+    let server_redirect_uri = redirect("SERVER_REDIRECT_URI")?;
+    if spa_redirect_uri.is_none() && server_redirect_uri.is_none() {
+        return Err(err(
+            var("REDIRECT_URI"),
+            format!(
+                "set it (SPA flow) or {} (server flow), or both",
+                var("SERVER_REDIRECT_URI")
+            ),
+        ));
+    }
+
+    let (scopes_var, scopes_text) =
+        optional("SCOPES").unwrap_or_else(|| (var("SCOPES"), "openid profile email".into()));
+    let scopes: Vec<String> = scopes_text.split_whitespace().map(str::to_owned).collect();
+    if scopes.iter().any(|s| !s.bytes().all(is_scope_char)) {
+        return Err(err(scopes_var, "a scope has characters that RFC 6749 forbids"));
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(err(scopes_var, "must include openid"));
+    }
+
+    let userinfo = match optional("USERINFO") {
+        None => true,
+        Some((_, v)) if v.trim().eq_ignore_ascii_case("true") => true,
+        Some((_, v)) if v.trim().eq_ignore_ascii_case("false") => false,
+        Some((variable, _)) => return Err(err(variable, "must be true or false")),
+    };
+    Ok(ProviderConfig {
+        name: name.to_owned(),
+        issuer,
+        issuer_str,
+        client_id,
+        spa_redirect_uri,
+        server_redirect_uri,
+        scopes,
+        userinfo,
+    })
+}
+
 impl Config {
+    /// The default provider: the only one, or the first `OIDC_PROVIDERS` names.
+    pub fn default_provider(&self) -> &ProviderConfig {
+        // `providers` is never empty: parsing refuses a configuration without one.
+        &self.providers[0]
+    }
+
     /// `APP_ORIGIN` + `path`, or `path` alone (a relative redirect: the API's own origin).
     pub fn app_url(&self, path: &str) -> String {
         match &self.app_origin {
@@ -263,8 +365,12 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// An absolute https URL, or http on a loopback host; no credentials.
-pub(crate) fn parse_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value.trim()).map_err(|e| err(variable, format!("is not a URL ({e})")))?;
+pub(crate) fn parse_url(variable: impl Into<String>, value: &str) -> Result<Url, ConfigError> {
+    let variable = variable.into();
+    let url = match Url::parse(value.trim()) {
+        Ok(url) => url,
+        Err(e) => return Err(err(variable, format!("is not a URL ({e})"))),
+    };
     url_rule(&url).map_err(|problem| err(variable, problem))?;
     Ok(url)
 }

@@ -234,7 +234,7 @@ mod tests {
             let metadata = discover(&http, &provider.issuer()).await.unwrap();
             let built = crate::oidc::provider::Provider::new(
                 metadata,
-                &config(&provider.issuer()),
+                config(&provider.issuer()).default_provider(),
                 &secret,
             );
             assert_eq!(built.is_ok(), ok, "{methods}");

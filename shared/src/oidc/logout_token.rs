@@ -194,6 +194,22 @@ pub async fn verify(jwks: &JwksCache, token: &str, now: u64) -> Result<LogoutTok
     check_claims(&jws.payload, jwks, now)
 }
 
+/// The issuer a logout token claims, read before any check and only to pick the provider whose
+/// keys and issuer [`verify`] then checks it against (exactly: a token claiming one provider's
+/// issuer and signed by another's key is refused there). `None` for anything that is not a
+/// JWS whose claims name an `iss`.
+pub fn claimed_issuer(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Issuer {
+        iss: Option<String>,
+    }
+    if token.len() > MAX_LOGOUT_TOKEN_LEN {
+        return None;
+    }
+    let jws = split(token).ok()?;
+    serde_json::from_slice::<Issuer>(&jws.payload).ok()?.iss
+}
+
 fn check_claims(payload: &[u8], jwks: &JwksCache, now: u64) -> Result<LogoutToken, Refusal> {
     let claims: Claims = serde_json::from_slice(payload).map_err(|_| "claims malformed")?;
     if claims.iss.as_deref() != Some(jwks.issuer()) {

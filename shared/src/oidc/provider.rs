@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::discovery::{Metadata, ProviderError};
 use crate::error::Error;
-use crate::infra::config::Config;
+use crate::infra::config::ProviderConfig;
 use crate::tokens::transaction::Flow;
 
 /// ID token algorithms we verify, when the provider announces them. Never `none`, never HS*.
@@ -34,6 +34,8 @@ pub type OidcClient = CoreClient<
 
 /// The provider, as a function that starts or finishes logins uses it.
 pub struct Provider {
+    /// Its name in the configuration (`?provider=`).
+    pub name: String,
     /// The OAuth client (authorize URL, token endpoint, userinfo), holding the client secret.
     pub client: OidcClient,
     /// `OIDC_ISSUER` exactly as configured (and as discovery stated it).
@@ -58,6 +60,7 @@ pub struct Provider {
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Provider")
+            .field("name", &self.name)
             .field("issuer", &self.issuer)
             .field("iss_parameter_supported", &self.iss_parameter_supported)
             .field("algorithms", &self.algorithms)
@@ -73,7 +76,7 @@ impl Provider {
     /// [`ProviderError`] when the provider cannot serve this relying party.
     pub fn new(
         metadata: Metadata,
-        config: &Config,
+        config: &ProviderConfig,
         client_secret: &SecretString,
     ) -> Result<Self, ProviderError> {
         if metadata.issuer().as_str() != config.issuer_str {
@@ -121,6 +124,7 @@ impl Provider {
             .map(|s| Scope::new(s.clone()))
             .collect();
         Ok(Self {
+            name: config.name.clone(),
             client,
             issuer: config.issuer_str.clone(),
             issuer_url,
@@ -152,5 +156,65 @@ impl Provider {
     /// match).
     pub fn issuer_url(&self) -> &IssuerUrl {
         &self.issuer_url
+    }
+}
+
+/// What a function keeps of one provider: the [`Provider`] itself, or more around it.
+pub trait Upstream {
+    /// The provider.
+    fn provider(&self) -> &Provider;
+}
+
+impl Upstream for Provider {
+    fn provider(&self) -> &Provider {
+        self
+    }
+}
+
+/// The providers of a deployment, the default one first, as a function keeps them. A request
+/// picks one by name (`?provider=`), a transaction, a session or a logout token by issuer:
+/// every step of a login uses the provider its first step chose.
+#[derive(Debug)]
+pub struct Providers<T> {
+    /// Never empty.
+    items: Vec<T>,
+}
+
+impl<T: Upstream> Providers<T> {
+    /// The providers, the default one first; `None` when there is none.
+    pub fn new(items: Vec<T>) -> Option<Self> {
+        (!items.is_empty()).then_some(Self { items })
+    }
+
+    /// The default provider.
+    pub fn default_one(&self) -> &T {
+        // `items` is never empty (see `new`).
+        &self.items[0]
+    }
+
+    /// The provider `name`, or the default one for `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProvider`] for a name the configuration does not have.
+    pub fn named(&self, name: Option<&str>) -> Result<&T, Error> {
+        match name {
+            None => Ok(self.default_one()),
+            Some(name) => self
+                .items
+                .iter()
+                .find(|p| p.provider().name == name)
+                .ok_or(Error::UnknownProvider),
+        }
+    }
+
+    /// The provider whose issuer is exactly `issuer`.
+    pub fn by_issuer(&self, issuer: &str) -> Option<&T> {
+        self.items.iter().find(|p| p.provider().issuer == issuer)
+    }
+
+    /// Every provider, the default one first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
     }
 }

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::discovery::Metadata;
 use crate::error::Error;
-use crate::infra::config::Config;
+use super::provider::Provider;
 use crate::infra::http::{FetchError, Http};
 
 /// The provider's revocation endpoint and how to authenticate there.
@@ -39,7 +39,7 @@ impl Revocation {
     /// of its token endpoint (`client_secret_basic` unless only `client_secret_post` is listed).
     pub fn from_metadata(
         metadata: &Metadata,
-        config: &Config,
+        provider: &Provider,
         client_secret: &SecretString,
     ) -> Option<Self> {
         let url = metadata.additional_metadata().revocation_endpoint.clone()?;
@@ -49,7 +49,7 @@ impl Revocation {
         });
         Some(Self {
             url,
-            client_id: config.client_id.clone(),
+            client_id: provider.client_id.clone(),
             client_secret: client_secret.clone(),
             basic,
         })

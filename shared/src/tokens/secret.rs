@@ -3,10 +3,16 @@
 //! ```json
 //! {
 //!   "client_secret": "...",
+//!   "client_secrets": {"<provider name>": "..."},
 //!   "signing_keys": [{"kid": "2026-11", "private_key_pem": "-----BEGIN PRIVATE KEY-----..."}],
 //!   "cookie_keys": ["<base64 of 32 random bytes>"]
 //! }
 //! ```
+//!
+//! `client_secret` is the default provider's (the only one, or the first of `OIDC_PROVIDERS`);
+//! `client_secrets` holds each provider's by its name, and wins over `client_secret`. A provider
+//! other than the default never gets `client_secret`: one provider's secret is never sent to
+//! another.
 //!
 //! The first signing key and the first cookie key are active; the others are kept to verify and
 //! to open, so keys rotate without logging anyone out.
@@ -48,9 +54,17 @@ pub enum SecretError {
         /// Column of the error.
         column: usize,
     },
-    /// `client_secret` is empty.
+    /// `client_secret` or an entry of `client_secrets` is empty.
     #[error("client_secret is empty")]
     EmptyClientSecret,
+    /// No client secret for a provider of the configuration.
+    #[error(
+        "no client secret for provider {provider:?}: add it to client_secrets (or, for the default provider, client_secret)"
+    )]
+    NoClientSecret {
+        /// The provider's name.
+        provider: String,
+    },
     /// `signing_keys` is empty.
     #[error("signing_keys is empty: at least one key is needed")]
     NoSigningKeys,
@@ -158,9 +172,40 @@ impl<K: fmt::Debug> fmt::Debug for KeyRing<K> {
     }
 }
 
+/// The client secrets: the default provider's, and each provider's by name.
+#[derive(Clone)]
+pub struct ClientSecrets {
+    default: Option<SecretString>,
+    by_provider: std::collections::BTreeMap<String, SecretString>,
+}
+
+impl fmt::Debug for ClientSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSecrets")
+            .field("default", &self.default.as_ref().map(|_| "[redacted]"))
+            .field("by_provider", &self.by_provider.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ClientSecrets {
+    /// Provider `name`'s client secret: its entry in `client_secrets`, or `client_secret` when
+    /// it is the default provider (`is_default`).
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::NoClientSecret`].
+    pub fn for_provider(&self, name: &str, is_default: bool) -> Result<&SecretString, SecretError> {
+        self.by_provider
+            .get(name)
+            .or(self.default.as_ref().filter(|_| is_default))
+            .ok_or_else(|| SecretError::NoClientSecret { provider: name.to_owned() })
+    }
+}
+
 /// The parsed secret, ready to use: nothing is parsed again per request.
 pub struct Secret {
-    client_secret: SecretString,
+    client_secret: ClientSecrets,
     signing_keys: KeyRing<SigningKey>,
     cookie_keys: KeyRing<CookieKey>,
 }
@@ -168,7 +213,7 @@ pub struct Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secret")
-            .field("client_secret", &"[redacted]")
+            .field("client_secrets", &self.client_secret)
             .field(
                 "signing_keys",
                 &self.signing_keys.iter().map(SigningKey::kid).collect::<Vec<_>>(),
@@ -180,7 +225,10 @@ impl fmt::Debug for Secret {
 
 #[derive(Deserialize)]
 struct RawSecret {
-    client_secret: SecretString,
+    #[serde(default)]
+    client_secret: Option<SecretString>,
+    #[serde(default)]
+    client_secrets: std::collections::BTreeMap<String, SecretString>,
     signing_keys: Vec<RawSigningKey>,
     cookie_keys: Vec<SecretString>,
 }
@@ -208,7 +256,11 @@ impl Secret {
             line: e.line(),
             column: e.column(),
         })?;
-        if raw.client_secret.expose_secret().is_empty() {
+        let mut every = raw.client_secret.iter().chain(raw.client_secrets.values());
+        if raw.client_secret.is_none() && raw.client_secrets.is_empty() {
+            return Err(SecretError::NoClientSecret { provider: "default".to_owned() });
+        }
+        if every.any(|s| s.expose_secret().is_empty()) {
             return Err(SecretError::EmptyClientSecret);
         }
         let mut signing_keys: Vec<SigningKey> = Vec::with_capacity(raw.signing_keys.len());
@@ -230,11 +282,13 @@ impl Secret {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let cookie_keys = KeyRing::new(cookie_keys).ok_or(SecretError::NoCookieKeys)?;
-        Ok(Self { client_secret: raw.client_secret, signing_keys, cookie_keys })
+        let client_secret =
+            ClientSecrets { default: raw.client_secret, by_provider: raw.client_secrets };
+        Ok(Self { client_secret, signing_keys, cookie_keys })
     }
 
-    /// The OAuth client secret.
-    pub fn client_secret(&self) -> &SecretString {
+    /// The client secrets.
+    pub fn client_secrets(&self) -> &ClientSecrets {
         &self.client_secret
     }
 
@@ -249,7 +303,7 @@ impl Secret {
     }
 
     /// Splits the secret into its parts.
-    pub fn into_parts(self) -> (SecretString, KeyRing<SigningKey>, KeyRing<CookieKey>) {
+    pub fn into_parts(self) -> (ClientSecrets, KeyRing<SigningKey>, KeyRing<CookieKey>) {
         (self.client_secret, self.signing_keys, self.cookie_keys)
     }
 }

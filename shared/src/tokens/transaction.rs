@@ -58,6 +58,9 @@ pub struct Transaction {
     pub issued_at: u64,
     /// Which flow started it.
     pub flow: Flow,
+    /// The provider's name, when the login did not go to the default provider: the callback
+    /// completes the login only against that provider (mix-up defence, RFC 9700 4.4).
+    pub provider: Option<String>,
 }
 
 impl fmt::Debug for Transaction {
@@ -66,6 +69,7 @@ impl fmt::Debug for Transaction {
             .field("return_to", &self.return_to)
             .field("issued_at", &self.issued_at)
             .field("flow", &self.flow)
+            .field("provider", &self.provider)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +82,8 @@ struct SealedRef<'a> {
     r: &'a str,
     t: u64,
     f: Flow,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +95,8 @@ struct Sealed {
     r: String,
     t: u64,
     f: Flow,
+    #[serde(default)]
+    p: Option<String>,
 }
 
 fn aead_key(key: &CookieKey) -> Result<LessSafeKey, Error> {
@@ -111,6 +119,7 @@ impl Transaction {
             r: self.return_to.as_str(),
             t: self.issued_at,
             f: self.flow,
+            p: self.provider.as_deref(),
         })
         .map_err(|_| Error::Internal("transaction could not be serialized".into()))?;
         let mut nonce = [0u8; NONCE_LEN];
@@ -174,6 +183,7 @@ impl Transaction {
             return_to,
             issued_at: sealed.t,
             flow: sealed.f,
+            provider: sealed.p,
         })
     }
 }

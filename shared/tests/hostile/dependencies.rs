@@ -27,7 +27,7 @@ fn config(issuer: &str) -> Config {
 }
 
 async fn discover(http: &shared::Http, config: &Config) -> Result<shared::Metadata, ProviderError> {
-    shared::discover(http, &config.issuer_str).await
+    shared::discover(http, &config.default_provider().issuer_str).await
 }
 
 #[tokio::test]

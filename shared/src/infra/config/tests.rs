@@ -29,9 +29,9 @@ fn without(name: &'static str) -> Result<Config, ConfigError> {
     parse(&vars)
 }
 
-fn failing_variable(result: Result<Config, ConfigError>) -> &'static str {
+fn failing_variable(result: Result<Config, ConfigError>) -> String {
     match result {
-        Ok(_) => "accepted",
+        Ok(_) => "accepted".into(),
         Err(e) => e.variable,
     }
 }
@@ -39,13 +39,13 @@ fn failing_variable(result: Result<Config, ConfigError>) -> &'static str {
 #[test]
 fn defaults_apply_to_optional_variables() {
     let c = parse(&base()).unwrap();
-    assert_eq!(c.scopes, ["openid", "profile", "email"]);
-    assert!(c.userinfo);
+    assert_eq!(c.default_provider().scopes, ["openid", "profile", "email"]);
+    assert!(c.default_provider().userinfo);
     assert_eq!(c.session_ttl, Duration::from_secs(900));
     assert_eq!(c.post_login_path.as_str(), "/");
     assert_eq!(c.app_origin, None);
-    assert_eq!(c.server_redirect_uri, None);
-    assert_eq!(c.issuer_str, "https://idp.example.com/oauth2/default");
+    assert_eq!(c.default_provider().server_redirect_uri, None);
+    assert_eq!(c.default_provider().issuer_str, "https://idp.example.com/oauth2/default");
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn one_redirect_uri_at_least() {
         "https://api.example.com/authorization-code/callback".into(),
     );
     let c = parse(&vars).unwrap();
-    assert!(c.spa_redirect_uri.is_none() && c.server_redirect_uri.is_some());
+    assert!(c.default_provider().spa_redirect_uri.is_none() && c.default_provider().server_redirect_uri.is_some());
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn issuer_and_redirects_refuse_query_and_fragment_where_meaningless() {
 
 #[test]
 fn scopes_must_include_openid_and_be_valid_tokens() {
-    assert_eq!(with("OIDC_SCOPES", "openid  email").unwrap().scopes, ["openid", "email"]);
+    assert_eq!(with("OIDC_SCOPES", "openid  email").unwrap().default_provider().scopes, ["openid", "email"]);
     assert_eq!(failing_variable(with("OIDC_SCOPES", "profile email")), "OIDC_SCOPES");
     assert_eq!(failing_variable(with("OIDC_SCOPES", "openid em\"ail")), "OIDC_SCOPES");
     assert_eq!(failing_variable(with("OIDC_SCOPES", "openid em\\ail")), "OIDC_SCOPES");
@@ -121,8 +121,8 @@ fn scopes_must_include_openid_and_be_valid_tokens() {
 
 #[test]
 fn userinfo_is_a_boolean() {
-    assert!(!with("OIDC_USERINFO", "false").unwrap().userinfo);
-    assert!(with("OIDC_USERINFO", "TRUE").unwrap().userinfo);
+    assert!(!with("OIDC_USERINFO", "false").unwrap().default_provider().userinfo);
+    assert!(with("OIDC_USERINFO", "TRUE").unwrap().default_provider().userinfo);
     for bad in ["yes", "0", "1", "off"] {
         assert_eq!(failing_variable(with("OIDC_USERINFO", bad)), "OIDC_USERINFO");
     }

@@ -113,7 +113,7 @@ async fn a_key_published_after_the_cold_start_is_found_by_the_refetch() {
     let metadata = crate::oidc::discovery::discover(&parts.http, &provider.issuer()).await.unwrap();
     let idp = crate::oidc::provider::Provider::new(
         metadata,
-        &parts.config,
+        parts.config.default_provider(),
         &secrecy::SecretString::from(CLIENT_SECRET),
     )
     .unwrap();

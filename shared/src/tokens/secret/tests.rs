@@ -31,7 +31,7 @@ fn parses_every_key_kind_and_keeps_order() {
     let secret = Secret::from_json(&text).unwrap();
     let kids: Vec<_> = secret.signing_keys().iter().map(|k| (k.kid(), k.alg_name())).collect();
     assert_eq!(kids, [("new", "ES256"), ("old", "RS256"), ("ed", "EdDSA")]);
-    assert_eq!(secret.client_secret().expose_secret(), "s3cret-value");
+    assert_eq!(secret.client_secrets().for_provider("default", true).unwrap().expose_secret(), "s3cret-value");
     assert_eq!(secret.cookie_keys().active().expose(), &[7u8; 32]);
 }
 
@@ -162,4 +162,47 @@ fn malformed_json_is_reported_with_a_position() {
         err(r#"{"client_secret": "x"}"#),
         SecretError::Json { category: "missing field or wrong type", .. }
     ));
+}
+
+#[test]
+fn client_secrets_are_keyed_by_provider_and_the_default_one_never_goes_to_another() {
+    let key = json!([{"kid": "k", "private_key_pem": pem(KeyAlg::Es256)}]);
+    let cookie = json!([STANDARD.encode([1u8; 32])]);
+    let parse = |value: serde_json::Value| {
+        let mut doc = json!({"signing_keys": key, "cookie_keys": cookie});
+        doc.as_object_mut().unwrap().extend(value.as_object().unwrap().clone());
+        Secret::from_json(&doc.to_string())
+    };
+    let both = parse(json!({"client_secret": "main-1", "client_secrets": {"google": "g-2"}}));
+    let secrets = both.unwrap().client_secrets().clone();
+    let get = |name: &str, is_default: bool| {
+        secrets.for_provider(name, is_default).map(|s| s.expose_secret().to_owned())
+    };
+    assert_eq!(get("corp", true).unwrap(), "main-1", "client_secret is the default provider's");
+    assert_eq!(get("google", false).unwrap(), "g-2");
+    // A second provider without its own entry gets nothing, never the default's secret.
+    let missing = get("other", false).unwrap_err();
+    assert!(matches!(&missing, SecretError::NoClientSecret { provider } if provider == "other"));
+    assert!(!missing.to_string().contains("main-1"));
+    // client_secrets wins for the default provider too.
+    let keyed = parse(json!({"client_secret": "main-1", "client_secrets": {"corp": "c-3"}}));
+    let keyed = keyed.unwrap();
+    assert_eq!(keyed.client_secrets().for_provider("corp", true).unwrap().expose_secret(), "c-3");
+    // No client secret at all, or an empty one in the map, is refused.
+    assert!(matches!(parse(json!({})).err(), Some(SecretError::NoClientSecret { .. })));
+    let empty = parse(json!({"client_secrets": {"google": ""}})).err();
+    assert!(matches!(empty, Some(SecretError::EmptyClientSecret)));
+    // Debug names the providers, never a value.
+    let debug = format!("{:?}", both_debug());
+    assert!(!debug.contains("g-2") && debug.contains("google"), "{debug}");
+
+    fn both_debug() -> Secret {
+        let key = json!([{"kid": "k", "private_key_pem": pem(KeyAlg::Es256)}]);
+        let doc = json!({
+            "client_secrets": {"google": "g-2"},
+            "signing_keys": key,
+            "cookie_keys": [STANDARD.encode([1u8; 32])],
+        });
+        Secret::from_json(&doc.to_string()).unwrap()
+    }
 }

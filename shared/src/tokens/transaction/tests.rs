@@ -17,6 +17,7 @@ fn tx(flow: Flow) -> Transaction {
         return_to: ReturnTo::parse("/app?x=1").unwrap(),
         issued_at: 1_000_000,
         flow,
+        provider: Some("google".into()),
     }
 }
 
@@ -30,6 +31,7 @@ fn round_trip_keeps_every_field() {
     assert_eq!(opened.return_to.as_str(), "/app?x=1");
     assert_eq!(opened.issued_at, 1_000_000);
     assert_eq!(opened.flow, Flow::Server);
+    assert_eq!(opened.provider.as_deref(), Some("google"), "the provider travels sealed");
 }
 
 #[test]
@@ -118,6 +120,7 @@ fn a_sealed_unsafe_return_to_is_refused() {
         r: "//evil",
         t: 1_000_000,
         f: Flow::Spa,
+        p: None,
     })
     .unwrap();
     let mut in_out = plain;
