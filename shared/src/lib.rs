@@ -47,7 +47,10 @@ pub use functions::start::{
 };
 pub use infra::aws::{AwsEnv, SdkHttp, dynamodb_client, secrets_client};
 pub use infra::clock::unix_now;
-pub use infra::config::{Config, ConfigError, SESSION_TTL_RANGE, SessionSettings, is_loopback};
+pub use infra::config::{
+    Config, ConfigError, DEFAULT_PROVIDER, MAX_PROVIDERS, ProviderConfig, SESSION_TTL_RANGE,
+    SessionSettings, is_loopback,
+};
 pub use infra::http::{
     CONNECT_TIMEOUT, FetchError, Http, MAX_BODY, TOTAL_TIMEOUT, http_client, http_client_with,
 };
@@ -55,11 +58,13 @@ pub use oidc::discovery::{ExtraMetadata, Metadata, ProviderError, discover};
 pub use oidc::id_token::{LEEWAY_SECS as ID_TOKEN_LEEWAY_SECS, MAX_ID_TOKEN_LEN};
 pub use oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache, Verifier, fetch_jwks, parse_jwks};
 pub use oidc::key::{ProviderKey, ProviderKeySet};
-pub use oidc::provider::{ACCEPTED_ALGS, OidcClient, Provider};
+pub use oidc::provider::{ACCEPTED_ALGS, OidcClient, Provider, Providers, Upstream};
 pub use return_to::ReturnTo;
 pub use sessions::{Handle, Lease, ProviderTokens, Record, SessionItem, SessionKeys, Sessions};
 pub use tokens::keygen;
-pub use tokens::secret::{CookieKey, KeyRing, Secret, SecretError, fetch as fetch_secret};
+pub use tokens::secret::{
+    ClientSecrets, CookieKey, KeyRing, Secret, SecretError, fetch as fetch_secret,
+};
 pub use tokens::session::{LEEWAY_SECS as SESSION_LEEWAY_SECS, SessionClaims, SessionTokens, User};
 pub use tokens::signing::{SigningKey, SigningKeyError};
 pub use tokens::transaction::{Flow, LIFETIME as TRANSACTION_LIFETIME, Transaction};

@@ -73,8 +73,12 @@ impl ColdStart for Logout {
         let (client_secrets, _, cookie_keys) = secret.into_parts();
         let sessions = Parts::sessions(&config, dynamodb, &cookie_keys)?;
         let on = sessions.is_some();
-        let providers =
-            Parts::providers(&config, &client_secrets, metadata, |m| m, |provider, metadata, secret| {
+        let providers = Parts::providers(
+            &config,
+            &client_secrets,
+            metadata,
+            |m| m,
+            |provider, metadata, secret| {
                 let revocation =
                     on.then(|| Revocation::from_metadata(&metadata, &provider, secret));
                 let jwks = on.then(|| {
@@ -87,7 +91,8 @@ impl ColdStart for Logout {
                     jwks,
                     provider,
                 }
-            })?;
+            },
+        )?;
         Ok(Self {
             providers,
             home: config.app_url(config.post_login_path.as_str()),
@@ -189,7 +194,11 @@ impl Logout {
 
 /// The provider's logout URL with `client_id` and, when configured,
 /// `post_logout_redirect_uri`; `None` when the provider announces no `end_session_endpoint`.
-fn provider_logout_url(metadata: &Metadata, provider: &Provider, config: &Config) -> Option<String> {
+fn provider_logout_url(
+    metadata: &Metadata,
+    provider: &Provider,
+    config: &Config,
+) -> Option<String> {
     let mut url = metadata.additional_metadata().end_session_endpoint.clone()?;
     {
         let mut q = url.query_pairs_mut();
@@ -223,12 +232,11 @@ impl LogoutRequest {
         if !req.is_json() {
             return Err(Error::UnsupportedMediaType);
         }
-        serde_json::from_slice(req.body)
-            .map_err(|_| {
-                Error::BadRequest(
-                    "The body must be empty or {\"everywhere\": true, \"provider\": \"<name>\"}.",
-                )
-            })
+        serde_json::from_slice(req.body).map_err(|_| {
+            Error::BadRequest(
+                "The body must be empty or {\"everywhere\": true, \"provider\": \"<name>\"}.",
+            )
+        })
     }
 }
 
@@ -283,12 +291,16 @@ impl HttpFunction for Logout {
                 let body = LogoutRequest::from_body(req)?;
                 (body.everywhere, body.provider)
             }
-            LogoutRoute::Server => (false, Query::parse(req.query)?.get("provider").map(Into::into)),
+            LogoutRoute::Server => {
+                (false, Query::parse(req.query)?.get("provider").map(Into::into))
+            }
         };
         // A session names its provider; without one, the request may (else the default one).
         let asked = self.providers.named(named.as_deref())?;
-        let ended = self.end_session(req.cookies.as_deref().unwrap_or_default(), everywhere).await?;
-        let provider = ended.as_deref().and_then(|iss| self.providers.by_issuer(iss)).unwrap_or(asked);
+        let ended =
+            self.end_session(req.cookies.as_deref().unwrap_or_default(), everywhere).await?;
+        let provider =
+            ended.as_deref().and_then(|iss| self.providers.by_issuer(iss)).unwrap_or(asked);
         let logout_url = provider.logout_url.as_deref();
         let answer = match route {
             LogoutRoute::Server => {

@@ -133,21 +133,20 @@ impl Refresh {
             let gone = Error::SessionExpired("its provider is no longer configured");
             return Err(end(sessions, &record, gone).await);
         };
-        let answer = match exchange_refresh_token(&upstream.provider, &self.http, &refresh_token)
-            .await
-        {
-            Ok(answer) => answer,
-            // `invalid_grant`, or an ID token that does not even parse (refused as one that
-            // fails its checks, below).
-            Err(err @ (Error::SessionExpired(_) | Error::IdToken(_))) => {
-                return Err(end(sessions, &record, err).await);
-            }
-            Err(err) => {
-                // The provider is down or slow: nobody is logged out for that.
-                sessions.release(&record, &lease).await?;
-                return Err(err);
-            }
-        };
+        let answer =
+            match exchange_refresh_token(&upstream.provider, &self.http, &refresh_token).await {
+                Ok(answer) => answer,
+                // `invalid_grant`, or an ID token that does not even parse (refused as one that
+                // fails its checks, below).
+                Err(err @ (Error::SessionExpired(_) | Error::IdToken(_))) => {
+                    return Err(end(sessions, &record, err).await);
+                }
+                Err(err) => {
+                    // The provider is down or slow: nobody is logged out for that.
+                    sessions.release(&record, &lease).await?;
+                    return Err(err);
+                }
+            };
         if let Some(id_token) = answer.id_token() {
             let checked = id_token::verify_refreshed(
                 &upstream.jwks,

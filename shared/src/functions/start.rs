@@ -206,9 +206,10 @@ impl Parts {
     ) -> Result<Providers<T>, StartError> {
         let mut kept = Vec::with_capacity(fetched.len());
         for (index, (p, m)) in config.providers.iter().zip(fetched).enumerate() {
-            let client_secret = client_secrets.for_provider(&p.name, index == 0).map_err(
-                |source| StartError::Secret { secret_id: config.secret_id.clone(), source },
-            )?;
+            let client_secret =
+                client_secrets.for_provider(&p.name, index == 0).map_err(|source| {
+                    StartError::Secret { secret_id: config.secret_id.clone(), source }
+                })?;
             let provider = Provider::new(metadata(&m).clone(), p, client_secret)
                 .map_err(|source| StartError::provider(p, source))?;
             kept.push(keep(provider, m, client_secret));
@@ -231,8 +232,12 @@ impl Parts {
         let Self { config, secret, http, dynamodb } = self;
         let (client_secrets, signing_keys, cookie_keys) = secret.into_parts();
         let sessions = Self::sessions(&config, dynamodb, &cookie_keys)?;
-        let providers =
-            Self::providers(&config, &client_secrets, fetched, |(m, _)| m, |provider, (m, keys), _| {
+        let providers = Self::providers(
+            &config,
+            &client_secrets,
+            fetched,
+            |(m, _)| m,
+            |provider, (m, keys), _| {
                 let jwks = JwksCache::new(
                     m.jwks_uri().to_string(),
                     keys,
@@ -241,7 +246,8 @@ impl Parts {
                     cooldown,
                 );
                 Verifying { provider, jwks }
-            })?;
+            },
+        )?;
         Ok(WithProvider { config, http, providers, signing_keys, cookie_keys, sessions })
     }
 }

@@ -298,10 +298,7 @@ fn provider(
     if spa_redirect_uri.is_none() && server_redirect_uri.is_none() {
         return Err(err(
             var("REDIRECT_URI"),
-            format!(
-                "set it (SPA flow) or {} (server flow), or both",
-                var("SERVER_REDIRECT_URI")
-            ),
+            format!("set it (SPA flow) or {} (server flow), or both", var("SERVER_REDIRECT_URI")),
         ));
     }
 

@@ -200,11 +200,9 @@ impl<T: Upstream> Providers<T> {
     pub fn named(&self, name: Option<&str>) -> Result<&T, Error> {
         match name {
             None => Ok(self.default_one()),
-            Some(name) => self
-                .items
-                .iter()
-                .find(|p| p.provider().name == name)
-                .ok_or(Error::UnknownProvider),
+            Some(name) => {
+                self.items.iter().find(|p| p.provider().name == name).ok_or(Error::UnknownProvider)
+            }
         }
     }
 

@@ -12,8 +12,8 @@ use openidconnect::core::CoreClientAuthMethod;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::discovery::Metadata;
-use crate::error::Error;
 use super::provider::Provider;
+use crate::error::Error;
 use crate::infra::http::{FetchError, Http};
 
 /// The provider's revocation endpoint and how to authenticate there.

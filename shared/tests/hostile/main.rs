@@ -11,5 +11,6 @@ mod browser_side;
 mod dependencies;
 mod id_token;
 mod keys;
+mod providers;
 mod tabs;
 mod token_endpoint;

@@ -69,7 +69,10 @@ fn one_redirect_uri_at_least() {
         "https://api.example.com/authorization-code/callback".into(),
     );
     let c = parse(&vars).unwrap();
-    assert!(c.default_provider().spa_redirect_uri.is_none() && c.default_provider().server_redirect_uri.is_some());
+    assert!(
+        c.default_provider().spa_redirect_uri.is_none()
+            && c.default_provider().server_redirect_uri.is_some()
+    );
 }
 
 #[test]
@@ -113,7 +116,10 @@ fn issuer_and_redirects_refuse_query_and_fragment_where_meaningless() {
 
 #[test]
 fn scopes_must_include_openid_and_be_valid_tokens() {
-    assert_eq!(with("OIDC_SCOPES", "openid  email").unwrap().default_provider().scopes, ["openid", "email"]);
+    assert_eq!(
+        with("OIDC_SCOPES", "openid  email").unwrap().default_provider().scopes,
+        ["openid", "email"]
+    );
     assert_eq!(failing_variable(with("OIDC_SCOPES", "profile email")), "OIDC_SCOPES");
     assert_eq!(failing_variable(with("OIDC_SCOPES", "openid em\"ail")), "OIDC_SCOPES");
     assert_eq!(failing_variable(with("OIDC_SCOPES", "openid em\\ail")), "OIDC_SCOPES");
@@ -200,4 +206,57 @@ fn session_check_is_stateless_by_default_and_strict_only_with_sessions() {
     vars.insert("SESSION_CHECK", "sometimes".to_owned());
     assert_eq!(failing_variable(parse(&vars)), "SESSION_CHECK");
     assert_eq!(failing_variable(with("SESSION_CHECK", "strict")), "SESSION_CHECK");
+}
+
+#[test]
+fn several_providers_each_from_their_own_variables_the_first_is_the_default() {
+    let mut vars = base();
+    vars.remove("OIDC_ISSUER");
+    vars.remove("OIDC_CLIENT_ID");
+    vars.insert("OIDC_PROVIDERS", "corp, google".into());
+    vars.insert("OIDC_CORP_ISSUER", "https://corp.okta.com/oauth2/default".into());
+    vars.insert("OIDC_CORP_CLIENT_ID", "corp-client".into());
+    vars.insert("OIDC_GOOGLE_ISSUER", "https://accounts.google.com".into());
+    vars.insert("OIDC_GOOGLE_CLIENT_ID", "google-client".into());
+    vars.insert("OIDC_GOOGLE_SCOPES", "openid email".into());
+    vars.insert("OIDC_GOOGLE_USERINFO", "false".into());
+    let c = parse(&vars).unwrap();
+    let names: Vec<_> = c.providers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["corp", "google"]);
+    assert_eq!(c.default_provider().client_id, "corp-client");
+    let google = &c.providers[1];
+    assert_eq!(google.issuer_str, "https://accounts.google.com");
+    assert_eq!(google.scopes, ["openid", "email"]);
+    assert!(!google.userinfo && c.providers[0].userinfo);
+    // The shared redirect URI serves both (one callback for every provider).
+    assert_eq!(google.spa_redirect_uri, c.providers[0].spa_redirect_uri);
+    assert!(google.spa_redirect_uri.is_some());
+
+    // Each provider's own variables are named when missing or wrong.
+    let mut missing = vars.clone();
+    missing.remove("OIDC_GOOGLE_CLIENT_ID");
+    assert_eq!(failing_variable(parse(&missing)), "OIDC_GOOGLE_CLIENT_ID");
+    let mut bad = vars.clone();
+    bad.insert("OIDC_GOOGLE_ISSUER", "http://accounts.google.com".into());
+    assert_eq!(failing_variable(parse(&bad)), "OIDC_GOOGLE_ISSUER");
+    let mut bad = vars.clone();
+    bad.insert("OIDC_GOOGLE_SCOPES", "email".into());
+    assert_eq!(failing_variable(parse(&bad)), "OIDC_GOOGLE_SCOPES");
+    // Two providers with one issuer, a name twice, a bad name, the unprefixed issuer beside
+    // OIDC_PROVIDERS: refused.
+    let mut same = vars.clone();
+    same.insert("OIDC_GOOGLE_ISSUER", "https://corp.okta.com/oauth2/default".into());
+    assert_eq!(failing_variable(parse(&same)), "OIDC_GOOGLE_ISSUER");
+    for list in ["corp,corp", "Corp", "corp,", "1corp", "corp-2", "averyveryverylongname"] {
+        let mut v = vars.clone();
+        v.insert("OIDC_PROVIDERS", list.into());
+        assert_eq!(failing_variable(parse(&v)), "OIDC_PROVIDERS", "{list}");
+    }
+    let mut ambiguous = vars.clone();
+    ambiguous.insert("OIDC_ISSUER", "https://corp.okta.com/oauth2/default".into());
+    assert_eq!(failing_variable(parse(&ambiguous)), "OIDC_ISSUER");
+    // Without OIDC_PROVIDERS: one provider named default, as before.
+    let single = parse(&base()).unwrap();
+    assert_eq!(single.providers.len(), 1);
+    assert_eq!(single.default_provider().name, DEFAULT_PROVIDER);
 }

@@ -31,7 +31,10 @@ fn parses_every_key_kind_and_keeps_order() {
     let secret = Secret::from_json(&text).unwrap();
     let kids: Vec<_> = secret.signing_keys().iter().map(|k| (k.kid(), k.alg_name())).collect();
     assert_eq!(kids, [("new", "ES256"), ("old", "RS256"), ("ed", "EdDSA")]);
-    assert_eq!(secret.client_secrets().for_provider("default", true).unwrap().expose_secret(), "s3cret-value");
+    assert_eq!(
+        secret.client_secrets().for_provider("default", true).unwrap().expose_secret(),
+        "s3cret-value"
+    );
     assert_eq!(secret.cookie_keys().active().expose(), &[7u8; 32]);
 }
 
