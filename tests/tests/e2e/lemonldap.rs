@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use e2e::{
     Jar, Options, ProviderKind, Stack, client, confirm_logout_at_provider, jwt_parts,
-    sign_in_at_provider,
+    log_out_at_provider, sign_in_at_provider,
 };
 use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
@@ -188,6 +188,22 @@ async fn refresh(stack: &Stack, http: &reqwest::Client, handle: &str) -> (u16, V
     (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
 }
 
+/// A SPA login with sessions on, the provider's cookies kept in `jar`: our JWT and the session
+/// handle cookie (`name=value`).
+async fn spa_session(stack: &Stack, http: &reqwest::Client, jar: &mut Jar) -> (String, String) {
+    let (login_url, tx_cookie) = spa_login(stack, http).await;
+    let redirect = sign_in_at_provider(http, jar, &login_url, USER, USER).await;
+    let resp = spa_callback(stack, http, &redirect, &tx_cookie).await;
+    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
+    let handle = set_cookies(&resp)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-refresh="))
+        .expect("the session handle cookie");
+    let handle = handle.split(';').next().unwrap().to_owned();
+    let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    (token, handle)
+}
+
 /// The session item's version: how many refresh grants it has seen.
 fn version(stack: &Stack, sid: &str) -> u64 {
     let items: Vec<Value> = serde_json::from_str(&stack.scan_sessions()).unwrap();
@@ -200,7 +216,7 @@ fn exposed(token: &secrecy::SecretString) -> String {
 }
 
 #[tokio::test]
-async fn lemonldap_session_refreshes_without_rotation_and_ends_at_logout() {
+async fn lemonldap_sessions_refresh_without_rotation_and_end_at_either_logout() {
     let options = Options {
         sessions: true,
         provider_env: vec![(
@@ -211,17 +227,8 @@ async fn lemonldap_session_refreshes_without_rotation_and_ends_at_logout() {
     };
     let stack = Stack::start("lemonldap_sessions", options).await;
     let http = client();
-    let (login_url, tx_cookie) = spa_login(&stack, &http).await;
     let mut jar = Jar::default();
-    let redirect = sign_in_at_provider(&http, &mut jar, &login_url, USER, USER).await;
-    let resp = spa_callback(&stack, &http, &redirect, &tx_cookie).await;
-    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
-    let handle = set_cookies(&resp)
-        .into_iter()
-        .find(|c| c.starts_with("__Host-refresh="))
-        .expect("the session handle cookie");
-    let handle = handle.split(';').next().unwrap().to_owned();
-    let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let (token, handle) = spa_session(&stack, &http, &mut jar).await;
     let sid = jwt_parts(&token).1["sid"].as_str().expect("our JWT names the session").to_owned();
     let issued = stack.session_provider_tokens(&sid);
     let refresh_token = exposed(issued.refresh_token.as_ref().expect("a refresh token"));
@@ -259,6 +266,18 @@ async fn lemonldap_session_refreshes_without_rotation_and_ends_at_logout() {
         assert_eq!(claims["aud"], json!([e2e::CLIENT_ID]), "aud as an array");
     }
     let held = stack.session_provider_tokens(&sid);
+
+    // LemonLDAP::NG has no back-channel logout: a session whose user logs out at the provider
+    // itself learns it at its next refresh grant, which the provider refuses (`invalid_grant`),
+    // and ends. (A second browser, so a second SSO session.)
+    let mut other_jar = Jar::default();
+    let (other, other_handle) = spa_session(&stack, &http, &mut other_jar).await;
+    let other_sid = jwt_parts(&other).1["sid"].as_str().unwrap().to_owned();
+    log_out_at_provider(&http, &mut other_jar, &stack.issuer()).await;
+    tokio::time::sleep(ACCESS_TOKEN_TTL + Duration::from_secs(1)).await;
+    let (status, body) = refresh(&stack, &http, &other_handle).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
+    assert!(!stack.scan_sessions().contains(&other_sid), "the session item is deleted");
 
     // Our logout ends the session, and answers LemonLDAP::NG's end-session endpoint (it has no
     // revocation endpoint: the refresh token lives on at the provider until its SSO session ends).
