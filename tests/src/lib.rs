@@ -873,3 +873,91 @@ pub fn jwts_in(text: &str) -> Vec<&str> {
         .filter(|w| w.starts_with("eyJ"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(set_cookies: &[&str]) -> reqwest::Response {
+        let mut resp = http::Response::builder();
+        for cookie in set_cookies {
+            resp = resp.header(SET_COOKIE, *cookie);
+        }
+        reqwest::Response::from(resp.body("").unwrap())
+    }
+
+    #[test]
+    fn cookie_dates_read_as_unix_seconds() {
+        assert_eq!(cookie_date("Wed, 21 Oct 2015 00:00:00 GMT"), Some(1_445_385_600));
+        assert_eq!(cookie_date("Thu, 01-Jan-1970 00:00:01 GMT"), Some(1));
+        assert_eq!(cookie_date("Sat, 29 Feb 2048 12:30:05 GMT"), Some(2_466_592_205));
+        assert_eq!(cookie_date("soon"), None);
+    }
+
+    #[test]
+    fn the_jar_honours_domain_and_expiry() {
+        let mut jar = Jar::default();
+        let portal = "http://localhost:3001/oauth2/authorize";
+        jar.store(
+            portal,
+            &answer(&[
+                "lemonldap=sso; domain=.localhost; path=/; HttpOnly=1; SameSite=Lax",
+                "lemonldappdata=pending; path=/; HttpOnly=1",
+                "foreign=x; Domain=example.com",
+            ]),
+        );
+        assert_eq!(jar.get("http://localhost:5173/", "lemonldap").as_deref(), Some("sso"));
+        assert_eq!(jar.get("http://app.localhost/", "lemonldap").as_deref(), Some("sso"));
+        assert_eq!(jar.get("http://app.localhost/", "lemonldappdata"), None, "host-only");
+        assert_eq!(jar.get("http://127.0.0.1/", "lemonldap"), None);
+        assert_eq!(jar.get("http://example.com/", "foreign"), None, "refused from localhost");
+        jar.store(
+            portal,
+            &answer(&[
+                "lemonldap=0; domain=.localhost; path=/; expires=Wed, 21 Oct 2015 00:00:00 GMT",
+                "lemonldappdata=; path=/",
+            ]),
+        );
+        assert_eq!(jar.header(portal), None, "both removed");
+        jar.store(portal, &answer(&["a=1; Max-Age=3600", "b=2; Max-Age=0"]));
+        assert_eq!(jar.header(portal).as_deref(), Some("a=1"));
+    }
+
+    #[test]
+    fn a_form_reads_as_a_browser_submits_it() {
+        let page = "http://localhost:3001/oauth2/authorize?client_id=c&state=s";
+        let html = r##"<p><form id="lform" action="#" method="post">
+            <input type="hidden" name="url" value="aHR0cA==" />
+            <input type="hidden" name="timezone" />
+            <input id="token" type="hidden" name="token" value="17_3" />
+            <input id="userfield" name="user" type="text" value="" />
+            <input id="passwordfield" name="password" type="password" />
+            <button type="submit" class="btn">Connect</button></form>
+            <button id="refuse" val="x">No</button>"##;
+        let mut form = Form::first(html, page).unwrap();
+        assert_eq!(form.action, page, "action=\"#\" posts to the page itself");
+        assert!(form.has("password"));
+        form.fill("user", "dwho");
+        let fields: Vec<(&str, &str)> =
+            form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            fields,
+            [
+                ("url", "aHR0cA=="),
+                ("timezone", ""),
+                ("token", "17_3"),
+                ("user", "dwho"),
+                ("password", "")
+            ]
+        );
+
+        let html = r##"<form id="op.logoutForm" method="post" action="/session/end/confirm">
+            <input type="hidden" name="xsrf" value="a&amp;b"/></form>
+            <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes</button>"##;
+        let form = Form::first(html, "http://localhost:3000/session/end?client_id=c").unwrap();
+        assert_eq!(form.action, "http://localhost:3000/session/end/confirm");
+        let fields: Vec<(&str, &str)> =
+            form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(fields, [("xsrf", "a&b"), ("logout", "yes")]);
+    }
+}
