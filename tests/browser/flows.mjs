@@ -8,6 +8,9 @@
 //   the first tab that ends it in the second; then a new login that the user ends at the
 //   provider's own end-session page, which reaches the backend over the back channel.
 //   Needs PROVIDER (the provider's origin).
+// - `lemonldap`: against LemonLDAP::NG (USER_LOGIN/USER_PASSWORD dwho): the SPA flow through
+//   its login form, then log out through its confirmation page, then Log in again, which
+//   shows its login form again (the provider's session ended).
 //
 // Environment: APP (the demo's origin), USER_LOGIN/USER_PASSWORD, SHOTS (screenshot folder),
 // CHROMIUM (default /usr/bin/chromium).
@@ -48,21 +51,31 @@ async function newTab(context) {
   return tab;
 }
 
+// The providers' login forms: oidc-provider's (its interaction pages, consent included) and
+// LemonLDAP::NG's (#lform, whose hidden CSRF token the page itself carries).
+const LOGIN_FORMS = [
+  { user: 'input[name="login"]', password: 'input[name="password"]',
+    submit: 'form[action*="/interaction/"] button[type="submit"]', page: 'form[action*="/interaction/"] button' },
+  { user: '#userfield', password: '#passwordfield', submit: '#lform button[type=submit]', page: '#lform' },
+];
+
 // Passes the provider: signs in if it asks (login form, then consent), until `done` shows on
 // the app. A remembered provider session skips both forms.
 let sawLoginForm = false;
 async function throughProvider(done, tab = page) {
   sawLoginForm = false;
+  const pages = LOGIN_FORMS.flatMap((f) => [f.user, f.page]).join(', ');
   for (let i = 0; i < 6; i++) {
-    await tab.locator(`input[name="login"], form[action*="/interaction/"] button, ${done}`).first().waitFor();
+    await tab.locator(`${pages}, ${done}`).first().waitFor();
     if (await tab.locator(done).count()) return;
-    const submit = tab.locator('form[action*="/interaction/"] button[type="submit"]').first();
-    if (await tab.locator('input[name="login"]').count()) {
+    let form = LOGIN_FORMS[0];
+    for (const f of LOGIN_FORMS) if (await tab.locator(f.page).count()) form = f;
+    if (await tab.locator(form.user).count()) {
       sawLoginForm = true;
-      await tab.fill('input[name="login"]', login);
-      await tab.fill('input[name="password"]', password);
+      await tab.fill(form.user, login);
+      await tab.fill(form.password, password);
     }
-    await Promise.all([tab.waitForNavigation(), submit.click()]);
+    await Promise.all([tab.waitForNavigation(), tab.locator(form.submit).first().click()]);
   }
   throw new Error(`the provider did not hand back to the app (at ${tab.url()})`);
 }
@@ -75,7 +88,8 @@ async function logOut(tab = page) {
   await Promise.all([tab.waitForURL((u) => u.origin !== appOrigin), tab.click('#logout')]);
   await Promise.all([
     tab.waitForURL((u) => u.origin === appOrigin),
-    tab.click('button[name="logout"][value="yes"]'),
+    // oidc-provider's "Yes, sign me out", LemonLDAP::NG's "Accept".
+    tab.click('button[name="logout"][value="yes"], form#form button.positive'),
   ]);
   await tab.waitForSelector('body[data-state="signed-out"]');
   return tab.evaluate((key) => sessionStorage.getItem(key), STORAGE_KEY);
@@ -279,7 +293,26 @@ async function session() {
   report.providerRequests = providerRequests;
 }
 
-const flows = { logins, session };
+async function lemonldap() {
+  const context = await browser.newContext();
+  page = await newTab(context);
+  await page.goto(app + '/');
+  await page.waitForSelector('body[data-state="signed-out"]');
+  await page.click('#login');
+  await throughProvider('body[data-state="signed-in"]');
+  const claims = JSON.parse(await page.textContent('#claims'));
+  const sso = (await context.cookies()).find((c) => c.name === 'lemonldap');
+  await page.screenshot({ path: `${shots}/lemonldap-signed-in.png`, fullPage: true });
+  step('spa', { user: await page.textContent('#user'), claims, askedPassword: sawLoginForm,
+    ssoCookie: Boolean(sso) });
+  const stored = await logOut();
+  step('logout', { stored, url: page.url() });
+  await page.click('#login');
+  await page.locator('#userfield, body[data-state="signed-in"]').first().waitFor();
+  step('login-again', { askedPassword: (await page.locator('#userfield').count()) > 0 });
+}
+
+const flows = { logins, session, lemonldap };
 try {
   const flow = flows[process.env.FLOW || 'logins'];
   if (!flow) throw new Error(`unknown FLOW ${process.env.FLOW}`);

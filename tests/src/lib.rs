@@ -4,7 +4,8 @@
 //!   code path (the AWS SDK), so the functions read it exactly as in AWS; with
 //!   [`Options::sessions`], also the session table, made by `dev/session_table.py` from
 //!   `template.yaml`'s declaration;
-//! - the local OpenID provider (`dev/provider`, npm `oidc-provider`);
+//! - the local OpenID provider: the npm `oidc-provider` (`dev/provider`) by default, or
+//!   LemonLDAP::NG (`dev/lemonldap/lemonldap.py`) with [`Options::provider`];
 //! - `cargo lambda watch` serving the `login` and `callback` functions;
 //! - optionally the demo SPA (Vite), for browser tests.
 //!
@@ -167,9 +168,22 @@ impl Drop for Moto {
     }
 }
 
+/// Which OpenID provider a stack runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The npm `oidc-provider` (`dev/provider/provider.mjs`): users `alice`, `bob`.
+    #[default]
+    OidcProvider,
+    /// LemonLDAP::NG 2.16 (`dev/lemonldap/lemonldap.py`; how it differs:
+    /// `dev/lemonldap/QUIRKS.md`): users `dwho`, `rtyler`, `msmith`; no back-channel logout.
+    LemonLdap,
+}
+
 /// What to start.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// The OpenID provider.
+    pub provider: ProviderKind,
     /// Start the demo SPA too (browser tests).
     pub demo: bool,
     /// Extra environment for the functions.
@@ -180,7 +194,8 @@ pub struct Options {
     /// the functions `SESSION_TABLE`.
     pub sessions: bool,
     /// Extra environment for the provider (`PROVIDER_ACCESS_TOKEN_TTL`, `PROVIDER_ID_TOKEN_TTL`,
-    /// `PROVIDER_REFRESH_TOKEN_TTL`: see `dev/provider/provider.mjs`).
+    /// `PROVIDER_REFRESH_TOKEN_TTL`: see `dev/provider/provider.mjs`; for LemonLDAP::NG
+    /// `LLNG_ACCESS_TOKEN_TTL`, `LLNG_LOG_LEVEL`, ...: see `dev/lemonldap/lemonldap.py`).
     pub provider_env: Vec<(String, String)>,
 }
 
@@ -200,7 +215,8 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// The provider's issuer.
+    /// The provider's issuer (both providers serve it at the root of their port on
+    /// `localhost`).
     pub fn issuer(&self) -> String {
         format!("http://localhost:{}", self.provider_port)
     }
@@ -279,24 +295,8 @@ impl Stack {
         }
 
         // The OpenID provider.
-        let mut provider = Command::new("node");
-        provider
-            .arg("provider.mjs")
-            .current_dir(root.join("dev/provider"))
-            .env("PROVIDER_PORT", stack.provider_port.to_string())
-            .env("OIDC_CLIENT_ID", CLIENT_ID)
-            .env("OIDC_CLIENT_SECRET", &stack.client_secret)
-            .env(
-                "PROVIDER_REDIRECT_URIS",
-                format!("{},{}", stack.spa_redirect(), stack.server_redirect()),
-            )
-            .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", format!("{}/", stack.app()))
-            // With sessions, a logout at the provider calls our back-channel logout.
-            .envs(options.sessions.then(|| {
-                let uri = stack.function("logout", "/api/backchannel-logout");
-                ("PROVIDER_BACKCHANNEL_LOGOUT_URI", uri)
-            }))
-            .envs(options.provider_env.iter().map(|(k, v)| (k, v)));
+        let mut provider = stack.provider_command();
+        provider.envs(options.provider_env.iter().map(|(k, v)| (k, v)));
         stack.spawn("provider", &mut provider);
         let discovery = format!("{}/.well-known/openid-configuration", stack.issuer());
         stack.wait_for("provider", &discovery, Duration::from_secs(180)).await;
@@ -314,6 +314,48 @@ impl Stack {
             stack.wait_for("demo", &format!("{}/", stack.app()), Duration::from_secs(180)).await;
         }
         stack
+    }
+
+    /// The command that starts [`Options::provider`] on this stack's provider port, with our
+    /// client registered: its secret, both redirect URIs, the app's `/` after logout.
+    fn provider_command(&self) -> Command {
+        let redirects = format!("{},{}", self.spa_redirect(), self.server_redirect());
+        let post_logout = format!("{}/", self.app());
+        match self.options.provider {
+            ProviderKind::OidcProvider => {
+                let mut command = Command::new("node");
+                command
+                    .arg("provider.mjs")
+                    .current_dir(root().join("dev/provider"))
+                    .env("PROVIDER_PORT", self.provider_port.to_string())
+                    .env("OIDC_CLIENT_ID", CLIENT_ID)
+                    .env("OIDC_CLIENT_SECRET", &self.client_secret)
+                    .env("PROVIDER_REDIRECT_URIS", redirects)
+                    .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", post_logout)
+                    // With sessions, a logout at the provider calls our back-channel logout.
+                    .envs(self.options.sessions.then(|| {
+                        let uri = self.function("logout", "/api/backchannel-logout");
+                        ("PROVIDER_BACKCHANNEL_LOGOUT_URI", uri)
+                    }));
+                command
+            }
+            // No back-channel logout there (lemonldap.py refuses the setting). Its state, the
+            // portal's log included, stays in `<logs>/lemonldap/` (`log("lemonldap/portal")`).
+            ProviderKind::LemonLdap => {
+                let mut command = Command::new("python3");
+                command
+                    .arg(root().join("dev/lemonldap/lemonldap.py"))
+                    .current_dir(root())
+                    .env("LLNG_PORT", self.provider_port.to_string())
+                    .env("LLNG_ISSUER", self.issuer())
+                    .env("LLNG_STATE_DIR", self.logs.join("lemonldap"))
+                    .env("OIDC_CLIENT_ID", CLIENT_ID)
+                    .env("OIDC_CLIENT_SECRET", &self.client_secret)
+                    .env("LLNG_REDIRECT_URIS", redirects)
+                    .env("LLNG_POST_LOGOUT_REDIRECT_URIS", post_logout);
+                command
+            }
+        }
     }
 
     /// Starts `cargo lambda watch` and, unless the functions may fail, waits until `login`
@@ -538,19 +580,62 @@ async fn wait_until(
     }
 }
 
-/// A minimal cookie jar per host: enough for the provider's session and interaction cookies.
+/// A minimal cookie jar: enough for the providers' session and interaction cookies. A cookie
+/// without `Domain` goes back to its host only; one with `Domain` (LemonLDAP::NG's SSO cookie
+/// has `Domain=.localhost`) to that domain and its subdomains, and is refused from a host
+/// outside it, as a browser does. Ports are not told apart (browsers share cookies across
+/// ports), paths are not looked at. A cookie set empty, with `Max-Age=0` or with an `Expires`
+/// in the past is removed.
 #[derive(Debug, Default, Clone)]
-pub struct Jar(HashMap<String, HashMap<String, String>>);
+pub struct Jar(HashMap<CookieScope, HashMap<String, String>>);
+
+/// Where a cookie goes back to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum CookieScope {
+    /// Its host only (no `Domain`).
+    Host(String),
+    /// The domain and its subdomains (`Domain`, leading dot dropped).
+    Domain(String),
+}
+
+impl CookieScope {
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            Self::Host(own) => own == host,
+            Self::Domain(domain) => {
+                host == domain
+                    || host.strip_suffix(domain.as_str()).is_some_and(|sub| sub.ends_with('.'))
+            }
+        }
+    }
+}
 
 impl Jar {
     pub fn store(&mut self, url: &str, resp: &reqwest::Response) {
         let host = host_of(url);
-        let cookies = self.0.entry(host).or_default();
         for value in resp.headers().get_all(SET_COOKIE) {
-            let value = value.to_str().unwrap();
-            let pair = value.split(';').next().unwrap();
-            let (name, v) = pair.split_once('=').unwrap();
-            let expired = value.to_ascii_lowercase().contains("max-age=0") || v.is_empty();
+            let mut parts = value.to_str().unwrap().split(';');
+            let (name, v) = parts.next().unwrap().split_once('=').unwrap();
+            let (name, v) = (name.trim(), v.trim());
+            let mut scope = CookieScope::Host(host.clone());
+            let mut expired = v.is_empty();
+            for attribute in parts {
+                let (key, arg) = attribute.split_once('=').unwrap_or((attribute, ""));
+                let arg = arg.trim();
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "domain" => {
+                        let domain = arg.trim_start_matches('.').to_ascii_lowercase();
+                        scope = CookieScope::Domain(domain);
+                    }
+                    "max-age" => expired |= arg.parse::<i64>().is_ok_and(|age| age <= 0),
+                    "expires" => expired |= cookie_date(arg).is_some_and(|at| at <= unix_now()),
+                    _ => {}
+                }
+            }
+            if !scope.matches(&host) {
+                continue;
+            }
+            let cookies = self.0.entry(scope).or_default();
             if expired {
                 cookies.remove(name);
             } else {
@@ -559,14 +644,19 @@ impl Jar {
         }
     }
 
+    /// Every cookie the jar sends to `url`.
+    fn sent_to(&self, url: &str) -> impl Iterator<Item = (&String, &String)> {
+        let host = host_of(url);
+        self.0.iter().filter(move |(scope, _)| scope.matches(&host)).flat_map(|(_, c)| c.iter())
+    }
+
     pub fn header(&self, url: &str) -> Option<String> {
-        let cookies = self.0.get(&host_of(url))?;
-        (!cookies.is_empty())
-            .then(|| cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+        let pairs: Vec<String> = self.sent_to(url).map(|(k, v)| format!("{k}={v}")).collect();
+        (!pairs.is_empty()).then(|| pairs.join("; "))
     }
 
     pub fn get(&self, url: &str, name: &str) -> Option<String> {
-        self.0.get(&host_of(url))?.get(name).cloned()
+        self.sent_to(url).find(|(k, _)| *k == name).map(|(_, v)| v.clone())
     }
 }
 
@@ -575,8 +665,121 @@ fn host_of(url: &str) -> String {
     url::Url::parse(url).unwrap().host_str().unwrap().to_owned()
 }
 
-/// Signs in at the provider as `user` (password = login), starting from `authorize_url`, and
-/// returns the redirect to `redirect_uri` with `code`, `state` and `iss`.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A cookie's `Expires` date (`Wed, 21 Oct 2015 07:28:00 GMT`, or with `-` between day,
+/// month and year) in Unix seconds; `None` when it does not read as one.
+fn cookie_date(text: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] =
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    let (mut day, mut month, mut year, mut time) = (None, None, None, None);
+    for word in text.split([' ', '-', ',']).filter(|w| !w.is_empty()) {
+        let lower = word.to_ascii_lowercase();
+        if let Some(m) = MONTHS.iter().position(|m| lower.starts_with(m)) {
+            month = Some(i64::try_from(m).unwrap() + 1);
+        } else if word.contains(':') {
+            let hms: Vec<i64> = word.split(':').map(|n| n.parse().ok()).collect::<Option<_>>()?;
+            time = Some(hms.iter().fold(0, |acc, n| acc * 60 + n));
+        } else if let Ok(n) = word.parse::<i64>() {
+            if word.len() == 4 { year = Some(n) } else { day = Some(n) }
+        }
+    }
+    let (y, m, d) = (year?, month?, day?);
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    u64::try_from(days * 86_400 + time.unwrap_or(0)).ok()
+}
+
+/// An HTML form as a browser submits it: its action resolved against the page's URL (without
+/// fragment: LemonLDAP::NG's forms post to `#`, the page itself), every named input with its
+/// value, and the page's confirming button when it has a name and value (oidc-provider's
+/// "Yes, sign me out" button, which sits outside its form).
+struct Form {
+    action: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Form {
+    /// The first form of `html`, the page at `page`.
+    fn first(html: &str, page: &str) -> Option<Self> {
+        let form = &html[html.find("<form")?..];
+        let form = &form[..form.find("</form>").unwrap_or(form.len())];
+        let action = attribute(opening_tags(form, "<form").next()?, "action").unwrap_or_default();
+        let mut action = url::Url::parse(page).ok()?.join(&action).ok()?;
+        action.set_fragment(None);
+        let mut fields: Vec<(String, String)> = opening_tags(form, "<input")
+            .filter_map(|input| Some((attribute(input, "name")?, attribute(input, "value"))))
+            .map(|(name, value)| (name, value.unwrap_or_default()))
+            .collect();
+        let confirm = opening_tags(html, "<button")
+            .find_map(|b| Some((attribute(b, "name")?, attribute(b, "value")?)));
+        fields.extend(confirm);
+        Some(Self { action: action.to_string(), fields })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|(n, _)| n == name)
+    }
+
+    /// Sets field `name` to `value`, if the form has it.
+    fn fill(&mut self, name: &str, value: &str) {
+        for (_, v) in self.fields.iter_mut().filter(|(n, _)| n == name) {
+            value.clone_into(v);
+        }
+    }
+}
+
+/// Each `<tag ...` opening tag of `html` (up to its `>`).
+fn opening_tags<'a>(html: &'a str, open: &'a str) -> impl Iterator<Item = &'a str> {
+    html.match_indices(open).filter_map(|(at, _)| {
+        let tag = &html[at..];
+        tag.find('>').map(|end| &tag[..end])
+    })
+}
+
+/// The value of the double-quoted attribute `name` of an opening tag, its entities decoded.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let key = format!("{name}=\"");
+    let from = tag
+        .match_indices(&key)
+        .find(|(at, _)| tag[..*at].ends_with(char::is_whitespace))
+        .map(|(at, _)| at + key.len())?;
+    let value = &tag[from..from + tag[from..].find('"')?];
+    let entities =
+        [("&quot;", "\""), ("&#39;", "'"), ("&#x27;", "'"), ("&#x2F;", "/"), ("&lt;", "<")];
+    let value = entities.iter().fold(value.to_owned(), |v, (e, c)| v.replace(e, c));
+    Some(value.replace("&gt;", ">").replace("&amp;", "&"))
+}
+
+/// Sends `req` (to `url`) with the jar's cookies, and keeps the cookies it answers.
+async fn send_with(jar: &mut Jar, url: &str, req: reqwest::RequestBuilder) -> reqwest::Response {
+    let req = match jar.header(url) {
+        Some(cookies) => req.header(COOKIE, cookies),
+        None => req,
+    };
+    let resp = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    jar.store(url, &resp);
+    resp
+}
+
+/// Where a redirect answered at `url` sends the browser.
+fn location(url: &str, resp: &reqwest::Response) -> url::Url {
+    let location = resp.headers()[LOCATION].to_str().unwrap();
+    url::Url::parse(url).unwrap().join(location).unwrap()
+}
+
+/// Signs in at the provider as `user`, starting from `authorize_url`, and returns the redirect
+/// to the redirect URI (with `code` and `state`, and `iss` when the provider sends it; or
+/// `error`). Works through either provider's pages: a login form (oidc-provider's
+/// `login`/`password`, LemonLDAP::NG's `user`/`password` with its CSRF `token`, posted with
+/// every other field it holds), a consent form, redirects; a remembered provider session skips
+/// the forms.
 pub async fn sign_in_at_provider(
     http: &reqwest::Client,
     jar: &mut Jar,
@@ -584,50 +787,36 @@ pub async fn sign_in_at_provider(
     user: &str,
     password: &str,
 ) -> url::Url {
+    let at_redirect_uri =
+        |url: &url::Url| url.query_pairs().any(|(k, _)| k == "code" || k == "error");
     let mut url = authorize_url.to_owned();
     for _ in 0..12 {
-        let mut req = http.get(&url);
-        if let Some(c) = jar.header(&url) {
-            req = req.header(COOKIE, c);
-        }
-        let resp = req.send().await.unwrap();
-        jar.store(&url, &resp);
+        let resp = send_with(jar, &url, http.get(&url)).await;
         let status = resp.status();
-        if status.is_redirection() {
-            let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
-            let next = url::Url::parse(&url).unwrap().join(&location).unwrap();
-            if next.query_pairs().any(|(k, _)| k == "code" || k == "error") {
-                return next;
-            }
-            url = next.to_string();
-            continue;
-        }
-        assert_eq!(status, 200, "provider answered {status} at {url}");
-        let html = resp.text().await.unwrap();
-        let action =
-            between(&html, "action=\"", "\"").unwrap_or_else(|| panic!("no form at {url}: {html}"));
-        let form: Vec<(&str, &str)> = if html.contains("name=\"login\"") {
-            vec![("prompt", "login"), ("login", user), ("password", password)]
+        let next = if status.is_redirection() {
+            location(&url, &resp)
         } else {
-            vec![("prompt", "consent")]
+            assert_eq!(status, 200, "provider answered {status} at {url}");
+            let html = resp.text().await.unwrap();
+            let mut form =
+                Form::first(&html, &url).unwrap_or_else(|| panic!("no form at {url}: {html}"));
+            if form.has("password") {
+                form.fill("login", user);
+                form.fill("user", user);
+                form.fill("password", password);
+            }
+            let action = form.action.clone();
+            let resp = send_with(jar, &action, http.post(&action).form(&form.fields)).await;
+            let status = resp.status();
+            assert!(status.is_redirection(), "form post to {action} answered {status}");
+            location(&action, &resp)
         };
-        let mut req = http.post(action).form(&form);
-        if let Some(c) = jar.header(action) {
-            req = req.header(COOKIE, c);
+        if at_redirect_uri(&next) {
+            return next;
         }
-        let resp = req.send().await.unwrap();
-        jar.store(action, &resp);
-        assert!(resp.status().is_redirection(), "form post to {action} answered {}", resp.status());
-        let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
-        url = url::Url::parse(action).unwrap().join(&location).unwrap().to_string();
+        url = next.to_string();
     }
     panic!("the provider login did not end in a redirect to the app");
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let len = text[from..].find(end)?;
-    Some(&text[from..from + len])
 }
 
 /// `GET url`'s JSON body (the test fails on an error or a body that is not JSON).
@@ -635,28 +824,36 @@ pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
     http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// Goes to a provider logout URL (its `end_session_endpoint`, with our parameters or not) with
+/// the provider's cookies in `jar`, confirming on its page as a user would (oidc-provider's
+/// "Yes, sign me out", LemonLDAP::NG's "Accept", the form as it is); returns where the
+/// provider then sends the browser.
+pub async fn confirm_logout_at_provider(
+    http: &reqwest::Client,
+    jar: &mut Jar,
+    logout_url: &str,
+) -> url::Url {
+    let resp = send_with(jar, logout_url, http.get(logout_url)).await;
+    let (url, resp) = if resp.status() == 200 {
+        let html = resp.text().await.unwrap();
+        let form = Form::first(&html, logout_url).expect("the logout form");
+        let resp = send_with(jar, &form.action, http.post(&form.action).form(&form.fields)).await;
+        (form.action, resp)
+    } else {
+        (logout_url.to_owned(), resp)
+    };
+    assert!(resp.status().is_redirection(), "logout at {url} answered {}", resp.status());
+    location(&url, &resp)
+}
+
 /// Logs out at the provider itself (its `end_session_endpoint`, confirmed as a user would),
 /// with the provider's session cookies in `jar`: what a user does at the provider's own page,
 /// without our logout.
 pub async fn log_out_at_provider(http: &reqwest::Client, jar: &mut Jar, issuer: &str) {
-    let url = format!("{issuer}/session/end?client_id={CLIENT_ID}");
-    let mut req = http.get(&url);
-    if let Some(c) = jar.header(&url) {
-        req = req.header(COOKIE, c);
-    }
-    let resp = req.send().await.unwrap();
-    jar.store(&url, &resp);
-    assert_eq!(resp.status(), 200, "the provider's logout page");
-    let html = resp.text().await.unwrap();
-    let action = between(&html, "action=\"", "\"").expect("the logout form");
-    let action = url::Url::parse(&url).unwrap().join(action).unwrap().to_string();
-    let xsrf = between(&html, "name=\"xsrf\" value=\"", "\"").expect("the form's xsrf");
-    let mut req = http.post(&action).form(&[("xsrf", xsrf), ("logout", "yes")]);
-    if let Some(c) = jar.header(&action) {
-        req = req.header(COOKIE, c);
-    }
-    let resp = req.send().await.unwrap();
-    assert!(resp.status().is_redirection(), "logout confirmed: {}", resp.status());
+    let discovery = get_json(http, &format!("{issuer}/.well-known/openid-configuration")).await;
+    let endpoint = discovery["end_session_endpoint"].as_str().expect("an end_session_endpoint");
+    let url = format!("{endpoint}?client_id={CLIENT_ID}");
+    confirm_logout_at_provider(http, jar, &url).await;
 }
 
 /// The decoded header and claims of a JWT.
@@ -675,4 +872,92 @@ pub fn jwts_in(text: &str) -> Vec<&str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
         .filter(|w| w.starts_with("eyJ"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(set_cookies: &[&str]) -> reqwest::Response {
+        let mut resp = http::Response::builder();
+        for cookie in set_cookies {
+            resp = resp.header(SET_COOKIE, *cookie);
+        }
+        reqwest::Response::from(resp.body("").unwrap())
+    }
+
+    #[test]
+    fn cookie_dates_read_as_unix_seconds() {
+        assert_eq!(cookie_date("Wed, 21 Oct 2015 00:00:00 GMT"), Some(1_445_385_600));
+        assert_eq!(cookie_date("Thu, 01-Jan-1970 00:00:01 GMT"), Some(1));
+        assert_eq!(cookie_date("Sat, 29 Feb 2048 12:30:05 GMT"), Some(2_466_592_205));
+        assert_eq!(cookie_date("soon"), None);
+    }
+
+    #[test]
+    fn the_jar_honours_domain_and_expiry() {
+        let mut jar = Jar::default();
+        let portal = "http://localhost:3001/oauth2/authorize";
+        jar.store(
+            portal,
+            &answer(&[
+                "lemonldap=sso; domain=.localhost; path=/; HttpOnly=1; SameSite=Lax",
+                "lemonldappdata=pending; path=/; HttpOnly=1",
+                "foreign=x; Domain=example.com",
+            ]),
+        );
+        assert_eq!(jar.get("http://localhost:5173/", "lemonldap").as_deref(), Some("sso"));
+        assert_eq!(jar.get("http://app.localhost/", "lemonldap").as_deref(), Some("sso"));
+        assert_eq!(jar.get("http://app.localhost/", "lemonldappdata"), None, "host-only");
+        assert_eq!(jar.get("http://127.0.0.1/", "lemonldap"), None);
+        assert_eq!(jar.get("http://example.com/", "foreign"), None, "refused from localhost");
+        jar.store(
+            portal,
+            &answer(&[
+                "lemonldap=0; domain=.localhost; path=/; expires=Wed, 21 Oct 2015 00:00:00 GMT",
+                "lemonldappdata=; path=/",
+            ]),
+        );
+        assert_eq!(jar.header(portal), None, "both removed");
+        jar.store(portal, &answer(&["a=1; Max-Age=3600", "b=2; Max-Age=0"]));
+        assert_eq!(jar.header(portal).as_deref(), Some("a=1"));
+    }
+
+    #[test]
+    fn a_form_reads_as_a_browser_submits_it() {
+        let page = "http://localhost:3001/oauth2/authorize?client_id=c&state=s";
+        let html = r##"<p><form id="lform" action="#" method="post">
+            <input type="hidden" name="url" value="aHR0cA==" />
+            <input type="hidden" name="timezone" />
+            <input id="token" type="hidden" name="token" value="17_3" />
+            <input id="userfield" name="user" type="text" value="" />
+            <input id="passwordfield" name="password" type="password" />
+            <button type="submit" class="btn">Connect</button></form>
+            <button id="refuse" val="x">No</button>"##;
+        let mut form = Form::first(html, page).unwrap();
+        assert_eq!(form.action, page, "action=\"#\" posts to the page itself");
+        assert!(form.has("password"));
+        form.fill("user", "dwho");
+        let fields: Vec<(&str, &str)> =
+            form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            fields,
+            [
+                ("url", "aHR0cA=="),
+                ("timezone", ""),
+                ("token", "17_3"),
+                ("user", "dwho"),
+                ("password", "")
+            ]
+        );
+
+        let html = r##"<form id="op.logoutForm" method="post" action="/session/end/confirm">
+            <input type="hidden" name="xsrf" value="a&amp;b"/></form>
+            <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes</button>"##;
+        let form = Form::first(html, "http://localhost:3000/session/end?client_id=c").unwrap();
+        assert_eq!(form.action, "http://localhost:3000/session/end/confirm");
+        let fields: Vec<(&str, &str)> =
+            form.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(fields, [("xsrf", "a&b"), ("logout", "yes")]);
+    }
 }

@@ -1,13 +1,14 @@
 //! Both flows in headless Chromium, clicking through the demo SPA (tests/browser/flows.mjs), and
 //! a session kept by the demo's refreshes across several JWT lifetimes and two tabs, ended by
-//! our logout in one tab and, after a new login, by a logout at the provider (back channel).
+//! our logout in one tab and, after a new login, by a logout at the provider (back channel);
+//! and the SPA flow and logout against LemonLDAP::NG.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use e2e::{Options, Stack, jwt_parts, jwts_in, root};
+use e2e::{Options, ProviderKind, Stack, jwt_parts, jwts_in, root};
 use serde_json::Value;
 
 /// Our JWT's lifetime in the session test, the shortest the config accepts.
@@ -250,4 +251,32 @@ async fn browser_session_outlives_several_jwts_and_logout_in_one_tab_ends_the_ot
         assert_screenshot(&stack, shot);
     }
     eprintln!("browser session test: {:.0?} in all", started.elapsed());
+}
+
+#[tokio::test]
+async fn browser_spa_flow_and_logout_against_lemonldap() {
+    let options = Options { demo: true, provider: ProviderKind::LemonLdap, ..Options::default() };
+    let stack = Stack::start("browser-lemonldap", options).await;
+    let user = [("USER_LOGIN", "dwho".to_owned()), ("USER_PASSWORD", "dwho".to_owned())];
+    let report = run_flows(&stack, "lemonldap", &user).await;
+    let step = |name: &str| step(&report, name);
+
+    // Signed in through LemonLDAP::NG's login form: the page shows Doctor Who and our token.
+    let spa = step("spa");
+    assert_eq!(spa["askedPassword"], true, "{spa}");
+    assert!(spa["user"].as_str().unwrap().contains("Doctor Who"), "{spa}");
+    assert_eq!(spa["claims"]["claims"]["sub"], "dwho");
+    assert_eq!(spa["claims"]["claims"]["idp"], stack.issuer());
+    assert_eq!(spa["claims"]["header"]["kid"], "ours-1");
+    // Chromium kept its SSO cookie (set with Domain=.localhost).
+    assert_eq!(spa["ssoCookie"], true, "{spa}");
+
+    // Log out passed its confirmation page and came back to the app, signed out; the next
+    // login meets the login form again: the provider's session ended.
+    let logout = step("logout");
+    assert_eq!(logout["stored"], Value::Null, "{logout}");
+    assert_eq!(logout["url"], format!("{}/", stack.app()), "{logout}");
+    assert_eq!(step("login-again")["askedPassword"], true);
+    assert_only_our_jwts_reached_the_browser(&report);
+    assert_screenshot(&stack, "lemonldap-signed-in.png");
 }

@@ -1,6 +1,6 @@
 //! End-to-end tests against the real local stack: `cargo lambda watch`, moto, the npm
-//! `oidc-provider`, and (browser tests) the demo SPA in headless Chromium. Each test starts its
-//! own stack on free ports, so tests run in parallel.
+//! `oidc-provider` (or LemonLDAP::NG, `lemonldap.rs`), and (browser tests) the demo SPA in
+//! headless Chromium. Each test starts its own stack on free ports, so tests run in parallel.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,5 +10,6 @@ mod cold_start;
 mod concurrency;
 mod http_flows;
 mod issuer;
+mod lemonldap;
 mod refresh_grant;
 mod sessions;
