@@ -176,7 +176,7 @@ impl Callback {
         let (tx, code) = self.check_callback(flow, params, cookie_header, now)?;
         let tokens =
             exchange_code(&self.provider, &self.http, flow, code, &tx.pkce_verifier).await?;
-        let mut user = self.check_tokens(&tx, &tokens, now).await?;
+        let id_token::Verified { mut user, issuer } = self.check_tokens(&tx, &tokens, now).await?;
         if self.provider.userinfo {
             let info =
                 userinfo(&self.provider, &self.http, tokens.access_token(), &user.sub).await?;
@@ -187,7 +187,8 @@ impl Callback {
             user.name = info.name.or(user.name);
         }
         keep_email_if_verified(&mut user, self.config.include_unverified_email);
-        let idp = &self.provider.issuer;
+        // The token's own issuer: the provider's, or its user's tenant's (Entra ID multi-tenant).
+        let idp = &issuer;
         let (token, handle) = match &self.sessions {
             None => (self.session.mint(&user, idp, now)?, None),
             Some(sessions) => {
@@ -270,7 +271,7 @@ impl Callback {
         tx: &Transaction,
         tokens: &CoreTokenResponse,
         now: u64,
-    ) -> Result<User, Error> {
+    ) -> Result<id_token::Verified, Error> {
         let id_token = tokens.id_token().ok_or(Error::IdTokenMissing)?;
         let nonce = Nonce::new(tx.nonce.expose_secret().to_owned());
         id_token::verify(&self.jwks, id_token, tokens.access_token(), &nonce, tx.issued_at, now)

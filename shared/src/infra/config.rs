@@ -10,6 +10,9 @@ use url::{Host, Url};
 
 use crate::return_to::ReturnTo;
 
+mod tenants;
+pub use tenants::{AllowedTenants, allowed_tenants};
+
 /// A variable that is missing or malformed. Its value is never repeated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {variable}: {problem}")]
@@ -66,6 +69,9 @@ pub struct Config {
     pub app_origin: Option<String>,
     /// Server-side sessions, when `SESSION_TABLE` names a DynamoDB table.
     pub sessions: Option<SessionSettings>,
+    /// `OIDC_ALLOWED_TENANTS`: the tenants a multi-tenant Entra ID issuer accepts
+    /// ([`tenants`]).
+    pub allowed_tenants: Option<AllowedTenants>,
 }
 
 /// `SESSION_TABLE` and the limits of a session.
@@ -216,6 +222,8 @@ impl Config {
             }),
         };
 
+        let allowed_tenants = allowed_tenants(get("OIDC_ALLOWED_TENANTS").as_deref())?;
+
         Ok(Self {
             issuer,
             issuer_str,
@@ -233,6 +241,7 @@ impl Config {
             post_logout_redirect_uri,
             app_origin,
             sessions,
+            allowed_tenants,
         })
     }
 }
