@@ -279,3 +279,5 @@ pub fn provider_sid(id_token: &CoreIdToken) -> Option<String> {
     (sid.len() <= 255 && sid.bytes().all(|b| b.is_ascii_graphic())).then(|| sid.to_owned())
 }
 
+#[cfg(test)]
+mod tests;
