@@ -197,8 +197,11 @@ pub fn jws_hmac(secret: &[u8], header: &Value, claims: &Value) -> String {
 pub struct JwsKey {
     pub alg: &'static str,
     pub jwk: Value,
-    sign: Box<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>,
+    sign: Box<Signer>,
 }
+
+/// Signs a JWS signing input.
+type Signer = dyn Fn(&[u8]) -> Vec<u8> + Send + Sync;
 
 impl JwsKey {
     /// An RSA 2048 key `kid` signing `alg` (RS256/384/512, PS256/384/512); its JWK names `alg`.

@@ -252,6 +252,9 @@ async fn extra_claims_of_any_shape_are_ignored() {
     assert!(check(&jwks, &key.sign_with(&header, &c)).await.is_ok());
 }
 
+/// A change to a token's claims.
+type Edit<'a> = dyn Fn(&mut Value) + 'a;
+
 /// A refreshed ID token (OpenID Connect Core 12.2) for the session of the login token
 /// `original`, at now; a token that does not parse is `Malformed`.
 async fn check_refreshed(
@@ -277,14 +280,14 @@ async fn a_refreshed_id_token_may_lack_nonce_and_must_keep_iss_sub_aud_and_auth_
     login["auth_time"] = json!(now - 3600);
     login["aud"] = json!([CLIENT_ID]);
     let original = key.sign(&login, "JWT");
-    let refreshed = |edit: &dyn Fn(&mut Value)| {
+    let refreshed = |edit: &Edit| {
         let mut c = claims(&provider, &key);
         c["auth_time"] = json!(now - 3600);
         c.as_object_mut().unwrap().remove("nonce");
         edit(&mut c);
         key.sign(&c, "JWT")
     };
-    let accepted: [(&str, &dyn Fn(&mut Value)); 5] = [
+    let accepted: [(&str, &Edit); 5] = [
         ("no nonce", &|_| {}),
         ("the login's nonce", &|c| c["nonce"] = json!(NONCE)),
         ("aud as a string", &|c| c["aud"] = json!(CLIENT_ID)),
@@ -297,7 +300,7 @@ async fn a_refreshed_id_token_may_lack_nonce_and_must_keep_iss_sub_aud_and_auth_
         let result = check_refreshed(&jwks, &issuer, &original, &refreshed(edit)).await;
         assert!(result.is_ok(), "{case}: {result:?}");
     }
-    let refused: [(&str, &dyn Fn(&mut Value)); 6] = [
+    let refused: [(&str, &Edit); 6] = [
         ("another nonce", &|c| c["nonce"] = json!("another")),
         ("another sub", &|c| c["sub"] = json!("mallory")),
         ("another iss", &|c| c["iss"] = json!("https://evil.example")),
