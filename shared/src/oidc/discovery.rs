@@ -231,6 +231,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn extra_members_of_discovery_are_ignored() {
+        let extra = json!({
+            "cloud_instance_name": "microsoftonline.com",
+            "tenant_region_scope": null,
+            "mtls_endpoint_aliases": {"token_endpoint": "https://mtls.idp.example/token"},
+            "claims_supported": ["sub", "tid", "urn:vendor:claim"],
+            "frontchannel_logout_supported": true,
+            "backchannel_logout_session_supported": "yes",
+            "x-vendor": [1, {"deep": [true]}],
+            "id_token_signing_alg_values_supported":
+                ["none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512"],
+        });
+        let provider = FakeProvider::start_with(key("k", KeyAlg::Es256), extra).await;
+        let http = crate::infra::http::http_client().unwrap();
+        let metadata = discover(&http, &provider.issuer()).await.unwrap();
+        let config = crate::testing::config_with(&provider.issuer(), &[]);
+        let secret = secrecy::SecretString::from("s");
+        let built = crate::oidc::provider::Provider::new(metadata, &config, &secret).unwrap();
+        assert_eq!(built.algorithms.len(), 3, "RS256, RS384, RS512; never none or HS*");
+    }
+
+    #[tokio::test]
     async fn pkce_refused_at_cold_start_without_s256() {
         let config = |issuer: &str| crate::testing::config_with(issuer, &[]);
         let secret = secrecy::SecretString::from("s");

@@ -298,6 +298,23 @@ mod tests {
     }
 
     #[test]
+    fn extra_members_of_a_jwks_and_its_keys_are_ignored() {
+        // Entra ID's keys carry x5t, x5c and issuer; Keycloak's x5t#S256; and a vendor member.
+        let signer = crate::testing::key("k1", crate::tokens::keygen::KeyAlg::Rs256);
+        let mut jwk = signer.public_jwk().clone();
+        let extra = jwk.as_object_mut().unwrap();
+        extra.insert("x5t".into(), "bW9jaw".into());
+        extra.insert("x5t#S256".into(), "bW9jaw".into());
+        extra.insert("x5c".into(), serde_json::json!(["MIIC"]));
+        extra.insert("issuer".into(), "https://login.microsoftonline.com/{tenantid}/v2.0".into());
+        extra.insert("cloud_instance_name".into(), "microsoftonline.com".into());
+        let doc = serde_json::json!({"keys": [jwk], "x-vendor": {"rotated": null}});
+        let jwks = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        assert!(jwks.keys().iter().all(ProviderKey::is_usable));
+        assert_eq!(kids_of(&doc), ["k1"]);
+    }
+
+    #[test]
     fn jwks_keeps_only_usable_signing_keys() {
         let doc = serde_json::json!({"keys": [
             {"kty": "RSA", "kid": "rsa", "n": "sXch", "e": "AQAB"},
