@@ -107,8 +107,8 @@ async fn callback_cpu_path(f: &Fixture, now: u64) -> String {
     let (tx, code) =
         f.state.callback.check_callback(Flow::Spa, &f.params, Some(&f.cookie_header), now).unwrap();
     black_box(code);
-    let user = f.state.callback.check_tokens(&tx, &f.tokens, now).await.unwrap();
-    f.state.callback.session().mint(&user, &f.issuer, now).unwrap()
+    let verified = f.state.callback.check_tokens(&tx, &f.tokens, now).await.unwrap();
+    f.state.callback.session().mint(&verified.user, &verified.issuer, now).unwrap()
 }
 
 /// A stored session of the fixture's user, as `/api/refresh` reads it.

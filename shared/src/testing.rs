@@ -192,6 +192,97 @@ pub fn jws_hmac(secret: &[u8], header: &Value, claims: &Value) -> String {
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
 }
 
+/// A provider signing key of any JWS algorithm we verify (our own [`SigningKey`] signs RS256,
+/// ES256 and EdDSA only): its public JWK and its signer.
+pub struct JwsKey {
+    pub alg: &'static str,
+    pub jwk: Value,
+    sign: Box<Signer>,
+}
+
+/// Signs a JWS signing input.
+type Signer = dyn Fn(&[u8]) -> Vec<u8> + Send + Sync;
+
+impl JwsKey {
+    /// An RSA 2048 key `kid` signing `alg` (RS256/384/512, PS256/384/512); its JWK names `alg`.
+    pub fn rsa(kid: &str, alg: &'static str) -> Self {
+        use aws_lc_rs::signature::{self as sig, KeyPair as _, RsaEncoding};
+        let pair =
+            aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let parts =
+            aws_lc_rs::signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+        let jwk = json!({
+            "kty": "RSA", "kid": kid, "use": "sig", "alg": alg,
+            "n": URL_SAFE_NO_PAD.encode(&parts.n), "e": URL_SAFE_NO_PAD.encode(&parts.e),
+        });
+        let padding: &'static dyn RsaEncoding = match alg {
+            "RS256" => &sig::RSA_PKCS1_SHA256,
+            "RS384" => &sig::RSA_PKCS1_SHA384,
+            "RS512" => &sig::RSA_PKCS1_SHA512,
+            "PS256" => &sig::RSA_PSS_SHA256,
+            "PS384" => &sig::RSA_PSS_SHA384,
+            "PS512" => &sig::RSA_PSS_SHA512,
+            other => panic!("not an RSA algorithm: {other}"),
+        };
+        let sign = move |message: &[u8]| {
+            let mut signature = vec![0; pair.public_modulus_len()];
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            pair.sign(padding, &rng, message, &mut signature).unwrap();
+            signature
+        };
+        Self { alg, jwk, sign: Box::new(sign) }
+    }
+
+    /// A P-384 key `kid` signing ES384.
+    pub fn es384(kid: &str) -> Self {
+        use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+        let pair = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref().to_vec();
+        let jwk = json!({
+            "kty": "EC", "kid": kid, "use": "sig", "alg": "ES384", "crv": "P-384",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..49]), "y": URL_SAFE_NO_PAD.encode(&point[49..]),
+        });
+        let sign = move |message: &[u8]| {
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            pair.sign(&rng, message).unwrap().as_ref().to_vec()
+        };
+        Self { alg: "ES384", jwk, sign: Box::new(sign) }
+    }
+
+    /// One of our own keys (RS256, ES256, EdDSA).
+    pub fn of(key: SigningKey) -> Self {
+        let (alg, jwk) = (key.alg_name(), key.public_jwk().clone());
+        Self { alg, jwk, sign: Box::new(move |message: &[u8]| key.sign(message).unwrap()) }
+    }
+
+    pub fn kid(&self) -> &str {
+        self.jwk["kid"].as_str().unwrap()
+    }
+
+    /// A compact JWS of `claims` with the header `{"alg", "kid", "typ": typ}`.
+    pub fn sign(&self, claims: &Value, typ: &str) -> String {
+        self.sign_with(&json!({"alg": self.alg, "kid": self.kid(), "typ": typ}), claims)
+    }
+
+    /// A compact JWS of `header` and `claims`, signed by this key whatever `header` says.
+    pub fn sign_with(&self, header: &Value, claims: &Value) -> String {
+        let input = signing_input(header, claims);
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode((self.sign)(input.as_bytes())))
+    }
+
+    /// `at_hash` of `access_token` for this key's algorithm (the left half of its hash).
+    pub fn at_hash(&self, access_token: &str) -> String {
+        use aws_lc_rs::digest::{SHA384, SHA512};
+        let alg = match self.alg {
+            a if a.ends_with("256") => &SHA256,
+            a if a.ends_with("384") => &SHA384,
+            _ => &SHA512,
+        };
+        let d = digest(alg, access_token.as_bytes());
+        URL_SAFE_NO_PAD.encode(&d.as_ref()[..d.as_ref().len() / 2])
+    }
+}
+
 /// A provider on wiremock: discovery, JWKS, and token/userinfo endpoints that tests script.
 pub struct FakeProvider {
     pub server: MockServer,

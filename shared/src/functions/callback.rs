@@ -177,7 +177,7 @@ impl Callback {
         let upstream = self.upstream(&tx)?;
         let provider = &upstream.provider;
         let tokens = exchange_code(provider, &self.http, flow, code, &tx.pkce_verifier).await?;
-        let mut user = self.check_tokens(&tx, &tokens, now).await?;
+        let id_token::Verified { mut user, issuer } = self.check_tokens(&tx, &tokens, now).await?;
         if provider.userinfo {
             let info = userinfo(provider, &self.http, tokens.access_token(), &user.sub).await?;
             // An e-mail and its verification travel together, from whichever source gave it.
@@ -187,7 +187,8 @@ impl Callback {
             user.name = info.name.or(user.name);
         }
         keep_email_if_verified(&mut user, self.config.include_unverified_email);
-        let idp = &provider.issuer;
+        // The token's own issuer: the provider's, or its user's tenant's (Entra ID multi-tenant).
+        let idp = &issuer;
         let (token, handle) = match &self.sessions {
             None => (self.session.mint(&user, idp, now)?, None),
             Some(sessions) => {
@@ -273,7 +274,7 @@ impl Callback {
         tx: &Transaction,
         tokens: &CoreTokenResponse,
         now: u64,
-    ) -> Result<User, Error> {
+    ) -> Result<id_token::Verified, Error> {
         let id_token = tokens.id_token().ok_or(Error::IdTokenMissing)?;
         let nonce = Nonce::new(tx.nonce.expose_secret().to_owned());
         let jwks = &self.upstream(tx)?.jwks;

@@ -174,7 +174,7 @@ impl Logout {
             .ok_or(Error::LogoutTokenRefused("iss is not a configured provider's issuer"))?;
         let token =
             logout_token::verify(jwks, token, now).await.map_err(Error::LogoutTokenRefused)?;
-        let idp = jwks.issuer();
+        let idp = token.iss.as_str();
         let keep_until = token.iat + MAX_AGE_SECS + 2 * crate::oidc::id_token::LEEWAY_SECS as u64;
         if !sessions.remember_logout_token(idp, &token.jti, keep_until).await? {
             return Err(Error::LogoutTokenRefused("jti replayed"));

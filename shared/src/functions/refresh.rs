@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
+use secrecy::ExposeSecret as _;
 use serde::Serialize;
 
 use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
@@ -148,12 +149,18 @@ impl Refresh {
                 }
             };
         if let Some(id_token) = answer.id_token() {
+            let previous = record.tokens.id_token.as_ref().map(|t| t.expose_secret());
+            let original = id_token::Original {
+                issuer: &record.idp,
+                sub: &record.user.sub,
+                id_token: previous,
+                started: record.created,
+            };
             let checked = id_token::verify_refreshed(
                 &upstream.jwks,
                 id_token,
                 answer.access_token(),
-                &record.user.sub,
-                record.created,
+                &original,
                 now,
             )
             .await;

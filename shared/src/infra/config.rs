@@ -10,6 +10,9 @@ use url::{Host, Url};
 
 use crate::return_to::ReturnTo;
 
+mod tenants;
+pub use tenants::{AllowedTenants, allowed_tenants};
+
 /// A variable that is missing or malformed. Its value is never repeated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {variable}: {problem}")]
@@ -83,6 +86,9 @@ pub struct ProviderConfig {
     pub scopes: Vec<String>,
     /// `OIDC_USERINFO`: call userinfo after the code exchange.
     pub userinfo: bool,
+    /// `OIDC_ALLOWED_TENANTS`: the tenants a multi-tenant Entra ID issuer accepts
+    /// ([`tenants`]).
+    pub allowed_tenants: Option<AllowedTenants>,
 }
 
 /// `SESSION_TABLE` and the limits of a session.
@@ -318,7 +324,9 @@ fn provider(
         Some((_, v)) if v.trim().eq_ignore_ascii_case("false") => false,
         Some((variable, _)) => return Err(err(variable, "must be true or false")),
     };
+    let allowed_tenants = allowed_tenants(optional("ALLOWED_TENANTS").map(|(_, v)| v).as_deref())?;
     Ok(ProviderConfig {
+        allowed_tenants,
         name: name.to_owned(),
         issuer,
         issuer_str,

@@ -9,6 +9,7 @@ use openidconnect::core::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::issuer::announced_issuer_fits;
 use crate::infra::config::url_rule;
 use crate::infra::http::{FetchError, Http};
 
@@ -77,7 +78,7 @@ pub enum ProviderError {
     },
     /// The discovery document names another issuer.
     #[error(
-        "the discovery document's issuer {found:?} differs from OIDC_ISSUER {expected:?}: they must be equal, character for character"
+        "the discovery document's issuer {found:?} differs from OIDC_ISSUER {expected:?}: they must be equal, character for character (or, for Microsoft's multi-tenant endpoints, its {{tenantid}} template)"
     )]
     IssuerMismatch {
         /// `OIDC_ISSUER`.
@@ -91,8 +92,18 @@ pub enum ProviderError {
     )]
     NoClientAuthMethod,
     /// The provider announces no ID token algorithm we accept.
-    #[error("the provider announces none of RS256, PS256, ES256, EdDSA for ID tokens")]
+    #[error(
+        "the provider announces none of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA for ID tokens"
+    )]
     NoAcceptedAlgorithm,
+    /// Discovery names a tenant template (Entra ID multi-tenant) and no tenant is allowed.
+    #[error(
+        "the discovery document's issuer {template:?} is a template for every Entra ID tenant: set OIDC_ALLOWED_TENANTS to the tenant ids to accept (or * for any tenant)"
+    )]
+    TenantsNotConfigured {
+        /// The document's `issuer`.
+        template: String,
+    },
     /// An endpoint of the discovery document breaks the URL rule of configuration.
     #[error("the discovery document's {field} {problem}")]
     InsecureEndpoint {
@@ -140,13 +151,14 @@ pub(crate) fn parse_error(what: &'static str, e: &serde_json::Error) -> Provider
 /// # Errors
 ///
 /// [`ProviderError`]; [`ProviderError::IssuerMismatch`] unless the document's `issuer` equals
-/// `issuer` exactly.
+/// `issuer` exactly, or is the tenant template of a Microsoft multi-tenant `issuer`
+/// ([`announced_issuer_fits`]).
 pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, ProviderError> {
     let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
     let body = get_json(http, &url, "discovery document").await?;
     let metadata: Metadata =
         serde_json::from_slice(&body).map_err(|e| parse_error("discovery document", &e))?;
-    if metadata.issuer().as_str() != issuer {
+    if !announced_issuer_fits(issuer, metadata.issuer().as_str()) {
         return Err(ProviderError::IssuerMismatch {
             expected: issuer.to_owned(),
             found: metadata.issuer().to_string(),
@@ -216,6 +228,30 @@ mod tests {
         .await;
         let http = crate::infra::http::http_client().unwrap();
         assert!(discover(&http, &provider.issuer()).await.is_ok(), "http on loopback is fine");
+    }
+
+    #[tokio::test]
+    async fn extra_members_of_discovery_are_ignored() {
+        let extra = json!({
+            "cloud_instance_name": "microsoftonline.com",
+            "tenant_region_scope": null,
+            "mtls_endpoint_aliases": {"token_endpoint": "https://mtls.idp.example/token"},
+            "claims_supported": ["sub", "tid", "urn:vendor:claim"],
+            "frontchannel_logout_supported": true,
+            "backchannel_logout_session_supported": "yes",
+            "x-vendor": [1, {"deep": [true]}],
+            "id_token_signing_alg_values_supported":
+                ["none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512"],
+        });
+        let provider = FakeProvider::start_with(key("k", KeyAlg::Es256), extra).await;
+        let http = crate::infra::http::http_client().unwrap();
+        let metadata = discover(&http, &provider.issuer()).await.unwrap();
+        let config = crate::testing::config_with(&provider.issuer(), &[]);
+        let secret = secrecy::SecretString::from("s");
+        let built =
+            crate::oidc::provider::Provider::new(metadata, config.default_provider(), &secret)
+                .unwrap();
+        assert_eq!(built.algorithms.len(), 3, "RS256, RS384, RS512; never none or HS*");
     }
 
     #[tokio::test]

@@ -182,3 +182,6 @@ pub async fn userinfo(
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
     })
 }
+
+#[cfg(test)]
+mod tests;

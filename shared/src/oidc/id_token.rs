@@ -1,18 +1,23 @@
 //! The ID token checks (OpenID Connect Core 3.1.3.7), in order, each with its own error code:
-//! size and header (no embedded keys, no `crit`), signature against the provider's JWKS with
-//! the algorithm allow-list (one refetch on an unknown `kid`), `iss`, `aud`, `exp`, `nonce`
-//! (openidconnect), then `azp`, `iat` (not in the future, not before the login started),
-//! `at_hash` and `sub` (here). Every time check reads the `now` passed in, never the wall clock.
+//! size and header (no embedded keys, no `crit`), `iss` (exact, or a tenant template filled
+//! with the token's allowed `tid`: [`super::issuer`]), the algorithm and the keys that may
+//! check it ([`JwksCache::keys_for`], one refetch on an unknown `kid`), then signature, `aud`,
+//! `exp`, `nonce` (openidconnect), then the NumericDates (`exp`, `iat`, `auth_time`, `nbf`:
+//! numbers, a fraction allowed, from 1970 to 9999), `nbf`, `azp`, `iat` (not in the future, not
+//! before the login started), `at_hash` and `sub` (here). Every time check reads the `now`
+//! passed in, never the wall clock.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openidconnect::core::CoreIdToken;
+use openidconnect::core::{CoreIdToken, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    AccessToken, AccessTokenHash, ClaimsVerificationError, Nonce, SignatureVerificationError,
+    AccessToken, AccessTokenHash, ClaimsVerificationError, JsonWebKeyId, Nonce,
+    SignatureVerificationError,
 };
+use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 
-use super::jwks::JwksCache;
+use super::jwks::{JwksCache, KeyRefusal};
 use crate::error::{Error, IdTokenError};
 use crate::tokens::session::User;
 
@@ -26,17 +31,65 @@ pub(super) const FORBIDDEN_HEADER_FIELDS: [&str; 6] = ["jwk", "jku", "x5u", "x5c
 /// before any key is looked up.
 pub const MAX_ID_TOKEN_LEN: usize = 16 * 1024;
 
-fn check_header(id_token: &CoreIdToken) -> Result<(), IdTokenError> {
+/// The latest NumericDate accepted: 9999-12-31T23:59:59Z.
+pub const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// A NumericDate (RFC 7519 section 2): seconds since 1970, possibly with a fraction (dropped).
+/// Negative, NaN, infinite or past-9999 values are none.
+pub(super) fn numeric_date(value: f64) -> Option<u64> {
+    // The cast truncates the fraction of a value the range check has bounded.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let seconds = value as u64;
+    (value.is_finite() && value >= 0.0 && value < (MAX_NUMERIC_DATE + 1) as f64).then_some(seconds)
+}
+
+/// The decoded payload of a compact JWS (no signature check): for claims openidconnect does
+/// not type (`tid`, `nbf`, `sid`), of a token checked or about to be.
+pub(super) fn payload(token: &str) -> Option<Map<String, Value>> {
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice(&payload).ok()
+}
+
+/// What the header and payload of an ID token say, before any check of them.
+struct Unchecked {
+    alg: String,
+    kid: Option<JsonWebKeyId>,
+    claims: Map<String, Value>,
+}
+
+/// The header's algorithm and `kid`, and the payload, after the size and header rules.
+fn read(id_token: &CoreIdToken) -> Result<Unchecked, IdTokenError> {
     let text = id_token.to_string();
     if text.len() > MAX_ID_TOKEN_LEN {
         return Err(IdTokenError::Malformed);
     }
     let header = text.split('.').next().ok_or(IdTokenError::Malformed)?;
     let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| IdTokenError::Malformed)?;
-    let header: serde_json::Map<String, serde_json::Value> =
+    let header: Map<String, Value> =
         serde_json::from_slice(&header).map_err(|_| IdTokenError::Malformed)?;
     if FORBIDDEN_HEADER_FIELDS.iter().any(|f| header.contains_key(*f)) {
         return Err(IdTokenError::Malformed);
+    }
+    let alg = header.get("alg").and_then(Value::as_str).ok_or(IdTokenError::Malformed)?;
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(JsonWebKeyId::new(kid.clone())),
+        Some(_) => return Err(IdTokenError::Malformed),
+    };
+    let claims = payload(&text).ok_or(IdTokenError::Malformed)?;
+    Ok(Unchecked { alg: alg.to_owned(), kid, claims })
+}
+
+/// The NumericDate claims, when present, are NumericDates; `nbf` has come.
+fn check_dates(claims: &Map<String, Value>, now: u64) -> Result<(), IdTokenError> {
+    for name in ["exp", "iat", "auth_time", "nbf"] {
+        if let Some(value) = claims.get(name) {
+            value.as_f64().and_then(numeric_date).ok_or(IdTokenError::Malformed)?;
+        }
+    }
+    let nbf = claims.get("nbf").and_then(Value::as_f64).and_then(numeric_date);
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECS.unsigned_abs())) {
+        return Err(IdTokenError::IssuedInFuture);
     }
     Ok(())
 }
@@ -60,6 +113,15 @@ fn claims_error(e: &ClaimsVerificationError) -> IdTokenError {
     }
 }
 
+/// An ID token that passed every check.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The user it names.
+    pub user: User,
+    /// Its issuer: the provider's, or for a tenant template the user's tenant's.
+    pub issuer: String,
+}
+
 /// Verifies `id_token` for the login that sent `nonce` and started at `login_started`, at
 /// `now` (Unix seconds). Network only when the token names an unknown key (one JWKS refetch
 /// per cooldown).
@@ -74,32 +136,81 @@ pub async fn verify(
     nonce: &Nonce,
     login_started: u64,
     now: u64,
-) -> Result<User, Error> {
+) -> Result<Verified, Error> {
     verify_with(jwks, id_token, access_token, nonce, login_started, now).await
 }
 
-/// Verifies an ID token of a refresh grant's answer (OpenID Connect Core 12.2) for the user
-/// `sub` of a session that started at `session_started`: every check of [`verify`] but the
-/// nonce (it carries the login's, or none), and the same `sub`.
+/// The session a refreshed ID token must belong to (OpenID Connect Core 12.2).
+#[derive(Debug, Clone, Copy)]
+pub struct Original<'a> {
+    /// The issuer of the login's ID token ([`Verified::issuer`]).
+    pub issuer: &'a str,
+    /// Its subject.
+    pub sub: &'a str,
+    /// The latest ID token of the session, when one is kept (the login's, or a refresh's that
+    /// passed these same checks).
+    pub id_token: Option<&'a str>,
+    /// When the session started (Unix seconds).
+    pub started: u64,
+}
+
+/// Verifies an ID token of a refresh grant's answer (OpenID Connect Core 12.2) for the session
+/// `original`: every check of [`verify`], except that `nonce` may be absent (if present, it is
+/// the original's); `iss`, `sub` and `aud` are the original's, and `auth_time`, if both name
+/// one, too.
 ///
 /// # Errors
 ///
 /// [`Error::IdToken`] with the first failed check; [`Error::SessionExpired`] when it names
-/// another subject.
+/// another subject, audience or authentication.
 pub async fn verify_refreshed(
     jwks: &JwksCache,
     id_token: &CoreIdToken,
     access_token: &AccessToken,
-    sub: &str,
-    session_started: u64,
+    original: &Original<'_>,
     now: u64,
 ) -> Result<User, Error> {
-    let any_nonce = |_: Option<&Nonce>| Ok(());
-    let user = verify_with(jwks, id_token, access_token, any_nonce, session_started, now).await?;
-    if user.sub != sub {
+    let before = original.id_token.and_then(payload).unwrap_or_default();
+    let original_nonce = before.get("nonce").and_then(Value::as_str);
+    let same_nonce = |nonce: Option<&Nonce>| match (nonce, original_nonce) {
+        (Some(nonce), Some(original)) if nonce.secret() != original => {
+            Err("another nonce than the original ID token's".to_owned())
+        }
+        _ => Ok(()),
+    };
+    let verified =
+        verify_with(jwks, id_token, access_token, same_nonce, original.started, now).await?;
+    if verified.issuer != original.issuer {
+        return Err(IdTokenError::IssuerMismatch.into());
+    }
+    if verified.user.sub != original.sub {
         return Err(Error::SessionExpired("the provider names another user"));
     }
-    Ok(user)
+    let after = payload(&id_token.to_string()).unwrap_or_default();
+    let audiences = |claims: &Map<String, Value>| {
+        let mut all: Vec<String> = match claims.get("aud") {
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(many)) => {
+                many.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+            }
+            _ => Vec::new(),
+        };
+        all.sort();
+        all.dedup();
+        all
+    };
+    if before.contains_key("aud") && audiences(&before) != audiences(&after) {
+        return Err(Error::SessionExpired("the refreshed ID token names other audiences"));
+    }
+    let auth_time = |claims: &Map<String, Value>| {
+        claims.get("auth_time").and_then(Value::as_f64).and_then(numeric_date)
+    };
+    if let (Some(was), Some(is)) = (auth_time(&before), auth_time(&after))
+        && was != is
+    {
+        return Err(Error::SessionExpired("the refreshed ID token names another authentication"));
+    }
+    Ok(verified.user)
 }
 
 async fn verify_with<N: openidconnect::NonceVerifier + Copy>(
@@ -109,23 +220,21 @@ async fn verify_with<N: openidconnect::NonceVerifier + Copy>(
     nonce: N,
     login_started: u64,
     now: u64,
-) -> Result<User, Error> {
-    check_header(id_token)?;
+) -> Result<Verified, Error> {
+    let Unchecked { alg, kid, claims: payload } = read(id_token)?;
+    let text = |name: &str| payload.get(name).and_then(Value::as_str);
+    let issuer =
+        jwks.issuer_rule().check(text("iss"), text("tid")).ok_or(IdTokenError::IssuerMismatch)?;
+    let alg: CoreJwsSigningAlgorithm = serde_json::from_value(Value::String(alg))
+        .map_err(|_| IdTokenError::AlgorithmNotAllowed)?;
+    let keys = jwks.keys_for(&alg, kid.as_ref()).await.map_err(|refusal| match refusal {
+        KeyRefusal::AlgorithmNotAllowed => IdTokenError::AlgorithmNotAllowed,
+        KeyRefusal::NoKey => IdTokenError::UnknownKey,
+    })?;
     let clock = i64::try_from(now).unwrap_or(i64::MAX).saturating_sub(LEEWAY_SECS);
-    let seen = jwks.generation();
-    let mut verifier = jwks.verifier_at(clock);
-    let mut claims = id_token.claims(&verifier, nonce);
-    let unknown_key = matches!(
-        claims,
-        Err(ClaimsVerificationError::SignatureVerification(
-            SignatureVerificationError::NoMatchingKey
-        ))
-    );
-    if unknown_key && jwks.refetch(seen).await {
-        verifier = jwks.verifier_at(clock);
-        claims = id_token.claims(&verifier, nonce);
-    }
-    let claims = claims.map_err(|e| Error::IdToken(claims_error(&e)))?;
+    let verifier = jwks.verifier(keys, clock);
+    let claims = id_token.claims(&verifier, nonce).map_err(|e| Error::IdToken(claims_error(&e)))?;
+    check_dates(&payload, now)?;
 
     let client_id = jwks.client_id();
     let azp = claims.authorized_party().map(|a| a.as_str());
@@ -153,21 +262,22 @@ async fn verify_with<N: openidconnect::NonceVerifier + Copy>(
     if sub.is_empty() {
         return Err(IdTokenError::SubjectMissing.into());
     }
-    Ok(User {
+    let user = User {
         sub: sub.to_owned(),
         email: claims.email().map(|e| e.as_str().to_owned()),
         email_verified: claims.email_verified(),
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
-    })
+    };
+    Ok(Verified { user, issuer })
 }
 
 /// The provider's session id (`sid`, OpenID Connect Front-/Back-Channel Logout) in an ID token
 /// that [`verify`] accepted, if it has one that is a short printable string.
 pub fn provider_sid(id_token: &CoreIdToken) -> Option<String> {
-    let text = id_token.to_string();
-    let payload = URL_SAFE_NO_PAD.decode(text.split('.').nth(1)?).ok()?;
-    let claims: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&payload).ok()?;
+    let claims = payload(&id_token.to_string())?;
     let sid = claims.get("sid")?.as_str()?;
     (sid.len() <= 255 && sid.bytes().all(|b| b.is_ascii_graphic())).then(|| sid.to_owned())
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,13 +5,14 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use openidconnect::core::CoreJwsSigningAlgorithm;
-use openidconnect::{ClientId, IdTokenVerifier, IssuerUrl};
+use openidconnect::{ClientId, IdTokenVerifier, IssuerUrl, JsonWebKeyId};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::discovery::{ProviderError, get_json, parse_error};
-use super::key::{ProviderKey, ProviderKeySet};
+use super::issuer::IssuerRule;
+use super::key::{ProviderKey, ProviderKeySet, candidates};
 use super::provider::Provider;
 use crate::infra::http::Http;
 
@@ -80,26 +81,19 @@ fn usable_signing_key(key: &Value) -> bool {
     use_ok && parts_ok
 }
 
-/// The keys in use: the set (for the logout tokens' own checks), the ID token verifier over it,
-/// and its generation (how many refetches brought it).
+/// The keys in use and their generation (how many refetches brought them).
 struct Current {
     keys: Arc<ProviderKeySet>,
-    verifier: Arc<Verifier>,
     generation: u64,
 }
 
-impl Current {
-    fn new(
-        client_id: &ClientId,
-        issuer: &IssuerUrl,
-        algorithms: &[CoreJwsSigningAlgorithm],
-        jwks: ProviderKeySet,
-        generation: u64,
-    ) -> Self {
-        let keys = Arc::new(jwks.clone());
-        let verifier = Arc::new(build_verifier(client_id, issuer, algorithms, jwks));
-        Self { keys, verifier, generation }
-    }
+/// Why no key of the provider may check a token (ID token or logout token alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// `none`, HS*, or an algorithm we do not verify or the provider does not announce.
+    AlgorithmNotAllowed,
+    /// No key of the JWKS, even after a refetch, has that `kid` and accepts that algorithm.
+    NoKey,
 }
 
 /// The provider's JWKS, with a rate-limited refetch for unknown `kid`s.
@@ -107,10 +101,11 @@ pub struct JwksCache {
     uri: String,
     http: Http,
     issuer: IssuerUrl,
+    issuer_rule: IssuerRule,
     client_id: ClientId,
     algorithms: Vec<CoreJwsSigningAlgorithm>,
     cooldown: Duration,
-    /// The current keys, the verifier over them, and how many refetches brought them.
+    /// The current keys, and how many refetches brought them.
     current: RwLock<Current>,
     /// When the JWKS was last fetched (`None`: not yet); held while a refetch runs, so
     /// requests never race.
@@ -134,13 +129,15 @@ impl JwksCache {
         cooldown: Duration,
     ) -> Self {
         let issuer = provider.issuer_url().clone();
+        let issuer_rule = provider.issuer_rule().clone();
         let client_id = ClientId::new(provider.client_id.clone());
         let algorithms = provider.algorithms.clone();
-        let current = Current::new(&client_id, &issuer, &algorithms, jwks, 0);
+        let current = Current { keys: Arc::new(jwks), generation: 0 };
         Self {
             uri,
             http,
             issuer,
+            issuer_rule,
             client_id,
             algorithms,
             cooldown,
@@ -161,9 +158,15 @@ impl JwksCache {
         self.client_id.as_str()
     }
 
-    /// The provider's issuer, exactly as its discovery document gives it.
+    /// The provider's issuer, exactly as its discovery document gives it (a template for a
+    /// multi-tenant issuer: see [`Self::issuer_rule`]).
     pub fn issuer(&self) -> &str {
         self.issuer.as_str()
+    }
+
+    /// What `iss` the provider's tokens must carry.
+    pub fn issuer_rule(&self) -> &IssuerRule {
+        &self.issuer_rule
     }
 
     /// The JWS algorithms accepted from this provider: ours that it announces.
@@ -176,20 +179,50 @@ impl JwksCache {
         Arc::clone(&self.current().keys)
     }
 
-    /// The current verifier, whose `exp` check compares against `clock` (Unix seconds: the
-    /// caller's now, minus its leeway), never the wall clock.
-    pub fn verifier_at(&self, clock: i64) -> Verifier {
-        let current = Arc::clone(&self.current().verifier);
+    /// The one rule of which keys may check a token signed with `alg` naming `kid`, for ID
+    /// tokens and logout tokens alike: `alg` must be one we accept that the provider announces,
+    /// and the keys are the current set's [`candidates`]; when none is held, the JWKS is
+    /// refetched once (within the cooldown) and asked again.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRefusal`].
+    pub async fn keys_for(
+        &self,
+        alg: &CoreJwsSigningAlgorithm,
+        kid: Option<&JsonWebKeyId>,
+    ) -> Result<Vec<ProviderKey>, KeyRefusal> {
+        if !self.algorithms.contains(alg) {
+            return Err(KeyRefusal::AlgorithmNotAllowed);
+        }
+        let seen = self.generation();
+        let held = candidates(&self.keys(), kid, alg);
+        if !held.is_empty() {
+            return Ok(held);
+        }
+        if !self.refetch(seen).await {
+            return Err(KeyRefusal::NoKey);
+        }
+        let fetched = candidates(&self.keys(), kid, alg);
+        if fetched.is_empty() { Err(KeyRefusal::NoKey) } else { Ok(fetched) }
+    }
+
+    /// An ID token verifier over `keys` (from [`Self::keys_for`]), whose `exp` check compares
+    /// against `clock` (Unix seconds: the caller's now, minus its leeway), never the wall
+    /// clock. For a tenant template, `iss` is the caller's check ([`IssuerRule::check`]).
+    pub fn verifier(&self, keys: Vec<ProviderKey>, clock: i64) -> Verifier {
         let at = chrono::DateTime::from_timestamp(clock, 0).unwrap_or_default();
-        Verifier::clone(&current).set_time_fn(move || at)
+        build_verifier(&self.client_id, &self.issuer, &self.algorithms, ProviderKeySet::new(keys))
+            .require_issuer_match(!self.issuer_rule.is_template())
+            .set_time_fn(move || at)
     }
 
     fn current(&self) -> std::sync::RwLockReadGuard<'_, Current> {
         self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// How many refetches brought the current keys: read it before [`Self::verifier_at`] and
-    /// hand it to [`Self::refetch`].
+    /// How many refetches brought the current keys: read it before [`Self::keys`] and hand it
+    /// to [`Self::refetch`].
     pub fn generation(&self) -> u64 {
         self.current().generation
     }
@@ -212,8 +245,7 @@ impl JwksCache {
                 let mut current =
                     self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let generation = current.generation + 1;
-                *current =
-                    Current::new(&self.client_id, &self.issuer, &self.algorithms, jwks, generation);
+                *current = Current { keys: Arc::new(jwks), generation };
                 tracing::info!("JWKS refetched for an unknown key");
                 true
             }
@@ -226,7 +258,7 @@ impl JwksCache {
 }
 
 /// A verifier for a public client (so never HS*), limited to `algorithms`. Its clock is set per
-/// request ([`JwksCache::verifier_at`]); `iat` is checked by the caller.
+/// request ([`JwksCache::verifier`]); `iat` is checked by the caller.
 fn build_verifier(
     client_id: &ClientId,
     issuer: &IssuerUrl,
@@ -263,6 +295,23 @@ mod tests {
         let kids = kids_of(&doc);
         assert!(kids.contains(&"ec".to_owned()), "{kids:?}");
         assert!(!kids.contains(&"k1".to_owned()), "{kids:?}");
+    }
+
+    #[test]
+    fn extra_members_of_a_jwks_and_its_keys_are_ignored() {
+        // Entra ID's keys carry x5t, x5c and issuer; Keycloak's x5t#S256; and a vendor member.
+        let signer = crate::testing::key("k1", crate::tokens::keygen::KeyAlg::Rs256);
+        let mut jwk = signer.public_jwk().clone();
+        let extra = jwk.as_object_mut().unwrap();
+        extra.insert("x5t".into(), "bW9jaw".into());
+        extra.insert("x5t#S256".into(), "bW9jaw".into());
+        extra.insert("x5c".into(), serde_json::json!(["MIIC"]));
+        extra.insert("issuer".into(), "https://login.microsoftonline.com/{tenantid}/v2.0".into());
+        extra.insert("cloud_instance_name".into(), "microsoftonline.com".into());
+        let doc = serde_json::json!({"keys": [jwk], "x-vendor": {"rotated": null}});
+        let jwks = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        assert!(jwks.keys().iter().all(ProviderKey::is_usable));
+        assert_eq!(kids_of(&doc), ["k1"]);
     }
 
     #[test]

@@ -7,26 +7,31 @@
 //!
 //! # Security
 //!
-//! Key selection stays openidconnect's: a key is only offered for an algorithm of its type,
-//! with `use` absent or `sig` and a matching `alg` when the JWK names one. [`ProviderKey`]
-//! then verifies only the pairs below and refuses every other combination:
+//! One rule decides which key may check which signature, for ID tokens and logout tokens
+//! alike: [`ProviderKey::accepts`]. [`candidates`] applies it to a JWKS (with the token's
+//! `kid`), and [`ProviderKey::verify_signature`] applies it again before any check. A key is
+//! accepted for a JWS algorithm only when it is of that algorithm's type, its `use` is absent
+//! or `sig`, and its `alg`, when it names one, is that algorithm:
 //!
 //! | JWS `alg` | JWK | aws-lc-rs algorithm |
 //! | --- | --- | --- |
-//! | RS256 | `RSA`, 2048 to 8192 bits | `RSA_PKCS1_2048_8192_SHA256` |
-//! | PS256 | `RSA`, 2048 to 8192 bits | `RSA_PSS_2048_8192_SHA256` |
+//! | RS256, RS384, RS512 | `RSA`, 2048 to 8192 bits | `RSA_PKCS1_2048_8192_SHA256`/`384`/`512` |
+//! | PS256, PS384, PS512 | `RSA`, 2048 to 8192 bits | `RSA_PSS_2048_8192_SHA256`/`384`/`512` |
 //! | ES256 | `EC`, `P-256` | `ECDSA_P256_SHA256_FIXED` |
+//! | ES384 | `EC`, `P-384` | `ECDSA_P384_SHA384_FIXED` |
 //! | EdDSA | `OKP`, `Ed25519` | `ED25519` |
 //!
-//! RSA keys under 2048 bits are refused at verification. A symmetric key (HS*) has no parsed
-//! form and verifies nothing; the verifier is a public client's, so openidconnect refuses HS*
-//! before it would ask.
+//! Every other algorithm (`none`, HS*, ES512, ...) is refused whatever the key. RSA keys under
+//! 2048 bits are refused at verification. A symmetric key (HS*) has no parsed form and verifies
+//! nothing; the verifier is a public client's, so openidconnect refuses HS* before it would ask.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
-    RSA_PSS_2048_8192_SHA256, RsaPublicKeyComponents,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512,
+    RSA_PSS_2048_8192_SHA256, RSA_PSS_2048_8192_SHA384, RSA_PSS_2048_8192_SHA512, RsaParameters,
+    RsaPublicKeyComponents,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,21 +55,57 @@ pub struct ProviderKey {
 }
 
 enum Parsed {
-    Rsa {
-        pkcs1: ParsedPublicKey,
-        pss: ParsedPublicKey,
-    },
+    Rsa(Box<RsaKey>),
     P256(ParsedPublicKey),
+    P384(ParsedPublicKey),
     Ed25519(ParsedPublicKey),
     /// Malformed, of another curve, or symmetric: verifies nothing.
     Unusable,
 }
 
+/// The six RSA algorithms, in the order of [`RsaKey::parsed`].
+const RSA_ALGS: [(CoreJwsSigningAlgorithm, &RsaParameters); 6] = [
+    (CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, &RSA_PKCS1_2048_8192_SHA256),
+    (CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384, &RSA_PKCS1_2048_8192_SHA384),
+    (CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512, &RSA_PKCS1_2048_8192_SHA512),
+    (CoreJwsSigningAlgorithm::RsaSsaPssSha256, &RSA_PSS_2048_8192_SHA256),
+    (CoreJwsSigningAlgorithm::RsaSsaPssSha384, &RSA_PSS_2048_8192_SHA384),
+    (CoreJwsSigningAlgorithm::RsaSsaPssSha512, &RSA_PSS_2048_8192_SHA512),
+];
+
+/// An RSA public key: RS256 parsed when the JWKS is read (it proves the key sound), the other
+/// five algorithms parsed on their first use and kept.
+struct RsaKey {
+    n: Vec<u8>,
+    e: Vec<u8>,
+    parsed: [OnceLock<Option<ParsedPublicKey>>; 6],
+}
+
+impl RsaKey {
+    fn new(n: &[u8], e: &[u8]) -> Option<Self> {
+        let key = Self { n: n.to_vec(), e: e.to_vec(), parsed: Default::default() };
+        key.for_alg(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256)?;
+        Some(key)
+    }
+
+    fn for_alg(&self, alg: &CoreJwsSigningAlgorithm) -> Option<&ParsedPublicKey> {
+        let index = RSA_ALGS.iter().position(|(a, _)| a == alg)?;
+        let (_, params) = RSA_ALGS[index];
+        self.parsed[index]
+            .get_or_init(|| {
+                let components = RsaPublicKeyComponents { n: &self.n, e: &self.e };
+                components.to_parsed_public_key(params).ok()
+            })
+            .as_ref()
+    }
+}
+
 impl std::fmt::Debug for ProviderKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let parsed = match *self.parsed {
-            Parsed::Rsa { .. } => "RSA",
+            Parsed::Rsa(_) => "RSA",
             Parsed::P256(_) => "P-256",
+            Parsed::P384(_) => "P-384",
             Parsed::Ed25519(_) => "Ed25519",
             Parsed::Unusable => "unusable",
         };
@@ -91,6 +132,44 @@ impl ProviderKey {
     pub fn is_usable(&self) -> bool {
         !matches!(*self.parsed, Parsed::Unusable)
     }
+
+    /// The one rule of which key may verify a signature of `alg`, for every token we check: a
+    /// key of that algorithm's type (RSA for RS*/PS*, P-256 for ES256, P-384 for ES384,
+    /// Ed25519 for EdDSA; nothing for `none`, HS* or any other), `use` absent or `sig`, and
+    /// `alg` absent or `alg` itself.
+    pub fn accepts(&self, alg: &CoreJwsSigningAlgorithm) -> bool {
+        use CoreJwsSigningAlgorithm as Alg;
+        let of_its_type = match (alg, &*self.parsed) {
+            (_, Parsed::Rsa(_)) => RSA_ALGS.iter().any(|(a, _)| a == alg),
+            (Alg::EcdsaP256Sha256, Parsed::P256(_))
+            | (Alg::EcdsaP384Sha384, Parsed::P384(_))
+            | (Alg::EdDsa, Parsed::Ed25519(_)) => true,
+            _ => false,
+        };
+        let for_signatures =
+            self.jwk.key_use().is_none_or(|u| matches!(u, CoreJsonWebKeyUse::Signature));
+        let of_this_alg = match self.jwk.signing_alg() {
+            JsonWebKeyAlgorithm::Unspecified => true,
+            JsonWebKeyAlgorithm::Algorithm(a) => a == alg,
+            JsonWebKeyAlgorithm::Unsupported => false,
+        };
+        of_its_type && for_signatures && of_this_alg
+    }
+}
+
+/// The keys of `keys` that may verify a token signed with `alg` naming `kid`: those of that
+/// `kid` (any, when the token names none) that [`ProviderKey::accepts`] `alg`.
+pub fn candidates(
+    keys: &ProviderKeySet,
+    kid: Option<&JsonWebKeyId>,
+    alg: &CoreJwsSigningAlgorithm,
+) -> Vec<ProviderKey> {
+    keys.keys()
+        .iter()
+        .filter(|key| kid.is_none() || key.jwk.key_id() == kid)
+        .filter(|key| key.accepts(alg))
+        .cloned()
+        .collect()
 }
 
 /// A base64url field of the JWK, decoded (trailing `=` tolerated).
@@ -104,6 +183,19 @@ fn without_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[first..]
 }
 
+/// The uncompressed point `04 || x || y` of an EC JWK whose coordinates are `len` bytes.
+fn ec_point(value: &Value, len: usize) -> Option<Vec<u8>> {
+    let (x, y) = (field(value, "x")?, field(value, "y")?);
+    if x.len() != len || y.len() != len {
+        return None;
+    }
+    let mut point = Vec::with_capacity(1 + 2 * len);
+    point.push(0x04);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    Some(point)
+}
+
 fn parse(value: &Value) -> Option<Parsed> {
     let text = |name: &str| value.get(name).and_then(Value::as_str);
     match (text("kty")?, text("crv")) {
@@ -114,22 +206,17 @@ fn parse(value: &Value) -> Option<Parsed> {
             if n.len() < 256 {
                 return None;
             }
-            let components = RsaPublicKeyComponents { n, e };
-            Some(Parsed::Rsa {
-                pkcs1: components.to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256).ok()?,
-                pss: components.to_parsed_public_key(&RSA_PSS_2048_8192_SHA256).ok()?,
-            })
+            RsaKey::new(n, e).map(|key| Parsed::Rsa(Box::new(key)))
         }
         ("EC", Some("P-256")) => {
-            let (x, y) = (field(value, "x")?, field(value, "y")?);
-            if x.len() != 32 || y.len() != 32 {
-                return None;
-            }
-            let mut point = Vec::with_capacity(65);
-            point.push(0x04);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).ok().map(Parsed::P256)
+            ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, ec_point(value, 32)?)
+                .ok()
+                .map(Parsed::P256)
+        }
+        ("EC", Some("P-384")) => {
+            ParsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, ec_point(value, 48)?)
+                .ok()
+                .map(Parsed::P384)
         }
         ("OKP", Some("Ed25519")) => {
             let x = field(value, "x")?;
@@ -187,19 +274,19 @@ impl JsonWebKey for ProviderKey {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureVerificationError> {
-        use CoreJwsSigningAlgorithm as Alg;
-        let key = match (signature_alg, &*self.parsed) {
-            (Alg::RsaSsaPkcs1V15Sha256, Parsed::Rsa { pkcs1, .. }) => pkcs1,
-            (Alg::RsaSsaPssSha256, Parsed::Rsa { pss, .. }) => pss,
-            (Alg::EcdsaP256Sha256, Parsed::P256(key)) | (Alg::EdDsa, Parsed::Ed25519(key)) => key,
-            (_, Parsed::Unusable) => {
-                return Err(SignatureVerificationError::InvalidKey("unusable key".into()));
-            }
-            _ => {
-                return Err(SignatureVerificationError::UnsupportedAlg(format!(
-                    "{signature_alg:?} with this key"
-                )));
-            }
+        if matches!(*self.parsed, Parsed::Unusable) {
+            return Err(SignatureVerificationError::InvalidKey("unusable key".into()));
+        }
+        let key = match &*self.parsed {
+            _ if !self.accepts(signature_alg) => None,
+            Parsed::Rsa(rsa) => rsa.for_alg(signature_alg),
+            Parsed::P256(key) | Parsed::P384(key) | Parsed::Ed25519(key) => Some(key),
+            Parsed::Unusable => None,
+        };
+        let Some(key) = key else {
+            return Err(SignatureVerificationError::UnsupportedAlg(format!(
+                "{signature_alg:?} with this key"
+            )));
         };
         key.verify_sig(message, signature)
             .map_err(|_| SignatureVerificationError::CryptoError("bad signature".into()))

@@ -1,9 +1,11 @@
 //! The logout token of OpenID Connect Back-Channel Logout 1.0 (section 2.6), checked in order,
 //! each refusal with its own reason (logged, never answered): size and JWS form, header (`typ`
-//! `logout+jwt` when present, no embedded keys or `crit`), algorithm (one the provider
-//! announces and we accept, as for ID tokens: never `none` or HS*), signature with a key of the
-//! provider's JWKS of that algorithm's type (one refetch per cooldown on an unknown `kid`),
-//! then `iss`, `aud`, `iat`, `exp`, `jti`, `events`, `sid`/`sub` and no `nonce`.
+//! `logout+jwt` when present, no embedded keys or `crit`), algorithm and key by the one rule of
+//! ID tokens ([`JwksCache::keys_for`]: an algorithm the provider announces and we accept, never
+//! `none` or HS*; a key of that algorithm's type, `use` and `alg`; one refetch per cooldown on
+//! an unknown `kid`; exactly one such key), its signature, then `iss` (as for ID tokens:
+//! [`super::issuer`]), `aud`, `iat`, `exp`, `nbf`, `jti`, `events`, `sid`/`sub` and no
+//! `nonce`.
 //!
 //! Whether the `jti` was seen before is the caller's check (it needs the session table).
 //!
@@ -14,12 +16,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::CoreJwsSigningAlgorithm;
-use openidconnect::{JsonWebKey as _, JsonWebKeyAlgorithm, JsonWebKeyId};
+use openidconnect::{JsonWebKey as _, JsonWebKeyId};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::id_token::{FORBIDDEN_HEADER_FIELDS, LEEWAY_SECS};
-use super::jwks::JwksCache;
+use super::id_token::{FORBIDDEN_HEADER_FIELDS, LEEWAY_SECS, numeric_date};
+use super::jwks::{JwksCache, KeyRefusal};
 
 /// The event a logout token must carry.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -45,6 +47,9 @@ pub struct LogoutToken {
     /// When the token was issued (Unix seconds); a replay record need not outlive
     /// `iat + MAX_AGE_SECS`.
     pub iat: u64,
+    /// Its issuer: the provider's, or for a tenant template the user's tenant's (the `idp`
+    /// of the sessions it ends).
+    pub iss: String,
 }
 
 /// Why a logout token was refused: logged, while the answer is always `invalid_request`.
@@ -71,6 +76,8 @@ struct Claims {
     /// NumericDate: a JSON number, possibly with a fraction.
     iat: Option<f64>,
     exp: Option<f64>,
+    nbf: Option<f64>,
+    tid: Option<String>,
     jti: Option<String>,
     events: Option<Map<String, Value>>,
     sid: Option<String>,
@@ -102,11 +109,9 @@ fn split(token: &str) -> Result<Jws<'_>, Refusal> {
     })
 }
 
-/// The header's algorithm, when it is one accepted from this provider.
-fn algorithm(
-    header: &[u8],
-    jwks: &JwksCache,
-) -> Result<(CoreJwsSigningAlgorithm, Header), Refusal> {
+/// The header's fields, after its own rules (no embedded key or extension, `typ`), and its
+/// algorithm when it is one openidconnect knows.
+fn header(header: &[u8]) -> Result<(CoreJwsSigningAlgorithm, Header), Refusal> {
     let fields: Map<String, Value> =
         serde_json::from_slice(header).map_err(|_| "header is not a JSON object")?;
     if FORBIDDEN_HEADER_FIELDS.iter().any(|f| fields.contains_key(*f)) {
@@ -122,41 +127,7 @@ fn algorithm(
     }
     let alg: CoreJwsSigningAlgorithm = serde_json::from_value(Value::String(header.alg.clone()))
         .map_err(|_| "unknown algorithm")?;
-    if !jwks.algorithms().contains(&alg) {
-        return Err("algorithm not accepted from this provider");
-    }
     Ok((alg, header))
-}
-
-/// Whether a key of the current set verifies `jws`: `Some(true)` yes, `Some(false)` a key of
-/// that `kid` exists but none verifies, `None` no key of that `kid` and algorithm is held.
-fn verified_by_current(
-    jwks: &JwksCache,
-    jws: &Jws<'_>,
-    alg: &CoreJwsSigningAlgorithm,
-    kid: Option<&JsonWebKeyId>,
-) -> Option<bool> {
-    let keys = jwks.keys();
-    let candidates: Vec<_> = keys
-        .keys()
-        .iter()
-        .filter(|key| kid.is_none() || key.key_id() == kid)
-        .filter(|key| match key.signing_alg() {
-            JsonWebKeyAlgorithm::Unspecified => true,
-            JsonWebKeyAlgorithm::Algorithm(a) => a == alg,
-            JsonWebKeyAlgorithm::Unsupported => false,
-        })
-        .collect();
-    if candidates.is_empty() {
-        return None;
-    }
-    let message = jws.signing_input.as_bytes();
-    Some(candidates.iter().any(|key| key.verify_signature(alg, message, &jws.signature).is_ok()))
-}
-
-fn numeric_date(value: f64) -> Option<u64> {
-    // A NumericDate may carry a fraction; negative, NaN or huge values are refused.
-    (value.is_finite() && (0.0..1e12).contains(&value)).then_some(value as u64)
 }
 
 fn short(value: Option<String>) -> Result<Option<String>, Refusal> {
@@ -179,18 +150,18 @@ pub async fn verify(jwks: &JwksCache, token: &str, now: u64) -> Result<LogoutTok
         return Err("logout token too large");
     }
     let jws = split(token)?;
-    let (alg, header) = algorithm(&jws.header, jwks)?;
+    let (alg, header) = header(&jws.header)?;
     let kid = header.kid.map(JsonWebKeyId::new);
-    let seen = jwks.generation();
-    let verified = match verified_by_current(jwks, &jws, &alg, kid.as_ref()) {
-        None if jwks.refetch(seen).await => verified_by_current(jwks, &jws, &alg, kid.as_ref()),
-        held => held,
+    let keys = jwks.keys_for(&alg, kid.as_ref()).await.map_err(|refusal| match refusal {
+        KeyRefusal::AlgorithmNotAllowed => "algorithm not accepted from this provider",
+        KeyRefusal::NoKey => "no key of the provider's JWKS for this kid and algorithm",
+    })?;
+    // As for ID tokens (openidconnect's rule): exactly one key may check the token.
+    let [key] = keys.as_slice() else {
+        return Err("several keys of the provider's JWKS fit this kid and algorithm");
     };
-    match verified {
-        None => return Err("no key of the provider's JWKS for this kid and algorithm"),
-        Some(false) => return Err("bad signature"),
-        Some(true) => {}
-    }
+    key.verify_signature(&alg, jws.signing_input.as_bytes(), &jws.signature)
+        .map_err(|_| "bad signature")?;
     check_claims(&jws.payload, jwks, now)
 }
 
@@ -212,9 +183,10 @@ pub fn claimed_issuer(token: &str) -> Option<String> {
 
 fn check_claims(payload: &[u8], jwks: &JwksCache, now: u64) -> Result<LogoutToken, Refusal> {
     let claims: Claims = serde_json::from_slice(payload).map_err(|_| "claims malformed")?;
-    if claims.iss.as_deref() != Some(jwks.issuer()) {
-        return Err("iss is not the provider's issuer");
-    }
+    let iss = jwks
+        .issuer_rule()
+        .check(claims.iss.as_deref(), claims.tid.as_deref())
+        .ok_or("iss is not the provider's issuer")?;
     let ours = |a: &String| a == jwks.client_id();
     let for_us = match &claims.aud {
         Some(Audience::One(a)) => ours(a),
@@ -238,6 +210,12 @@ fn check_claims(payload: &[u8], jwks: &JwksCache, now: u64) -> Result<LogoutToke
             return Err("expired");
         }
     }
+    if let Some(nbf) = claims.nbf {
+        let nbf = numeric_date(nbf).ok_or("nbf not a NumericDate")?;
+        if nbf > now + leeway {
+            return Err("nbf in the future");
+        }
+    }
     let jti = short(claims.jti)?.ok_or("jti missing")?;
     let event = claims.events.as_ref().and_then(|events| events.get(BACKCHANNEL_LOGOUT_EVENT));
     if !event.is_some_and(Value::is_object) {
@@ -250,7 +228,7 @@ fn check_claims(payload: &[u8], jwks: &JwksCache, now: u64) -> Result<LogoutToke
     if sid.is_none() && sub.is_none() {
         return Err("neither sid nor sub");
     }
-    Ok(LogoutToken { sid, sub, jti, iat })
+    Ok(LogoutToken { sid, sub, jti, iat, iss })
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 //! client, the code exchange and userinfo, and the ID token checks. Imports [`crate::infra`]
 //! and [`crate::tokens`], nothing above.
 //!
-//! Inside, one way: `key` <- `discovery` <- `provider` <- `jwks` <- `id_token` <-
+//! Inside, one way: `key` <- `issuer` <- `discovery` <- `provider` <- `jwks` <- `id_token` <-
 //! `logout_token`; `exchange` and `revoke` use `provider`.
 
 pub mod discovery;
 pub mod exchange;
 pub mod id_token;
+pub mod issuer;
 pub mod jwks;
 pub mod key;
 pub mod logout_token;

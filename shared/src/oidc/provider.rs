@@ -10,17 +10,30 @@ use openidconnect::{
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::discovery::{Metadata, ProviderError};
+use super::issuer::{IssuerProblem, IssuerRule};
 use crate::error::Error;
 use crate::infra::config::ProviderConfig;
 use crate::tokens::transaction::Flow;
 
-/// ID token algorithms we verify, when the provider announces them. Never `none`, never HS*.
-pub const ACCEPTED_ALGS: [CoreJwsSigningAlgorithm; 4] = [
+/// JWS algorithms we verify (ID tokens, logout tokens), when the provider announces them: each
+/// with a key of its type only ([`super::key::ProviderKey::accepts`]). Never `none`, never HS*.
+pub const ACCEPTED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
     CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
     CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
     CoreJwsSigningAlgorithm::EdDsa,
 ];
+
+/// The algorithms accepted from a provider announcing `announced`: [`ACCEPTED_ALGS`] it names,
+/// whatever else it names (LemonLDAP::NG announces `none` and HS* beside RS256).
+pub fn accepted_algorithms(announced: &[CoreJwsSigningAlgorithm]) -> Vec<CoreJwsSigningAlgorithm> {
+    ACCEPTED_ALGS.into_iter().filter(|a| announced.contains(a)).collect()
+}
 
 /// The OAuth client as built from discovery: authorize URL set, token and userinfo maybe.
 pub type OidcClient = CoreClient<
@@ -38,9 +51,11 @@ pub struct Provider {
     pub name: String,
     /// The OAuth client (authorize URL, token endpoint, userinfo), holding the client secret.
     pub client: OidcClient,
-    /// `OIDC_ISSUER` exactly as configured (and as discovery stated it).
+    /// `OIDC_ISSUER` exactly as configured (and as discovery stated it, or its tenant
+    /// template).
     pub issuer: String,
     issuer_url: IssuerUrl,
+    issuer_rule: IssuerRule,
     /// `OIDC_CLIENT_ID`.
     pub client_id: String,
     /// RFC 9207: the provider announces `iss` in authorization responses.
@@ -79,11 +94,20 @@ impl Provider {
         config: &ProviderConfig,
         client_secret: &SecretString,
     ) -> Result<Self, ProviderError> {
-        if metadata.issuer().as_str() != config.issuer_str {
-            return Err(ProviderError::IssuerMismatch {
-                expected: config.issuer_str.clone(),
-                found: metadata.issuer().to_string(),
-            });
+        let announced = metadata.issuer().as_str();
+        let issuer_rule =
+            IssuerRule::new(&config.issuer_str, announced, config.allowed_tenants.as_ref())
+                .map_err(|problem| match problem {
+                    IssuerProblem::Mismatch => ProviderError::IssuerMismatch {
+                        expected: config.issuer_str.clone(),
+                        found: announced.to_owned(),
+                    },
+                    IssuerProblem::TenantsNotConfigured => {
+                        ProviderError::TenantsNotConfigured { template: announced.to_owned() }
+                    }
+                })?;
+        if config.allowed_tenants.is_some() && !issuer_rule.is_template() {
+            tracing::warn!("OIDC_ALLOWED_TENANTS is set, but the issuer is no tenant template");
         }
         if metadata.token_endpoint().is_none() {
             return Err(ProviderError::NoTokenEndpoint);
@@ -101,10 +125,7 @@ impl Provider {
             Some(m) if m.contains(&CoreClientAuthMethod::ClientSecretPost) => AuthType::RequestBody,
             Some(_) => return Err(ProviderError::NoClientAuthMethod),
         };
-        let algorithms: Vec<_> = ACCEPTED_ALGS
-            .into_iter()
-            .filter(|a| metadata.id_token_signing_alg_values_supported().contains(a))
-            .collect();
+        let algorithms = accepted_algorithms(metadata.id_token_signing_alg_values_supported());
         if algorithms.is_empty() {
             return Err(ProviderError::NoAcceptedAlgorithm);
         }
@@ -128,6 +149,7 @@ impl Provider {
             client,
             issuer: config.issuer_str.clone(),
             issuer_url,
+            issuer_rule,
             client_id: config.client_id.clone(),
             iss_parameter_supported: extra.authorization_response_iss_parameter_supported,
             end_session_endpoint: extra.end_session_endpoint,
@@ -153,9 +175,14 @@ impl Provider {
     }
 
     /// The issuer as openidconnect compares it (the configured spelling, for the exact `iss`
-    /// match).
+    /// match; the template for a multi-tenant issuer, which openidconnect does not compare).
     pub fn issuer_url(&self) -> &IssuerUrl {
         &self.issuer_url
+    }
+
+    /// What `iss` this provider's tokens must carry.
+    pub fn issuer_rule(&self) -> &IssuerRule {
+        &self.issuer_rule
     }
 }
 
@@ -206,9 +233,13 @@ impl<T: Upstream> Providers<T> {
         }
     }
 
-    /// The provider whose issuer is exactly `issuer`.
+    /// The provider whose issuer is exactly `issuer`, or, for a multi-tenant issuer, whose
+    /// template filled with an allowed tenant is `issuer` (what a session records).
     pub fn by_issuer(&self, issuer: &str) -> Option<&T> {
-        self.items.iter().find(|p| p.provider().issuer == issuer)
+        let items = || self.items.iter();
+        items()
+            .find(|p| p.provider().issuer == issuer)
+            .or_else(|| items().find(|p| p.provider().issuer_rule().admits(issuer)))
     }
 
     /// Every provider, the default one first.

@@ -142,3 +142,80 @@ fn serializes_back_to_the_published_jwk() {
         assert_eq!(back[field], signer.public_jwk()[field], "{field}");
     }
 }
+
+#[test]
+fn the_one_rule_type_curve_use_and_alg() {
+    let rsa = signing_key(KeyAlg::Rs256);
+    let p256 = signing_key(KeyAlg::Es256);
+    let ed = signing_key(KeyAlg::EdDsa);
+    let mut any_rsa = rsa.public_jwk().clone();
+    any_rsa.as_object_mut().unwrap().remove("alg");
+    let mut enc = any_rsa.clone();
+    enc["use"] = json!("enc");
+    let p384 = crate::testing::JwsKey::es384("p384");
+    let rsa_algs = [
+        Alg::RsaSsaPkcs1V15Sha256,
+        Alg::RsaSsaPkcs1V15Sha384,
+        Alg::RsaSsaPkcs1V15Sha512,
+        Alg::RsaSsaPssSha256,
+        Alg::RsaSsaPssSha384,
+        Alg::RsaSsaPssSha512,
+    ];
+    let every = [
+        rsa_algs.as_slice(),
+        &[Alg::EcdsaP256Sha256, Alg::EcdsaP384Sha384, Alg::EcdsaP521Sha512, Alg::EdDsa],
+        &[Alg::HmacSha256, Alg::HmacSha384, Alg::HmacSha512, Alg::None],
+    ]
+    .concat();
+    let cases: [(&Value, &[Alg]); 6] = [
+        // Its `alg` only.
+        (rsa.public_jwk(), &[Alg::RsaSsaPkcs1V15Sha256]),
+        // No `alg`: every algorithm of its type.
+        (&any_rsa, &rsa_algs),
+        (&enc, &[]),
+        (p256.public_jwk(), &[Alg::EcdsaP256Sha256]),
+        (&p384.jwk, &[Alg::EcdsaP384Sha384]),
+        (ed.public_jwk(), &[Alg::EdDsa]),
+    ];
+    for (jwk, accepted) in cases {
+        let key = provider_key(jwk);
+        for alg in &every {
+            assert_eq!(key.accepts(alg), accepted.contains(alg), "{alg:?} with {jwk}");
+        }
+    }
+    let symmetric = ProviderKey::new_symmetric(b"secret".to_vec());
+    assert!(every.iter().all(|alg| !symmetric.accepts(alg)));
+}
+
+#[test]
+fn rsa_verifies_its_six_algorithms_and_p384_es384() {
+    let message = b"header.payload";
+    for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
+        let signer = crate::testing::JwsKey::rsa("k", alg);
+        let mut jwk = signer.jwk.clone();
+        jwk.as_object_mut().unwrap().remove("alg");
+        let key = provider_key(&jwk);
+        let token = signer.sign_with(&json!({"alg": alg}), &json!({}));
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        let jws_alg: Alg = serde_json::from_value(json!(alg)).unwrap();
+        key.verify_signature(&jws_alg, input.as_bytes(), &signature).unwrap();
+        assert!(key.verify_signature(&jws_alg, message, &signature).is_err());
+        assert!(key.verify_signature(&jws_alg, input.as_bytes(), &flipped(&signature)).is_err());
+        // The same signature under a sibling algorithm fails.
+        for other in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
+            if other != alg {
+                let other: Alg = serde_json::from_value(json!(other)).unwrap();
+                assert!(key.verify_signature(&other, input.as_bytes(), &signature).is_err());
+            }
+        }
+    }
+    let signer = crate::testing::JwsKey::es384("p384");
+    let key = provider_key(&signer.jwk);
+    assert!(key.is_usable());
+    let token = signer.sign_with(&json!({"alg": "ES384"}), &json!({}));
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    key.verify_signature(&Alg::EcdsaP384Sha384, input.as_bytes(), &signature).unwrap();
+    assert!(key.verify_signature(&Alg::EcdsaP256Sha256, input.as_bytes(), &signature).is_err());
+}

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::infra::clock::unix_now;
-use crate::testing::{CLIENT_SECRET, FakeProvider, jws, jws_hmac, jws_raw, key};
+use crate::testing::{CLIENT_SECRET, FakeProvider, JwsKey, jws, jws_hmac, jws_raw, key};
 use crate::tokens::keygen::KeyAlg;
 
 async fn provider() -> (FakeProvider, JwksCache) {
@@ -268,4 +268,94 @@ async fn tokens_of_another_kind_or_shape_are_refused() {
     assert_eq!(refusal(&jwks, "a.b.c.d").await, "not a JWS in compact form");
     let unknown = jws_raw(&json!({"alg": "XS999"}), &claims, b"sig");
     assert_eq!(refusal(&jwks, &unknown).await, "unknown algorithm");
+}
+
+/// A provider announcing `algs` whose JWKS holds `keys`, and its JWKS cache.
+async fn provider_with(algs: &[&str], keys: &[&JwsKey]) -> (FakeProvider, JwksCache) {
+    use wiremock::matchers::{method, path};
+    let discovery = json!({"id_token_signing_alg_values_supported": algs});
+    let provider = FakeProvider::start_with(key("unused", KeyAlg::Es256), discovery).await;
+    let jwks = json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()});
+    wiremock::Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(jwks))
+        .mount(&provider.server)
+        .await;
+    let cache = provider.jwks_cache(Duration::from_secs(30)).await;
+    (provider, cache)
+}
+
+#[tokio::test]
+async fn the_id_token_key_rule_holds_for_logout_tokens() {
+    let rs512 = JwsKey::rsa("rs512", "RS512");
+    let ps384 = JwsKey::rsa("ps384", "PS384");
+    let es384 = JwsKey::es384("es384");
+    let p256 = JwsKey::of(key("p256", KeyAlg::Es256));
+    let ed = JwsKey::of(key("ed", KeyAlg::EdDsa));
+    // LemonLDAP::NG's list, plus what the other keys need.
+    let announced =
+        ["none", "HS256", "HS512", "RS256", "RS512", "PS384", "ES256", "ES384", "EdDSA"];
+    let (provider, jwks) = provider_with(&announced, &[&rs512, &ps384, &es384, &p256, &ed]).await;
+    for signer in [&rs512, &ps384, &es384, &p256, &ed] {
+        let token = signer.sign(&provider.logout_claims("sid-1"), "logout+jwt");
+        assert!(verify(&jwks, &token, unix_now()).await.is_ok(), "{}", signer.alg);
+    }
+    let claims = provider.logout_claims("sid-1");
+    let none = jws_raw(&json!({"alg": "none", "typ": "logout+jwt"}), &claims, b"");
+    assert_eq!(refusal(&jwks, &none).await, "algorithm not accepted from this provider");
+    for alg in ["HS256", "HS512"] {
+        let hs = jws_hmac(CLIENT_SECRET.as_bytes(), &json!({"alg": alg, "kid": "rs512"}), &claims);
+        assert_eq!(refusal(&jwks, &hs).await, "algorithm not accepted from this provider");
+    }
+    // Announced by none of it, accepted by us: refused all the same.
+    let rs384 = JwsKey::rsa("rs512", "RS384");
+    let token = rs384.sign_with(&json!({"alg": "RS384", "kid": "rs512"}), &claims);
+    assert_eq!(refusal(&jwks, &token).await, "algorithm not accepted from this provider");
+    // A key of another curve, type or alg under the token's kid is never offered.
+    let no_key = "no key of the provider's JWKS for this kid and algorithm";
+    for (alg, kid, signer) in [
+        ("ES384", "p256", &es384),
+        ("ES256", "es384", &p256),
+        ("RS256", "rs512", &rs512),
+        ("PS384", "rs512", &ps384),
+        ("EdDSA", "p256", &ed),
+    ] {
+        let token = signer.sign_with(&json!({"alg": alg, "kid": kid}), &claims);
+        assert_eq!(refusal(&jwks, &token).await, no_key, "{alg} under {kid}");
+    }
+}
+
+#[tokio::test]
+async fn numeric_dates_with_a_fraction_pass_and_out_of_range_ones_do_not() {
+    let (provider, jwks) = provider().await;
+    let now = unix_now() as f64;
+    let mut claims = provider.logout_claims("sid-1");
+    claims["iat"] = json!(now - 1.5);
+    claims["exp"] = json!(now + 119.25);
+    claims["nbf"] = json!(now - 0.75);
+    assert!(verify(&jwks, &provider.logout_token(&claims), unix_now()).await.is_ok());
+    let cases: [(&str, Value, Refusal); 6] = [
+        ("iat", json!(-1), "iat missing or not a NumericDate"),
+        ("iat", json!(1e13), "iat missing or not a NumericDate"),
+        ("exp", json!(-0.5), "exp not a NumericDate"),
+        ("nbf", json!(1e300), "nbf not a NumericDate"),
+        ("nbf", json!(now + 3600.0), "nbf in the future"),
+        ("nbf", json!("soon"), "claims malformed"),
+    ];
+    for (claim, value, why) in cases {
+        let mut claims = provider.logout_claims("sid-1");
+        claims[claim] = value;
+        assert_eq!(refusal(&jwks, &provider.logout_token(&claims)).await, why, "{claim}");
+    }
+}
+
+#[tokio::test]
+async fn extra_members_of_a_logout_token_are_ignored() {
+    let (provider, jwks) = provider().await;
+    let mut claims = provider.logout_claims("sid-1");
+    claims["events"][BACKCHANNEL_LOGOUT_EVENT] = json!({"reason": "user"});
+    claims["events"]["urn:vendor:event"] = json!({});
+    claims["azp"] = json!(crate::testing::CLIENT_ID);
+    claims["urn:vendor"] = json!({"deep": [1, 2]});
+    assert!(verify(&jwks, &provider.logout_token(&claims), unix_now()).await.is_ok());
 }
