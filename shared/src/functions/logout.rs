@@ -17,17 +17,18 @@
 //! `200 {}` or `400 invalid_request`, both `no-store`.
 
 use http::StatusCode;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
-use crate::infra::config::Config;
+use crate::infra::config::LogoutStyle;
 use crate::infra::http::Http;
-use crate::oidc::discovery::Metadata;
 use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
 use crate::oidc::logout_token::{self, MAX_AGE_SECS};
 use crate::oidc::provider::{Provider, Providers, Upstream};
 use crate::oidc::revoke::Revocation;
+use crate::oidc::rp_logout::RpLogout;
 use crate::sessions::{Handle, Sessions};
 use crate::web::cookies;
 use crate::web::request::{Query, Request};
@@ -46,12 +47,18 @@ pub struct Logout {
     http: Http,
 }
 
+/// The session a logout ended: its provider and its last ID token (the logout's hint).
+struct Ended {
+    idp: String,
+    id_token: Option<SecretString>,
+}
+
 /// What logout needs of one provider.
 #[derive(Debug)]
 struct ProviderLogout {
     provider: Provider,
-    /// The provider's logout URL, `None` when it announces no `end_session_endpoint`.
-    logout_url: Option<String>,
+    /// Where the browser logs out at the provider.
+    rp_logout: RpLogout,
     /// The provider's revocation endpoint, when it has one (with sessions).
     revocation: Option<Revocation>,
     /// The provider's keys for logout tokens, with sessions on: fetched by the first
@@ -85,8 +92,11 @@ impl ColdStart for Logout {
                     let uri = metadata.jwks_uri().to_string();
                     JwksCache::unfetched(uri, &provider, http.clone(), JWKS_REFETCH_COOLDOWN)
                 });
+                let style = config.providers.iter().find(|p| p.name == provider.name);
+                let style = style.map_or(LogoutStyle::Auto, |p| p.logout);
+                let post_logout = config.post_logout_redirect_uri.as_ref();
                 ProviderLogout {
-                    logout_url: provider_logout_url(&metadata, &provider, &config),
+                    rp_logout: RpLogout::new(&metadata, style, &provider.client_id, post_logout),
                     revocation: revocation.flatten(),
                     jwks,
                     provider,
@@ -107,7 +117,7 @@ impl Logout {
     /// the item is deleted, then its refresh token revoked at the provider. With `everywhere`,
     /// every session of its user at this provider is deleted too (their refresh tokens are not
     /// revoked: they are sealed in items deleted unread). Returns the session's provider (its
-    /// issuer), when there was a session.
+    /// issuer) and last ID token, when there was a session.
     ///
     /// # Errors
     ///
@@ -117,7 +127,7 @@ impl Logout {
         &self,
         cookie_header: &str,
         everywhere: bool,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<Ended>, Error> {
         let Some(sessions) = &self.sessions else { return Ok(None) };
         let Some(handle) = cookies::refresh(cookie_header)?.and_then(Handle::parse) else {
             return Ok(None);
@@ -142,7 +152,7 @@ impl Logout {
         {
             tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
         }
-        Ok(Some(record.idp))
+        Ok(Some(Ended { idp: record.idp, id_token: record.tokens.id_token }))
     }
 }
 
@@ -192,24 +202,6 @@ impl Logout {
     }
 }
 
-/// The provider's logout URL with `client_id` and, when configured,
-/// `post_logout_redirect_uri`; `None` when the provider announces no `end_session_endpoint`.
-fn provider_logout_url(
-    metadata: &Metadata,
-    provider: &Provider,
-    config: &Config,
-) -> Option<String> {
-    let mut url = metadata.additional_metadata().end_session_endpoint.clone()?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", &provider.client_id);
-        if let Some(uri) = &config.post_logout_redirect_uri {
-            q.append_pair("post_logout_redirect_uri", uri.as_str());
-        }
-    }
-    Some(url.into())
-}
-
 /// `POST /api/logout`'s optional JSON body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,7 +234,11 @@ impl LogoutRequest {
 
 #[derive(Serialize)]
 struct LogoutBody<'a> {
+    /// Where to send the browser to end the provider's session too.
     logout_url: Option<&'a str>,
+    /// `redirect`: go to `logout_url`; `unsupported`: the provider has no logout for relying
+    /// parties, so its own session goes on (the user signs out there, if at all).
+    provider_logout: &'static str,
 }
 
 /// The two ways to log out.
@@ -299,14 +295,23 @@ impl HttpFunction for Logout {
         let asked = self.providers.named(named.as_deref())?;
         let ended =
             self.end_session(req.cookies.as_deref().unwrap_or_default(), everywhere).await?;
-        let provider =
-            ended.as_deref().and_then(|iss| self.providers.by_issuer(iss)).unwrap_or(asked);
-        let logout_url = provider.logout_url.as_deref();
+        let (session_provider, id_token) = match &ended {
+            Some(Ended { idp, id_token }) => (self.providers.by_issuer(idp), id_token.as_ref()),
+            None => (None, None),
+        };
+        let provider = session_provider.unwrap_or(asked);
+        let logout_url = provider.rp_logout.url(id_token);
         let answer = match route {
-            LogoutRoute::Server => {
-                Response::redirect(StatusCode::SEE_OTHER, logout_url.unwrap_or(&self.home))
+            LogoutRoute::Server => Response::redirect(
+                StatusCode::SEE_OTHER,
+                logout_url.as_deref().unwrap_or(&self.home),
+            ),
+            _ => {
+                let provider_logout =
+                    if provider.rp_logout.is_unsupported() { "unsupported" } else { "redirect" };
+                let body = LogoutBody { logout_url: logout_url.as_deref(), provider_logout };
+                Response::json(StatusCode::OK, &body)
             }
-            _ => Response::json(StatusCode::OK, &LogoutBody { logout_url }),
         };
         let in_flight = req.cookies.as_deref().map(cookies::transactions).into_iter().flatten();
         let mut names: Vec<&str> = in_flight.map(|(name, _)| name).collect();

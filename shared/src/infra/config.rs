@@ -89,6 +89,24 @@ pub struct ProviderConfig {
     /// `OIDC_ALLOWED_TENANTS`: the tenants a multi-tenant Entra ID issuer accepts
     /// ([`tenants`]).
     pub allowed_tenants: Option<AllowedTenants>,
+    /// `OIDC_LOGOUT`: how the browser logs out at the provider.
+    pub logout: LogoutStyle,
+}
+
+/// `OIDC_LOGOUT`: how the browser ends its session at the provider ([`crate::oidc::rp_logout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutStyle {
+    /// `auto` (default): `end_session_endpoint` when discovery names one, else Cognito's or
+    /// Auth0's logout when the issuer's host is theirs, else none.
+    Auto,
+    /// `end_session`: RP-Initiated Logout 1.0.
+    EndSession,
+    /// `cognito`: `/logout` on the user pool domain.
+    Cognito,
+    /// `auth0`: `/v2/logout`.
+    Auth0,
+    /// `none`: our logout only.
+    None,
 }
 
 /// `SESSION_TABLE` and the limits of a session.
@@ -325,7 +343,19 @@ fn provider(
         Some((variable, _)) => return Err(err(variable, "must be true or false")),
     };
     let allowed_tenants = allowed_tenants(optional("ALLOWED_TENANTS").map(|(_, v)| v).as_deref())?;
+    let logout = match optional("LOGOUT") {
+        None => LogoutStyle::Auto,
+        Some((variable, value)) => match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => LogoutStyle::Auto,
+            "end_session" => LogoutStyle::EndSession,
+            "cognito" => LogoutStyle::Cognito,
+            "auth0" => LogoutStyle::Auth0,
+            "none" => LogoutStyle::None,
+            _ => return Err(err(variable, "must be auto, end_session, cognito, auth0 or none")),
+        },
+    };
     Ok(ProviderConfig {
+        logout,
         allowed_tenants,
         name: name.to_owned(),
         issuer,

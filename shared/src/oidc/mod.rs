@@ -14,3 +14,4 @@ pub mod key;
 pub mod logout_token;
 pub mod provider;
 pub mod revoke;
+pub mod rp_logout;

@@ -163,6 +163,13 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
         c.starts_with("__Host-refresh=;") && c.contains("Max-Age=0")
     });
     assert!(cleared);
+    // The provider's logout carries the session's last ID token as id_token_hint.
+    let logout: Value = resp.json().await.unwrap();
+    assert_eq!(logout["provider_logout"], "redirect");
+    let logout_url = url::Url::parse(logout["logout_url"].as_str().unwrap()).unwrap();
+    let hint = logout_url.query_pairs().find(|(k, _)| k == "id_token_hint").map(|(_, v)| v);
+    let last_id_token = held.id_token.as_ref().map(secrecy::ExposeSecret::expose_secret);
+    assert_eq!(hint.as_deref(), last_id_token, "the hint is the session's last ID token");
     let (status, body) = refresh(&stack, &http, &handle).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
     assert!(!stack.scan_sessions().contains(&sid), "the session item is deleted");

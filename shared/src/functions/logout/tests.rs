@@ -50,6 +50,7 @@ async fn api_logout_clears_cookies_and_returns_the_provider_logout_url() {
         body["logout_url"],
         "http://localhost:1/logout?x=1&client_id=spa-client&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A5173%2F"
     );
+    assert_eq!(body["provider_logout"], "redirect");
     let set = cookies_set(&resp);
     assert!(
         set.iter().any(|c| c.starts_with("__Host-session=;") && c.contains("Max-Age=0")),
@@ -100,4 +101,6 @@ async fn server_logout_redirects_to_the_provider_or_home() {
     let resp = call(&state, Method::POST, "/api/logout", None, true).await;
     let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
     assert_eq!(body["logout_url"], serde_json::Value::Null);
+    // Said clearly: the provider's own session goes on.
+    assert_eq!(body["provider_logout"], "unsupported");
 }
