@@ -86,6 +86,7 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
             email: Some("alice@example.com".to_owned()),
             email_verified: Some(true),
             name: Some("Alice Example".to_owned()),
+            extra: Default::default(),
         };
         let issuer = provider.issuer();
         Fixture { provider, secret, state, issuer, cookie_header, params, tokens, user }

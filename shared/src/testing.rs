@@ -108,6 +108,7 @@ pub async fn access_with_token() -> (crate::functions::access::Access, String) {
         email: None,
         email_verified: None,
         name: Some("Alice".into()),
+        extra: Default::default(),
     };
     let token = access.session().mint(&user, "https://idp", unix_now()).unwrap();
     (access, token)

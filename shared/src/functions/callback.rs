@@ -31,6 +31,7 @@ use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
 use crate::oidc::provider::Providers;
 use crate::return_to::ReturnTo;
 use crate::sessions::{Handle, ProviderTokens, Sessions};
+use crate::tokens::claims::payload_claims;
 use crate::tokens::secret::{CookieKey, KeyRing};
 use crate::tokens::session::{SessionTokens, User};
 use crate::tokens::transaction::{Flow, Transaction};
@@ -178,6 +179,7 @@ impl Callback {
         let provider = &upstream.provider;
         let tokens = exchange_code(provider, &self.http, flow, code, &tx.pkce_verifier).await?;
         let id_token::Verified { mut user, issuer } = self.check_tokens(&tx, &tokens, now).await?;
+        let mut info_claims = None;
         if provider.userinfo {
             let info = userinfo(provider, &self.http, tokens.access_token(), &user.sub).await?;
             // An e-mail and its verification travel together, from whichever source gave it.
@@ -185,6 +187,14 @@ impl Callback {
                 (user.email, user.email_verified) = (info.email, info.email_verified);
             }
             user.name = info.name.or(user.name);
+            info_claims = Some(info.claims);
+        }
+        if !self.config.claims.names.is_empty() {
+            // The ID token was verified above: its payload is read again for the claims
+            // openidconnect does not keep.
+            let id_claims = tokens.id_token().map(|t| payload_claims(&t.to_string()));
+            let id_claims = id_claims.unwrap_or_default();
+            user.extra = self.config.claims.copy(&id_claims, info_claims.as_ref());
         }
         keep_email_if_verified(&mut user, self.config.include_unverified_email);
         // The token's own issuer: the provider's, or its user's tenant's (Entra ID multi-tenant).

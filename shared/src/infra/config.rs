@@ -64,6 +64,8 @@ pub struct Config {
     pub app_origin: Option<String>,
     /// Server-side sessions, when `SESSION_TABLE` names a DynamoDB table.
     pub sessions: Option<SessionSettings>,
+    /// `JWT_CLAIMS` and its size caps: the provider's claims copied into our JWT.
+    pub claims: crate::tokens::claims::ClaimCopy,
 }
 
 /// One OpenID provider and our client registration there.
@@ -216,7 +218,10 @@ impl Config {
             }),
         };
 
+        let claims = crate::tokens::claims::ClaimCopy::from_lookup(&get)?;
+
         Ok(Self {
+            claims,
             providers,
             include_unverified_email,
             secret_id,

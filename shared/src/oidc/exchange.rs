@@ -129,6 +129,8 @@ fn id_token_unparseable(body: &[u8]) -> bool {
 /// What userinfo adds to the ID token's claims.
 #[derive(Debug)]
 pub struct UserInfo {
+    /// Every claim of the answer, for `JWT_CLAIMS`.
+    pub claims: serde_json::Map<String, serde_json::Value>,
     /// `email`, when given.
     pub email: Option<String>,
     /// `email_verified`, when given.
@@ -136,6 +138,16 @@ pub struct UserInfo {
     /// `name`, when given.
     pub name: Option<String>,
 }
+
+/// The claims of a userinfo answer beyond the standard ones openidconnect reads, kept for
+/// `JWT_CLAIMS`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct AllClaims {
+    #[serde(flatten)]
+    all: serde_json::Map<String, serde_json::Value>,
+}
+
+impl openidconnect::AdditionalClaims for AllClaims {}
 
 /// Asks userinfo with `access_token`; its `sub` must be `sub` (the ID token's).
 ///
@@ -156,7 +168,7 @@ pub async fn userinfo(
             Some(openidconnect::SubjectIdentifier::new(sub.to_owned())),
         )
         .map_err(|_| Error::Internal("no userinfo endpoint".into()))?;
-    let claims: openidconnect::core::CoreUserInfoClaims =
+    let claims: openidconnect::UserInfoClaims<AllClaims, openidconnect::core::CoreGenderClaim> =
         request.request_async(http).await.map_err(|e| match e {
             UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
                 Error::UserinfoSubjectMismatch
@@ -177,6 +189,7 @@ pub async fn userinfo(
             _ => Error::UserinfoFailed("unusable answer".into()),
         })?;
     Ok(UserInfo {
+        claims: claims.additional_claims().all.clone(),
         email: claims.email().map(|e| e.as_str().to_owned()),
         email_verified: claims.email_verified(),
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),

@@ -267,6 +267,8 @@ async fn verify_with<N: openidconnect::NonceVerifier + Copy>(
         email: claims.email().map(|e| e.as_str().to_owned()),
         email_verified: claims.email_verified(),
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
+        // Filled by the callback, from `JWT_CLAIMS`.
+        extra: Default::default(),
     };
     Ok(Verified { user, issuer })
 }

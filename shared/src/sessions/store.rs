@@ -528,7 +528,13 @@ mod tests {
     fn a_new_item_decodes_to_its_session_and_an_incomplete_one_is_refused() {
         let sessions = offline_sessions(&secret_json(KeyAlg::Es256, 3));
         let handle = Handle::new().unwrap();
-        let user = User { sub: "alice".to_owned(), email: None, email_verified: None, name: None };
+        let user = User {
+            sub: "alice".to_owned(),
+            email: None,
+            email_verified: None,
+            name: None,
+            extra: Default::default(),
+        };
         let tokens = ProviderTokens {
             refresh_token: Some("provider-refresh".to_owned().into()),
             access_token: "provider-access".to_owned().into(),

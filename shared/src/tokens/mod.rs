@@ -2,6 +2,7 @@
 //! material, the sealed login transaction, and our JWT. Imports [`crate::infra`] (the secret's
 //! fetch) and the vocabulary modules, nothing above.
 
+pub mod claims;
 pub mod keygen;
 pub mod secret;
 pub mod session;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, VerifyError};
 use crate::infra::config::Config;
+use crate::tokens::claims::{Extra, RESERVED};
 use crate::tokens::secret::KeyRing;
 use crate::tokens::signing::SigningKey;
 
@@ -50,6 +51,10 @@ pub struct SessionClaims {
     /// Our session, when sessions are on (its id, not the browser's handle).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The provider's claims `JWT_CLAIMS` copies (`groups`, `roles`, ...), never one of the
+    /// above.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// The user a token is minted for.
@@ -63,6 +68,9 @@ pub struct User {
     pub email_verified: Option<bool>,
     /// Display name, when known.
     pub name: Option<String>,
+    /// The claims `JWT_CLAIMS` copied from the provider at login.
+    #[serde(default, skip_serializing_if = "Extra::is_empty")]
+    pub extra: Extra,
 }
 
 /// Mints and verifies our JWTs.
@@ -150,6 +158,12 @@ impl SessionTokens {
             name: user.name.clone(),
             idp: idp.to_owned(),
             sid: sid.map(str::to_owned),
+            extra: user
+                .extra
+                .iter()
+                .filter(|(name, _)| !RESERVED.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
         };
         let header = JwsHeader { alg: key.alg_name(), typ: "JWT", kid: key.kid() };
         let mut token = b64_json(&header)?;

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod browser_side;
+mod claims;
 mod dependencies;
 mod id_token;
 mod keys;

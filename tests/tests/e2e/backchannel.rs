@@ -188,7 +188,13 @@ async fn strict_session_check_refuses_the_jwt_of_an_ended_session_stateless_does
     assert_eq!(me(&stateless, &session.token, now).await.status(), 200);
     assert!(stateless.authorize(&presented, now).await.is_some());
     // A token of ours without a session (minted stateless) is refused by the strict check.
-    let user = shared::User { sub: "alice".into(), email: None, email_verified: None, name: None };
+    let user = shared::User {
+        sub: "alice".into(),
+        email: None,
+        email_verified: None,
+        name: None,
+        extra: Default::default(),
+    };
     let bare = strict.session().mint(&user, &deployment.provider.issuer(), now).unwrap();
     assert_eq!(me(&strict, &bare, now).await.status(), 401);
 }

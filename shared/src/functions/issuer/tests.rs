@@ -45,7 +45,13 @@ async fn publishes_metadata_and_every_signing_key() {
     let token = state
         .session()
         .mint(
-            &User { sub: "alice".into(), email: None, email_verified: None, name: None },
+            &User {
+                sub: "alice".into(),
+                email: None,
+                email_verified: None,
+                name: None,
+                extra: Default::default(),
+            },
             "idp",
             unix_now(),
         )

@@ -23,6 +23,7 @@ fn alice() -> User {
         email: Some("alice@example.com".into()),
         email_verified: Some(true),
         name: Some("Alice".into()),
+        extra: Default::default(),
     }
 }
 
