@@ -10,7 +10,9 @@ use url::{Host, Url};
 
 use crate::return_to::ReturnTo;
 
+pub(crate) mod login_options;
 mod tenants;
+pub use login_options::{LoginOptions, LoginOptionsConfig, repeats_an_option};
 pub use tenants::{AllowedTenants, allowed_tenants};
 
 /// A variable that is missing or malformed. Its value is never repeated.
@@ -64,6 +66,9 @@ pub struct Config {
     pub app_origin: Option<String>,
     /// Server-side sessions, when `SESSION_TABLE` names a DynamoDB table.
     pub sessions: Option<SessionSettings>,
+    /// `LOGIN_PROMPTS`, `LOGIN_MAX_AGE`, `LOGIN_HINT`, `LOGIN_ACR_VALUES`: the login options
+    /// an SPA may ask for ([`login_options`]).
+    pub login_options: LoginOptionsConfig,
 }
 
 /// One OpenID provider and our client registration there.
@@ -198,7 +203,10 @@ impl Config {
             }),
         };
 
+        let login_options = login_options::login_options(&get)?;
+
         Ok(Self {
+            login_options,
             providers,
             include_unverified_email,
             secret_id,
