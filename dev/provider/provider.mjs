@@ -21,6 +21,10 @@
 //                                       the provider's session and grant last at least as long
 //   PROVIDER_BACKCHANNEL_LOGOUT_URI     the client's back-channel logout URI (optional): a logout
 //                                       here then POSTs a logout token there, and ID tokens carry sid
+//   PROVIDER_ACR                        an acr value (optional): every sign-in here records it, it is
+//                                       announced in acr_values_supported, and an ID token of a login
+//                                       that sent acr_values carries it as acr (asked for or not: the
+//                                       request is voluntary, so the relying party must check)
 //
 // Refresh tokens: one with every code exchange (no offline_access or prompt=consent needed),
 // rotated on every use (a used one is refused, and reusing it revokes the grant), revocable
@@ -49,6 +53,7 @@ const clientSecret = env.OIDC_CLIENT_SECRET;
 const redirectUris = list(env.PROVIDER_REDIRECT_URIS);
 const postLogoutRedirectUris = list(env.PROVIDER_POST_LOGOUT_REDIRECT_URIS);
 const backchannelLogoutUri = env.PROVIDER_BACKCHANNEL_LOGOUT_URI || undefined;
+const acr = env.PROVIDER_ACR || undefined;
 
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PROVIDER_PORT is not a valid port: ${env.PROVIDER_PORT}`);
 if (!clientSecret) fail('OIDC_CLIENT_SECRET is required');
@@ -89,6 +94,7 @@ const provider = new Provider(issuer, {
     }),
   }],
   jwks: { keys: [signingKey] },
+  ...(acr && { acrValues: [acr] }),
   // Outgoing requests (the back-channel logout): oidc-provider refuses special-use addresses
   // (SSRF protection) and gives up after 2.5 s; the relying party here is on loopback by
   // design, and a function's first request under `cargo lambda watch` may take longer.
@@ -149,7 +155,7 @@ provider.use(async (ctx, next) => {
     return refuse(401, 'unknown user or wrong password');
   }
   const returnTo = await provider.interactionResult(ctx.req, ctx.res, {
-    login: { accountId: login },
+    login: { accountId: login, ...(acr && { acr }) },
   }, { mergeWithLastSubmission: false });
   ctx.set('Cache-Control', 'no-store');
   ctx.status = 303;

@@ -42,6 +42,60 @@ pub enum IdTokenError {
     AccessTokenHashMismatch,
     /// `sub` is missing or empty.
     SubjectMissing,
+    /// The login asked for `max_age`, and the token has no `auth_time`.
+    AuthTimeMissing,
+    /// The login asked for `max_age`, and `auth_time` is older than that (beyond the leeway).
+    AuthTooOld,
+    /// The login asked for `acr_values`, and `acr` is absent or none of them.
+    AcrNotSatisfied,
+}
+
+/// The provider answered `error=` with a code the SPA can act on (OpenID Connect Core
+/// 3.1.2.6): after `prompt=none`, typically, an interactive login is needed. Each has its own
+/// public code, the provider's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InteractionNeeded {
+    /// `login_required`: the user must sign in at the provider.
+    LoginRequired,
+    /// `interaction_required`: the provider needs some interaction with the user.
+    InteractionRequired,
+    /// `consent_required`: the user must consent.
+    ConsentRequired,
+    /// `account_selection_required`: the user must pick an account.
+    AccountSelectionRequired,
+}
+
+impl InteractionNeeded {
+    /// The variant for a provider's `error=` code, when it is one of these four.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "login_required" => Some(Self::LoginRequired),
+            "interaction_required" => Some(Self::InteractionRequired),
+            "consent_required" => Some(Self::ConsentRequired),
+            "account_selection_required" => Some(Self::AccountSelectionRequired),
+            _ => None,
+        }
+    }
+
+    const fn row(self) -> Row {
+        let (code, description) = match self {
+            Self::LoginRequired => {
+                ("login_required", "The provider needs the user to sign in. Log in again.")
+            }
+            Self::InteractionRequired => {
+                ("interaction_required", "The provider needs the user's interaction. Log in again.")
+            }
+            Self::ConsentRequired => {
+                ("consent_required", "The provider needs the user's consent. Log in again.")
+            }
+            Self::AccountSelectionRequired => (
+                "account_selection_required",
+                "The provider needs the user to pick an account. Log in again.",
+            ),
+        };
+        (StatusCode::UNAUTHORIZED, code, description)
+    }
 }
 
 /// Why one of our own JWTs was refused (`/api/me`, the authorizer). Each maps to
@@ -115,6 +169,17 @@ impl IdTokenError {
             Self::SubjectMissing => {
                 ("id_token_subject_missing", "The provider's ID token names no subject.")
             }
+            Self::AuthTimeMissing => (
+                "auth_time_missing",
+                "The provider did not say when the user signed in, although max_age was asked.",
+            ),
+            Self::AuthTooOld => {
+                ("auth_too_old", "The user signed in at the provider longer ago than max_age.")
+            }
+            Self::AcrNotSatisfied => (
+                "acr_not_satisfied",
+                "The provider did not authenticate the user as acr_values asked.",
+            ),
         };
         (StatusCode::UNAUTHORIZED, code, description)
     }
@@ -178,6 +243,14 @@ pub enum Error {
     /// The provider answered the authorization request with `error=`.
     #[error("provider refused the login: {0}")]
     LoginFailed(String),
+    /// The provider answered `error=login_required` (or another code of
+    /// [`InteractionNeeded`]): an interactive login is needed.
+    #[error("provider needs an interactive login: {0:?}")]
+    InteractionNeeded(InteractionNeeded),
+    /// A login option (`prompt`, `max_age`, `login_hint`, `acr_values`) is not allowed by the
+    /// configuration, malformed, repeated or oversized (which, for logs).
+    #[error("login option refused: {0}")]
+    LoginOptionRefused(&'static str),
     /// The provider's token endpoint refused the code or answered something unusable.
     #[error("token exchange failed: {0}")]
     TokenExchangeFailed(String),
@@ -301,6 +374,13 @@ impl Error {
             Self::LoginFailed(_) => {
                 (S::UNAUTHORIZED, "login_failed", "The provider did not complete the login.")
             }
+            Self::InteractionNeeded(e) => e.row(),
+            Self::LoginOptionRefused(_) => (
+                S::BAD_REQUEST,
+                "login_option_refused",
+                "A login option (prompt, max_age, login_hint, acr_values) is not allowed here, \
+                 malformed or repeated.",
+            ),
             Self::TokenExchangeFailed(_) => (
                 S::BAD_GATEWAY,
                 "token_exchange_failed",
@@ -433,5 +513,31 @@ mod tests {
         assert_eq!(Error::ProviderUnreachable(String::new()).status(), 502);
         assert_eq!(Error::Internal(String::new()).status(), 500);
         assert_eq!(Error::IdToken(IdTokenError::NonceMismatch).code(), "id_token_nonce_mismatch");
+    }
+
+    #[test]
+    fn provider_interaction_codes_keep_their_name_and_others_stay_login_failed() {
+        for code in [
+            "login_required",
+            "interaction_required",
+            "consent_required",
+            "account_selection_required",
+        ] {
+            let e = Error::InteractionNeeded(InteractionNeeded::from_code(code).unwrap());
+            assert_eq!((e.status().as_u16(), e.code()), (401, code));
+        }
+        for code in ["access_denied", "LOGIN_REQUIRED", "login_required ", "", "server_error"] {
+            assert_eq!(InteractionNeeded::from_code(code), None, "{code:?}");
+        }
+        let refused = Error::LoginOptionRefused("prompt names a value that is not allowed");
+        assert_eq!((refused.status().as_u16(), refused.code()), (400, "login_option_refused"));
+        assert!(!refused.description().contains("names a value"));
+        for (e, code) in [
+            (IdTokenError::AuthTimeMissing, "auth_time_missing"),
+            (IdTokenError::AuthTooOld, "auth_too_old"),
+            (IdTokenError::AcrNotSatisfied, "acr_not_satisfied"),
+        ] {
+            assert_eq!((Error::IdToken(e).status().as_u16(), e.code()), (401, code));
+        }
     }
 }

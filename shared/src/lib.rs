@@ -34,7 +34,9 @@ mod proptests;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
-pub use error::{Error, ErrorBody, IdTokenError, VerifyError, chain as error_chain};
+pub use error::{
+    Error, ErrorBody, IdTokenError, InteractionNeeded, VerifyError, chain as error_chain,
+};
 pub use functions::access::{Access, Credential, Me, Presented};
 pub use functions::callback::{Callback, CallbackParams, CallbackRoute, Completed};
 pub use functions::issuer::{CACHE_CONTROL as ISSUER_CACHE_CONTROL, Document, Issuer};
@@ -48,8 +50,8 @@ pub use functions::start::{
 pub use infra::aws::{AwsEnv, SdkHttp, dynamodb_client, secrets_client};
 pub use infra::clock::unix_now;
 pub use infra::config::{
-    Config, ConfigError, DEFAULT_PROVIDER, MAX_PROVIDERS, ProviderConfig, SESSION_TTL_RANGE,
-    SessionSettings, is_loopback,
+    Config, ConfigError, DEFAULT_PROVIDER, LoginOptions, LoginOptionsConfig, MAX_PROVIDERS,
+    ProviderConfig, SESSION_TTL_RANGE, SessionSettings, is_loopback,
 };
 pub use infra::http::{
     CONNECT_TIMEOUT, FetchError, Http, MAX_BODY, TOTAL_TIMEOUT, http_client, http_client_with,

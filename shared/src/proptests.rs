@@ -99,6 +99,8 @@ proptest! {
             issued_at: issued,
             flow,
             provider: None,
+            max_age: None,
+            acr_values: Vec::new(),
         };
         let sealed = tx.seal(keys().iter().nth(1).unwrap()).unwrap();
         prop_assert!(sealed.len() <= crate::tokens::transaction::MAX_COOKIE_LEN);

@@ -2,8 +2,10 @@
 //!
 //! The checks run in this order, each with its own error code: the transaction cookie (present,
 //! sealed by us, not expired, same flow); `state` (constant time); RFC 9207 `iss`; the
-//! provider's `error=`; the code exchange (client secret + PKCE verifier); the ID token
-//! (signature, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `at_hash`, `sub`); userinfo `sub`;
+//! provider's `error=` (`login_required` and its kind keep their code, for the SPA); the code
+//! exchange (client secret + PKCE verifier); the ID token (signature, `iss`, `aud`, `azp`,
+//! `exp`, `iat`, `nonce`, `at_hash`, `sub`, and `auth_time` and `acr` when the login asked
+//! for `max_age` or `acr_values`); userinfo `sub`;
 //! then our JWT is minted. The login's own transaction cookie (named after `state`) is cleared
 //! on every answer that names it; other logins in flight in the browser are left alone.
 //!
@@ -22,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
 use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
-use crate::error::Error;
+use crate::error::{Error, InteractionNeeded};
 use crate::infra::config::Config;
 use crate::infra::http::Http;
 use crate::oidc::exchange::{exchange_code, sanitize_code, userinfo};
@@ -263,7 +265,11 @@ impl Callback {
             _ => {}
         }
         if let Some(error) = params.error.as_deref() {
-            return Err(Error::LoginFailed(sanitize_code(error)));
+            // `login_required` and its kind (after `prompt=none`): a code the SPA acts on.
+            return Err(match InteractionNeeded::from_code(error) {
+                Some(needed) => Error::InteractionNeeded(needed),
+                None => Error::LoginFailed(sanitize_code(error)),
+            });
         }
         let code = params
             .code
@@ -274,7 +280,8 @@ impl Callback {
     }
 
     /// The checks of the token response: `token_type` was checked by the exchange; here the ID
-    /// token is required and verified against the login transaction at `now`.
+    /// token is required and verified against the login transaction at `now`, with what the
+    /// login asked for (`max_age`, `acr_values`).
     ///
     /// # Errors
     ///
@@ -288,7 +295,9 @@ impl Callback {
         let id_token = tokens.id_token().ok_or(Error::IdTokenMissing)?;
         let nonce = Nonce::new(tx.nonce.expose_secret().to_owned());
         let jwks = &self.upstream(tx)?.jwks;
-        id_token::verify(jwks, id_token, tokens.access_token(), &nonce, tx.issued_at, now).await
+        let asked = id_token::Asked { max_age: tx.max_age, acr_values: &tx.acr_values };
+        let access = tokens.access_token();
+        id_token::verify(jwks, id_token, access, &nonce, tx.issued_at, asked, now).await
     }
 
     /// The provider the login of `tx` started with.

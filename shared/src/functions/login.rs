@@ -3,13 +3,16 @@
 use std::borrow::Cow;
 
 use http::StatusCode;
-use openidconnect::core::CoreResponseType;
-use openidconnect::{AuthenticationFlow, CsrfToken, Nonce, PkceCodeChallenge};
+use openidconnect::core::{CoreAuthPrompt, CoreResponseType};
+use openidconnect::{
+    AuthenticationContextClass, AuthenticationFlow, CsrfToken, LoginHint, Nonce, PkceCodeChallenge,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 
 use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
+use crate::infra::config::{LoginOptions, LoginOptionsConfig, repeats_an_option};
 use crate::oidc::provider::{Provider, Providers};
 use crate::return_to::ReturnTo;
 use crate::tokens::secret::{CookieKey, KeyRing};
@@ -28,6 +31,7 @@ pub struct Login {
     providers: Providers<Provider>,
     cookie_keys: KeyRing<CookieKey>,
     post_login_path: ReturnTo,
+    login_options: LoginOptionsConfig,
 }
 
 impl ColdStart for Login {
@@ -37,7 +41,13 @@ impl ColdStart for Login {
         let (client_secrets, _, cookie_keys) = parts.secret.into_parts();
         let providers =
             Parts::providers(&parts.config, &client_secrets, metadata, |m| m, |p, _, _| p)?;
-        Ok(Self { providers, cookie_keys, post_login_path: parts.config.post_login_path })
+        let config = parts.config;
+        Ok(Self {
+            providers,
+            cookie_keys,
+            post_login_path: config.post_login_path,
+            login_options: config.login_options,
+        })
     }
 }
 
@@ -72,10 +82,28 @@ impl Login {
         return_to: Option<&str>,
         now: u64,
     ) -> Result<LoginStart, Error> {
+        self.start_with(flow, provider, return_to, &LoginOptions::default(), now)
+    }
+
+    /// [`Login::start`] with login `options` (already allowed by
+    /// [`LoginOptionsConfig::read`]): each passed to the provider's authorize request;
+    /// `max_age` and `acr_values` also sealed in the transaction, for the callback to enforce.
+    ///
+    /// # Errors
+    ///
+    /// As [`Login::start`].
+    pub fn start_with(
+        &self,
+        flow: Flow,
+        provider: Option<&str>,
+        return_to: Option<&str>,
+        options: &LoginOptions,
+        now: u64,
+    ) -> Result<LoginStart, Error> {
         let provider = self.providers.named(provider)?;
         let redirect = provider.redirect_uri(flow)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (authorize_url, csrf, nonce) = provider
+        let mut request = provider
             .client
             .authorize_url(
                 AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
@@ -84,8 +112,26 @@ impl Login {
             )
             .add_scopes(provider.scopes.iter().cloned())
             .set_pkce_challenge(challenge)
-            .set_redirect_uri(Cow::Borrowed(redirect))
-            .url();
+            .set_redirect_uri(Cow::Borrowed(redirect));
+        for prompt in &options.prompts {
+            request = request.add_prompt(match prompt.as_str() {
+                "none" => CoreAuthPrompt::None,
+                "login" => CoreAuthPrompt::Login,
+                "consent" => CoreAuthPrompt::Consent,
+                "select_account" => CoreAuthPrompt::SelectAccount,
+                other => CoreAuthPrompt::Extension(other.to_owned()),
+            });
+        }
+        if let Some(max_age) = options.max_age {
+            request = request.set_max_age(std::time::Duration::from_secs(max_age));
+        }
+        if let Some(hint) = &options.login_hint {
+            request = request.set_login_hint(LoginHint::new(hint.clone()));
+        }
+        for acr in &options.acr_values {
+            request = request.add_auth_context_value(AuthenticationContextClass::new(acr.clone()));
+        }
+        let (authorize_url, csrf, nonce) = request.url();
         let transaction = Transaction {
             state: csrf.into_secret(),
             nonce: SecretString::from(nonce.secret().as_str()),
@@ -96,6 +142,8 @@ impl Login {
             // The default provider is not named, so that its logins read as before.
             provider: (provider.name != self.providers.default_one().name)
                 .then(|| provider.name.clone()),
+            max_age: options.max_age,
+            acr_values: options.acr_values.clone(),
         };
         let sealed = transaction.seal(self.cookie_keys.active())?;
         let name = cookies::transaction_name(&transaction.state);
@@ -145,14 +193,21 @@ impl HttpFunction for Login {
     ];
 
     /// `?provider=<name>` picks the provider (default: the first configured); `?return_to=`
-    /// where the app goes afterwards.
+    /// where the app goes afterwards; `prompt`, `max_age`, `login_hint`, `acr_values` within
+    /// what the configuration allows (otherwise `400 login_option_refused`, no cookie set).
     ///
     /// `GET /api/login` answers `200 {"login_url"}`, `GET /authorization-code/login` answers
     /// `302` to the provider. Both set the login's transaction cookie and delete those
     /// [`Login::make_room`] drops.
     async fn handle(&self, flow: Flow, req: &Request<'_>, now: u64) -> Result<Response, Error> {
+        // A repeated option is the options' own refusal, not a generic bad request.
+        if repeats_an_option(req.query) {
+            return Err(Error::LoginOptionRefused("a login option is repeated"));
+        }
         let query = Query::parse(req.query)?;
-        let login = self.start(flow, query.get("provider"), query.get("return_to"), now)?;
+        let options = self.login_options.read(|name| query.get(name))?;
+        let login =
+            self.start_with(flow, query.get("provider"), query.get("return_to"), &options, now)?;
         let url = login.authorize_url.as_str();
         let response = match flow {
             Flow::Spa => Response::json(StatusCode::OK, &LoginBody { login_url: url }),

@@ -10,7 +10,9 @@ use url::{Host, Url};
 
 use crate::return_to::ReturnTo;
 
+pub(crate) mod login_options;
 mod tenants;
+pub use login_options::{LoginOptions, LoginOptionsConfig, repeats_an_option};
 pub use tenants::{AllowedTenants, allowed_tenants};
 
 /// A variable that is missing or malformed. Its value is never repeated.
@@ -66,6 +68,9 @@ pub struct Config {
     pub sessions: Option<SessionSettings>,
     /// `JWT_CLAIMS` and its size caps: the provider's claims copied into our JWT.
     pub claims: crate::tokens::claims::ClaimCopy,
+    /// `LOGIN_PROMPTS`, `LOGIN_MAX_AGE`, `LOGIN_HINT`, `LOGIN_ACR_VALUES`: the login options
+    /// an SPA may ask for ([`login_options`]).
+    pub login_options: LoginOptionsConfig,
 }
 
 /// One OpenID provider and our client registration there.
@@ -219,9 +224,11 @@ impl Config {
         };
 
         let claims = crate::tokens::claims::ClaimCopy::from_lookup(&get)?;
+        let login_options = login_options::login_options(&get)?;
 
         Ok(Self {
             claims,
+            login_options,
             providers,
             include_unverified_email,
             secret_id,

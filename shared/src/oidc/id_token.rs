@@ -4,8 +4,9 @@
 //! check it ([`JwksCache::keys_for`], one refetch on an unknown `kid`), then signature, `aud`,
 //! `exp`, `nonce` (openidconnect), then the NumericDates (`exp`, `iat`, `auth_time`, `nbf`:
 //! numbers, a fraction allowed, from 1970 to 9999), `nbf`, `azp`, `iat` (not in the future, not
-//! before the login started), `at_hash` and `sub` (here). Every time check reads the `now`
-//! passed in, never the wall clock.
+//! before the login started), `at_hash` and `sub` (here); last, what the login asked for
+//! ([`Asked`]): `auth_time` within `max_age`, `acr` among `acr_values`. Every time check reads
+//! the `now` passed in, never the wall clock.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -122,22 +123,70 @@ pub struct Verified {
     pub issuer: String,
 }
 
-/// Verifies `id_token` for the login that sent `nonce` and started at `login_started`, at
-/// `now` (Unix seconds). Network only when the token names an unknown key (one JWKS refetch
-/// per cooldown).
+/// What the login asked the provider for, that the ID token must then show: `max_age` and
+/// `acr_values` (OpenID Connect Core 3.1.2.1, 2). Nothing asked, nothing checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    /// `max_age`: `auth_time` required, and at most this many seconds before `now` (plus
+    /// [`LEEWAY_SECS`]).
+    pub max_age: Option<u64>,
+    /// `acr_values`: when not empty, `acr` required and one of them.
+    pub acr_values: &'a [String],
+}
+
+/// Verifies `id_token` for the login that sent `nonce`, started at `login_started` and
+/// `asked` for `max_age` or `acr_values`, at `now` (Unix seconds): every check of the module
+/// documentation, then `auth_time` within `max_age` and `acr` among `acr_values`, when asked.
+/// Network only when the token names an unknown key (one JWKS refetch per cooldown).
 ///
 /// # Errors
 ///
-/// [`Error::IdToken`] with the first failed check.
+/// [`Error::IdToken`] with the first failed check ([`IdTokenError::AuthTimeMissing`],
+/// [`IdTokenError::AuthTooOld`], [`IdTokenError::AcrNotSatisfied`] for what was asked).
 pub async fn verify(
     jwks: &JwksCache,
     id_token: &CoreIdToken,
     access_token: &AccessToken,
     nonce: &Nonce,
     login_started: u64,
+    asked: Asked<'_>,
     now: u64,
 ) -> Result<Verified, Error> {
-    verify_with(jwks, id_token, access_token, nonce, login_started, now).await
+    let verified = verify_with(jwks, id_token, access_token, nonce, login_started, now).await?;
+    // The token has passed every check, its dates included: its payload reads.
+    let claims = payload(&id_token.to_string()).ok_or(IdTokenError::Malformed)?;
+    check_asked(&claims, asked, now)?;
+    Ok(verified)
+}
+
+/// `auth_time` within `max_age` (Core 3.1.2.1: with `max_age`, `auth_time` is required) and
+/// `acr` one of `acr_values`, when asked. The provider may ignore either request; we do not.
+fn check_asked(
+    claims: &Map<String, Value>,
+    asked: Asked<'_>,
+    now: u64,
+) -> Result<(), IdTokenError> {
+    let leeway = LEEWAY_SECS.unsigned_abs();
+    if let Some(max_age) = asked.max_age {
+        let auth_time = claims
+            .get("auth_time")
+            .and_then(Value::as_f64)
+            .and_then(numeric_date)
+            .ok_or(IdTokenError::AuthTimeMissing)?;
+        if auth_time > now.saturating_add(leeway) {
+            return Err(IdTokenError::IssuedInFuture);
+        }
+        if now.saturating_sub(auth_time) > max_age.saturating_add(leeway) {
+            return Err(IdTokenError::AuthTooOld);
+        }
+    }
+    if !asked.acr_values.is_empty() {
+        let acr = claims.get("acr").and_then(Value::as_str);
+        if !acr.is_some_and(|acr| asked.acr_values.iter().any(|a| a == acr)) {
+            return Err(IdTokenError::AcrNotSatisfied);
+        }
+    }
+    Ok(())
 }
 
 /// The session a refreshed ID token must belong to (OpenID Connect Core 12.2).

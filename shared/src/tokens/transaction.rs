@@ -61,6 +61,10 @@ pub struct Transaction {
     /// The provider's name, when the login did not go to the default provider: the callback
     /// completes the login only against that provider (mix-up defence, RFC 9700 4.4).
     pub provider: Option<String>,
+    /// `max_age` the login asked for: the ID token's `auth_time` must be within it.
+    pub max_age: Option<u64>,
+    /// `acr_values` the login asked for: the ID token's `acr` must be one of them.
+    pub acr_values: Vec<String>,
 }
 
 impl fmt::Debug for Transaction {
@@ -70,6 +74,8 @@ impl fmt::Debug for Transaction {
             .field("issued_at", &self.issued_at)
             .field("flow", &self.flow)
             .field("provider", &self.provider)
+            .field("max_age", &self.max_age)
+            .field("acr_values", &self.acr_values)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +90,10 @@ struct SealedRef<'a> {
     f: Flow,
     #[serde(skip_serializing_if = "Option::is_none")]
     p: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    m: Option<u64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    a: &'a [String],
 }
 
 #[derive(Deserialize)]
@@ -97,6 +107,11 @@ struct Sealed {
     f: Flow,
     #[serde(default)]
     p: Option<String>,
+    // Cookies sealed before login options existed have neither.
+    #[serde(default)]
+    m: Option<u64>,
+    #[serde(default)]
+    a: Vec<String>,
 }
 
 fn aead_key(key: &CookieKey) -> Result<LessSafeKey, Error> {
@@ -120,6 +135,8 @@ impl Transaction {
             t: self.issued_at,
             f: self.flow,
             p: self.provider.as_deref(),
+            m: self.max_age,
+            a: &self.acr_values,
         })
         .map_err(|_| Error::Internal("transaction could not be serialized".into()))?;
         let mut nonce = [0u8; NONCE_LEN];
@@ -184,6 +201,8 @@ impl Transaction {
             issued_at: sealed.t,
             flow: sealed.f,
             provider: sealed.p,
+            max_age: sealed.m,
+            acr_values: sealed.a,
         })
     }
 }

@@ -11,5 +11,6 @@ mod concurrency;
 mod http_flows;
 mod issuer;
 mod lemonldap;
+mod login_options;
 mod refresh_grant;
 mod sessions;

@@ -252,3 +252,87 @@ async fn email_verified_travels_with_the_email_and_an_unverified_one_is_left_out
         (Some("alice@example.com"), Some(false))
     );
 }
+
+#[tokio::test]
+async fn interaction_errors_of_the_provider_keep_their_code_in_both_flows() {
+    for code in
+        ["login_required", "interaction_required", "consent_required", "account_selection_required"]
+    {
+        let (provider, state) = setup().await;
+        let query = |started: &Started| {
+            format!(
+                "state={}&iss={}&error={code}&error_description=x",
+                started.state,
+                provider.issuer()
+            )
+        };
+        let started = begin(&state, Flow::Spa, None);
+        let resp = spa_get(&state, &started, &query(&started)).await;
+        assert_eq!(resp.status(), 401, "{code}");
+        assert_eq!(json_body(&resp)["error"], code);
+        assert_no_session_and_cleared(&resp);
+
+        let started = begin(&state, Flow::Server, None);
+        let resp = server_get(&state, &started, &query(&started)).await;
+        assert_eq!(resp.status(), 303);
+        assert_eq!(resp.headers()[LOCATION], format!("/home?error={code}"));
+        assert_no_session_and_cleared(&resp);
+    }
+    // Any other provider error is still login_failed, whatever it spells.
+    let (provider, state) = setup().await;
+    let started = begin(&state, Flow::Spa, None);
+    let query = format!("state={}&iss={}&error=Login_Required", started.state, provider.issuer());
+    let resp = spa_get(&state, &started, &query).await;
+    assert_eq!(json_body(&resp)["error"], "login_failed");
+}
+
+/// A SPA login that asked for `max_age=300` and `acr_values=urn:a:mfa`, completed with an ID
+/// token carrying the claims `edit` leaves.
+async fn login_asking(
+    edit: impl FnOnce(&mut Value),
+    userinfo_calls: u64,
+) -> http::Response<String> {
+    let (provider, state) = setup().await;
+    let options = crate::infra::config::LoginOptions {
+        max_age: Some(300),
+        acr_values: vec!["urn:a:mfa".into()],
+        ..Default::default()
+    };
+    let start = state.login.start_with(Flow::Spa, None, None, &options, unix_now()).unwrap();
+    let q: std::collections::HashMap<_, _> =
+        start.authorize_url.query_pairs().into_owned().collect();
+    let cookie = start.set_cookie.split(';').next().unwrap().to_owned();
+    let started = Started { state: q["state"].clone(), nonce: q["nonce"].clone(), cookie };
+    let mut claims = provider.claims(&started.nonce, ACCESS_TOKEN);
+    claims["auth_time"] = json!(unix_now() - 10);
+    claims["acr"] = json!("urn:a:mfa");
+    edit(&mut claims);
+    let id_token = provider.id_token(&claims);
+    mount_exchange(&provider, &id_token, "http%3A%2F%2Flocalhost%3A5173%2Fcallback").await;
+    mount_userinfo(&provider, json!({"sub": "alice"}), userinfo_calls).await;
+    spa_get(&state, &started, &ok_query(&provider, &started)).await
+}
+
+#[tokio::test]
+async fn max_age_and_acr_values_asked_at_login_are_enforced_at_the_callback() {
+    let resp = login_asking(|_| {}, 1).await;
+    assert_eq!(resp.status(), 200, "{}", resp.body());
+    for (edit, code) in [
+        (
+            Box::new(|c: &mut Value| _ = c.as_object_mut().unwrap().remove("auth_time"))
+                as Box<dyn FnOnce(&mut Value)>,
+            "auth_time_missing",
+        ),
+        (Box::new(|c: &mut Value| c["auth_time"] = json!(unix_now() - 3600)), "auth_too_old"),
+        (
+            Box::new(|c: &mut Value| _ = c.as_object_mut().unwrap().remove("acr")),
+            "acr_not_satisfied",
+        ),
+        (Box::new(|c: &mut Value| c["acr"] = json!("urn:a:pwd")), "acr_not_satisfied"),
+    ] {
+        let resp = login_asking(edit, 0).await;
+        assert_eq!(resp.status(), 401, "{code}");
+        assert_eq!(json_body(&resp)["error"], code);
+        assert_no_session_and_cleared(&resp);
+    }
+}

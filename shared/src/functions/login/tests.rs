@@ -129,3 +129,100 @@ async fn bad_requests_are_json_errors_without_cookies() {
     let req = crate::testing::request(&Method::POST, "/api/login");
     assert_eq!(serve(&state, &req, unix_now()).await.status(), 405);
 }
+
+const OPTIONS: [(&str, &str); 4] = [
+    ("LOGIN_PROMPTS", "none login create"),
+    ("LOGIN_MAX_AGE", "600"),
+    ("LOGIN_HINT", "true"),
+    ("LOGIN_ACR_VALUES", "urn:a:pwd urn:a:mfa"),
+];
+
+#[tokio::test]
+async fn allowed_login_options_reach_the_authorize_url_and_the_transaction() {
+    let provider = FakeProvider::start().await;
+    let state: Login = provider.function(&secret_json(KeyAlg::Es256, 1), &OPTIONS).await;
+    let now = unix_now();
+    for route in ["/api/login", "/authorization-code/login"] {
+        let resp = get(
+            &state,
+            route,
+            Some("prompt=login+create&max_age=300&login_hint=alice%40example.com&acr_values=urn%3Aa%3Amfa+urn%3Aa%3Apwd&return_to=%2Fx"),
+        )
+        .await;
+        let url = match resp.status().as_u16() {
+            200 => {
+                let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
+                body["login_url"].as_str().unwrap().to_owned()
+            }
+            302 => resp.headers()[LOCATION].to_str().unwrap().to_owned(),
+            other => panic!("{route}: {other} {}", resp.body()),
+        };
+        let q = query(&Url::parse(&url).unwrap());
+        assert_eq!(q["prompt"], "login create");
+        assert_eq!(q["max_age"], "300");
+        assert_eq!(q["login_hint"], "alice@example.com");
+        assert_eq!(q["acr_values"], "urn:a:mfa urn:a:pwd");
+        let set_cookie = resp.headers()[SET_COOKIE].to_str().unwrap();
+        let value = cookies::transactions(set_cookie.split(';').next().unwrap()).next().unwrap().1;
+        let tx = Transaction::open(value, state.cookie_keys(), now).unwrap();
+        assert_eq!(tx.max_age, Some(300));
+        assert_eq!(tx.acr_values, ["urn:a:mfa", "urn:a:pwd"]);
+        assert_eq!(tx.return_to.as_str(), "/x");
+    }
+    // Without options the authorize URL is what it always was, and so is the transaction.
+    let start = state.start(Flow::Spa, None, None, now).unwrap();
+    let q = query(&start.authorize_url);
+    for name in ["prompt", "max_age", "login_hint", "acr_values"] {
+        assert!(!q.contains_key(name), "{name}");
+    }
+    let value =
+        cookies::transactions(start.set_cookie.split(';').next().unwrap()).next().unwrap().1;
+    let tx = Transaction::open(value, state.cookie_keys(), now).unwrap();
+    assert_eq!((tx.max_age, tx.acr_values.len()), (None, 0));
+}
+
+#[tokio::test]
+async fn refused_login_options_answer_400_and_start_no_login() {
+    let provider = FakeProvider::start().await;
+    let default: Login = provider.function(&secret_json(KeyAlg::Es256, 1), &[]).await;
+    let allowing: Login = provider.function(&secret_json(KeyAlg::Es256, 1), &OPTIONS).await;
+    let refused_by_default =
+        ["prompt=none", "max_age=60", "login_hint=alice", "acr_values=urn%3Aa%3Apwd"];
+    let refused_anyway = [
+        "prompt=consent",
+        "prompt=none+login",
+        "prompt=none&prompt=none",
+        "prompt=",
+        "max_age=601",
+        "max_age=-1",
+        "max_age=1e3",
+        "max_age=1&max_age=1",
+        "login_hint=a&login_hint=b",
+        "login_hint=a%0Ab",
+        "acr_values=urn%3Aa%3Ahwk",
+        "acr_values=urn%3Aa%3Apwd&acr_values=urn%3Aa%3Amfa",
+        "provider=default&prompt=select_account",
+    ];
+    let cases = refused_by_default
+        .iter()
+        .map(|q| (&default, *q))
+        .chain(refused_anyway.iter().map(|q| (&allowing, *q)));
+    for (state, q) in cases {
+        for route in ["/api/login", "/authorization-code/login"] {
+            let resp = get(state, route, Some(q)).await;
+            assert_eq!(resp.status(), 400, "{route}?{q}");
+            assert!(
+                resp.body().contains("\"login_option_refused\""),
+                "{route}?{q}: {}",
+                resp.body()
+            );
+            assert!(resp.headers().get(SET_COOKIE).is_none(), "{route}?{q} set a cookie");
+            assert!(resp.headers().get(LOCATION).is_none());
+        }
+    }
+    // `?provider=` still picks the provider beside options, and names an unknown one.
+    let resp = get(&allowing, "/api/login", Some("provider=default&prompt=none")).await;
+    assert_eq!(resp.status(), 200, "{}", resp.body());
+    let resp = get(&allowing, "/api/login", Some("provider=other&prompt=none")).await;
+    assert!(resp.body().contains("unknown_provider"));
+}

@@ -54,7 +54,7 @@ async fn check(jwks: &JwksCache, token: &str) -> Result<Verified, Error> {
     };
     let now = unix_now();
     let (access, nonce) = (AccessToken::new(ACCESS.into()), Nonce::new(NONCE.into()));
-    verify(jwks, &token, &access, &nonce, now - 5, now).await
+    verify(jwks, &token, &access, &nonce, now - 5, Asked::default(), now).await
 }
 
 #[track_caller]
@@ -466,4 +466,86 @@ fn a_tenant_template_without_allowed_tenants_stops_the_cold_start() {
     let own = V2_TEMPLATE.replace("{tenantid}", TENANT);
     let jwks = entra(&own, &own, None, &key).unwrap();
     assert!(!jwks.issuer_rule().is_template());
+}
+
+/// [`verify`] at now for a login started 5 s ago that `asked` for `max_age` or `acr_values`.
+async fn check_asked(jwks: &JwksCache, token: &str, asked: Asked<'_>) -> Result<Verified, Error> {
+    let Ok(token) = token.parse::<CoreIdToken>() else {
+        return Err(IdTokenError::Malformed.into());
+    };
+    let now = unix_now();
+    let (access, nonce) = (AccessToken::new(ACCESS.into()), Nonce::new(NONCE.into()));
+    verify(jwks, &token, &access, &nonce, now - 5, asked, now).await
+}
+
+#[tokio::test]
+async fn max_age_needs_an_auth_time_within_it_and_the_leeway() {
+    let key = JwsKey::of(key("idp-1", KeyAlg::Rs256));
+    let (provider, jwks) = provider(&["RS256"], &[&key]).await;
+    let now = unix_now();
+    let asked = Asked { max_age: Some(300), acr_values: &[] };
+    let with_auth_time = |auth_time: Value| {
+        let mut c = claims(&provider, &key);
+        c["auth_time"] = auth_time;
+        key.sign(&c, "JWT")
+    };
+    // Within max_age, at its edge with the leeway, and a fraction.
+    for auth_time in [json!(now - 10), json!(now - 300 - 60), json!(now as f64 - 100.5)] {
+        assert!(check_asked(&jwks, &with_auth_time(auth_time.clone()), asked).await.is_ok());
+    }
+    // max_age=0 (force a fresh sign-in): a sign-in just now passes, within the leeway.
+    let zero = Asked { max_age: Some(0), acr_values: &[] };
+    assert!(check_asked(&jwks, &with_auth_time(json!(now - 2)), zero).await.is_ok());
+    assert_refused(
+        &check_asked(&jwks, &with_auth_time(json!(now - 300 - 61)), asked).await,
+        IdTokenError::AuthTooOld,
+    );
+    assert_refused(
+        &check_asked(&jwks, &with_auth_time(json!(now - 3600)), zero).await,
+        IdTokenError::AuthTooOld,
+    );
+    assert_refused(
+        &check_asked(&jwks, &with_auth_time(json!(now + 3600)), asked).await,
+        IdTokenError::IssuedInFuture,
+    );
+    // No auth_time at all: refused when max_age was asked, accepted when it was not.
+    let without = key.sign(&claims(&provider, &key), "JWT");
+    assert_refused(&check_asked(&jwks, &without, asked).await, IdTokenError::AuthTimeMissing);
+    assert!(check_asked(&jwks, &without, Asked::default()).await.is_ok());
+    // An old sign-in is no concern of a login that did not ask for max_age.
+    let old = with_auth_time(json!(now - 86_400));
+    assert!(check_asked(&jwks, &old, Asked::default()).await.is_ok());
+    assert!(check_asked(&jwks, &with_auth_time(json!("soon")), asked).await.is_err());
+}
+
+#[tokio::test]
+async fn acr_values_need_an_acr_among_those_asked() {
+    let key = JwsKey::of(key("idp-1", KeyAlg::Rs256));
+    let (provider, jwks) = provider(&["RS256"], &[&key]).await;
+    let acr_values = ["urn:a:mfa".to_owned(), "urn:a:hwk".to_owned()];
+    let asked = Asked { max_age: None, acr_values: &acr_values };
+    let with_acr = |acr: Option<Value>| {
+        let mut c = claims(&provider, &key);
+        if let Some(acr) = acr {
+            c["acr"] = acr;
+        }
+        key.sign(&c, "JWT")
+    };
+    for acr in ["urn:a:mfa", "urn:a:hwk"] {
+        assert!(check_asked(&jwks, &with_acr(Some(json!(acr))), asked).await.is_ok(), "{acr}");
+    }
+    for acr in [None, Some(json!("urn:a:pwd")), Some(json!("URN:A:MFA")), Some(json!(""))] {
+        assert_refused(
+            &check_asked(&jwks, &with_acr(acr.clone()), asked).await,
+            IdTokenError::AcrNotSatisfied,
+        );
+    }
+    // An acr that is not a string is a malformed token, asked or not.
+    let array = with_acr(Some(json!(["urn:a:mfa"])));
+    assert_refused(&check_asked(&jwks, &array, asked).await, IdTokenError::Malformed);
+    // Any acr, or none, when the login asked for none.
+    assert!(
+        check_asked(&jwks, &with_acr(Some(json!("urn:a:pwd"))), Asked::default()).await.is_ok()
+    );
+    assert!(check_asked(&jwks, &with_acr(None), Asked::default()).await.is_ok());
 }

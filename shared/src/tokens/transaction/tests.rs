@@ -18,7 +18,68 @@ fn tx(flow: Flow) -> Transaction {
         issued_at: 1_000_000,
         flow,
         provider: Some("google".into()),
+        max_age: None,
+        acr_values: Vec::new(),
     }
+}
+
+/// Seals `json` as it stands, as [`Transaction::seal`] does (cookies of an older format).
+fn seal_json(json: &serde_json::Value, key: &CookieKey) -> String {
+    let nonce = [9u8; NONCE_LEN];
+    let mut in_out = serde_json::to_vec(json).unwrap();
+    aead_key(key)
+        .unwrap()
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(AAD), &mut in_out)
+        .unwrap();
+    URL_SAFE_NO_PAD.encode([nonce.as_slice(), &in_out].concat())
+}
+
+#[test]
+fn login_options_round_trip_and_older_cookies_without_them_still_open() {
+    let mut asked = tx(Flow::Spa);
+    asked.max_age = Some(300);
+    asked.acr_values = vec!["urn:a:mfa".into(), "urn:a:pwd".into()];
+    let opened =
+        Transaction::open(&asked.seal(&key(1)).unwrap(), &ring([key(1)]), 1_000_010).unwrap();
+    assert_eq!(opened.max_age, Some(300));
+    assert_eq!(opened.acr_values, ["urn:a:mfa", "urn:a:pwd"]);
+
+    // A cookie sealed before login options existed: no `m`, no `a`.
+    let old = serde_json::json!({
+        "s": "state-123", "n": "nonce-456", "v": "verifier-789", "r": "/app", "t": 1_000_000,
+        "f": "spa",
+    });
+    let opened = Transaction::open(&seal_json(&old, &key(1)), &ring([key(1)]), 1_000_010).unwrap();
+    assert_eq!((opened.max_age, opened.acr_values.len()), (None, 0));
+    assert_eq!(opened.state, "state-123");
+    // A login without options seals exactly the older format.
+    let mut without = old.clone();
+    without["p"] = "google".into();
+    assert!(Transaction::open(&seal_json(&without, &key(1)), &ring([key(1)]), 1_000_010).is_ok());
+    let mut unknown = old;
+    unknown["x"] = 1.into();
+    assert!(matches!(
+        Transaction::open(&seal_json(&unknown, &key(1)), &ring([key(1)]), 1_000_010),
+        Err(Error::TransactionInvalid)
+    ));
+}
+
+#[test]
+fn the_largest_transaction_still_fits_its_cookie() {
+    use crate::infra::config::login_options::{MAX_ACR_ASKED, MAX_ACR_LEN};
+    let mut largest = tx(Flow::Server);
+    largest.state = "s".repeat(43);
+    largest.nonce = SecretString::from("n".repeat(43));
+    largest.pkce_verifier = SecretString::from("v".repeat(43));
+    largest.return_to =
+        ReturnTo::parse(&format!("/{}", "r".repeat(crate::return_to::MAX_LEN - 1))).unwrap();
+    largest.provider = Some("p".repeat(16));
+    largest.max_age = Some(u64::MAX);
+    largest.acr_values =
+        (0..MAX_ACR_ASKED).map(|i| format!("{i}{}", "a".repeat(MAX_ACR_LEN - 1))).collect();
+    let sealed = largest.seal(&key(1)).unwrap();
+    assert!(sealed.len() <= MAX_COOKIE_LEN, "{} bytes", sealed.len());
+    assert!(Transaction::open(&sealed, &ring([key(1)]), 1_000_000).is_ok());
 }
 
 #[test]
@@ -121,6 +182,8 @@ fn a_sealed_unsafe_return_to_is_refused() {
         t: 1_000_000,
         f: Flow::Spa,
         p: None,
+        m: None,
+        a: &[],
     })
     .unwrap();
     let mut in_out = plain;
