@@ -10,6 +10,7 @@ use url::{Host, Url};
 
 use crate::return_to::ReturnTo;
 
+pub mod claims;
 pub(crate) mod login_options;
 mod tenants;
 pub use login_options::{LoginOptions, LoginOptionsConfig, repeats_an_option};
@@ -67,7 +68,7 @@ pub struct Config {
     /// Server-side sessions, when `SESSION_TABLE` names a DynamoDB table.
     pub sessions: Option<SessionSettings>,
     /// `JWT_CLAIMS` and its size caps: the provider's claims copied into our JWT.
-    pub claims: crate::tokens::claims::ClaimCopy,
+    pub claims: claims::ClaimCopy,
     /// `LOGIN_PROMPTS`, `LOGIN_MAX_AGE`, `LOGIN_HINT`, `LOGIN_ACR_VALUES`: the login options
     /// an SPA may ask for ([`login_options`]).
     pub login_options: LoginOptionsConfig,
@@ -223,7 +224,7 @@ impl Config {
             }),
         };
 
-        let claims = crate::tokens::claims::ClaimCopy::from_lookup(&get)?;
+        let claims = claims::ClaimCopy::from_lookup(&get)?;
         let login_options = login_options::login_options(&get)?;
 
         Ok(Self {

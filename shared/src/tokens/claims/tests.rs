@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use super::*;
+use crate::infra::config::ConfigError;
 
 fn parse(vars: &[(&str, &str)]) -> Result<ClaimCopy, ConfigError> {
     let map: HashMap<String, String> =
