@@ -325,6 +325,8 @@ def summarize(rounds: list[dict]) -> dict:
             f"{fn}_init_net_ms": col(lambda r: net_wall(outbound(r, fn, "init"))),
             f"{fn}_providers_overlap": col(lambda r: providers_overlap(r, fn)),
             f"{fn}_init_new_conns": col(lambda r: new_conns(r, fn, "init")),
+            # How long the secret's request at init took (start → end at the proxy).
+            f"{fn}_init_secret_ms": [o["end_ms"] - o["start_ms"] for r in rounds for o in outbound(r, fn, "init") if o["kind"] == "secret"],
             f"{fn}_first_kinds": mode(col(lambda r: kinds(r, fn, "invoke0"))),
             f"{fn}_warm_kinds": mode(col(lambda r: kinds(r, fn, "invoke1"))),
         }
@@ -438,8 +440,8 @@ def two_providers_section(w, cold: dict, summ: dict) -> None:
     w("at the proxies), their wall time (first start → last end) and the TCP connections they opened (each")
     w("a TLS handshake in a deployment):")
     w("")
-    w("| function | requests at init, one provider | two providers | sequential rounds, median (max): one | two | fetch wall time, median: one | two | new TCP connections, median: one | two |")
-    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    w("| function | requests at init, one provider | two providers | sequential rounds, median (max): one | two | fetch wall time, median: one | two | new TCP connections, median: one | two | the secret's request, median: one | two |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for fn in functions:
         d1, d2 = one[f"{fn}_init_depth"], two[f"{fn}_init_depth"]
         w(
@@ -447,16 +449,19 @@ def two_providers_section(w, cold: dict, summ: dict) -> None:
             f"| {med(two[f'{fn}_init_reqs']):g} ({two[f'{fn}_init_kind_counts']}) "
             f"| {med(d1):g} ({max(d1)}) | {med(d2):g} ({max(d2)}) "
             f"| {ms(med(one[f'{fn}_init_net_ms']))} ms | {ms(med(two[f'{fn}_init_net_ms']))} ms "
-            f"| {med(one[f'{fn}_init_new_conns']):g} | {med(two[f'{fn}_init_new_conns']):g} |"
+            f"| {med(one[f'{fn}_init_new_conns']):g} | {med(two[f'{fn}_init_new_conns']):g} "
+            f"| {ms(med(one[f'{fn}_init_secret_ms']))} ms | {ms(med(two[f'{fn}_init_secret_ms']))} ms |"
         )
     w("")
     overlaps = [f"{sum(1 for x in two[f'{fn}_providers_overlap'] if x)}/{len(two[f'{fn}_providers_overlap'])} {fn}" for fn in functions]
     w("With two providers, the requests at init to the one and to the other overlapped in time in " + ", ".join(overlaps) + " cold starts.")
     w("")
+    w("The first request after init (event → answer) is in the cold-start table above, per implementation.")
+    w("")
     w("On loopback a request takes a millisecond or two, so requests a function starts together can still")
-    w("be seen one after the other at the proxies (the process sets up each connection in turn): the count")
-    w("of sequential rounds is an upper bound of the fetch depth. In a deployment each round is a network")
-    w("round trip (plus TCP and TLS for each new connection).")
+    w("be seen one after the other at the proxies when the process or the proxies wait for a core (the")
+    w("machine is shared): the count of sequential rounds is an upper bound of the fetch depth. In a")
+    w("deployment each round is a network round trip (plus TCP and TLS for each new connection).")
     w("")
 
 
