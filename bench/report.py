@@ -230,12 +230,18 @@ def summarize(rounds: list[dict]) -> dict:
         return sec[0]["start_ms"] < disc[0]["end_ms"] and disc[0]["start_ms"] < sec[0]["end_ms"]
 
     def jwks_at_init_after_discovery(r):
+        """Whether each provider's JWKS request at init started after its discovery request
+        ended (None: no JWKS at init). Per provider: with two, one's JWKS may start before the
+        other's discovery ends."""
         init = outbound(r, "callback", "init")
-        disc = [o for o in init if o["kind"] == "discovery"]
         jwks = [o for o in init if o["kind"] == "jwks"]
         if not jwks:
             return None
-        return bool(disc) and jwks[0]["start_ms"] >= disc[0]["end_ms"]
+        for j in jwks:
+            disc = [o for o in init if o["kind"] == "discovery" and o.get("provider") == j.get("provider")]
+            if not disc or j["start_ms"] < disc[0]["end_ms"]:
+                return False
+        return True
 
     def depth(reqs):
         """Sequential rounds of fetches: the longest chain in which each starts after the
@@ -246,6 +252,18 @@ def summarize(rounds: list[dict]) -> dict:
             before = [best[j] for j, p in enumerate(reqs[: len(best)]) if p["end_ms"] <= o["start_ms"]]
             best.append(1 + max(before, default=0))
         return max(best, default=0)
+
+    def providers_overlap(r, function):
+        """With two providers configured: whether the requests at init to each overlap in time
+        (one's first starts before the other's last ends, both ways). None with one."""
+        init = outbound(r, function, "init")
+        by = {p: [o for o in init if o.get("provider") == p] for p in ("main", "second")}
+        if not by["second"]:
+            return None
+        if not by["main"]:
+            return False
+        a, b = by["main"], by["second"]
+        return min(o["start_ms"] for o in a) < max(o["end_ms"] for o in b) and min(o["start_ms"] for o in b) < max(o["end_ms"] for o in a)
 
     def net_wall(reqs):
         return (max(o["end_ms"] for o in reqs) - min(o["start_ms"] for o in reqs)) if reqs else 0.0
@@ -261,6 +279,14 @@ def summarize(rounds: list[dict]) -> dict:
 
     def kinds(r, function, phase):
         return "+".join(o["kind"] for o in outbound(r, function, phase)) or "none"
+
+    def kind_counts(r, function, phase):
+        """The requests of `phase` by kind, in a fixed order (concurrent requests start in
+        any order): e.g. `secret + 2 discovery + 2 jwks`."""
+        found = [o["kind"] for o in outbound(r, function, phase)]
+        order = ["secret", "discovery", "jwks"]
+        kinds_ = sorted(set(found), key=lambda k: (order.index(k) if k in order else len(order), k))
+        return " + ".join(f"{found.count(k)} {k}" if found.count(k) > 1 else k for k in kinds_) or "none"
 
     def mode(values):
         return max(set(values), key=values.count) if values else "?"
@@ -294,6 +320,13 @@ def summarize(rounds: list[dict]) -> dict:
             f"{fn}_ddb_cold_kinds": mode(col(lambda r: ddb_kinds(r, fn, ("init", "invoke0")))),
             f"{fn}_ddb_warm_kinds": mode(col(lambda r: ddb_kinds(r, fn, ("invoke1",)))),
             f"{fn}_init_kinds": mode(col(lambda r: kinds(r, fn, "init"))),
+            f"{fn}_init_kind_counts": mode(col(lambda r: kind_counts(r, fn, "init"))),
+            f"{fn}_init_depth": col(lambda r: depth(outbound(r, fn, "init"))),
+            f"{fn}_init_net_ms": col(lambda r: net_wall(outbound(r, fn, "init"))),
+            f"{fn}_providers_overlap": col(lambda r: providers_overlap(r, fn)),
+            f"{fn}_init_new_conns": col(lambda r: new_conns(r, fn, "init")),
+            # How long the secret's request at init took (start → end at the proxy).
+            f"{fn}_init_secret_ms": [o["end_ms"] - o["start_ms"] for r in rounds for o in outbound(r, fn, "init") if o["kind"] == "secret"],
             f"{fn}_first_kinds": mode(col(lambda r: kinds(r, fn, "invoke0"))),
             f"{fn}_warm_kinds": mode(col(lambda r: kinds(r, fn, "invoke1"))),
         }
@@ -305,9 +338,6 @@ def summarize(rounds: list[dict]) -> dict:
         "overlap": col(overlap),
         "login_overlap": col(lambda r: overlap(r, "login")),
         "jwks_after_discovery": col(jwks_at_init_after_discovery),
-        "callback_init_depth": col(lambda r: depth(outbound(r, "callback", "init"))),
-        "callback_init_net_ms": col(lambda r: net_wall(outbound(r, "callback", "init"))),
-        "login_init_depth": col(lambda r: depth(outbound(r, "login", "init"))),
     }
     # The round whose callback cold start is the median one, for a timeline.
     order = sorted(range(len(rounds)), key=lambda i: rounds[i]["callback"]["first_response_ms"])
@@ -361,6 +391,77 @@ def authorizer_section(w, rounds: list[dict]) -> None:
     ):
         extra = added(pick)
         w(f"| {label} | {ms2(med(fs))} ({ms2(pct(fs, 90))}) ms | {ms2(med(fst))} ({ms2(pct(fst, 90))}) ms | {ms2(med(extra))} ({ms2(pct(extra, 90))}) ms |")
+    w("")
+
+
+def two_providers_section(w, cold: dict, summ: dict) -> None:
+    """What a second configured provider costs at cold start: `rust` and `rust-2p` (the same
+    binaries with OIDC_PROVIDERS=main,second) measured in the same run, round by round."""
+    if "rust" not in summ or "rust-2p" not in summ:
+        return
+    one, two = summ["rust"], summ["rust-2p"]
+    rounds1, rounds2 = cold["impls"]["rust"]["rounds"], cold["impls"]["rust-2p"]["rounds"]
+    functions = [f for f in one["functions"] if f in two["functions"]]
+    labels = {
+        "login": "login",
+        "callback": "callback",
+        "refresh": "refresh (provider token fresh)",
+        "refresh_expired": "refresh with a refresh grant",
+    }
+
+    def cell(values):
+        return f"{ms(med(values))} ({ms(pct(values, 90))})"
+
+    w("### Two providers at cold start")
+    w("")
+    w("`rust-2p` runs the same binaries as `rust` with two providers configured (`OIDC_PROVIDERS=main,second`,")
+    w("the secret with `client_secrets` for `second`): `main` is the round's provider and gets every sign-in,")
+    w("as `rust` does, so both run the same events with the same checks; `second` is the other provider")
+    w("instance of the harness, whose discovery document (and, for callback and refresh, JWKS) each cold")
+    w("start also fetches, concurrently with the first provider's. Both measured in this one run, interleaved")
+    w(f"round by round (N = {cold['n']}; load average before / after: {' '.join(cold['loadavg_before'])} / {' '.join(cold['loadavg_after'])}).")
+    w("Difference and ratio are of the medians (two providers minus / over one); the paired difference is the")
+    w("median over the rounds of each round's two-provider minus one-provider value.")
+    w("")
+    w("| function | one provider: median (p90) | two providers: median (p90) | difference | ratio | paired difference, median (p90) |")
+    w("| --- | --- | --- | --- | --- | --- |")
+    for fn in functions:
+        for what, key in (("init (start → first `/next`)", f"{fn}_init"), ("cold start → first response", f"{fn}_cold")):
+            a, b = one[key], two[key]
+            field = "init_ms" if key.endswith("_init") else "first_response_ms"
+            paired = [r2[fn][field] - r1[fn][field] for r1, r2 in zip(rounds1, rounds2)]
+            w(
+                f"| {labels[fn]}: {what} | {cell(a)} ms | {cell(b)} ms | {med(b) - med(a):+.1f} ms "
+                f"| {ratio(med(b), med(a))} | {med(paired):+.1f} ({pct(paired, 90):+.1f}) ms |"
+            )
+    w("")
+    w("Outbound requests at init (the most frequent set over the rounds, median count), the sequential fetch")
+    w("rounds among them (the longest chain of requests each starting after the previous one ended, as seen")
+    w("at the proxies), their wall time (first start → last end) and the TCP connections they opened (each")
+    w("a TLS handshake in a deployment):")
+    w("")
+    w("| function | requests at init, one provider | two providers | sequential rounds, median (max): one | two | fetch wall time, median: one | two | new TCP connections, median: one | two | the secret's request, median: one | two |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for fn in functions:
+        d1, d2 = one[f"{fn}_init_depth"], two[f"{fn}_init_depth"]
+        w(
+            f"| {labels[fn]} | {med(one[f'{fn}_init_reqs']):g} ({one[f'{fn}_init_kind_counts']}) "
+            f"| {med(two[f'{fn}_init_reqs']):g} ({two[f'{fn}_init_kind_counts']}) "
+            f"| {med(d1):g} ({max(d1)}) | {med(d2):g} ({max(d2)}) "
+            f"| {ms(med(one[f'{fn}_init_net_ms']))} ms | {ms(med(two[f'{fn}_init_net_ms']))} ms "
+            f"| {med(one[f'{fn}_init_new_conns']):g} | {med(two[f'{fn}_init_new_conns']):g} "
+            f"| {ms(med(one[f'{fn}_init_secret_ms']))} ms | {ms(med(two[f'{fn}_init_secret_ms']))} ms |"
+        )
+    w("")
+    overlaps = [f"{sum(1 for x in two[f'{fn}_providers_overlap'] if x)}/{len(two[f'{fn}_providers_overlap'])} {fn}" for fn in functions]
+    w("With two providers, the requests at init to the one and to the other overlapped in time in " + ", ".join(overlaps) + " cold starts.")
+    w("")
+    w("The first request after init (event → answer) is in the cold-start table above, per implementation.")
+    w("")
+    w("On loopback a request takes a millisecond or two, so requests a function starts together can still")
+    w("be seen one after the other at the proxies when the process or the proxies wait for a core (the")
+    w("machine is shared): the count of sequential rounds is an upper bound of the fetch depth. In a")
+    w("deployment each round is a network round trip (plus TCP and TLS for each new connection).")
     w("")
 
 
@@ -544,6 +645,7 @@ def main() -> int:
         for fn in (ours or {}).get("functions", []):
             w(f"| {labels[fn]} | {med(ours[f'{fn}_ddb_cold']):g} ({ours[f'{fn}_ddb_cold_kinds']}) | {med(ours[f'{fn}_ddb_warm']):g} ({ours[f'{fn}_ddb_warm_kinds']}) |")
         w("")
+        two_providers_section(w, cold, summ)
         authorizer_section(w, impls.get("rust", {}).get("rounds", []))
         for fn, key in (("callback", "median_round"), ("refresh", "median_refresh_round")):
             w(f"### Cold-start timeline of the median {fn} round (ms from process start)")

@@ -5,7 +5,8 @@
 #      packages), the Python peer's packages into bench/.venv, the Node peer's with `npm ci`;
 #   2. runs the criterion micro-benchmarks (shared/benches/flows.rs);
 #   3. runs the cold-start harness (bench/coldstart.py: builds the release functions, then
-#      measures them and both peers as fresh processes on loopback);
+#      measures them, the same functions with two providers configured (rust-2p) and both
+#      peers as fresh processes on loopback);
 #   4. writes BENCHMARKS.md (bench/report.py).
 #
 #   bash bench/run.sh            full run: N=20 rounds (BENCH_N overrides), criterion defaults

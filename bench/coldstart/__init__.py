@@ -2,7 +2,7 @@
 callback only: they have no sessions), as fresh processes behind a Lambda Runtime API emulator,
 against moto and the local OpenID provider on loopback.
 
-    python3 bench/coldstart.py [--n 20] [--impls rust,python,node] [--alg ES256] [--skip-build]
+    python3 bench/coldstart.py [--n 20] [--impls rust,rust-2p,python,node] [--alg ES256] [--skip-build]
                                [--profile release|dev]
 
 Python 3.11 standard library only. What it does:
@@ -39,7 +39,11 @@ Python 3.11 standard library only. What it does:
    until those access tokens have expired and a fresh refresh process serves the two sessions:
    each answer must come from a refresh grant (provider token endpoint, lease and store writes
    in DynamoDB). Peak RSS is VmHWM from /proc/<pid>/status, read after the last response and
-   before the process is killed. One unrecorded warm-up round per implementation comes first
+   before the process is killed. `rust-2p` runs the same rounds with the same binaries configured
+   with two providers (`OIDC_PROVIDERS=main,second`, the secret `spa-login/bench-2p` with
+   `client_secrets` for `second`): `main` is the round's provider (the sign-ins go there, as
+   for `rust`), `second` the other instance, whose discovery (and JWKS, for callback and
+   refresh) each cold start also fetches. One unrecorded warm-up round per implementation comes first
    (warm page cache, moto and the provider warmed up).
 5. Writes every measurement to target/bench/coldstart.json (bench/report.py turns it into
    BENCHMARKS.md). Logs of every process go to target/bench/logs/.

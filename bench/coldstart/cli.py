@@ -33,7 +33,11 @@ def check_peers(names: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=overview, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20, help="measured rounds per implementation (default 20)")
-    parser.add_argument("--impls", default="rust,python,node", help="comma-separated: rust, python, node")
+    parser.add_argument(
+        "--impls",
+        default="rust,rust-2p,python,node",
+        help="comma-separated: rust, rust-2p (ours with two providers configured), python, node (default: all four)",
+    )
     parser.add_argument("--alg", default="ES256", help="our JWT's signing key: ES256 (default) or RS256")
     parser.add_argument("--skip-build", action="store_true", help="use the built binaries as they are")
     parser.add_argument(
@@ -55,7 +59,7 @@ def main() -> int:
     args = parser.parse_args()
     names = [n.strip() for n in args.impls.split(",")]
     check_peers(names)
-    if not args.skip_build and "rust" in names:
+    if not args.skip_build and {"rust", "rust-2p"} & set(names):
         build(args.profile)
     harness = Harness(args)
     for spec in args.variant:

@@ -15,6 +15,12 @@ CARGO_TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
 LOGS = OUT / "logs"
 CLIENT_ID = "bench-spa"
 SECRET_ID = "spa-login/bench"
+# The secret of the two-provider variant (`rust-2p`): the same, plus `client_secrets` for the
+# second provider, so that the one-provider rounds read the secret they always read.
+SECRET_ID_TWO_PROVIDERS = "spa-login/bench-2p"
+# The names the two-provider variant gives its providers in OIDC_PROVIDERS (the first is the
+# default, where every sign-in goes).
+TWO_PROVIDERS = ("main", "second")
 REDIRECT_URI = "http://localhost:5173/callback"
 SESSION_ISSUER = "https://login.example.com"
 SESSION_AUDIENCE = "https://api.example.com"

@@ -6,7 +6,10 @@ taken from the proxies and assigned to init or to one of its invocations, its pe
 before it is killed. For refresh grants, a round also signs in twice at a second provider
 instance whose access tokens live a few seconds (not measured); once every implementation has
 run the round, a fresh refresh process serves those two sessions after their access tokens
-have expired, so that each of its requests makes a refresh grant."""
+have expired, so that each of its requests makes a refresh grant. An implementation configured
+with two providers (`rust-2p`) gets the round's provider as its default one and the other
+provider instance as its second: every sign-in goes to the default, so its rounds run the same
+events and checks; its outbound requests are taken from both providers' proxies."""
 
 from __future__ import annotations
 
@@ -30,9 +33,11 @@ from .common import (
     REDIRECT_URI,
     REFRESH_COOKIE,
     SECRET_ID,
+    SECRET_ID_TWO_PROVIDERS,
     SESSION_AUDIENCE,
     SESSION_ISSUER,
     SESSION_TABLE,
+    TWO_PROVIDERS,
     log,
     now,
 )
@@ -89,8 +94,21 @@ class Harness:
             # Sessions on (the peers have none and ignore it).
             "SESSION_TABLE": SESSION_TABLE,
         }
+        if impl.providers == 2:
+            # OIDC_PROVIDERS=main,second (OIDC_ISSUER and OIDC_CLIENT_ID would be refused as
+            # ambiguous); the redirect URI falls back to the unprefixed variable.
+            del env["OIDC_ISSUER"], env["OIDC_CLIENT_ID"]
+            env["OIDC_PROVIDERS"] = ",".join(TWO_PROVIDERS)
+            for name, instance in zip(TWO_PROVIDERS, self.providers_of(impl, provider)):
+                env[f"OIDC_{name.upper()}_ISSUER"] = instance.issuer
+                env[f"OIDC_{name.upper()}_CLIENT_ID"] = CLIENT_ID
+            env["SECRET_ID"] = SECRET_ID_TWO_PROVIDERS
         env.update(impl.extra_env)
         return env
+
+    def providers_of(self, impl: Impl, provider: ProviderInstance) -> list[ProviderInstance]:
+        """The provider instances `impl` is configured with, the default (`provider`) first."""
+        return [provider, self.services.other(provider)][: impl.providers]
 
     def run_function(self, impl: Impl, function: str, events: list[dict], tag: str, provider: ProviderInstance | None = None, env: dict | None = None) -> dict:
         provider = provider or self.services.provider
@@ -119,12 +137,15 @@ class Harness:
             handed = api.handed[request_id]
             t_resp, body = api.responses[request_id]
             invocations.append({"handed": handed, "response": t_resp, "body": json.loads(body)})
-        outbound = []
-        for proxy in (self.services.moto_proxy, provider.proxy):
-            outbound += proxy.between(t0, t_done)
+        outbound = self.services.moto_proxy.between(t0, t_done)
+        # Which configured provider (`main` for the default one) each provider request went to.
+        role, jwks_path = {}, {}
+        for name, instance in zip(TWO_PROVIDERS, self.providers_of(impl, provider)):
+            outbound += instance.proxy.between(t0, t_done)
+            role[instance.proxy.name], jwks_path[instance.proxy.name] = name, instance.jwks_path
         outbound.sort(key=lambda r: r["start"])
         for r in outbound:
-            r["kind"] = classify(r, provider.jwks_path)
+            r["kind"] = classify(r, jwks_path.get(r["upstream"], ""))
             r["phase"] = "other"
             if r["start"] < api.first_next:
                 r["phase"] = "init"
@@ -144,6 +165,8 @@ class Harness:
                 {
                     "kind": r["kind"],
                     "dynamodb": r["target"].startswith(DYNAMODB_TARGET),
+                    # None for moto; `main` (the default provider) or `second`.
+                    "provider": role.get(r["upstream"]),
                     "phase": r["phase"],
                     "method": r["method"],
                     "status": r["status"],

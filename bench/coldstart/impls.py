@@ -1,7 +1,8 @@
 """The implementations under test, each a command per function (login, callback, and refresh
 where it has one): this project's functions as cargo built them (`build`), the Python peer
 (bench/peers/python, awslambdaric) and the Node peer (bench/peers/node, runtime.mjs), neither
-of which has sessions or a refresh, and `--variant` builds of ours."""
+of which has sessions or a refresh, the same binaries of ours with two providers configured
+(`rust-2p`: OIDC_PROVIDERS, see Harness.function_env), and `--variant` builds of ours."""
 
 from __future__ import annotations
 
@@ -13,26 +14,29 @@ from .common import CARGO_TARGET, ROOT, log
 
 
 class Impl:
-    def __init__(self, name: str, label: str, cwd: Path, commands: dict[str, list[str]], extra_env: dict | None = None):
+    def __init__(self, name: str, label: str, cwd: Path, commands: dict[str, list[str]], extra_env: dict | None = None, providers: int = 1):
         self.name, self.label, self.cwd, self.commands = name, label, cwd, commands
         self.extra_env = extra_env or {}
+        # How many providers it is configured with: 1 (OIDC_ISSUER) or 2 (OIDC_PROVIDERS).
+        self.providers = providers
 
 
 def implementations(profile: str) -> dict[str, Impl]:
     py = ROOT / "bench" / ".venv" / "bin" / "python"
     node = shutil.which("node") or "node"
     built = CARGO_TARGET / ("release" if profile == "release" else "debug")
+    ours = {f: [str(built / f)] for f in ("login", "callback", "refresh", "authorizer")}
     return {
-        "rust": Impl(
-            "rust",
-            f"this project (Rust, {profile})",
+        "rust": Impl("rust", f"this project (Rust, {profile})", ROOT, ours),
+        # The same binaries with a second provider configured (its discovery, and JWKS for
+        # callback and refresh, fetched at cold start); every sign-in goes to the default one.
+        # No authorizer: it does not talk to a provider.
+        "rust-2p": Impl(
+            "rust-2p",
+            f"this project, two providers configured (Rust, {profile}; OIDC_PROVIDERS=main,second)",
             ROOT,
-            {
-                "login": [str(built / "login")],
-                "callback": [str(built / "callback")],
-                "refresh": [str(built / "refresh")],
-                "authorizer": [str(built / "authorizer")],
-            },
+            {f: ours[f] for f in ("login", "callback", "refresh")},
+            providers=2,
         ),
         "python": Impl(
             "python",

@@ -1,6 +1,8 @@
 """The services the functions talk to, started by the harness: moto (Secrets Manager and
 DynamoDB) and the local OpenID provider (dev/provider/provider.mjs; a second instance with
-short-lived access tokens for the refresh grants), each behind a counting proxy; the secret they read (one signing key from `openssl genpkey`), seeded into moto; the
+short-lived access tokens for the refresh grants, which is also the second provider of the
+two-provider variant), each behind a counting proxy; the secret they read (one signing key from
+`openssl genpkey`), seeded into moto, and its two-provider copy with `client_secrets`; the
 session table, made by dev/session_table.py from template.yaml's declaration; and the stop."""
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from .common import (
     REDIRECT_URI,
     ROOT,
     SECRET_ID,
+    SECRET_ID_TWO_PROVIDERS,
     SESSION_TABLE,
+    TWO_PROVIDERS,
     log,
 )
 from .plumbing import free_port
@@ -34,7 +38,9 @@ from .proxy import Proxy
 class Services:
     """Once started: `moto_proxy` (Secrets Manager and DynamoDB), `provider` (the rounds'
     provider) and `short_provider` (another instance of it whose access tokens live
-    SHORT_ACCESS_TOKEN_TTL seconds, for the refresh grants), each a `ProviderInstance`."""
+    SHORT_ACCESS_TOKEN_TTL seconds, for the refresh grants), each a `ProviderInstance`. For the
+    two-provider variant, each is the other's second provider (`other`): only its discovery and
+    JWKS are fetched there, so the token lifetime does not matter."""
 
     def __init__(self):
         self.procs: list[subprocess.Popen] = []
@@ -50,6 +56,11 @@ class Services:
         secret = make_secret(alg)
         secretsmanager(self.moto_proxy.port, "CreateSecret", {"Name": SECRET_ID, "SecretString": json.dumps(secret)})
         secretsmanager(self.moto_proxy.port, "GetSecretValue", {"SecretId": SECRET_ID})
+        # Both provider instances register the same client secret; the second provider's is
+        # keyed by its name, as a deployment with two providers has it.
+        two = {**secret, "client_secrets": {TWO_PROVIDERS[1]: secret["client_secret"]}}
+        secretsmanager(self.moto_proxy.port, "CreateSecret", {"Name": SECRET_ID_TWO_PROVIDERS, "SecretString": json.dumps(two)})
+        secretsmanager(self.moto_proxy.port, "GetSecretValue", {"SecretId": SECRET_ID_TWO_PROVIDERS})
         # Straight to moto, not through the proxy: the harness's own requests.
         subprocess.run(
             [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "dev" / "session_table.py"), "create"]
@@ -84,6 +95,10 @@ class Services:
         provider.jwks_path = urllib.parse.urlsplit(doc["jwks_uri"]).path
         provider.iss_parameter = bool(doc.get("authorization_response_iss_parameter_supported"))
         return provider
+
+    def other(self, provider: "ProviderInstance") -> "ProviderInstance":
+        """The two-provider variant's second provider when `provider` is its default one."""
+        return self.short_provider if provider is self.provider else self.provider
 
     def spawn(self, name: str, cmd: list[str], **kw) -> subprocess.Popen:
         out = open(LOGS / f"{name}.log", "ab")
