@@ -277,7 +277,8 @@ fn providers(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<ProviderConfig
             return Err(err("OIDC_PROVIDERS", format!("names {name} twice")));
         }
         let prefix = format!("OIDC_{}_", name.to_ascii_uppercase());
-        let parsed = provider(get, name, Some(&prefix))?;
+        let position = format!("OIDC_{}_", out.len() + 1);
+        let parsed = provider(get, name, Some((&prefix, &position)))?;
         if out.iter().any(|p| p.issuer_str == parsed.issuer_str) {
             return Err(err(
                 format!("{prefix}ISSUER"),
@@ -294,30 +295,37 @@ fn providers(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<ProviderConfig
 
 /// One provider's variables: `<prefix>ISSUER`, ... (`OIDC_ISSUER`, ... without a prefix); the
 /// optional ones fall back to the unprefixed variable.
+///
+/// A provider of `OIDC_PROVIDERS` is read from its named prefix (`OIDC_CORP_`), else from its
+/// position's (`OIDC_1_` for the first): the SAM template, whose variable names cannot depend
+/// on a parameter, sets the positional ones.
 fn provider(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
-    prefix: Option<&str>,
+    prefixes: Option<(&str, &str)>,
 ) -> Result<ProviderConfig, ConfigError> {
-    let var = |base: &str| match prefix {
-        Some(prefix) => format!("{prefix}{base}"),
+    let var = |base: &str| match prefixes {
+        Some((named, _)) => format!("{named}{base}"),
         None => format!("OIDC_{base}"),
     };
-    // A provider's own variable, else the shared one: (its name, its value).
-    let optional = |base: &str| {
-        let own = var(base);
-        match get(&own) {
-            Some(v) => Some((own, v)),
-            None => get(&format!("OIDC_{base}")).map(|v| (format!("OIDC_{base}"), v)),
+    // This provider's variable `base` (named, then positional): (its name, its value).
+    let own = |base: &str| {
+        let named = var(base);
+        let positional = prefixes.map(|(_, position)| format!("{position}{base}"));
+        match get(&named) {
+            Some(v) => Some((named, v)),
+            None => positional.and_then(|p| get(&p).map(|v| (p, v))),
         }
     };
-    let required = |base: &str| {
-        let name = var(base);
-        get(&name).ok_or_else(|| err(name, "is required"))
+    // A provider's own variable, else the shared one.
+    let optional = |base: &str| {
+        own(base).or_else(|| get(&format!("OIDC_{base}")).map(|v| (format!("OIDC_{base}"), v)))
     };
+    let required =
+        |base: &str| own(base).map(|(_, v)| v).ok_or_else(|| err(var(base), "is required"));
 
     let issuer_str = required("ISSUER")?;
-    let issuer = parse_url(var("ISSUER"), &issuer_str)?;
+    let issuer = parse_url(own("ISSUER").map_or_else(|| var("ISSUER"), |(n, _)| n), &issuer_str)?;
     if issuer.query().is_some() || issuer.fragment().is_some() {
         return Err(err(var("ISSUER"), "must not have a query or fragment"));
     }

@@ -260,3 +260,31 @@ fn several_providers_each_from_their_own_variables_the_first_is_the_default() {
     assert_eq!(single.providers.len(), 1);
     assert_eq!(single.default_provider().name, DEFAULT_PROVIDER);
 }
+
+#[test]
+fn a_provider_may_be_read_from_its_position_as_the_sam_template_sets_it() {
+    let mut vars = base();
+    vars.remove("OIDC_ISSUER");
+    vars.remove("OIDC_CLIENT_ID");
+    vars.insert("OIDC_PROVIDERS", "okta,google".into());
+    vars.insert("OIDC_1_ISSUER", "https://example.okta.com".into());
+    vars.insert("OIDC_1_CLIENT_ID", "okta-client".into());
+    vars.insert("OIDC_2_ISSUER", "https://accounts.google.com".into());
+    vars.insert("OIDC_2_CLIENT_ID", "google-client".into());
+    vars.insert("OIDC_2_SCOPES", "openid email".into());
+    let c = parse(&vars).unwrap();
+    assert_eq!(c.providers[0].name, "okta");
+    assert_eq!(c.providers[0].client_id, "okta-client");
+    assert_eq!(c.providers[1].issuer_str, "https://accounts.google.com");
+    assert_eq!(c.providers[1].scopes, ["openid", "email"]);
+    // The named variable wins over the positional one.
+    vars.insert("OIDC_GOOGLE_CLIENT_ID", "named".into());
+    assert_eq!(parse(&vars).unwrap().providers[1].client_id, "named");
+    // A missing one is named by its named variable.
+    vars.remove("OIDC_GOOGLE_CLIENT_ID");
+    vars.remove("OIDC_2_CLIENT_ID");
+    assert_eq!(failing_variable(parse(&vars)), "OIDC_GOOGLE_CLIENT_ID");
+    // An empty value (what the template sets for an unused provider) counts as unset.
+    vars.insert("OIDC_2_CLIENT_ID", "".into());
+    assert_eq!(failing_variable(parse(&vars)), "OIDC_GOOGLE_CLIENT_ID");
+}
