@@ -189,6 +189,14 @@ impl ProviderKind {
             Self::LemonLdap => "lemon",
         }
     }
+
+    /// Its label on the demo page of a two-provider stack ("Sign in with <label>").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::OidcProvider => "the local provider",
+            Self::LemonLdap => "LemonLDAP::NG",
+        }
+    }
 }
 
 /// The client id our client has at the second provider of a two-provider stack (each provider
@@ -206,7 +214,8 @@ pub struct Options {
     /// client id ([`CLIENT_ID`], [`SECOND_CLIENT_ID`]) and client secret (the secret's
     /// `client_secret` for the first, `client_secrets.<second>` for the second).
     pub second_provider: Option<ProviderKind>,
-    /// Start the demo SPA too (browser tests).
+    /// Start the demo SPA too (browser tests); with [`Options::second_provider`], it offers
+    /// both (`DEMO_PROVIDERS`).
     pub demo: bool,
     /// Extra environment for the functions.
     pub function_env: Vec<(String, String)>,
@@ -386,6 +395,14 @@ impl Stack {
                 .current_dir(root.join("demo"))
                 .env("DEMO_PORT", stack.demo_port.to_string())
                 .env("DEMO_API_ORIGIN", format!("http://127.0.0.1:{}", stack.api_port));
+            // Two providers: the page offers a button for each (`#login-<name>`).
+            if let Some(second) = options.second_provider {
+                let entry = |kind: ProviderKind| format!("{}={}", kind.name(), kind.label());
+                demo.env(
+                    "DEMO_PROVIDERS",
+                    format!("{},{}", entry(options.provider), entry(second)),
+                );
+            }
             stack.spawn("demo", &mut demo);
             stack.wait_for("demo", &format!("{}/", stack.app()), Duration::from_secs(180)).await;
         }

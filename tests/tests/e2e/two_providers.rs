@@ -137,6 +137,8 @@ async fn two_providers_spa_and_server_flows_each_at_its_own_provider() {
     let authorize = resp.headers()[LOCATION].to_str().unwrap().to_owned();
     let lemon = stack.issuer_of(LEMON);
     assert!(authorize.starts_with(&format!("{lemon}/oauth2/authorize?")), "{authorize}");
+    let client_id = param(&url::Url::parse(&authorize).unwrap(), "client_id");
+    assert_eq!(client_id.as_deref(), Some(SECOND_CLIENT_ID), "{authorize}");
     let redirect =
         sign_in_at_provider(&http, &mut Jar::default(), &authorize, "dwho", "dwho").await;
     assert!(redirect.as_str().starts_with(&stack.server_redirect()), "{redirect}");
