@@ -10,6 +10,30 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   throw new Error(`DEMO_PORT must be a TCP port number, got ${JSON.stringify(process.env.DEMO_PORT)}`);
 }
 
+// The providers the page offers, from DEMO_PROVIDERS: comma-separated `name=Label` (the
+// backend's OIDC_PROVIDERS names), e.g. `local=Local provider,lemon=LemonLDAP::NG`. Each gets a
+// "Sign in with <Label>" button (#login-<name>) that calls /api/login?provider=<name>. Unset:
+// the one "Log in" button (#login), for the default provider.
+export interface DemoProvider {
+  name: string;
+  label: string;
+}
+
+export function parseProviders(raw: string | undefined): DemoProvider[] {
+  if (!raw || !raw.trim()) return [];
+  return raw.split(',').map((entry) => {
+    const at = entry.indexOf('=');
+    const name = (at < 0 ? entry : entry.slice(0, at)).trim();
+    const label = at < 0 ? name : entry.slice(at + 1).trim();
+    if (!/^[a-z0-9]{1,16}$/.test(name) || !label) {
+      throw new Error(`DEMO_PROVIDERS must be comma-separated name=Label (name: 1 to 16 lowercase letters and digits), got ${JSON.stringify(raw)}`);
+    }
+    return { name, label };
+  });
+}
+
+const providers = parseProviders(process.env.DEMO_PROVIDERS);
+
 // The one table: path prefix seen by the browser -> Lambda function that answers it.
 export const routes: ReadonlyArray<readonly [prefix: string, fn: string]> = [
   ['/api/login', 'login'],
@@ -61,6 +85,8 @@ const proxy = Object.fromEntries(routes.map(([prefix, fn]) => proxyEntry(prefix,
 export default defineConfig({
   // 'spa' (the default) serves index.html for unknown paths such as /callback.
   appType: 'spa',
+  // The page reads them as __DEMO_PROVIDERS__ (a JSON literal, put in at build time).
+  define: { __DEMO_PROVIDERS__: JSON.stringify(providers) },
   server: {
     host,
     port,

@@ -8,19 +8,26 @@
 #   cargo lambda watch          http://127.0.0.1:$API_PORT       the login and callback functions
 #   demo SPA (Vite)             http://localhost:$DEMO_PORT      proxies the API paths
 #
-# Ports: MOTO_PORT (5001), PROVIDER_PORT (3000), API_PORT (9000), DEMO_PORT (5173). Table:
-# SESSION_TABLE (spa-login-local-sessions), passed to the functions.
+# With DEV_LEMONLDAP=1, also LemonLDAP::NG (dev/lemonldap, Debian's lemonldap-ng) on
+# http://localhost:$LLNG_PORT (users dwho/dwho, rtyler/rtyler), as a second provider of the same
+# deployment: OIDC_PROVIDERS=local,lemon, and the demo offers a button for each.
+#
+# Ports: MOTO_PORT (5001), PROVIDER_PORT (3000), LLNG_PORT (3001), API_PORT (9000), DEMO_PORT
+# (5173). Table: SESSION_TABLE (spa-login-local-sessions), passed to the functions.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_PORT=${MOTO_PORT:-5001}
 PROVIDER_PORT=${PROVIDER_PORT:-3000}
+LLNG_PORT=${LLNG_PORT:-3001}
+DEV_LEMONLDAP=${DEV_LEMONLDAP:-0}
 API_PORT=${API_PORT:-9000}
 DEMO_PORT=${DEMO_PORT:-5173}
 SECRET_ID=${SECRET_ID:-spa-login/local}
 SESSION_TABLE=${SESSION_TABLE:-spa-login-local-sessions}
 CLIENT_ID=local-spa
+LEMON_CLIENT_ID=local-spa-lemon
 LOGS=.local/logs
 
 port_free() {
@@ -34,7 +41,9 @@ except OSError:
 PY
 }
 
-for pair in "MOTO_PORT:$MOTO_PORT" "PROVIDER_PORT:$PROVIDER_PORT" "API_PORT:$API_PORT" "DEMO_PORT:$DEMO_PORT"; do
+ports=("MOTO_PORT:$MOTO_PORT" "PROVIDER_PORT:$PROVIDER_PORT" "API_PORT:$API_PORT" "DEMO_PORT:$DEMO_PORT")
+[ "$DEV_LEMONLDAP" = 1 ] && ports+=("LLNG_PORT:$LLNG_PORT")
+for pair in "${ports[@]}"; do
   name=${pair%%:*} port=${pair#*:}
   if ! port_free "$port"; then
     echo "dev: port $port ($name) is taken; free it or run e.g. '$name=$((port + 10)) make dev'" >&2
@@ -56,6 +65,21 @@ if [ ! -s .local/secret.json ]; then
   chmod 600 .local/secret.json
 fi
 CLIENT_SECRET=$(python3 -c 'import json; print(json.load(open(".local/secret.json"))["client_secret"])')
+if [ "$DEV_LEMONLDAP" = 1 ]; then
+  # LemonLDAP::NG's own client secret, under its name (client_secrets.lemon), added once.
+  LEMON_CLIENT_SECRET=$(python3 - <<'PY'
+import json, os, secrets
+path = ".local/secret.json"
+secret = json.load(open(path))
+lemon = secret.setdefault("client_secrets", {}).setdefault("lemon", secrets.token_urlsafe(32))
+with open(path + ".tmp", "w") as f:
+    json.dump(secret, f, indent=2)
+os.chmod(path + ".tmp", 0o600)
+os.replace(path + ".tmp", path)
+print(lemon)
+PY
+)
+fi
 
 pids=()
 cleanup() {
@@ -107,9 +131,28 @@ start provider env -C dev/provider \
   node provider.mjs
 wait_for provider "http://localhost:$PROVIDER_PORT/.well-known/openid-configuration" 30
 
+if [ "$DEV_LEMONLDAP" = 1 ]; then
+  echo "dev: starting LemonLDAP::NG on :$LLNG_PORT"
+  start lemonldap env LLNG_PORT="$LLNG_PORT" LLNG_STATE_DIR=.local/lemonldap \
+    OIDC_CLIENT_ID="$LEMON_CLIENT_ID" OIDC_CLIENT_SECRET="$LEMON_CLIENT_SECRET" \
+    LLNG_REDIRECT_URIS="http://localhost:$DEMO_PORT/callback,http://localhost:$DEMO_PORT/authorization-code/callback" \
+    LLNG_POST_LOGOUT_REDIRECT_URIS="http://localhost:$DEMO_PORT/" \
+    python3 dev/lemonldap/lemonldap.py
+  wait_for lemonldap "http://localhost:$LLNG_PORT/.well-known/openid-configuration" 60
+  providers="OIDC_PROVIDERS=local,lemon
+OIDC_LOCAL_ISSUER=http://localhost:$PROVIDER_PORT
+OIDC_LOCAL_CLIENT_ID=$CLIENT_ID
+OIDC_LEMON_ISSUER=http://localhost:$LLNG_PORT
+OIDC_LEMON_CLIENT_ID=$LEMON_CLIENT_ID"
+  demo_providers="local=the local provider,lemon=LemonLDAP::NG"
+else
+  providers="OIDC_ISSUER=http://localhost:$PROVIDER_PORT
+OIDC_CLIENT_ID=$CLIENT_ID"
+  demo_providers=
+fi
+
 cat >.local/functions.env <<EOF
-OIDC_ISSUER=http://localhost:$PROVIDER_PORT
-OIDC_CLIENT_ID=$CLIENT_ID
+$providers
 OIDC_REDIRECT_URI=http://localhost:$DEMO_PORT/callback
 OIDC_SERVER_REDIRECT_URI=http://localhost:$DEMO_PORT/authorization-code/callback
 SECRET_ID=$SECRET_ID
@@ -130,12 +173,18 @@ start functions .venv/bin/cargo-lambda lambda watch --invoke-address 127.0.0.1 -
 wait_for functions "http://127.0.0.1:$API_PORT/lambda-url/login/api/login" 900
 
 echo "dev: starting the demo on :$DEMO_PORT"
-start demo env -C demo DEMO_PORT="$DEMO_PORT" DEMO_API_ORIGIN="http://127.0.0.1:$API_PORT" npm run dev
+start demo env -C demo DEMO_PORT="$DEMO_PORT" DEMO_API_ORIGIN="http://127.0.0.1:$API_PORT" \
+  DEMO_PROVIDERS="$demo_providers" npm run dev
 wait_for demo "http://localhost:$DEMO_PORT/" 60
 
+lemon_hint=
+if [ "$DEV_LEMONLDAP" = 1 ]; then
+  lemon_hint=",
+  or pick LemonLDAP::NG (http://localhost:$LLNG_PORT) and log in as dwho (password dwho)"
+fi
 cat <<EOF
 
-  Ready. Open http://localhost:$DEMO_PORT/ and log in as alice (password alice) or bob (password bob).
+  Ready. Open http://localhost:$DEMO_PORT/ and log in as alice (password alice) or bob (password bob)$lemon_hint.
 
   API (cargo lambda watch)   http://127.0.0.1:$API_PORT/lambda-url/<function>/...
                              functions: login callback me logout refresh issuer authorizer

@@ -37,6 +37,40 @@ if (location.pathname === '/callback') {
 
 const STORAGE_KEY = 'oidc-demo.session';
 
+// ---------------------------------------------------------------------------
+// 2b. The providers to pick from (DEMO_PROVIDERS, see vite.config.ts): none means one
+//     "Log in" button for the backend's default provider. The name of the provider a login
+//     started at is kept for this tab (sessionStorage), so logout can name it to the API.
+// ---------------------------------------------------------------------------
+
+declare const __DEMO_PROVIDERS__: ReadonlyArray<{ name: string; label: string }>;
+const PROVIDERS = __DEMO_PROVIDERS__;
+/** The provider of the login in flight in this tab (set when it starts). */
+const PENDING_PROVIDER_KEY = 'oidc-demo.login-provider';
+/** The provider of this tab's token (set when the login completes). */
+const PROVIDER_KEY = 'oidc-demo.provider';
+
+function storedItem(key: string): string | null {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function storeItem(key: string, value: string | null): void {
+  try {
+    if (value === null) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
+  } catch {
+    // storage disabled: logout then names no provider (the backend's default)
+  }
+}
+
+function providerLabel(name: string | null): string | undefined {
+  return PROVIDERS.find((p) => p.name === name)?.label;
+}
+
 interface User {
   sub: string;
   email?: string;
@@ -477,8 +511,14 @@ function renderHome(): void {
 }
 
 function renderSignedOutCard(serverFlow: boolean): HTMLElement {
-  const loginButton = el('button', { id: 'login', type: 'button' }, 'Log in');
-  loginButton.addEventListener('click', () => void startLogin(loginButton));
+  const loginButton = (id: string, text: string, provider?: string) => {
+    const button = el('button', { id, type: 'button' }, text);
+    button.addEventListener('click', () => void startLogin(button, provider));
+    return button;
+  };
+  const loginButtons = PROVIDERS.length
+    ? PROVIDERS.map((p) => loginButton(`login-${p.name}`, `Sign in with ${p.label}`, p.name))
+    : [loginButton('login', 'Log in')];
   return el(
     'section',
     { class: 'card', id: 'signed-out' },
@@ -493,13 +533,14 @@ function renderSignedOutCard(serverFlow: boolean): HTMLElement {
     el(
       'p',
       {},
-      '“Log in” uses the single-page-app flow: the API returns a token to this page. ',
+      PROVIDERS.length ? 'Each “Sign in with …” button' : '“Log in”',
+      ' uses the single-page-app flow: the API returns a token to this page. ',
       'The server flow leaves the token with the backend, which sets an HttpOnly session cookie instead.',
     ),
     el(
       'div',
       { class: 'actions' },
-      loginButton,
+      ...loginButtons,
       el('a', { id: 'server-login', class: 'button secondary', href: SERVER_LOGIN_HREF }, 'Log in with the server flow'),
     ),
   );
@@ -528,6 +569,7 @@ function renderSignedInCard(s: Session): HTMLElement {
       ...field('Name', 'name', s.user.name),
       ...field('Email', 'email', s.user.email),
       ...field('Subject', 'sub', s.user.sub),
+      ...(PROVIDERS.length ? field('Provider', 'provider', providerLabel(storedItem(PROVIDER_KEY))) : []),
     ),
     el(
       'p',
@@ -591,16 +633,19 @@ async function loadMe(target: HTMLElement): Promise<void> {
 // 7. Actions.
 // ---------------------------------------------------------------------------
 
-async function startLogin(button: HTMLButtonElement): Promise<void> {
+async function startLogin(button: HTMLButtonElement, provider?: string): Promise<void> {
   clearError();
   button.disabled = true;
   setState('working');
   setStatus('Asking the API for a login URL…');
   try {
-    const data = await callApi('GET', `/api/login?${new URLSearchParams({ return_to: '/' })}`);
+    const query = new URLSearchParams({ return_to: '/' });
+    if (provider) query.set('provider', provider);
+    const data = await callApi('GET', `/api/login?${query}`);
     if (!isHttpUrl(data.login_url)) {
       throw new ApiError('The API answer has no usable login_url.', 'bad_response', 200);
     }
+    storeItem(PENDING_PROVIDER_KEY, provider ?? null);
     setState('redirecting');
     setStatus('Redirecting to the provider…');
     location.assign(data.login_url);
@@ -615,6 +660,10 @@ async function startLogin(button: HTMLButtonElement): Promise<void> {
 async function logout(button: HTMLButtonElement): Promise<void> {
   button.disabled = true;
   const token = session?.token;
+  // The provider of this tab's login: without a server-side session, the API logs out of the
+  // one named (else its default); with one, it uses the session's own.
+  const provider = storedItem(PROVIDER_KEY);
+  storeItem(PROVIDER_KEY, null);
   stopRefreshing();
   forgetSession();
   renderHome();
@@ -624,7 +673,7 @@ async function logout(button: HTMLButtonElement): Promise<void> {
     // cannot send it); the server flow's session cookie rides along with credentials: 'include'.
     const headers: Record<string, string> = { 'X-CSRF': '1' };
     if (token) headers.Authorization = `Bearer ${token}`;
-    const data = await callApi('POST', '/api/logout', {}, headers);
+    const data = await callApi('POST', '/api/logout', provider ? { provider } : {}, headers);
     if (isHttpUrl(data.logout_url)) {
       setState('redirecting');
       setStatus('Signed out. Redirecting to the provider to end its session…');
@@ -679,6 +728,8 @@ async function completeCallback(p: CallbackParams | null): Promise<void> {
     fail({ title: 'The login could not be completed.', detail: 'The API answer has no token or no user.', code: 'bad_response' });
     return;
   }
+  storeItem(PROVIDER_KEY, storedItem(PENDING_PROVIDER_KEY));
+  storeItem(PENDING_PROVIDER_KEY, null);
   acceptToken(fresh);
 
   const returnTo = isLocalPath(data.return_to) && new URL(data.return_to, location.origin).pathname !== '/callback' ? data.return_to : '/';

@@ -11,6 +11,9 @@
 // - `lemonldap`: against LemonLDAP::NG (USER_LOGIN/USER_PASSWORD dwho): the SPA flow through
 //   its login form, then log out through its confirmation page, then Log in again, which
 //   shows its login form again (the provider's session ended).
+// - `two-providers`: the demo offers both providers (DEMO_PROVIDERS local, lemon): Sign in with
+//   LemonLDAP::NG as dwho, log out (through its confirmation page), then Sign in with the local
+//   provider as alice.
 //
 // Environment: APP (the demo's origin), USER_LOGIN/USER_PASSWORD, SHOTS (screenshot folder),
 // CHROMIUM (default /usr/bin/chromium).
@@ -20,8 +23,8 @@ import { chromium } from 'playwright-core';
 
 const app = process.env.APP;
 const appOrigin = new URL(app).origin;
-const login = process.env.USER_LOGIN || 'alice';
-const password = process.env.USER_PASSWORD || 'alice';
+let login = process.env.USER_LOGIN || 'alice';
+let password = process.env.USER_PASSWORD || 'alice';
 const shots = process.env.SHOTS || '.';
 mkdirSync(shots, { recursive: true });
 
@@ -312,7 +315,34 @@ async function lemonldap() {
   step('login-again', { askedPassword: (await page.locator('#userfield').count()) > 0 });
 }
 
-const flows = { logins, session, lemonldap };
+async function twoProviders() {
+  const context = await browser.newContext();
+  page = await newTab(context);
+  await page.goto(app + '/');
+  await page.waitForSelector('body[data-state="signed-out"]');
+  const buttons = await page.locator('#signed-out button').allTextContents();
+  step('choice', { buttons, plainLogin: await page.locator('#login').count() });
+  const signIn = async (name, user, shot) => {
+    [login, password] = [user, user];
+    await page.click(`#login-${name}`);
+    await throughProvider('body[data-state="signed-in"]');
+    await page.screenshot({ path: `${shots}/${shot}`, fullPage: true });
+    return { user: await page.textContent('#user'), claims: JSON.parse(await page.textContent('#claims')),
+      askedPassword: sawLoginForm };
+  };
+  step('lemon', await signIn('lemon', 'dwho', 'two-providers-lemon.png'));
+  // The origins the tab goes through on logout: the logout URL's provider.
+  const origins = new Set();
+  const seen = (frame) => { if (frame === page.mainFrame()) origins.add(new URL(frame.url()).origin); };
+  page.on('framenavigated', seen);
+  const stored = await logOut();
+  page.off('framenavigated', seen);
+  const sso = (await context.cookies()).some((c) => c.name === 'lemonldap');
+  step('logout', { stored, url: page.url(), origins: [...origins], ssoCookie: sso });
+  step('local', await signIn('local', 'alice', 'two-providers-local.png'));
+}
+
+const flows = { logins, session, lemonldap, 'two-providers': twoProviders };
 try {
   const flow = flows[process.env.FLOW || 'logins'];
   if (!flow) throw new Error(`unknown FLOW ${process.env.FLOW}`);

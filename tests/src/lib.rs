@@ -5,7 +5,8 @@
 //!   [`Options::sessions`], also the session table, made by `dev/session_table.py` from
 //!   `template.yaml`'s declaration;
 //! - the local OpenID provider: the npm `oidc-provider` (`dev/provider`) by default, or
-//!   LemonLDAP::NG (`dev/lemonldap/lemonldap.py`) with [`Options::provider`];
+//!   LemonLDAP::NG (`dev/lemonldap/lemonldap.py`) with [`Options::provider`]; with
+//!   [`Options::second_provider`], the other one too, in one deployment (`OIDC_PROVIDERS`);
 //! - `cargo lambda watch` serving the `login` and `callback` functions;
 //! - optionally the demo SPA (Vite), for browser tests.
 //!
@@ -179,12 +180,42 @@ pub enum ProviderKind {
     LemonLdap,
 }
 
+impl ProviderKind {
+    /// Its name in `OIDC_PROVIDERS` when a stack runs two providers: `local` for
+    /// oidc-provider, `lemon` for LemonLDAP::NG.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OidcProvider => "local",
+            Self::LemonLdap => "lemon",
+        }
+    }
+
+    /// Its label on the demo page of a two-provider stack ("Sign in with <label>").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::OidcProvider => "the local provider",
+            Self::LemonLdap => "LemonLDAP::NG",
+        }
+    }
+}
+
+/// The client id our client has at the second provider of a two-provider stack (each provider
+/// its own client id, client secret and issuer).
+pub const SECOND_CLIENT_ID: &str = "e2e-spa-second";
+
 /// What to start.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// The OpenID provider.
+    /// The OpenID provider (with [`Options::second_provider`], the default one).
     pub provider: ProviderKind,
-    /// Start the demo SPA too (browser tests).
+    /// A second OpenID provider in the same deployment (it must be the other kind): the
+    /// functions then get `OIDC_PROVIDERS=<first>,<second>` with the names of
+    /// [`ProviderKind::name`] (`local`, `lemon`), each provider its issuer (its own port),
+    /// client id ([`CLIENT_ID`], [`SECOND_CLIENT_ID`]) and client secret (the secret's
+    /// `client_secret` for the first, `client_secrets.<second>` for the second).
+    pub second_provider: Option<ProviderKind>,
+    /// Start the demo SPA too (browser tests); with [`Options::second_provider`], it offers
+    /// both (`DEMO_PROVIDERS`).
     pub demo: bool,
     /// Extra environment for the functions.
     pub function_env: Vec<(String, String)>,
@@ -206,9 +237,13 @@ pub struct Stack {
     pub logs: PathBuf,
     pub moto: Moto,
     pub provider_port: u16,
+    /// The second provider's port, with [`Options::second_provider`].
+    pub second_port: u16,
     pub api_port: u16,
     pub demo_port: u16,
     pub client_secret: String,
+    /// Our client secret at the second provider, with [`Options::second_provider`].
+    pub second_client_secret: String,
     /// The session table's name, with [`Options::sessions`].
     pub session_table: Option<String>,
     services: Vec<Service>,
@@ -216,9 +251,34 @@ pub struct Stack {
 
 impl Stack {
     /// The provider's issuer (both providers serve it at the root of their port on
-    /// `localhost`).
+    /// `localhost`); with two providers, the first's.
     pub fn issuer(&self) -> String {
         format!("http://localhost:{}", self.provider_port)
+    }
+
+    /// The issuer of provider `kind`: the first or, with [`Options::second_provider`], the
+    /// second (panics when the stack does not run it).
+    pub fn issuer_of(&self, kind: ProviderKind) -> String {
+        if kind == self.options.provider {
+            self.issuer()
+        } else {
+            assert_eq!(
+                self.options.second_provider,
+                Some(kind),
+                "this stack does not run {kind:?}"
+            );
+            format!("http://localhost:{}", self.second_port)
+        }
+    }
+
+    /// The log of provider `kind`'s service (`provider.log` for the first, `second-provider.log`
+    /// for the second).
+    pub fn provider_log(&self, kind: ProviderKind) -> String {
+        if kind == self.options.provider {
+            self.log("provider")
+        } else {
+            self.log("second-provider")
+        }
     }
 
     /// The demo's origin (the app).
@@ -249,7 +309,8 @@ impl Stack {
             log.contains("log levels ours=trace"),
             "the functions did not run at TRACE:\n{log}"
         );
-        for (i, value) in values.iter().copied().chain([self.client_secret.as_str()]).enumerate() {
+        let secrets = [self.client_secret.as_str(), self.second_client_secret.as_str()];
+        for (i, value) in values.iter().copied().chain(secrets).enumerate() {
             assert!(value.len() >= 8, "value {i} is too short to look for");
             if let Some(n) = log.lines().position(|l| l.contains(value)) {
                 panic!("line {} of functions.log holds value {i}", n + 1);
@@ -269,6 +330,14 @@ impl Stack {
         let logs = logs_dir(name);
         let client_secret = shared::keygen::random_token(32).unwrap();
         let client_secret = secrecy::ExposeSecret::expose_secret(&client_secret).to_owned();
+        let second_client_secret = shared::keygen::random_token(32).unwrap();
+        let second_client_secret =
+            secrecy::ExposeSecret::expose_secret(&second_client_secret).to_owned();
+        assert_ne!(
+            Some(options.provider),
+            options.second_provider,
+            "the second provider must be the other kind"
+        );
         // Secrets Manager, and DynamoDB for sessions.
         let moto = Moto::start(&logs).await;
         let mut stack = Self {
@@ -277,29 +346,45 @@ impl Stack {
             logs,
             moto,
             provider_port: free_port(),
+            second_port: free_port(),
             api_port: free_port(),
             demo_port: free_port(),
             client_secret,
+            second_client_secret,
             session_table: options.sessions.then(|| format!("sessions-{name}")),
             services: Vec::new(),
         };
-        stack
-            .seed_secret(&shared::testing::secret_json_with(
-                shared::keygen::KeyAlg::Es256,
-                &stack.client_secret,
-                COOKIE_KEY_BYTE,
-            ))
-            .await;
+        let secret = shared::testing::secret_json_with(
+            shared::keygen::KeyAlg::Es256,
+            &stack.client_secret,
+            COOKIE_KEY_BYTE,
+        );
+        let mut secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
+        if let Some(second) = options.second_provider {
+            // `client_secret` serves the default provider only; the second one's by its name.
+            secret["client_secrets"] =
+                serde_json::json!({ second.name(): stack.second_client_secret });
+        }
+        stack.seed_secret(&secret.to_string()).await;
         if let Some(table) = &stack.session_table {
             stack.moto.create_session_table(table);
         }
 
-        // The OpenID provider.
-        let mut provider = stack.provider_command();
+        // The OpenID provider(s), started together.
+        let mut provider = stack.provider_command(options.provider);
         provider.envs(options.provider_env.iter().map(|(k, v)| (k, v)));
         stack.spawn("provider", &mut provider);
+        if let Some(second) = options.second_provider {
+            let mut command = stack.provider_command(second);
+            command.envs(options.provider_env.iter().map(|(k, v)| (k, v)));
+            stack.spawn("second-provider", &mut command);
+        }
         let discovery = format!("{}/.well-known/openid-configuration", stack.issuer());
         stack.wait_for("provider", &discovery, Duration::from_secs(180)).await;
+        if let Some(second) = options.second_provider {
+            let discovery = format!("{}/.well-known/openid-configuration", stack.issuer_of(second));
+            stack.wait_for("second-provider", &discovery, Duration::from_secs(180)).await;
+        }
 
         // The functions.
         stack.start_functions().await;
@@ -310,26 +395,40 @@ impl Stack {
                 .current_dir(root.join("demo"))
                 .env("DEMO_PORT", stack.demo_port.to_string())
                 .env("DEMO_API_ORIGIN", format!("http://127.0.0.1:{}", stack.api_port));
+            // Two providers: the page offers a button for each (`#login-<name>`).
+            if let Some(second) = options.second_provider {
+                let entry = |kind: ProviderKind| format!("{}={}", kind.name(), kind.label());
+                demo.env(
+                    "DEMO_PROVIDERS",
+                    format!("{},{}", entry(options.provider), entry(second)),
+                );
+            }
             stack.spawn("demo", &mut demo);
             stack.wait_for("demo", &format!("{}/", stack.app()), Duration::from_secs(180)).await;
         }
         stack
     }
 
-    /// The command that starts [`Options::provider`] on this stack's provider port, with our
-    /// client registered: its secret, both redirect URIs, the app's `/` after logout.
-    fn provider_command(&self) -> Command {
+    /// The command that starts provider `kind` (the first or the second) on its port, with our
+    /// client registered: its client id and secret, both redirect URIs, the app's `/` after
+    /// logout.
+    fn provider_command(&self, kind: ProviderKind) -> Command {
         let redirects = format!("{},{}", self.spa_redirect(), self.server_redirect());
         let post_logout = format!("{}/", self.app());
-        match self.options.provider {
+        let (port, client_id, secret) = if kind == self.options.provider {
+            (self.provider_port, CLIENT_ID, &self.client_secret)
+        } else {
+            (self.second_port, SECOND_CLIENT_ID, &self.second_client_secret)
+        };
+        match kind {
             ProviderKind::OidcProvider => {
                 let mut command = Command::new("node");
                 command
                     .arg("provider.mjs")
                     .current_dir(root().join("dev/provider"))
-                    .env("PROVIDER_PORT", self.provider_port.to_string())
-                    .env("OIDC_CLIENT_ID", CLIENT_ID)
-                    .env("OIDC_CLIENT_SECRET", &self.client_secret)
+                    .env("PROVIDER_PORT", port.to_string())
+                    .env("OIDC_CLIENT_ID", client_id)
+                    .env("OIDC_CLIENT_SECRET", secret)
                     .env("PROVIDER_REDIRECT_URIS", redirects)
                     .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", post_logout)
                     // With sessions, a logout at the provider calls our back-channel logout.
@@ -346,11 +445,11 @@ impl Stack {
                 command
                     .arg(root().join("dev/lemonldap/lemonldap.py"))
                     .current_dir(root())
-                    .env("LLNG_PORT", self.provider_port.to_string())
-                    .env("LLNG_ISSUER", self.issuer())
+                    .env("LLNG_PORT", port.to_string())
+                    .env("LLNG_ISSUER", self.issuer_of(kind))
                     .env("LLNG_STATE_DIR", self.logs.join("lemonldap"))
-                    .env("OIDC_CLIENT_ID", CLIENT_ID)
-                    .env("OIDC_CLIENT_SECRET", &self.client_secret)
+                    .env("OIDC_CLIENT_ID", client_id)
+                    .env("OIDC_CLIENT_SECRET", secret)
                     .env("LLNG_REDIRECT_URIS", redirects)
                     .env("LLNG_POST_LOGOUT_REDIRECT_URIS", post_logout);
                 command
@@ -424,6 +523,22 @@ impl Stack {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if let Some(second) = self.options.second_provider {
+            // Several providers: each one's issuer and client id under its name; the unprefixed
+            // ones are then refused as ambiguous. The redirect URIs are shared.
+            let first = self.options.provider;
+            env.retain(|(k, _)| k != "OIDC_ISSUER" && k != "OIDC_CLIENT_ID");
+            let var = |kind: ProviderKind, what: &str| {
+                format!("OIDC_{}_{what}", kind.name().to_ascii_uppercase())
+            };
+            env.extend([
+                ("OIDC_PROVIDERS".to_owned(), format!("{},{}", first.name(), second.name())),
+                (var(first, "ISSUER"), self.issuer()),
+                (var(first, "CLIENT_ID"), CLIENT_ID.to_owned()),
+                (var(second, "ISSUER"), self.issuer_of(second)),
+                (var(second, "CLIENT_ID"), SECOND_CLIENT_ID.to_owned()),
+            ]);
+        }
         if let Some(table) = &self.session_table {
             // The SDK reaches moto's DynamoDB through AWS_ENDPOINT_URL, like Secrets Manager.
             env.push(("SESSION_TABLE".to_owned(), table.clone()));
@@ -850,9 +965,20 @@ pub async fn confirm_logout_at_provider(
 /// with the provider's session cookies in `jar`: what a user does at the provider's own page,
 /// without our logout.
 pub async fn log_out_at_provider(http: &reqwest::Client, jar: &mut Jar, issuer: &str) {
+    log_out_at_provider_as(http, jar, issuer, CLIENT_ID).await;
+}
+
+/// [`log_out_at_provider`] for our client `client_id` there ([`SECOND_CLIENT_ID`] at a
+/// two-provider stack's second provider).
+pub async fn log_out_at_provider_as(
+    http: &reqwest::Client,
+    jar: &mut Jar,
+    issuer: &str,
+    client_id: &str,
+) {
     let discovery = get_json(http, &format!("{issuer}/.well-known/openid-configuration")).await;
     let endpoint = discovery["end_session_endpoint"].as_str().expect("an end_session_endpoint");
-    let url = format!("{endpoint}?client_id={CLIENT_ID}");
+    let url = format!("{endpoint}?client_id={client_id}");
     confirm_logout_at_provider(http, jar, &url).await;
 }
 

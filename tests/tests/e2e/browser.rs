@@ -1,7 +1,7 @@
 //! Both flows in headless Chromium, clicking through the demo SPA (tests/browser/flows.mjs), and
 //! a session kept by the demo's refreshes across several JWT lifetimes and two tabs, ended by
 //! our logout in one tab and, after a new login, by a logout at the provider (back channel);
-//! and the SPA flow and logout against LemonLDAP::NG.
+//! the SPA flow and logout against LemonLDAP::NG; and a user picking either of two providers.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -279,4 +279,53 @@ async fn browser_spa_flow_and_logout_against_lemonldap() {
     assert_eq!(step("login-again")["askedPassword"], true);
     assert_only_our_jwts_reached_the_browser(&report);
     assert_screenshot(&stack, "lemonldap-signed-in.png");
+}
+
+#[tokio::test]
+async fn browser_user_picks_either_provider_on_the_demo_page() {
+    let options = Options {
+        demo: true,
+        second_provider: Some(ProviderKind::LemonLdap),
+        ..Options::default()
+    };
+    let stack = Stack::start("browser-two-providers", options).await;
+    let report = run_flows(&stack, "two-providers", &[]).await;
+    let step = |name: &str| step(&report, name);
+
+    // The page offers one button per provider, and no plain "Log in".
+    let choice = step("choice");
+    assert_eq!(choice["plainLogin"], 0, "{choice}");
+    let buttons = choice["buttons"].as_array().unwrap();
+    for label in ["Sign in with the local provider", "Sign in with LemonLDAP::NG"] {
+        assert!(buttons.iter().any(|b| b == label), "no {label:?}: {choice}");
+    }
+
+    // LemonLDAP::NG's form, as dwho: Doctor Who, a JWT naming LemonLDAP::NG.
+    let lemon = step("lemon");
+    assert_eq!(lemon["askedPassword"], true, "{lemon}");
+    assert!(lemon["user"].as_str().unwrap().contains("Doctor Who"), "{lemon}");
+    assert_eq!(lemon["claims"]["claims"]["sub"], "dwho");
+    assert_eq!(lemon["claims"]["claims"]["idp"], stack.issuer_of(ProviderKind::LemonLdap));
+
+    assert!(lemon["user"].as_str().unwrap().contains("LemonLDAP::NG"), "the provider shown");
+
+    // Log out went through LemonLDAP::NG's logout (the page named the provider), not the
+    // local provider's, ended its SSO session, and came back.
+    let logout = step("logout");
+    assert_eq!(logout["stored"], Value::Null, "{logout}");
+    assert_eq!(logout["url"], format!("{}/", stack.app()), "{logout}");
+    let origins = logout["origins"].as_array().unwrap();
+    assert!(origins.contains(&stack.issuer_of(ProviderKind::LemonLdap).into()), "{logout}");
+    assert!(!origins.contains(&stack.issuer().into()), "{logout}");
+    assert_eq!(logout["ssoCookie"], false, "{logout}");
+
+    // Then the local provider's form, as alice.
+    let local = step("local");
+    assert_eq!(local["askedPassword"], true, "{local}");
+    assert!(local["user"].as_str().unwrap().contains("Alice Example"), "{local}");
+    assert!(local["user"].as_str().unwrap().contains("the local provider"), "{local}");
+    assert_eq!(local["claims"]["claims"]["sub"], "alice");
+    assert_eq!(local["claims"]["claims"]["idp"], stack.issuer());
+    assert_only_our_jwts_reached_the_browser(&report);
+    assert_screenshot(&stack, "two-providers-lemon.png");
 }

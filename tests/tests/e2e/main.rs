@@ -1,5 +1,5 @@
 //! End-to-end tests against the real local stack: `cargo lambda watch`, moto, the npm
-//! `oidc-provider` (or LemonLDAP::NG, `lemonldap.rs`), and (browser tests) the demo SPA in
+//! `oidc-provider` (or LemonLDAP::NG, `lemonldap.rs`; both at once, `two_providers.rs`), and (browser tests) the demo SPA in
 //! headless Chromium. Each test starts its own stack on free ports, so tests run in parallel.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,3 +14,4 @@ mod lemonldap;
 mod login_options;
 mod refresh_grant;
 mod sessions;
+mod two_providers;
