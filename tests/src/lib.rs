@@ -250,6 +250,19 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// `POST /api/refresh` with the session handle cookie `handle` (`name=value`) and
+    /// `X-CSRF: 1`, as the app sends it: the status and the JSON body (`null` when none).
+    pub async fn refresh(&self, http: &reqwest::Client, handle: &str) -> (u16, serde_json::Value) {
+        let resp = http
+            .post(self.function("refresh", "/api/refresh"))
+            .header(COOKIE, handle)
+            .header("x-csrf", "1")
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// The provider's issuer (both providers serve it at the root of their port on
     /// `localhost`); with two providers, the first's.
     pub fn issuer(&self) -> String {

@@ -177,17 +177,6 @@ async fn lemonldap_server_flow_sets_the_session_cookie() {
 /// The provider's access token lifetime in the sessions test.
 const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(5);
 
-async fn refresh(stack: &Stack, http: &reqwest::Client, handle: &str) -> (u16, Value) {
-    let resp = http
-        .post(stack.function("refresh", "/api/refresh"))
-        .header(COOKIE, handle)
-        .header("x-csrf", "1")
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
-}
-
 /// A SPA login with sessions on, the provider's cookies kept in `jar`: our JWT and the session
 /// handle cookie (`name=value`).
 async fn spa_session(stack: &Stack, http: &reqwest::Client, jar: &mut Jar) -> (String, String) {
@@ -242,7 +231,7 @@ async fn lemonldap_sessions_refresh_without_rotation_and_end_at_either_logout() 
     for grant in 1..=2 {
         let before = version(&stack, &sid);
         tokio::time::sleep(ACCESS_TOKEN_TTL + Duration::from_secs(1)).await;
-        let (status, body) = refresh(&stack, &http, &handle).await;
+        let (status, body) = stack.refresh(&http, &handle).await;
         assert_eq!(status, 200, "grant {grant}: {body}\n{}", stack.log("functions"));
         let (_, claims) = jwt_parts(body["token"].as_str().unwrap());
         assert_eq!(
@@ -273,7 +262,7 @@ async fn lemonldap_sessions_refresh_without_rotation_and_end_at_either_logout() 
     let other_sid = jwt_parts(&other).1["sid"].as_str().unwrap().to_owned();
     log_out_at_provider(&http, &mut other_jar, &stack.issuer()).await;
     tokio::time::sleep(ACCESS_TOKEN_TTL + Duration::from_secs(1)).await;
-    let (status, body) = refresh(&stack, &http, &other_handle).await;
+    let (status, body) = stack.refresh(&http, &other_handle).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
     assert!(!stack.scan_sessions().contains(&other_sid), "the session item is deleted");
 
@@ -299,7 +288,7 @@ async fn lemonldap_sessions_refresh_without_rotation_and_end_at_either_logout() 
     );
     assert_eq!(param(&logout_url, "client_id").as_deref(), Some(e2e::CLIENT_ID));
     assert_eq!(param(&logout_url, "post_logout_redirect_uri"), Some(format!("{}/", stack.app())));
-    let (status, body) = refresh(&stack, &http, &handle).await;
+    let (status, body) = stack.refresh(&http, &handle).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
     assert!(!stack.scan_sessions().contains(&sid), "the session item is deleted");
     assert_eq!(

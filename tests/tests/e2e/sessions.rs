@@ -43,17 +43,6 @@ async fn spa_session_in(stack: &Stack, http: &reqwest::Client, jar: &mut Jar) ->
 /// of 20 requests on a loaded machine, short enough to wait for twice.
 const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15);
 
-async fn refresh(stack: &Stack, http: &reqwest::Client, handle: &str) -> (u16, Value) {
-    let resp = http
-        .post(stack.function("refresh", "/api/refresh"))
-        .header(COOKIE, handle)
-        .header("x-csrf", "1")
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     let options = Options {
@@ -84,7 +73,7 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     assert_eq!(resp.send().await.unwrap().status(), 403);
 
     // While the provider's access token lives: a fresh JWT of the same session.
-    let (status, body) = refresh(&stack, &http, &handle).await;
+    let (status, body) = stack.refresh(&http, &handle).await;
     assert_eq!(status, 200, "{body}\n{}", stack.log("functions"));
     let (_, claims) = jwt_parts(body["token"].as_str().unwrap());
     assert_eq!(
@@ -170,7 +159,7 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     let hint = logout_url.query_pairs().find(|(k, _)| k == "id_token_hint").map(|(_, v)| v);
     let last_id_token = held.id_token.as_ref().map(secrecy::ExposeSecret::expose_secret);
     assert_eq!(hint.as_deref(), last_id_token, "the hint is the session's last ID token");
-    let (status, body) = refresh(&stack, &http, &handle).await;
+    let (status, body) = stack.refresh(&http, &handle).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
     assert!(!stack.scan_sessions().contains(&sid), "the session item is deleted");
 
@@ -218,7 +207,7 @@ async fn a_logout_at_the_provider_ends_the_session_through_the_back_channel() {
         stack.log("provider")
     );
     assert!(!stack.scan_sessions().contains(&sid), "the session item is deleted");
-    let (status, body) = refresh(&stack, &http, &handle).await;
+    let (status, body) = stack.refresh(&http, &handle).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
     // SESSION_CHECK=strict: the JWT issued before, still within its exp, is refused.
     assert_eq!(me(token.clone()).await, 401);

@@ -174,17 +174,6 @@ async fn two_providers_spa_and_server_flows_each_at_its_own_provider() {
 /// The provider's access token lifetime in the sessions test (both providers).
 const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(5);
 
-async fn refresh(stack: &Stack, http: &reqwest::Client, handle: &str) -> (u16, Value) {
-    let resp = http
-        .post(stack.function("refresh", "/api/refresh"))
-        .header(COOKIE, handle)
-        .header("x-csrf", "1")
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
-}
-
 async fn logout(stack: &Stack, http: &reqwest::Client, handle: &str) -> Value {
     let resp = http
         .post(stack.function("logout", "/api/logout"))
@@ -244,7 +233,7 @@ async fn two_providers_sessions_refresh_and_log_out_at_their_own_provider() {
     tokio::time::sleep(ACCESS_TOKEN_TTL + Duration::from_secs(1)).await;
     for (kind, handle, sid, login_refresh_token) in &sessions {
         let before = version(&stack, sid);
-        let (status, body) = refresh(&stack, &http, handle).await;
+        let (status, body) = stack.refresh(&http, handle).await;
         assert_eq!(status, 200, "{kind:?}: {body}\n{}", stack.log("functions"));
         assert_eq!(version(&stack, sid), before + 1, "{kind:?}: one refresh grant");
         let (_, claims) = jwt_parts(body["token"].as_str().unwrap());
@@ -271,9 +260,9 @@ async fn two_providers_sessions_refresh_and_log_out_at_their_own_provider() {
     let local_logout = url::Url::parse(body["logout_url"].as_str().unwrap()).unwrap();
     assert_eq!(local_logout.origin().ascii_serialization(), stack.issuer_of(LOCAL), "{body}");
     assert_eq!(param(&local_logout, "client_id").as_deref(), Some(CLIENT_ID));
-    let (status, body) = refresh(&stack, &http, &local.1).await;
+    let (status, body) = stack.refresh(&http, &local.1).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
-    let (status, body) = refresh(&stack, &http, &lemon.1).await;
+    let (status, body) = stack.refresh(&http, &lemon.1).await;
     assert_eq!(status, 200, "the lemon session survives: {body}");
 
     let body = logout(&stack, &http, &lemon.1).await;
@@ -281,7 +270,7 @@ async fn two_providers_sessions_refresh_and_log_out_at_their_own_provider() {
     let lemon_issuer = stack.issuer_of(LEMON);
     assert!(lemon_logout.as_str().starts_with(&format!("{lemon_issuer}/oauth2/logout?")), "{body}");
     assert_eq!(param(&lemon_logout, "client_id").as_deref(), Some(SECOND_CLIENT_ID));
-    let (status, body) = refresh(&stack, &http, &lemon.1).await;
+    let (status, body) = stack.refresh(&http, &lemon.1).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("session_expired")), "{body}");
     for (_, _, sid, _) in &sessions {
         assert!(!stack.scan_sessions().contains(sid.as_str()), "the session item is deleted");
