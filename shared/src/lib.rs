@@ -54,7 +54,8 @@ pub use infra::config::{
     ProviderConfig, SESSION_TTL_RANGE, SessionSettings, is_loopback,
 };
 pub use infra::http::{
-    CONNECT_TIMEOUT, FetchError, Http, MAX_BODY, TOTAL_TIMEOUT, http_client, http_client_with,
+    CONNECT_TIMEOUT, ClientError, EXTRA_CA_CERTS, FetchError, Http, MAX_BODY, TOTAL_TIMEOUT,
+    extra_ca_certs, http_client, http_client_with,
 };
 pub use oidc::discovery::{ExtraMetadata, Metadata, ProviderError, discover};
 pub use oidc::id_token::{LEEWAY_SECS as ID_TOKEN_LEEWAY_SECS, MAX_ID_TOKEN_LEN};

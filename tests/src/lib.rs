@@ -318,10 +318,13 @@ impl Stack {
     /// `values` (secrets, tokens, cookie values, codes) nor the client secret.
     pub fn assert_log_holds_none(&self, values: &[&str]) {
         let log = self.log("functions");
-        assert!(
-            log.contains("log levels ours=trace"),
-            "the functions did not run at TRACE:\n{log}"
-        );
+        // In the text log format or in Lambda's JSON one.
+        let at_trace = log.contains("log levels ours=trace")
+            || log
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .any(|l| l["fields"]["message"] == "log levels" && l["fields"]["ours"] == "trace");
+        assert!(at_trace, "the functions did not run at TRACE:\n{log}");
         let secrets = [self.client_secret.as_str(), self.second_client_secret.as_str()];
         for (i, value) in values.iter().copied().chain(secrets).enumerate() {
             assert!(value.len() >= 8, "value {i} is too short to look for");
@@ -334,6 +337,15 @@ impl Stack {
     /// The text a service has logged so far.
     pub fn log(&self, service: &str) -> String {
         std::fs::read_to_string(self.logs.join(format!("{service}.log"))).unwrap_or_default()
+    }
+
+    /// The functions' metric lines (CloudWatch embedded metric format objects in their log).
+    pub fn metric_lines(&self) -> Vec<serde_json::Value> {
+        self.log("functions")
+            .lines()
+            .filter(|l| l.starts_with('{') && l.contains("\"_aws\""))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
     }
 
     /// Starts moto, seeds the secret, starts the provider and `cargo lambda watch`, and waits

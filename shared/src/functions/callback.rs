@@ -386,6 +386,10 @@ impl HttpFunction for Callback {
         Route::get("/authorization-code/callback", CallbackRoute::Server),
     ];
 
+    fn counted(_: CallbackRoute) -> Option<&'static str> {
+        Some(crate::infra::metrics::LOGIN_COMPLETED)
+    }
+
     /// - `GET /api/callback` and `POST /api/callback`: `200` JSON with our JWT.
     /// - `GET /authorization-code/callback`: `303` to the app with our JWT in an `HttpOnly`
     ///   session cookie.

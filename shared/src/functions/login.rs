@@ -192,6 +192,10 @@ impl HttpFunction for Login {
         Route::get("/authorization-code/login", Flow::Server),
     ];
 
+    fn counted(_: Flow) -> Option<&'static str> {
+        Some(crate::infra::metrics::LOGIN_STARTED)
+    }
+
     /// `?provider=<name>` picks the provider (default: the first configured); `?return_to=`
     /// where the app goes afterwards; `prompt`, `max_age`, `login_hint`, `acr_values` within
     /// what the configuration allows (otherwise `400 login_option_refused`, no cookie set).

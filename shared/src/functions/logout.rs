@@ -24,6 +24,7 @@ use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
 use crate::infra::config::LogoutStyle;
 use crate::infra::http::Http;
+use crate::infra::metrics;
 use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
 use crate::oidc::logout_token::{self, MAX_AGE_SECS};
 use crate::oidc::provider::{Provider, Providers, Upstream};
@@ -141,9 +142,11 @@ impl Logout {
             return Ok(None);
         };
         sessions.delete(&record.key).await?;
+        metrics::sessions_ended(metrics::Ended::Logout, 1);
         if everywhere {
             let ended =
                 sessions.end_provider_sessions(&record.idp, None, Some(&record.user.sub)).await?;
+            metrics::sessions_ended(metrics::Ended::LogoutEverywhere, ended);
             tracing::info!(ended, "logout everywhere");
         }
         let revocation = self.providers.by_issuer(&record.idp).and_then(|p| p.revocation.as_ref());
@@ -191,7 +194,10 @@ impl Logout {
         }
         match sessions.end_provider_sessions(idp, token.sid.as_deref(), token.sub.as_deref()).await
         {
-            Ok(ended) => Ok(ended),
+            Ok(ended) => {
+                metrics::sessions_ended(metrics::Ended::Backchannel, ended);
+                Ok(ended)
+            }
             Err(err) => {
                 if let Err(again) = sessions.forget_logout_token(idp, &token.jti).await {
                     tracing::warn!(error = again.code(), "logout token not forgotten");

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
 use crate::error::Error;
 use crate::infra::http::Http;
+use crate::infra::metrics::{self, Ended};
 use crate::oidc::exchange::exchange_refresh_token;
 use crate::oidc::id_token;
 use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
@@ -94,7 +95,9 @@ impl Refresh {
             // The clock passed in, moved on by the time this request has waited.
             let at = now + started.elapsed().as_secs();
             if let Some(why) = sessions.ended(&record, at) {
-                return Err(end(sessions, &record, Error::SessionExpired(why)).await);
+                return Err(
+                    end(sessions, &record, Ended::Timeout, Error::SessionExpired(why)).await
+                );
             }
             // Our JWT does not depend on the provider's access token: refreshing it is how the
             // provider is asked again, once per its lifetime, so no margin before its expiry.
@@ -132,15 +135,18 @@ impl Refresh {
         };
         let Some(upstream) = self.providers.by_issuer(&record.idp) else {
             let gone = Error::SessionExpired("its provider is no longer configured");
-            return Err(end(sessions, &record, gone).await);
+            return Err(end(sessions, &record, Ended::Unusable, gone).await);
         };
         let answer =
             match exchange_refresh_token(&upstream.provider, &self.http, &refresh_token).await {
                 Ok(answer) => answer,
                 // `invalid_grant`, or an ID token that does not even parse (refused as one that
                 // fails its checks, below).
-                Err(err @ (Error::SessionExpired(_) | Error::IdToken(_))) => {
-                    return Err(end(sessions, &record, err).await);
+                Err(err @ Error::SessionExpired(_)) => {
+                    return Err(end(sessions, &record, Ended::RevokedAtProvider, err).await);
+                }
+                Err(err @ Error::IdToken(_)) => {
+                    return Err(end(sessions, &record, Ended::IdTokenRefused, err).await);
                 }
                 Err(err) => {
                     // The provider is down or slow: nobody is logged out for that.
@@ -167,7 +173,7 @@ impl Refresh {
             if let Err(err) = checked {
                 // The refresh token is spent and its successor came with a token we refuse:
                 // the session cannot go on.
-                return Err(end(sessions, &record, err).await);
+                return Err(end(sessions, &record, Ended::IdTokenRefused, err).await);
             }
         }
         let stored =
@@ -193,17 +199,18 @@ impl Refresh {
     }
 }
 
-/// Ends the session of `record` because of `why`: the item is deleted and the answer is
-/// [`Error::SessionExpired`], whatever the cause.
+/// Ends the session of `record` because of `why` (counted under `reason`): the item is deleted
+/// and the answer is [`Error::SessionExpired`], whatever the cause.
 ///
 /// A refused ID token in a refresh answer ends the session too, but its own `401` code would
 /// neither clear the cookies (`refuse` clears them for an ended session only) nor
 /// tell the app that the session is over: the browser would keep a handle that names nothing.
 /// So every end answers `session_expired`; the check that failed stays in the detail (logs).
-async fn end(sessions: &Sessions, record: &Record, why: Error) -> Error {
+async fn end(sessions: &Sessions, record: &Record, reason: Ended, why: Error) -> Error {
     if let Err(err) = sessions.delete(&record.key).await {
         return err;
     }
+    metrics::sessions_ended(reason, 1);
     match why {
         Error::SessionExpired(why) => Error::SessionExpired(why),
         other => Error::SessionExpired(other.code()),
@@ -214,6 +221,10 @@ impl HttpFunction for Refresh {
     type Route = ();
 
     const ROUTES: &'static [Route<()>] = &[Route::post("/api/refresh", ())];
+
+    fn counted(_: ()) -> Option<&'static str> {
+        Some(crate::infra::metrics::REFRESHED)
+    }
 
     /// `POST /api/refresh` with `X-CSRF: 1` and the session handle cookie: `200` JSON with a
     /// fresh JWT; with the server flow's `__Host-session` cookie, a fresh one of those too.

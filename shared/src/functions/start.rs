@@ -8,11 +8,12 @@
 //! one that never talks to the provider asks for [`NoProvider`] and has none.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::infra::aws::{AwsEnv, dynamodb_client, secrets_client};
 use crate::infra::config::{Config, ConfigError, ProviderConfig, err};
 use crate::infra::http::{Http, http_client};
+use crate::infra::metrics;
 use crate::oidc::discovery::{Metadata, ProviderError, discover};
 use crate::oidc::jwks::{JwksCache, fetch_jwks};
 use crate::oidc::key::ProviderKeySet;
@@ -57,6 +58,17 @@ pub enum StartError {
 }
 
 impl StartError {
+    /// What failed, from a closed set (the `Cause` of the `ColdStartFailed` metric).
+    pub const fn cause(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "config",
+            Self::Secret { .. } => "secret",
+            Self::Provider { .. } => "provider",
+            Self::Http(_) => "http",
+            Self::Sessions(_) => "sessions",
+        }
+    }
+
     /// A [`StartError::Provider`] for `provider`.
     pub fn provider(provider: &ProviderConfig, source: ProviderError) -> Self {
         Self::Provider { issuer: provider.issuer_str.clone(), source }
@@ -273,17 +285,20 @@ pub trait ColdStart: Sized {
 ///
 /// [`StartError`].
 pub async fn cold_start<S: ColdStart>() -> Result<S, StartError> {
-    let started = Instant::now();
-    let result = match Config::from_env() {
-        Ok(config) => load(config).await,
-        Err(e) => Err(e.into()),
-    };
-    match &result {
-        Ok(_) => {
-            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "cold start done")
+    let (result, recorded) = metrics::scope(async {
+        match Config::from_env() {
+            Ok(config) => load(config).await,
+            Err(e) => Err(e.into()),
         }
+    })
+    .await;
+    let elapsed_ms = recorded.elapsed_ms();
+    match &result {
+        Ok(_) => tracing::info!(elapsed_ms = elapsed_ms.round() as u64, "cold start done"),
         Err(e) => tracing::error!(error = %e, "cold start failed; not serving"),
     }
+    recorded.publish();
+    metrics::cold_start(result.as_ref().map(|_| elapsed_ms).map_err(StartError::cause));
     result
 }
 

@@ -132,3 +132,54 @@ fn a_route_missing_from_the_template_or_the_code_is_seen() {
     assert_ne!(functions[0].1, served, "the server flow's route is missing from this template");
     assert!(served.contains(&("GET".to_owned(), "/authorization-code/login".to_owned())));
 }
+
+/// The metrics the template's alarms and dashboard read from our namespace (`MetricName:` after
+/// `Namespace: !Sub SpaLogin/...`, and the dashboard's `"${ns}", "<name>"` and
+/// `MetricName=\"<name>\"`), and their dimensions, are ones the functions publish: a renamed
+/// metric would leave an alarm that can never fire.
+#[test]
+fn template_metrics_are_ones_we_publish() {
+    use crate::infra::metrics::{DIMENSIONS, NAMES};
+    let template = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let mut named = BTreeSet::new();
+    let mut ours = false;
+    for line in template.lines().map(str::trim) {
+        if let Some(ns) = line.strip_prefix("Namespace: ") {
+            ours = ns.contains("SpaLogin/");
+        } else if let Some(name) = line.strip_prefix("MetricName: ")
+            && ours
+        {
+            named.insert(name.to_owned());
+            ours = false;
+        }
+        for (start, end) in [("\"${ns}\", \"", "\""), ("MetricName=\\\"", "\\\"")] {
+            for rest in line.split(start).skip(1) {
+                named.insert(rest.split(end).next().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    assert!(named.len() >= 6, "the template's layout changed: {named:?}");
+    for name in &named {
+        assert!(
+            NAMES.contains(&name.as_str()),
+            "the template reads {name}, which nobody publishes"
+        );
+    }
+    let dimensions: BTreeSet<&str> = template
+        .lines()
+        .filter(|l| l.contains("Dimensions: [{ Name: ") && !l.contains("Name: FunctionName"))
+        .filter(|l| !l.contains("ApiId"))
+        .filter_map(|l| l.split("Name: ").nth(1)?.split(',').next())
+        .chain(
+            template
+                .split("SEARCH('{\\\"${ns}\\\",")
+                .skip(1)
+                .filter_map(|rest| rest.split('}').next()?.split(',').next_back()),
+        )
+        .filter(|d| *d != "FunctionName")
+        .collect();
+    assert!(dimensions.len() >= 3, "the template's layout changed: {dimensions:?}");
+    for dimension in dimensions {
+        assert!(DIMENSIONS.contains(&dimension), "the template reads dimension {dimension}");
+    }
+}

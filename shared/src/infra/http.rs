@@ -4,9 +4,12 @@
 //!
 //! It follows no redirects (a redirect is an SSRF vector and never a valid answer from a token
 //! endpoint), has a 3 s connect and 10 s total timeout, and reads at most [`MAX_BODY`] bytes of
-//! any answer. TLS is rustls with aws-lc-rs and the compiled-in web PKI roots.
+//! any answer. TLS is rustls with aws-lc-rs and the compiled-in web PKI roots, plus the CA
+//! certificates of the PEM file named by [`EXTRA_CA_CERTS`] when it is set (a provider on a
+//! private CA, such as an in-house Keycloak; a TLS-terminating proxy in front of AWS).
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -18,6 +21,25 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest answer read, in bytes.
 pub const MAX_BODY: usize = 256 * 1024;
+/// The variable naming a PEM file of CA certificates trusted beside the web PKI roots (as
+/// Node's `NODE_EXTRA_CA_CERTS`: added to the roots, never replacing them).
+pub const EXTRA_CA_CERTS: &str = "EXTRA_CA_CERTS";
+
+/// Why the client cannot be built. Names what to fix; holds no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The TLS stack cannot be set up.
+    #[error("TLS set-up: {0}")]
+    Tls(String),
+    /// [`EXTRA_CA_CERTS`] names a file that cannot be read or holds no PEM certificate.
+    #[error("{EXTRA_CA_CERTS}={path:?}: {problem}")]
+    ExtraCa {
+        /// The path given.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
 
 /// An outbound call that failed below the protocol.
 #[derive(Debug, thiserror::Error)]
@@ -62,30 +84,67 @@ impl<'c> AsyncHttpClient<'c> for Http {
     }
 }
 
-/// Builds the [`Http`] client.
+/// Builds the [`Http`] client, trusting the CA certificates of [`EXTRA_CA_CERTS`] too when it
+/// is set and not empty.
 ///
 /// # Errors
 ///
-/// When the TLS stack cannot be set up.
-pub fn http_client() -> Result<Http, reqwest::Error> {
-    http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+/// [`ClientError`]: the TLS stack cannot be set up, or [`EXTRA_CA_CERTS`] is unusable.
+pub fn http_client() -> Result<Http, ClientError> {
+    let extra = match std::env::var_os(EXTRA_CA_CERTS).filter(|p| !p.is_empty()) {
+        Some(path) => extra_ca_certs(Path::new(&path))?,
+        None => Vec::new(),
+    };
+    build(CONNECT_TIMEOUT, TOTAL_TIMEOUT, extra)
 }
 
-/// [`http_client`] with other timeouts (tests).
+/// The CA certificates of the PEM file at `path` ([`EXTRA_CA_CERTS`]).
+///
+/// # Errors
+///
+/// [`ClientError::ExtraCa`] when it cannot be read or holds no PEM certificate.
+pub fn extra_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let problem =
+        |problem: String| ClientError::ExtraCa { path: path.display().to_string(), problem };
+    let pem = std::fs::read(path).map_err(|e| problem(format!("cannot be read: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| problem(format!("not a PEM bundle: {}", crate::error::chain(&e))))?;
+    if certs.is_empty() {
+        return Err(problem("holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// [`http_client`] with other timeouts and no extra CA (tests).
 ///
 /// # Errors
 ///
 /// When the TLS stack cannot be set up.
-pub fn http_client_with(connect: Duration, total: Duration) -> Result<Http, reqwest::Error> {
+pub fn http_client_with(connect: Duration, total: Duration) -> Result<Http, ClientError> {
+    build(connect, total, Vec::new())
+}
+
+/// The client, trusting `extra` beside the web PKI roots.
+///
+/// # Errors
+///
+/// [`ClientError::Tls`] when the TLS stack cannot be set up.
+pub fn build(
+    connect: Duration,
+    total: Duration,
+    extra: Vec<reqwest::Certificate>,
+) -> Result<Http, ClientError> {
     // reqwest is built without a default crypto provider; use the one the AWS SDK already
     // links. An error means another one is installed already, which is fine.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect)
-        .timeout(total)
-        .build()
-        .map(Http)
+        .timeout(total);
+    for cert in extra {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map(Http).map_err(|e| ClientError::Tls(crate::error::chain(&e)))
 }
 
 impl Http {
@@ -113,5 +172,104 @@ impl Http {
             body.extend_from_slice(&chunk);
         }
         out.body(body).map_err(|e| FetchError::Other(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A test CA and a certificate for `localhost` it issued: the CA's PEM, the leaf and its key.
+    fn test_ca() -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "spa-login test CA");
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+        (ca.pem(), leaf.der().clone(), key)
+    }
+
+    /// An HTTPS server on loopback under `leaf`, answering `200` to each request; its port.
+    async fn https_server(leaf: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> u16 {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut buf = [0_u8; 4096];
+                    let _ = tls.read(&mut buf).await;
+                    let answer =
+                        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        port
+    }
+
+    fn write_temp(name: &str, contents: &[u8]) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("spa-login-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    #[tokio::test]
+    async fn a_provider_on_a_private_ca_is_trusted_only_with_extra_ca_certs() {
+        let (ca_pem, leaf, key) = test_ca();
+        let port = https_server(leaf, key).await;
+        let get = || {
+            http::Request::get(format!("https://localhost:{port}/.well-known/openid-configuration"))
+                .body(Vec::new())
+                .unwrap()
+        };
+
+        let web_roots_only = http_client_with(CONNECT_TIMEOUT, TOTAL_TIMEOUT).unwrap();
+        let refused = web_roots_only.send(get()).await.unwrap_err();
+        assert!(refused.to_string().to_lowercase().contains("certificate"), "{refused}");
+
+        let bundle = write_temp("ca.pem", ca_pem.as_bytes());
+        let trusting = build(CONNECT_TIMEOUT, TOTAL_TIMEOUT, extra_ca_certs(&bundle).unwrap());
+        let answer = trusting.unwrap().send(get()).await.unwrap();
+        assert_eq!((answer.status().as_u16(), answer.body().as_slice()), (200, &b"ok"[..]));
+        let _ = std::fs::remove_file(bundle);
+    }
+
+    #[test]
+    fn an_unusable_extra_ca_file_is_refused_naming_the_variable_and_the_path() {
+        let missing = std::env::temp_dir().join("spa-login-no-such-ca.pem");
+        let not_pem = write_temp("not.pem", b"-----BEGIN CERTIFICATE-----\nnot base64!\n");
+        let empty = write_temp("empty.pem", b"# no certificate here\n");
+        for (path, problem) in [
+            (&missing, "cannot be read"),
+            (&not_pem, "not a PEM bundle"),
+            (&empty, "holds no PEM certificate"),
+        ] {
+            let err = extra_ca_certs(path).unwrap_err().to_string();
+            assert!(err.starts_with("EXTRA_CA_CERTS="), "{err}");
+            assert!(err.contains(&path.display().to_string()) && err.contains(problem), "{err}");
+        }
+        let _ = (std::fs::remove_file(not_pem), std::fs::remove_file(empty));
     }
 }

@@ -1,8 +1,9 @@
 //! Infrastructure: configuration from the environment, the one outbound HTTP client, the AWS
-//! client that sends through it, and the clock. Imports only [`crate::error`] and
+//! client that sends through it, the clock, and the metrics (CloudWatch EMF). Imports only [`crate::error`] and
 //! [`crate::return_to`].
 
 pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod metrics;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::issuer::announced_issuer_fits;
 use crate::infra::config::url_rule;
 use crate::infra::http::{FetchError, Http};
+use crate::infra::metrics::{self, Endpoint};
 
 /// Discovery fields beyond openidconnect's core set.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -126,12 +127,17 @@ pub(crate) async fn get_json(
     http: &Http,
     url: &str,
     what: &'static str,
+    endpoint: Endpoint,
 ) -> Result<Vec<u8>, ProviderError> {
     let req = http::Request::get(url)
         .header(http::header::ACCEPT, "application/json")
         .body(Vec::new())
         .map_err(|e| ProviderError::Invalid { what, detail: e.to_string() })?;
-    let resp = http.send(req).await.map_err(|source| ProviderError::Fetch { what, source })?;
+    let unreachable = |r: &Result<_, FetchError>| {
+        matches!(r, Err(FetchError::Timeout | FetchError::Unreachable(_)))
+    };
+    let sent = metrics::provider_call(endpoint, http.send(req), unreachable).await;
+    let resp = sent.map_err(|source| ProviderError::Fetch { what, source })?;
     if resp.status() != http::StatusCode::OK {
         return Err(ProviderError::Status { what, status: resp.status().as_u16() });
     }
@@ -155,7 +161,7 @@ pub(crate) fn parse_error(what: &'static str, e: &serde_json::Error) -> Provider
 /// ([`announced_issuer_fits`]).
 pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, ProviderError> {
     let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-    let body = get_json(http, &url, "discovery document").await?;
+    let body = get_json(http, &url, "discovery document", Endpoint::Discovery).await?;
     let metadata: Metadata =
         serde_json::from_slice(&body).map_err(|e| parse_error("discovery document", &e))?;
     if !announced_issuer_fits(issuer, metadata.issuer().as_str()) {

@@ -14,11 +14,24 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::provider::Provider;
 use crate::error::{Error, IdTokenError};
 use crate::infra::http::{FetchError, Http};
+use crate::infra::metrics::{self, Endpoint};
 use crate::tokens::transaction::Flow;
 
 /// Keeps an OAuth error code printable and short, for logs.
 pub(crate) fn sanitize_code(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect()
+}
+
+/// Whether a token request's `result` says the provider could not be reached (for the
+/// `ProviderUnreachable` metric).
+fn unreachable<T, E>(result: &Result<T, RequestTokenError<FetchError, E>>) -> bool
+where
+    E: openidconnect::ErrorResponse,
+{
+    matches!(
+        result,
+        Err(RequestTokenError::Request(FetchError::Timeout | FetchError::Unreachable(_)))
+    )
 }
 
 fn fetch_error(e: FetchError) -> Error {
@@ -51,8 +64,8 @@ pub async fn exchange_code(
         .map_err(|_| Error::Internal("no token endpoint".into()))?
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.expose_secret().to_owned()))
         .set_redirect_uri(Cow::Borrowed(redirect))
-        .request_async(http)
-        .await;
+        .request_async(http);
+    let result = metrics::provider_call(Endpoint::Token, result, unreachable).await;
     checked(result.map_err(token_error))
 }
 
@@ -73,8 +86,8 @@ pub async fn exchange_refresh_token(
         .client
         .exchange_refresh_token(&token)
         .map_err(|_| Error::Internal("no token endpoint".into()))?
-        .request_async(http)
-        .await;
+        .request_async(http);
+    let result = metrics::provider_call(Endpoint::Refresh, result, unreachable).await;
     checked(result.map_err(|e| match e {
         RequestTokenError::ServerResponse(r)
             if *r.error() == openidconnect::core::CoreErrorResponseType::InvalidGrant =>
@@ -169,7 +182,14 @@ pub async fn userinfo(
         )
         .map_err(|_| Error::Internal("no userinfo endpoint".into()))?;
     let claims: openidconnect::UserInfoClaims<AllClaims, openidconnect::core::CoreGenderClaim> =
-        request.request_async(http).await.map_err(|e| match e {
+        metrics::provider_call(Endpoint::Userinfo, request.request_async(http), |r| {
+            matches!(
+                r,
+                Err(UserInfoError::Request(FetchError::Timeout | FetchError::Unreachable(_)))
+            )
+        })
+        .await
+        .map_err(|e| match e {
             UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
                 Error::UserinfoSubjectMismatch
             }

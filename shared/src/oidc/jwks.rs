@@ -15,6 +15,7 @@ use super::issuer::IssuerRule;
 use super::key::{ProviderKey, ProviderKeySet, candidates};
 use super::provider::Provider;
 use crate::infra::http::Http;
+use crate::infra::metrics::Endpoint;
 
 /// The ID token verifier, over keys parsed once.
 pub type Verifier = IdTokenVerifier<'static, ProviderKey>;
@@ -29,7 +30,7 @@ pub const JWKS_REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 ///
 /// [`ProviderError`] when the document cannot be fetched or is not a JWKS at all.
 pub async fn fetch_jwks(http: &Http, jwks_uri: &str) -> Result<ProviderKeySet, ProviderError> {
-    let body = get_json(http, jwks_uri, "JWKS").await?;
+    let body = get_json(http, jwks_uri, "JWKS", Endpoint::Jwks).await?;
     parse_jwks(&body)
 }
 

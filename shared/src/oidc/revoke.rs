@@ -15,6 +15,7 @@ use super::discovery::Metadata;
 use super::provider::Provider;
 use crate::error::Error;
 use crate::infra::http::{FetchError, Http};
+use crate::infra::metrics::{self, Endpoint};
 
 /// The provider's revocation endpoint and how to authenticate there.
 pub struct Revocation {
@@ -89,7 +90,11 @@ impl Revocation {
         let req = req
             .body(form(&pairs).into_bytes())
             .map_err(|_| Error::Internal("revocation request could not be built".into()))?;
-        let resp = http.send(req).await.map_err(|e| match e {
+        let unreachable = |r: &Result<_, FetchError>| {
+            matches!(r, Err(FetchError::Timeout | FetchError::Unreachable(_)))
+        };
+        let sent = metrics::provider_call(Endpoint::Revocation, http.send(req), unreachable);
+        let resp = sent.await.map_err(|e| match e {
             FetchError::Timeout => Error::ProviderTimeout("revocation endpoint".into()),
             FetchError::Unreachable(detail) | FetchError::Other(detail) => {
                 Error::ProviderUnreachable(detail)

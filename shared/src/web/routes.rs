@@ -8,6 +8,7 @@
 use std::future::Future;
 
 use crate::error::Error;
+use crate::infra::metrics;
 use crate::web::request::Request;
 use crate::web::response::Response;
 
@@ -82,6 +83,13 @@ pub trait HttpFunction: Send + Sync {
         now: u64,
     ) -> impl Future<Output = Result<Response, Error>> + Send;
 
+    /// The metric counted when `route` is served (`LoginStarted`, `LoginCompleted`,
+    /// `Refreshed`); none by default.
+    fn counted(route: Self::Route) -> Option<&'static str> {
+        let _ = route;
+        None
+    }
+
     /// The answer to a refused request (`route` is `None` when no path matched): by default
     /// the JSON error. A function overrides it where a refusal must look otherwise (the server
     /// flow's redirects, `WWW-Authenticate`).
@@ -92,20 +100,42 @@ pub trait HttpFunction: Send + Sync {
     }
 }
 
-/// Serves one request with `function`: resolve, handle, refuse; one log line either way.
+/// Serves one request with `function`: resolve, handle, refuse. Then one log line either way
+/// (method, path, status, the error code of a refusal, the duration; the Lambda runtime's span
+/// adds the request id), and the request's metrics ([`metrics`]).
 pub async fn serve<F: HttpFunction>(function: &F, req: &Request<'_>, now: u64) -> Response {
+    let (response, recorded) = metrics::scope(answer(function, req, now)).await;
+    let status = response.status().as_u16();
+    // Hundredths of a millisecond: enough to read, short in the line.
+    let duration_ms = (recorded.elapsed_ms() * 100.0).round() / 100.0;
+    match &recorded.refusal {
+        Some(refusal) => tracing::warn!(
+            method = %req.method,
+            path = req.path,
+            status,
+            error = refusal.code,
+            detail = %refusal.detail,
+            duration_ms,
+            "refused"
+        ),
+        None => {
+            tracing::info!(method = %req.method, path = req.path, status, duration_ms, "served")
+        }
+    }
+    recorded.publish();
+    response
+}
+
+async fn answer<F: HttpFunction>(function: &F, req: &Request<'_>, now: u64) -> Response {
     let route = match resolve(F::ROUTES, req) {
         Ok(route) => route,
         Err(NoRoute { path_route, error }) => return function.refuse(path_route, req, error),
     };
     match function.handle(route, req, now).await {
         Ok(response) => {
-            tracing::info!(
-                method = %req.method,
-                path = req.path,
-                status = response.status().as_u16(),
-                "served"
-            );
+            if let Some(name) = F::counted(route) {
+                metrics::count(name);
+            }
             response
         }
         Err(err) => function.refuse(Some(route), req, err),
@@ -138,13 +168,18 @@ pub async fn within_deadline<T>(
     }
 }
 
-/// Logs a refused request: route, status and stable code, plus the internal detail (which holds
-/// no secret, token or provider text; see [`Error`]).
+/// Records a refused request for its log line and its metrics: status and stable code, plus
+/// the internal detail (which holds no secret, token or provider text; see [`Error`]). Outside
+/// [`serve`] it is logged at once.
 pub fn log_refusal(req: &Request<'_>, err: &Error) {
+    let status = err.status().as_u16();
+    if metrics::refused(err.code(), status, err.to_string()) {
+        return;
+    }
     tracing::warn!(
         method = %req.method,
         path = req.path,
-        status = err.status().as_u16(),
+        status,
         error = err.code(),
         detail = %err,
         "refused"
@@ -172,5 +207,53 @@ mod tests {
         assert_eq!((e.path_route, e.error.code()), (Some(3), "method_not_allowed"));
         let e = resolve(ROUTES, &req(&Method::GET, "/a/")).unwrap_err();
         assert_eq!((e.path_route, e.error.code()), (None, "not_found"));
+    }
+
+    /// Serves `/a` (counted as a login started) and refuses `/b` with a bad gateway.
+    struct Counted;
+
+    impl HttpFunction for Counted {
+        type Route = u8;
+
+        const ROUTES: &'static [Route<u8>] = ROUTES;
+
+        fn counted(route: u8) -> Option<&'static str> {
+            (route == 1).then_some(metrics::LOGIN_STARTED)
+        }
+
+        async fn handle(&self, route: u8, _: &Request<'_>, _: u64) -> Result<Response, Error> {
+            match route {
+                1 => Ok(Response::json(http::StatusCode::OK, &serde_json::json!({}))),
+                _ => Err(Error::ProviderUnreachable("connection refused".into())),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn each_answer_is_counted_and_a_refusal_kept_with_its_code_for_the_log_line() {
+        let (served, recorded) =
+            metrics::scope(answer(&Counted, &req(&Method::GET, "/a"), 0)).await;
+        assert_eq!(served.status(), 200);
+        assert!(recorded.refusal.is_none());
+        let lines = recorded.lines("f", "NS", 0);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains(r#""LoginStarted":1.0"#), "{}", lines[0]);
+
+        for (method, path, code) in [
+            (Method::GET, "/b", "provider_unreachable"),
+            (Method::DELETE, "/a", "method_not_allowed"),
+            (Method::GET, "/c", "not_found"),
+        ] {
+            let (refused, recorded) =
+                metrics::scope(answer(&Counted, &req(&method, path), 0)).await;
+            assert_eq!(recorded.refusal.as_ref().map(|r| r.code), Some(code), "{path}");
+            let text = recorded.lines("f", "NS", 0).join("\n");
+            assert!(text.contains(&format!(r#""ErrorCode":"{code}""#)), "{text}");
+            assert_eq!(text.contains("ServerError"), refused.status().is_server_error(), "{text}");
+            assert!(
+                !text.contains("LoginStarted") && !text.contains("connection refused"),
+                "{text}"
+            );
+        }
     }
 }

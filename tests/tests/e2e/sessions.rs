@@ -51,6 +51,8 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
             "PROVIDER_ACCESS_TOKEN_TTL".into(),
             ACCESS_TOKEN_TTL.as_secs().to_string(),
         )],
+        // As the template sets it: one JSON object per log line.
+        function_env: vec![("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into())],
         ..Options::default()
     };
     let stack = Stack::start("sessions", options).await;
@@ -169,6 +171,41 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     assert_eq!(revoked, (400, Some("invalid_grant".to_owned())), "{}", stack.log("provider"));
     assert_eq!(stack.provider_refresh_grant(&others).await.0, 200);
     stack.assert_log_holds_none(&[value, &token]);
+
+    // Each step was counted in the functions' metric lines, which name no user or session.
+    let metrics = stack.metric_lines();
+    let published = |name: &str, dimension: Option<(&str, &str)>| {
+        metrics.iter().any(|m| m[name].is_number() && dimension.is_none_or(|(k, v)| m[k] == v))
+    };
+    assert!(published("LoginCompleted", None), "{metrics:#?}");
+    assert!(published("Refreshed", None));
+    assert!(published("ProviderLatency", Some(("Endpoint", "refresh"))));
+    assert!(published("ProviderLatency", Some(("Endpoint", "revocation"))));
+    assert!(published("SessionEnded", Some(("Reason", "logout"))));
+    assert!(published("Refused", Some(("ErrorCode", "session_expired"))));
+    assert!(published("ColdStart", None));
+    for line in &metrics {
+        let text = line.to_string();
+        assert!(!text.contains("alice") && !text.contains(&sid) && !text.contains("eyJ"), "{text}");
+    }
+
+    // With Lambda's JSON log format, one JSON line per request: its id (the runtime's span),
+    // route, status, duration, and a refusal's error code.
+    let requests: Vec<Value> = stack
+        .log("functions")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| matches!(l["fields"]["message"].as_str(), Some("served" | "refused")))
+        .collect();
+    assert!(requests.len() >= 10, "{}", stack.log("functions"));
+    for line in &requests {
+        let fields = &line["fields"];
+        assert!(line["span"]["requestId"].is_string(), "{line}");
+        assert!(fields["path"].as_str().is_some_and(|p| p.starts_with('/')), "{line}");
+        assert!(fields["status"].is_u64() && fields["duration_ms"].is_f64(), "{line}");
+        assert_eq!(fields["error"].is_string(), fields["message"] == "refused", "{line}");
+    }
+    assert!(requests.iter().any(|l| l["fields"]["error"] == "session_expired"));
 }
 
 #[tokio::test]

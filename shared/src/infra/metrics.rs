@@ -1,0 +1,467 @@
+//! Metrics without an agent: CloudWatch's embedded metric format (EMF), JSON lines on stdout
+//! that CloudWatch Logs turns into metrics as it ingests the function's log, with no API call
+//! and no extension in the function.
+//!
+//! Each request is served inside a [`scope`] that collects what happened (a login started, a
+//! refusal and its code, a session ended and why, each provider call's latency); when it ends
+//! [`Recorded::publish`] writes one EMF line per set of dimension values. Outside a scope (the
+//! cold start's spawned tasks, the authorizer) a datum is published at once, on its own line.
+//!
+//! Written here rather than with a crate: the `metrics` facade with `metrics_cloudwatch_embedded`
+//! would add a global registry, its own flush task and an allocation per label to every
+//! function, for what is a few counters and one serde struct per request.
+//!
+//! # What a dimension may hold
+//!
+//! Only the function's name (`AWS_LAMBDA_FUNCTION_NAME`) and values from closed sets written in
+//! this code: error codes, end reasons, endpoint names, start failure causes. Never a user, a
+//! client, a path, a provider's answer or any other value from a request.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+
+/// The namespace when `METRICS_NAMESPACE` is unset.
+pub const DEFAULT_NAMESPACE: &str = "SpaLogin";
+
+/// A login sent to the provider (`/api/login`, the server flow's login).
+pub const LOGIN_STARTED: &str = "LoginStarted";
+/// A callback that issued our JWT.
+pub const LOGIN_COMPLETED: &str = "LoginCompleted";
+/// A `/api/refresh` that issued a fresh JWT.
+pub const REFRESHED: &str = "Refreshed";
+
+/// Every metric name the functions publish, and the dimensions beside `FunctionName` (the
+/// template's alarms and dashboard may name no other: `template_metrics_are_ones_we_publish`).
+pub const NAMES: &[&str] = &[
+    LOGIN_STARTED,
+    LOGIN_COMPLETED,
+    REFRESHED,
+    "Refused",
+    "ServerError",
+    "SessionEnded",
+    "ProviderLatency",
+    "ProviderUnreachable",
+    "ColdStart",
+    "ColdStartFailed",
+];
+/// The dimensions beside `FunctionName`.
+pub const DIMENSIONS: &[&str] = &["ErrorCode", "Reason", "Endpoint", "Cause"];
+
+/// A provider endpoint whose latency is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The discovery document.
+    Discovery,
+    /// The JWKS.
+    Jwks,
+    /// The token endpoint, authorization-code grant.
+    Token,
+    /// The token endpoint, refresh grant.
+    Refresh,
+    /// The userinfo endpoint.
+    Userinfo,
+    /// The revocation endpoint.
+    Revocation,
+}
+
+impl Endpoint {
+    /// The dimension value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Discovery => "discovery",
+            Self::Jwks => "jwks",
+            Self::Token => "token",
+            Self::Refresh => "refresh",
+            Self::Userinfo => "userinfo",
+            Self::Revocation => "revocation",
+        }
+    }
+}
+
+/// Why a session ended (the `Reason` dimension of `SessionEnded`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// `POST /api/logout` or the server flow's logout.
+    Logout,
+    /// `POST /api/logout {"everywhere": true}`: every session of the user.
+    LogoutEverywhere,
+    /// The provider's back-channel logout.
+    Backchannel,
+    /// Idle too long or past its maximum age.
+    Timeout,
+    /// The provider refused the refresh token (`invalid_grant`).
+    RevokedAtProvider,
+    /// The refresh answer held an ID token we refuse, or none could be read.
+    IdTokenRefused,
+    /// Its provider is no longer configured, or its item does not open.
+    Unusable,
+}
+
+impl Ended {
+    /// The dimension value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::LogoutEverywhere => "logout_everywhere",
+            Self::Backchannel => "backchannel",
+            Self::Timeout => "timeout",
+            Self::RevokedAtProvider => "revoked_at_provider",
+            Self::IdTokenRefused => "id_token_refused",
+            Self::Unusable => "unusable",
+        }
+    }
+}
+
+/// A metric's unit, as EMF names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Count,
+    Milliseconds,
+}
+
+impl Unit {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Count => "Count",
+            Self::Milliseconds => "Milliseconds",
+        }
+    }
+}
+
+/// The dimension that qualifies a datum beside `FunctionName`: name and value.
+type Dimension = Option<(&'static str, &'static str)>;
+
+/// One value of one metric.
+#[derive(Debug, Clone, PartialEq)]
+struct Datum {
+    name: &'static str,
+    unit: Unit,
+    value: f64,
+    dimension: Dimension,
+}
+
+/// A refused request, as the request's log line reports it.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The stable error code.
+    pub code: &'static str,
+    /// The internal detail (no secret, token or provider text; see [`crate::Error`]).
+    pub detail: String,
+}
+
+/// What one scope recorded.
+#[derive(Debug)]
+pub struct Recorded {
+    data: Vec<Datum>,
+    /// The refusal, when the request was refused.
+    pub refusal: Option<Refusal>,
+    started: Instant,
+}
+
+impl Recorded {
+    fn new() -> Self {
+        Self { data: Vec::new(), refusal: None, started: Instant::now() }
+    }
+
+    /// Milliseconds since the scope began.
+    pub fn elapsed_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// The EMF lines of what was recorded at `timestamp_ms`: one per dimension value set.
+    pub fn lines(&self, function: &str, namespace: &str, timestamp_ms: u128) -> Vec<String> {
+        let mut groups: Vec<(Dimension, Vec<&Datum>)> = Vec::new();
+        for datum in &self.data {
+            match groups.iter_mut().find(|(d, _)| *d == datum.dimension) {
+                Some((_, data)) => data.push(datum),
+                None => groups.push((datum.dimension, vec![datum])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(dimension, data)| line(function, namespace, timestamp_ms, dimension, &data))
+            .collect()
+    }
+
+    /// Writes [`Recorded::lines`] to stdout, where Lambda sends it to CloudWatch Logs.
+    pub fn publish(&self) {
+        let Some(settings) = settings() else { return };
+        if self.data.is_empty() {
+            return;
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        let mut out = std::io::stdout().lock();
+        for line in self.lines(&settings.function, &settings.namespace, now) {
+            // A lost metric line must not fail the request.
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
+/// One EMF object: the metrics of `data` under `FunctionName` and, when given, `dimension`
+/// (published twice then: with it, and with `FunctionName` alone, so that an alarm can watch
+/// every code at once; and the code alone, across functions).
+fn line(
+    function: &str,
+    namespace: &str,
+    timestamp_ms: u128,
+    dimension: Dimension,
+    data: &[&Datum],
+) -> String {
+    let mut root = Map::new();
+    root.insert("FunctionName".into(), function.into());
+    let dimensions = match dimension {
+        Some((key, value)) => {
+            root.insert(key.into(), value.into());
+            json!([["FunctionName"], ["FunctionName", key], [key]])
+        }
+        None => json!([["FunctionName"]]),
+    };
+    let mut metrics: Vec<Value> = Vec::new();
+    for datum in data {
+        match root.get_mut(datum.name) {
+            // The same metric twice (two calls to one endpoint): EMF takes an array of values.
+            Some(Value::Array(values)) => values.push(datum.value.into()),
+            Some(first) => *first = json!([first.clone(), datum.value]),
+            None => {
+                root.insert(datum.name.into(), datum.value.into());
+                metrics.push(json!({ "Name": datum.name, "Unit": datum.unit.as_str() }));
+            }
+        }
+    }
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms as u64,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": dimensions,
+                "Metrics": metrics,
+            }],
+        }),
+    );
+    Value::Object(root).to_string()
+}
+
+/// Where metrics go: the namespace and the function's name, read once.
+#[derive(Debug)]
+struct Settings {
+    namespace: String,
+    function: String,
+}
+
+/// `None` when metrics are off (`METRICS=off`).
+fn settings() -> Option<&'static Settings> {
+    static SETTINGS: OnceLock<Option<Settings>> = OnceLock::new();
+    SETTINGS
+        .get_or_init(|| {
+            let off = std::env::var("METRICS").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
+            (!off).then(|| Settings {
+                namespace: std::env::var("METRICS_NAMESPACE")
+                    .ok()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+                function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                    .unwrap_or_else(|_| "local".into()),
+            })
+        })
+        .as_ref()
+}
+
+tokio::task_local! {
+    static SCOPE: RefCell<Recorded>;
+}
+
+/// Runs `work`, recording what it reports; returns its output and what was recorded (the
+/// caller logs and publishes it).
+pub async fn scope<T>(work: impl Future<Output = T>) -> (T, Recorded) {
+    let (out, recorded) = SCOPE
+        .scope(RefCell::new(Recorded::new()), async {
+            let out = work.await;
+            (out, SCOPE.with(|r| std::mem::replace(&mut *r.borrow_mut(), Recorded::new())))
+        })
+        .await;
+    (out, recorded)
+}
+
+fn record(datum: Datum) {
+    debug_assert!(NAMES.contains(&datum.name), "{} is not in NAMES", datum.name);
+    debug_assert!(datum.dimension.is_none_or(|(key, _)| DIMENSIONS.contains(&key)));
+    let kept = SCOPE.try_with(|r| r.borrow_mut().data.push(datum.clone()));
+    if kept.is_err() {
+        Recorded { data: vec![datum], refusal: None, started: Instant::now() }.publish();
+    }
+}
+
+/// Counts one `name` (`LoginStarted`, `LoginCompleted`, `Refreshed`...).
+pub fn count(name: &'static str) {
+    record(Datum { name, unit: Unit::Count, value: 1.0, dimension: None });
+}
+
+/// Counts `n` sessions ended for `why`.
+pub fn sessions_ended(why: Ended, n: usize) {
+    if n > 0 {
+        record(Datum {
+            name: "SessionEnded",
+            unit: Unit::Count,
+            value: n as f64,
+            dimension: Some(("Reason", why.as_str())),
+        });
+    }
+}
+
+/// Counts a refusal under its code (and `ServerError` for a `5xx`), and keeps it for the
+/// request's log line. Returns whether a scope took it (outside one, the caller logs).
+pub fn refused(code: &'static str, status: u16, detail: String) -> bool {
+    record(Datum {
+        name: "Refused",
+        unit: Unit::Count,
+        value: 1.0,
+        dimension: Some(("ErrorCode", code)),
+    });
+    if status >= 500 {
+        count("ServerError");
+    }
+    SCOPE.try_with(|r| r.borrow_mut().refusal = Some(Refusal { code, detail })).is_ok()
+}
+
+/// The cold start's duration, or its failure and a cause from a closed set.
+pub fn cold_start(result: Result<f64, &'static str>) {
+    match result {
+        Ok(ms) => record(Datum {
+            name: "ColdStart",
+            unit: Unit::Milliseconds,
+            value: ms,
+            dimension: None,
+        }),
+        Err(cause) => record(Datum {
+            name: "ColdStartFailed",
+            unit: Unit::Count,
+            value: 1.0,
+            dimension: Some(("Cause", cause)),
+        }),
+    }
+}
+
+/// Runs the call to `endpoint`, recording its latency (`ProviderLatency`, by `Endpoint`),
+/// whatever its outcome, and `ProviderUnreachable` when `unreachable` says so of its result.
+pub async fn provider_call<T>(
+    endpoint: Endpoint,
+    call: impl Future<Output = T>,
+    unreachable: impl FnOnce(&T) -> bool,
+) -> T {
+    let started = Instant::now();
+    let out = call.await;
+    record(Datum {
+        name: "ProviderLatency",
+        unit: Unit::Milliseconds,
+        value: started.elapsed().as_secs_f64() * 1000.0,
+        dimension: Some(("Endpoint", endpoint.as_str())),
+    });
+    if unreachable(&out) {
+        record(Datum {
+            name: "ProviderUnreachable",
+            unit: Unit::Count,
+            value: 1.0,
+            dimension: Some(("Endpoint", endpoint.as_str())),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Value {
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_scope_groups_its_data_by_dimension_values_in_valid_emf() {
+        let ((), recorded) = scope(async {
+            count("LoginCompleted");
+            provider_call(Endpoint::Token, async {}, |()| false).await;
+            provider_call(Endpoint::Userinfo, async {}, |()| true).await;
+            provider_call(Endpoint::Token, async {}, |()| false).await;
+            sessions_ended(Ended::Backchannel, 2);
+            sessions_ended(Ended::Logout, 0);
+        })
+        .await;
+        let lines = recorded.lines("fn-callback", "NS", 1_764_612_345_000);
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        let plain = parse(&lines[0]);
+        assert_eq!(plain["FunctionName"], "fn-callback");
+        assert_eq!(plain["LoginCompleted"], 1.0);
+        let directive = &plain["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(plain["_aws"]["Timestamp"], 1_764_612_345_000_u64);
+        assert_eq!(directive["Namespace"], "NS");
+        assert_eq!(directive["Dimensions"], json!([["FunctionName"]]));
+        assert_eq!(directive["Metrics"], json!([{ "Name": "LoginCompleted", "Unit": "Count" }]));
+
+        let token = parse(&lines[1]);
+        assert_eq!(token["Endpoint"], "token");
+        assert_eq!(token["ProviderLatency"].as_array().map(Vec::len), Some(2), "{token}");
+        let directive = &token["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["FunctionName"], ["FunctionName", "Endpoint"], ["Endpoint"]])
+        );
+        assert_eq!(
+            directive["Metrics"],
+            json!([{ "Name": "ProviderLatency", "Unit": "Milliseconds" }]),
+            "one declaration however many values"
+        );
+        let userinfo = parse(&lines[2]);
+        assert_eq!(
+            (userinfo["Endpoint"].as_str(), userinfo["ProviderUnreachable"].as_f64()),
+            (Some("userinfo"), Some(1.0))
+        );
+        let ended = parse(&lines[3]);
+        assert_eq!(
+            (ended["Reason"].as_str(), ended["SessionEnded"].as_f64()),
+            (Some("backchannel"), Some(2.0))
+        );
+        assert!(recorded.refusal.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_counted_by_code_kept_for_the_log_line_and_5xx_counted_apart() {
+        let (taken, recorded) = scope(async {
+            refused("provider_unreachable", 502, "token endpoint: timed out".into())
+        })
+        .await;
+        assert!(taken);
+        assert_eq!(recorded.refusal.as_ref().map(|r| r.code), Some("provider_unreachable"));
+        let lines = recorded.lines("f", "NS", 0);
+        let by_code = parse(&lines[0]);
+        assert_eq!(
+            (by_code["ErrorCode"].as_str(), by_code["Refused"].as_f64()),
+            (Some("provider_unreachable"), Some(1.0))
+        );
+        assert!(!lines[0].contains("timed out"), "the detail is no dimension: {}", lines[0]);
+        assert_eq!(parse(&lines[1])["ServerError"], 1.0);
+        let ((), client_error) = scope(async {
+            refused("csrf_required", 403, String::new());
+        })
+        .await;
+        assert_eq!(client_error.lines("f", "NS", 0).len(), 1, "no ServerError for a 4xx");
+    }
+
+    #[tokio::test]
+    async fn scopes_do_not_see_each_other() {
+        let ((), outer) = scope(async {
+            count(LOGIN_STARTED);
+            let ((), inner) = scope(async { count(REFRESHED) }).await;
+            assert_eq!(inner.data.len(), 1);
+            assert_eq!(inner.data[0].name, REFRESHED);
+        })
+        .await;
+        assert_eq!(outer.data.iter().map(|d| d.name).collect::<Vec<_>>(), [LOGIN_STARTED]);
+    }
+}
