@@ -21,6 +21,7 @@ import os
 import platform
 import statistics
 import struct
+import math
 import subprocess
 import time
 from pathlib import Path
@@ -30,13 +31,29 @@ OUT = ROOT / "target" / "bench"
 
 # Targets stated by the issue.
 COLD_RATIO_TARGETS = {"python": 20.0, "node": 10.0}
-RSS_TARGET_MB = 20.0
+RSS_TARGET_MB = 16.0
 ARM64_SIZE_TARGET_MB = 6.0
+# The absolute RS256 callback target is retired: the RSA-2048 signature is its floor.
 CPU_TARGETS_US = {
     "login/start": 20.0,
     "callback_cpu/ES256": 120.0,
-    "callback_cpu/RS256": 400.0,
+    "refresh_cpu/ES256": 50.0,
 }
+# List prices used by the cost table: AWS us-east-1, Lambda on arm64, as AWS published them
+# (Lambda since 2022, DynamoDB on-demand since its November 2024 cut, Secrets Manager since
+# 2018) and as last checked for this table; check the pricing pages before relying on them.
+PRICES_CHECKED = "2025-11"
+PRICES = {
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_second_arm64": 0.0000133334,
+    "secrets_manager_call": 0.05 / 1e4,
+    "dynamodb_write_unit": 0.625 / 1e6,
+    "dynamodb_read_unit": 0.125 / 1e6,
+}
+# Each function's memory in template.yaml (the peers are priced at the same sizes).
+MEMORY_MB = {"login": 128, "callback": 256, "refresh": 256, "refresh_expired": 256}
+# Write units of one session write: an item of 1 to 2 KB (sealed provider tokens).
+SESSION_WRITE_UNITS = 2
 # Every Lambda function of the workspace (their arm64 bootstraps are sized).
 LAMBDA_FUNCTIONS = ("login", "callback", "issuer", "me", "logout", "refresh", "authorizer")
 # The functions of a cold-start round, in its order; `refresh_expired` is the refresh run again
@@ -309,6 +326,7 @@ def summarize(rounds: list[dict]) -> dict:
             f"{fn}_first_invoke": col(lambda r: r[fn]["invokes_ms"][0]),
             f"{fn}_warm_invoke": col(lambda r: r[fn]["invokes_ms"][1]),
             f"{fn}_rss_mb": col(lambda r: (r[fn]["peak_rss_kb"] or 0) / 1024),
+            f"{fn}_cpu_ms": col(lambda r: r[fn].get("cpu_ms") or 0.0),
             f"{fn}_init_reqs": col(lambda r: reqs(r, fn, "init")),
             f"{fn}_first_reqs": col(lambda r: reqs(r, fn, "invoke0")),
             f"{fn}_warm_reqs": col(lambda r: reqs(r, fn, "invoke1")),
@@ -465,6 +483,82 @@ def two_providers_section(w, cold: dict, summ: dict) -> None:
     w("")
 
 
+def quota_section(w, q: dict) -> dict:
+    """The harness run under a CPU quota of Lambda's size (`--memory-mb`); its summaries."""
+    impls = q["impls"]
+    summ = {n: summarize(d["rounds"]) for n, d in impls.items()}
+    ours = summ.get("rust")
+    peers = [n for n in impls if n in COLD_RATIO_TARGETS and ours]
+    w(f"## At {q['memory_mb']} MB: a CPU quota of Lambda's size (bench/coldstart.py --memory-mb {q['memory_mb']})")
+    w("")
+    w(f"The same rounds, N = {q['n']}, {q['seconds']} s, with every function process in a cgroup allowed")
+    w(f"{q['cpu_quota']}: Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB. The")
+    w("services (moto, the provider, the proxies) run unthrottled, as AWS's do. CPU time is the process's own")
+    w("(user + system, every thread, from `wait4`): init and its two requests. At this size a cold start is")
+    w("CPU-bound, and its duration is what Lambda bills.")
+    w("")
+    cols = [f"{n} median (p90)" for n in impls] + [f"{p} / rust" for p in peers]
+    w("| metric | " + " | ".join(cols) + " |")
+    w("|" + " --- |" * (1 + len(cols)))
+    for fn in ("login", "callback", "refresh", "refresh_expired"):
+        for label, key in ((f"**{fn}: cold start → first response served**", f"{fn}_cold"), (f"{fn}: init", f"{fn}_init"), (f"{fn}: warm request", f"{fn}_warm_invoke"), (f"{fn}: CPU time of the process", f"{fn}_cpu_ms")):
+            if not any(key in summ[n] for n in impls):
+                continue
+            cells = [f"{ms(med(summ[n][key]))} ({ms(pct(summ[n][key], 90))}) ms" if key in summ[n] else "—" for n in impls]
+            ratios = [ratio(med(summ[p][key]), med(ours[key])) if key in summ[p] and key in ours else "—" for p in peers]
+            w(f"| {label} | " + " | ".join(cells + ratios) + " |")
+    w("")
+    return summ
+
+
+def cost_section(w, summ: dict, source: str) -> None:
+    """What a million logins, cold starts and refreshes cost each implementation, from the
+    measured durations and request counts of `summ`, at PRICES."""
+    p = PRICES
+    w("## Cost")
+    w("")
+    w(f"From the durations of {source}, at AWS's us-east-1 list prices for Lambda on arm64 (last checked")
+    w(f"{PRICES_CHECKED}; check the pricing pages before relying on them): ${p['lambda_request'] * 1e6:.2f} per million requests,")
+    w(f"${p['lambda_gb_second_arm64']:.10f} per GB-second, Secrets Manager ${p['secrets_manager_call'] * 1e4:.2f} per 10,000 calls,")
+    w(f"DynamoDB on-demand ${p['dynamodb_write_unit'] * 1e6:.3f} per million write units and ${p['dynamodb_read_unit'] * 1e6:.3f} per million read units.")
+    w("Memory as template.yaml sets it (login 128 MB, callback and refresh 256 MB), the peers priced at the")
+    w("same sizes. Each invocation is billed by the millisecond, rounded up; since August 2025 Lambda bills")
+    w("the init phase of every runtime, so a cold start pays its init. A login is one `/api/login` and one")
+    w(f"`/api/callback`; our callback also writes the session (one PutItem, {SESSION_WRITE_UNITS} write units for an item of 1-2 KB).")
+    w("A cold start (of login and callback both) reads the secret once each. API Gateway ($1.00 per million")
+    w("HTTP API requests) is the same for every implementation and left out.")
+    w("")
+
+    def lam(fn, key, s):
+        return math.ceil(med(s[key])) / 1000 * MEMORY_MB[fn] / 1024 * p["lambda_gb_second_arm64"] * 1e6
+
+    def ddb(fn, key, s):
+        kinds = s.get(f"{fn}_ddb_{key}_kinds", "none")
+        n = med(s.get(f"{fn}_ddb_{key}", [0]))
+        if not n or kinds == "none":
+            return 0.0
+        ops = kinds.split("+")
+        reads = sum(1 for o in ops if o in ("GetItem", "Query"))
+        writes = len(ops) - reads
+        units = reads * p["dynamodb_read_unit"] + writes * SESSION_WRITE_UNITS * p["dynamodb_write_unit"]
+        return units * 1e6 * (n / len(ops))
+
+    w("| per million | " + " | ".join(summ) + " |")
+    w("|" + " --- |" * (1 + len(summ)))
+    rows = {}
+    for n, s in summ.items():
+        warm = 2 * p["lambda_request"] * 1e6 + lam("login", "login_warm_invoke", s) + lam("callback", "callback_warm_invoke", s) + ddb("callback", "warm", s)
+        cold = sum(lam(fn, f"{fn}_cold", s) + p["lambda_request"] * 1e6 + p["secrets_manager_call"] * 1e6 + ddb(fn, "cold", s) for fn in ("login", "callback"))
+        refresh = (p["lambda_request"] * 1e6 + lam("refresh", "refresh_warm_invoke", s) + ddb("refresh", "warm", s)) if "refresh_warm_invoke" in s else None
+        rows[n] = (warm, cold, refresh)
+    w("| logins, warm (login + callback) | " + " | ".join(f"${v[0]:.2f}" for v in rows.values()) + " |")
+    w("| logins that each start both functions cold | " + " | ".join(f"${v[1]:.2f}" for v in rows.values()) + " |")
+    w("| refreshes, warm (no refresh grant) | " + " | ".join(f"${v[2]:.2f}" if v[2] is not None else "— (none)" for v in rows.values()) + " |")
+    w("")
+    w("A real mix sits between the first two rows: the share of cold starts depends on the traffic.")
+    w("")
+
+
 def ms(v: float) -> str:
     if v != v:
         return "n/a"
@@ -583,6 +677,9 @@ def main() -> int:
         row("**refresh with a refresh grant** (provider token expired): cold start → first response served", "refresh_expired_cold")
         row("first `/api/refresh` with a refresh grant, end to end", "refresh_expired_first_invoke")
         row("warm `/api/refresh` with a refresh grant, end to end", "refresh_expired_warm_invoke")
+        row("CPU time of the login process (init and its two requests)", "login_cpu_ms")
+        row("CPU time of the callback process", "callback_cpu_ms")
+        row("CPU time of the refresh process", "refresh_cpu_ms")
         row("**peak RSS, login**", "login_rss_mb", "MB")
         row("**peak RSS, callback**", "callback_rss_mb", "MB")
         row("**peak RSS, refresh**", "refresh_rss_mb", "MB")
@@ -658,6 +755,16 @@ def main() -> int:
                 parts = [f"{o['kind']} {o['start_ms']:.1f}–{o['end_ms']:.1f}" for o in c["outbound"] if o["phase"] in ("init", "invoke0")]
                 w(f"- **{n}**: init ends {c['init_ms']:.1f}; first answer {c['first_response_ms']:.1f}; requests: " + "; ".join(parts))
             w("")
+
+    # ---- 128 MB and cost ----
+    quota_path = Path(args.coldstart).with_name("coldstart-128mb.json")
+    quota_summ = None
+    if quota_path.exists():
+        quota_summ = quota_section(w, json.loads(quota_path.read_text()))
+    if quota_summ:
+        cost_section(w, quota_summ, "the 128 MB run above")
+    elif cold:
+        cost_section(w, summ, "the loopback run above, without a CPU quota (faster than Lambda at these sizes)")
 
     # ---- criterion ----
     w("## Warm CPU (criterion, `shared/benches/flows.rs`)")

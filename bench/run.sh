@@ -7,7 +7,10 @@
 #   3. runs the cold-start harness (bench/coldstart.py: builds the release functions, then
 #      measures them, the same functions with two providers configured (rust-2p) and both
 #      peers as fresh processes on loopback);
-#   4. writes BENCHMARKS.md (bench/report.py).
+#   4. runs the harness again with every function process under the CPU quota Lambda gives
+#      128 MB (--memory-mb 128, a cgroup: needs root), N=10 rounds (BENCH_N_128 overrides), ours
+#      and both peers;
+#   5. writes BENCHMARKS.md (bench/report.py).
 #
 #   bash bench/run.sh            full run: N=20 rounds (BENCH_N overrides), criterion defaults
 #   bash bench/run.sh --smoke    CI: shows that everything still runs, measures nothing: the
@@ -33,6 +36,13 @@ done
 need() { command -v "$1" >/dev/null 2>&1 || { echo "run.sh: '$1' is required ($2)" >&2; exit 1; }; }
 need openssl "Debian: apt-get install openssl"
 need nice "coreutils"
+
+# Whether this machine lets us make a cgroup with a CPU quota (the 128 MB mode).
+quota_ok() {
+  local probe=/sys/fs/cgroup/cpu/spa-login-probe-$$
+  [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers && probe=/sys/fs/cgroup/spa-login-probe-$$
+  mkdir "$probe" 2>/dev/null && rmdir "$probe"
+}
 
 echo "run.sh: installing what is missing"
 bash dev/tools.sh
@@ -61,6 +71,13 @@ if [ "$smoke" = 1 ]; then
   cargo test -p shared --features test-support --bench flows
   echo "run.sh: cold-start harness on the debug build, N=$n"
   python3 bench/coldstart.py --n "$n" --profile dev
+  rm -f target/bench/coldstart-128mb.json
+  if quota_ok; then
+    echo "run.sh: cold-start harness under the 128 MB CPU quota, ours only, N=1"
+    python3 bench/coldstart.py --n 1 --profile dev --skip-build --impls rust --memory-mb 128 --out target/bench/coldstart-128mb.json
+  else
+    echo "run.sh: no writable cgroup cpu controller here: the 128 MB mode is skipped"
+  fi
   python3 bench/report.py --smoke --criterion-since "$started" --out target/bench/BENCHMARKS-smoke.md
   exit 0
 fi
@@ -75,5 +92,14 @@ printf '{"before": "%s", "after": "%s"}\n' "$load_before" "$(cut -d' ' -f1-3 /pr
 
 echo "run.sh: cold-start harness, N=$n"
 python3 bench/coldstart.py --n "$n"
+
+rm -f target/bench/coldstart-128mb.json
+if quota_ok; then
+  n128=${BENCH_N_128:-10}
+  echo "run.sh: cold-start harness under the 128 MB CPU quota, N=$n128"
+  python3 bench/coldstart.py --n "$n128" --skip-build --impls rust,python,node --memory-mb 128 --out target/bench/coldstart-128mb.json
+else
+  echo "run.sh: no writable cgroup cpu controller here (run as root): the 128 MB section is left out"
+fi
 
 python3 bench/report.py --criterion-since "$started"

@@ -44,6 +44,7 @@ from .common import (
 from .events import apigw_event, authorizer_event, refresh_event, response_cookies
 from .impls import Impl, implementations
 from .proxy import DYNAMODB_TARGET, classify
+from .quota import CpuQuota
 from .runtime_api import RuntimeApi
 from .services import ProviderInstance, Services
 
@@ -58,6 +59,8 @@ class Harness:
         # Sessions of the last round, to refresh once the provider's access token has expired:
         # (implementation, that round's result, the handle cookies, when the token has expired).
         self.pending: list[tuple[Impl, dict, list[str], float]] = []
+        # `--memory-mb`: every function process under a CPU quota of Lambda's size.
+        self.quota = CpuQuota(args.memory_mb) if getattr(args, "memory_mb", None) else None
 
     def start(self):
         self.services.start(self.args.alg)
@@ -71,7 +74,7 @@ class Harness:
             # What the Lambda service sets.
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
             "AWS_LAMBDA_FUNCTION_NAME": function,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(getattr(self.args, "memory_mb", None) or 128),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
             "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
@@ -116,7 +119,8 @@ class Harness:
         env = {**self.function_env(impl, function, api.port, provider), **(env or {})}
         logf = open(LOGS / f"{impl.name}-{function}-{tag}.log", "wb")
         t0 = now()
-        proc = subprocess.Popen(impl.commands[function], cwd=impl.cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        join = self.quota.join if self.quota else None
+        proc = subprocess.Popen(impl.commands[function], cwd=impl.cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=join)
         logf.close()
         ok = api.wait_all(INVOKE_TIMEOUT)
         t_done = now()
@@ -160,6 +164,8 @@ class Harness:
             "first_response_ms": rel(invocations[0]["response"]),
             "invokes_ms": [round((inv["response"] - inv["handed"]) * 1000, 3) for inv in invocations],
             "peak_rss_kb": hwm,
+            # CPU time of the whole process (user + system, every thread): init and its requests.
+            "cpu_ms": round((rusage.ru_utime + rusage.ru_stime) * 1000, 3),
             "ru_maxrss_kb": rusage.ru_maxrss,
             "outbound": [
                 {
@@ -303,6 +309,8 @@ class Harness:
             "loadavg_before": load_before,
             "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "memory_mb": self.quota.memory_mb if self.quota else None,
+            "cpu_quota": self.quota.describe() if self.quota else None,
         }
 
 
