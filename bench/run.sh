@@ -7,10 +7,12 @@
 #   3. runs the cold-start harness (bench/coldstart.py: builds the release functions, then
 #      measures them, the same functions with two providers configured (rust-2p) and both
 #      peers as fresh processes on loopback);
-#   4. runs the harness again with every function process under the CPU quota Lambda gives
+#   4. runs it again with moto and the providers behind TLS on loopback (--tls: a test CA every
+#      implementation trusts), the headline;
+#   5. runs it a third time with TLS and every function process under the CPU quota Lambda gives
 #      128 MB (--memory-mb 128, a cgroup: needs root), N=10 rounds (BENCH_N_128 overrides), ours
 #      and both peers;
-#   5. writes BENCHMARKS.md (bench/report.py).
+#   6. writes BENCHMARKS.md (bench/report.py).
 #
 #   bash bench/run.sh            full run: N=20 rounds (BENCH_N overrides), criterion defaults
 #   bash bench/run.sh --smoke    CI: shows that everything still runs, measures nothing: the
@@ -71,10 +73,12 @@ if [ "$smoke" = 1 ]; then
   cargo test -p shared --features test-support --bench flows
   echo "run.sh: cold-start harness on the debug build, N=$n"
   python3 bench/coldstart.py --n "$n" --profile dev
+  echo "run.sh: cold-start harness with TLS, N=1"
+  python3 bench/coldstart.py --n 1 --profile dev --skip-build --tls --out target/bench/coldstart-tls.json
   rm -f target/bench/coldstart-128mb.json
   if quota_ok; then
-    echo "run.sh: cold-start harness under the 128 MB CPU quota, ours only, N=1"
-    python3 bench/coldstart.py --n 1 --profile dev --skip-build --impls rust --memory-mb 128 --out target/bench/coldstart-128mb.json
+    echo "run.sh: cold-start harness with TLS under the 128 MB CPU quota, ours only, N=1"
+    python3 bench/coldstart.py --n 1 --profile dev --skip-build --tls --impls rust --memory-mb 128 --out target/bench/coldstart-128mb.json
   else
     echo "run.sh: no writable cgroup cpu controller here: the 128 MB mode is skipped"
   fi
@@ -92,12 +96,14 @@ printf '{"before": "%s", "after": "%s"}\n' "$load_before" "$(cut -d' ' -f1-3 /pr
 
 echo "run.sh: cold-start harness, N=$n"
 python3 bench/coldstart.py --n "$n"
+echo "run.sh: cold-start harness with TLS, N=$n"
+python3 bench/coldstart.py --n "$n" --skip-build --tls --out target/bench/coldstart-tls.json
 
 rm -f target/bench/coldstart-128mb.json
 if quota_ok; then
   n128=${BENCH_N_128:-10}
-  echo "run.sh: cold-start harness under the 128 MB CPU quota, N=$n128"
-  python3 bench/coldstart.py --n "$n128" --skip-build --impls rust,python,node --memory-mb 128 --out target/bench/coldstart-128mb.json
+  echo "run.sh: cold-start harness with TLS under the 128 MB CPU quota, N=$n128"
+  python3 bench/coldstart.py --n "$n128" --skip-build --tls --impls rust,python,node --memory-mb 128 --out target/bench/coldstart-128mb.json
 else
   echo "run.sh: no writable cgroup cpu controller here (run as root): the 128 MB section is left out"
 fi

@@ -7,9 +7,22 @@ from __future__ import annotations
 import html
 import http.client
 import re
+import ssl
 import urllib.parse
 
 from .common import HARNESS_HEADER
+
+
+# The harness's trust for HTTPS URLs (the TLS run's test CA); None: the system's.
+TLS_CONTEXT: ssl.SSLContext | None = None
+
+
+def connection(url: str, timeout: float = 30) -> http.client.HTTPConnection:
+    """A connection to `url`'s host, over TLS for `https` (trusting TLS_CONTEXT)."""
+    u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        return http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=timeout, context=TLS_CONTEXT)
+    return http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
 
 
 class Browser:
@@ -21,7 +34,7 @@ class Browser:
 
     def request(self, method: str, url: str, form: dict | None = None):
         u = urllib.parse.urlsplit(url)
-        conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=30)
+        conn = connection(url)
         headers = {HARNESS_HEADER: "1", "User-Agent": "bench-coldstart", "Accept": "text/html"}
         cookies = self.jar.get(u.hostname, {})
         if cookies:

@@ -49,6 +49,11 @@ def main() -> int:
     )
     parser.add_argument("--out", default=str(OUT / "coldstart.json"))
     parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="moto and the providers behind HTTPS on loopback (a test CA every implementation trusts), as in AWS",
+    )
+    parser.add_argument(
         "--memory-mb",
         type=int,
         default=None,

@@ -42,7 +42,7 @@ from .common import (
     now,
 )
 from .events import apigw_event, authorizer_event, refresh_event, response_cookies
-from .impls import Impl, implementations
+from .impls import Impl, floor, implementations
 from .proxy import DYNAMODB_TARGET, classify
 from .quota import CpuQuota
 from .runtime_api import RuntimeApi
@@ -54,8 +54,9 @@ class Harness:
 
     def __init__(self, args):
         self.args = args
-        self.services = Services()
+        self.services = Services(tls=getattr(args, "tls", False))
         self.impls = implementations(args.profile)
+        self.floor = floor(args.profile)
         # Sessions of the last round, to refresh once the provider's access token has expired:
         # (implementation, that round's result, the handle cookies, when the token has expired).
         self.pending: list[tuple[Impl, dict, list[str], float]] = []
@@ -85,7 +86,7 @@ class Harness:
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             # Secrets Manager and DynamoDB, both moto behind the one counting proxy.
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.services.moto_proxy.port}",
+            "AWS_ENDPOINT_URL": self.services.moto_url,
             # The product's configuration (README), the same for every implementation.
             "OIDC_ISSUER": provider.issuer,
             "OIDC_CLIENT_ID": CLIENT_ID,
@@ -106,6 +107,8 @@ class Harness:
                 env[f"OIDC_{name.upper()}_ISSUER"] = instance.issuer
                 env[f"OIDC_{name.upper()}_CLIENT_ID"] = CLIENT_ID
             env["SECRET_ID"] = SECRET_ID_TWO_PROVIDERS
+        # The TLS run's test CA, trusted by every implementation in the way it reads.
+        env.update(self.services.ca_env())
         env.update(impl.extra_env)
         return env
 
@@ -202,6 +205,10 @@ class Harness:
             expired_at = math.floor(time.time()) + SHORT_ACCESS_TOKEN_TTL + 0.05
             self.pending.append((impl, result, session_cookies(impl, short_callback), expired_at))
             drop_bodies(short_callback)
+        if impl.name == "rust" and self.floor:
+            # The floor's init, in the same round as ours (two events, as ours get).
+            result["floor"] = self.run_function(self.floor, "floor", [apigw_event("/api/login", {}, [])] * 2, tag)
+            drop_bodies(result["floor"])
         for run in (login, callback):
             drop_bodies(run)
         return result
@@ -310,6 +317,7 @@ class Harness:
             "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "memory_mb": self.quota.memory_mb if self.quota else None,
+            "tls": self.services.tls,
             "cpu_quota": self.quota.describe() if self.quota else None,
         }
 

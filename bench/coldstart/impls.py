@@ -60,6 +60,15 @@ def implementations(profile: str) -> dict[str, Impl]:
     }
 
 
+def floor(profile: str) -> Impl | None:
+    """The init floor (bench/floor): exec, the callback's three fetches with a plain client, the
+    first `/next`; run beside ours in each round. None when it is not built."""
+    binary = CARGO_TARGET / ("release" if profile == "release" else "debug") / "floor"
+    if not binary.exists():
+        return None
+    return Impl("floor", f"the init floor (bench/floor, {profile})", ROOT, {"floor": [str(binary)]})
+
+
 def variant(spec: str) -> Impl:
     """`NAME=DIR`: the login and callback binaries in DIR (and refresh, when DIR has it) as
     implementation NAME."""
@@ -73,6 +82,6 @@ def variant(spec: str) -> Impl:
 
 def build(profile: str) -> None:
     release = ["--release"] if profile == "release" else []
-    cmd = ["nice", "-n", "10", "cargo", "build", *release, "-p", "login", "-p", "callback", "-p", "refresh", "-p", "authorizer"]
+    cmd = ["nice", "-n", "10", "cargo", "build", *release, "-p", "login", "-p", "callback", "-p", "refresh", "-p", "authorizer", "-p", "floor"]
     log("building: " + " ".join(cmd))
     subprocess.run(cmd, cwd=ROOT, check=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import socket
+import ssl
 import sys
 import threading
 
@@ -46,8 +47,12 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
     wbufsize = 1 << 20  # buffered: flushed once per response (handlers call wfile.flush())
 
 
-def serve(handler_cls) -> tuple[Server, int]:
+def serve(handler_cls, tls: ssl.SSLContext | None = None) -> tuple[Server, int]:
+    """A server on loopback, behind TLS under `tls` when given (each handshake in the
+    connection's own thread, at its first read, so that connections do not wait for each other)."""
     server = Server(("127.0.0.1", 0), handler_cls)
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server, server.server_address[1]
 

@@ -23,6 +23,7 @@ HOP_BY_HOP = {
     "upgrade",
     "expect",
     "content-length",
+    "x-forwarded-proto",
     HARNESS_HEADER.lower(),
 }
 
@@ -31,7 +32,9 @@ class Proxy:
     """A counting reverse proxy to one upstream on loopback. Keeps the Host header, so the
     upstream builds its URLs with the proxy's address."""
 
-    def __init__(self, name: str, upstream_port: int):
+    def __init__(self, name: str, upstream_port: int, tls=None):
+        """`tls`: an `ssl.SSLContext` to serve HTTPS with (the upstream stays plain HTTP on
+        loopback, told the scheme by X-Forwarded-Proto)."""
         self.name = name
         self.upstream_port = upstream_port
         self.records: list[dict] = []
@@ -56,6 +59,8 @@ class Proxy:
                         for k, v in self.headers.items():
                             if k.lower() not in HOP_BY_HOP:
                                 upstream.putheader(k, v)
+                        if tls:
+                            upstream.putheader("X-Forwarded-Proto", "https")
                         if body or self.command in ("POST", "PUT", "PATCH"):
                             upstream.putheader("Content-Length", str(len(body)))
                         upstream.endheaders(body or None)
@@ -96,7 +101,7 @@ class Proxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = handle_any
 
-        self.server, self.port = serve(Handler)
+        self.server, self.port = serve(Handler, tls)
 
     def between(self, start: float, end: float) -> list[dict]:
         with self.lock:

@@ -163,6 +163,10 @@ provider.use(async (ctx, next) => {
   return undefined;
 });
 
+// Behind a TLS-terminating proxy (the benchmark's TLS run), URLs are built with the scheme it
+// forwards in X-Forwarded-Proto.
+if (env.PROVIDER_TRUST_PROXY === '1') provider.proxy = true;
+
 const server = createServer(provider.callback());
 server.listen(port, host, () => console.log(`provider ready at ${issuer}`));
 server.on('error', (err) => fail(`cannot listen on ${host}:${port}: ${err.message}`));
