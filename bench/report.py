@@ -58,7 +58,7 @@ SESSION_WRITE_UNITS = 2
 LAMBDA_FUNCTIONS = ("login", "callback", "issuer", "me", "logout", "refresh", "authorizer")
 # The functions of a cold-start round, in its order; `refresh_expired` is the refresh run again
 # once the provider's access token has expired (each request makes a refresh grant).
-FUNCTIONS = ("login", "callback", "refresh", "refresh_expired", "floor")
+FUNCTIONS = ("login", "callback", "refresh", "refresh_expired", "floor", "noop")
 # Init at most this many times the floor's (bench/floor: exec, the same fetches, the first /next).
 FLOOR_RATIO_TARGET = 1.5
 CRITERION_ORDER = [
@@ -343,6 +343,10 @@ def summarize(rounds: list[dict]) -> dict:
             f"{fn}_init_kind_counts": mode(col(lambda r: kind_counts(r, fn, "init"))),
             f"{fn}_init_depth": col(lambda r: depth(outbound(r, fn, "init"))),
             f"{fn}_init_net_ms": col(lambda r: net_wall(outbound(r, fn, "init"))),
+            # Init in three parts: until its first outbound request starts (exec, loader,
+            # runtime, configuration, clients), the fetches, and from the last answer to `/next`.
+            f"{fn}_init_before_ms": col(lambda r: min((o["start_ms"] for o in outbound(r, fn, "init")), default=r[fn]["init_ms"])),
+            f"{fn}_init_after_ms": col(lambda r: r[fn]["init_ms"] - max((o["end_ms"] for o in outbound(r, fn, "init")), default=r[fn]["init_ms"])),
             f"{fn}_providers_overlap": col(lambda r: providers_overlap(r, fn)),
             f"{fn}_init_new_conns": col(lambda r: new_conns(r, fn, "init")),
             # How long the secret's request at init took (start → end at the proxy).
@@ -497,6 +501,10 @@ def compact_table(w, summ: dict) -> None:
     if ours and "floor_init" in ours:
         cells = [f"{ms(med(ours['floor_init']))} ({ms(pct(ours['floor_init'], 90))}) ms" if n == "rust" else "" for n in impls]
         w("| the init floor (bench/floor: exec, the callback's three fetches, first `/next`), in ours' rounds | " + " | ".join(cells + ["" for _ in peers]) + " |")
+    if any("noop_cold" in summ[n] for n in impls):
+        cells = [f"{ms(med(summ[n]['noop_cold']))} ({ms(pct(summ[n]['noop_cold'], 90))}) ms" if "noop_cold" in summ[n] else "—" for n in impls]
+        ratios = [ratio(med(summ[p]["noop_cold"]), med(ours["noop_cold"])) if "noop_cold" in summ[p] and "noop_cold" in ours else "—" for p in peers]
+        w("| the runtime alone: a no-op handler's cold start → first response (ours: bench/floor with `FLOOR=runtime`) | " + " | ".join(cells + ratios) + " |")
     for fn in ("login", "callback", "refresh", "refresh_expired"):
         for label, key in ((f"**{fn}: cold start → first response served**", f"{fn}_cold"), (f"{fn}: init", f"{fn}_init"), (f"{fn}: warm request", f"{fn}_warm_invoke"), (f"{fn}: CPU time of the process", f"{fn}_cpu_ms")):
             if not any(key in summ[n] for n in impls):
@@ -523,6 +531,29 @@ def quota_section(w, q: dict) -> dict:
     return summ
 
 
+def breakdown_section(w, run: str, s: dict) -> None:
+    """Where ours' init goes, beside the floor's, from the proxies' timestamps (`s`: ours)."""
+    fns = [f for f in ("login", "callback", "refresh", "floor", "noop") if f"{f}_init" in s]
+    if "floor" not in fns:
+        return
+    w(f"### Where the init goes ({run})")
+    w("")
+    w("Medians over the rounds, ms from process start, from the proxies' timestamps: until the first")
+    w("outbound request reaches a proxy (exec, the dynamic loader, the tokio runtime, the configuration,")
+    w("building the HTTP client and its TLS roots, the AWS clients; with TLS, the first handshake too), the")
+    w("fetches (first start to last end, concurrent ones overlapping), and from the last answer to the")
+    w("first `/next` (parsing the secret's keys, the JWKS and the discovery document, building the state).")
+    w("`floor` is bench/floor (the same three fetches with a plain client, nothing parsed); `noop` is it with")
+    w("`FLOOR=runtime` (no fetch at all).")
+    w("")
+    w("| function | init | until the first request | fetches | after the last answer | init / floor |")
+    w("| --- | --- | --- | --- | --- | --- |")
+    floor_ms = med(s["floor_init"])
+    for fn in fns:
+        w(f"| {fn} | {ms(med(s[f'{fn}_init']))} | {ms(med(s[f'{fn}_init_before_ms']))} | {ms(med(s[f'{fn}_init_net_ms']))} | {ms(med(s[f'{fn}_init_after_ms']))} | {med(s[f'{fn}_init']) / floor_ms:.2f}x |")
+    w("")
+
+
 def tls_section(w, q: dict) -> dict:
     """The harness run with moto and the providers behind TLS (`--tls`), the headline; its
     summaries."""
@@ -546,6 +577,8 @@ def tls_section(w, q: dict) -> dict:
     w("A first request that opens no new connection reuses those of init (the token endpoint's is the")
     w("provider's, opened for discovery; DynamoDB's is Secrets Manager's, one endpoint here).")
     w("")
+    if "rust" in summ:
+        breakdown_section(w, "with TLS", summ["rust"])
     return summ
 
 
@@ -784,6 +817,8 @@ def main() -> int:
         for fn in [f for f in (ours or {}).get("functions", []) if f in labels]:
             w(f"| {labels[fn]} | {med(ours[f'{fn}_ddb_cold']):g} ({ours[f'{fn}_ddb_cold_kinds']}) | {med(ours[f'{fn}_ddb_warm']):g} ({ours[f'{fn}_ddb_warm_kinds']}) |")
         w("")
+        if ours:
+            breakdown_section(w, "loopback", ours)
         two_providers_section(w, cold, summ)
         authorizer_section(w, impls.get("rust", {}).get("rounds", []))
         for fn, key in (("callback", "median_round"), ("refresh", "median_refresh_round")):

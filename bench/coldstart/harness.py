@@ -42,7 +42,7 @@ from .common import (
     now,
 )
 from .events import apigw_event, authorizer_event, refresh_event, response_cookies
-from .impls import Impl, floor, implementations
+from .impls import Impl, floor, implementations, noops
 from .proxy import DYNAMODB_TARGET, classify
 from .quota import CpuQuota
 from .runtime_api import RuntimeApi
@@ -57,6 +57,7 @@ class Harness:
         self.services = Services(tls=getattr(args, "tls", False))
         self.impls = implementations(args.profile)
         self.floor = floor(args.profile)
+        self.noops = noops(args.profile)
         # Sessions of the last round, to refresh once the provider's access token has expired:
         # (implementation, that round's result, the handle cookies, when the token has expired).
         self.pending: list[tuple[Impl, dict, list[str], float]] = []
@@ -209,6 +210,10 @@ class Harness:
             # The floor's init, in the same round as ours (two events, as ours get).
             result["floor"] = self.run_function(self.floor, "floor", [apigw_event("/api/login", {}, [])] * 2, tag)
             drop_bodies(result["floor"])
+        if impl.name in self.noops:
+            # The runtime alone, on the same runtime client, in the same round.
+            result["noop"] = self.run_function(self.noops[impl.name], "noop", [apigw_event("/api/login", {}, [])] * 2, tag)
+            drop_bodies(result["noop"])
         for run in (login, callback):
             drop_bodies(run)
         return result

@@ -60,6 +60,22 @@ def implementations(profile: str) -> dict[str, Impl]:
     }
 
 
+def noops(profile: str) -> dict[str, Impl]:
+    """Each implementation's runtime alone, a handler that answers at once (`noop`): ours is the
+    floor binary with FLOOR=runtime (the client and the Runtime API loop), the peers' their
+    runtime client with bench/peers/*/noop. Run beside each in every round."""
+    py = ROOT / "bench" / ".venv" / "bin" / "python"
+    node = shutil.which("node") or "node"
+    found = {
+        "python": Impl("python-noop", "awslambdaric, a no-op handler", ROOT / "bench" / "peers" / "python", {"noop": [str(py), "-m", "awslambdaric", "noop.handler"]}, {"PYTHONDONTWRITEBYTECODE": "1"}),
+        "node": Impl("node-noop", "runtime.mjs, a no-op handler", ROOT / "bench" / "peers" / "node", {"noop": [node, "runtime.mjs", "noop.handler"]}),
+    }
+    ours = floor(profile)
+    if ours:
+        found["rust"] = Impl("rust-noop", "bench/floor with FLOOR=runtime", ROOT, {"noop": ours.commands["floor"]}, {"FLOOR": "runtime"})
+    return found
+
+
 def floor(profile: str) -> Impl | None:
     """The init floor (bench/floor): exec, the callback's three fetches with a plain client, the
     first `/next`; run beside ours in each round. None when it is not built."""

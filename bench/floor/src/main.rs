@@ -9,6 +9,9 @@
 //! answers every event with a fixed `200`. Our functions' init divided by this one's is how far
 //! from the floor they are: what is left is configuration, key parsing, the SDK's signing and
 //! our own work.
+//!
+//! With `FLOOR=runtime` it skips the three fetches: exec, the client and the Runtime API loop
+//! alone, the runtime-only no-op beside the peers' (bench/peers/*/noop).
 
 use std::error::Error;
 
@@ -28,6 +31,14 @@ async fn main() -> Result<()> {
         }
     }
     let http = builder.build()?;
+    if std::env::var("FLOOR").as_deref() != Ok("runtime") {
+        fetch(&http).await?;
+    }
+    serve(&http).await
+}
+
+/// The callback's three outbound requests: the secret while discovery, then the JWKS.
+async fn fetch(http: &reqwest::Client) -> Result<()> {
     let (aws, issuer, secret_id) = (var("AWS_ENDPOINT_URL")?, var("OIDC_ISSUER")?, var("SECRET_ID")?);
 
     let secret = async {
@@ -57,7 +68,11 @@ async fn main() -> Result<()> {
     };
     let (secret, keys) = tokio::join!(secret, keys);
     let (_, _) = (secret?, keys?);
+    Ok(())
+}
 
+/// The Runtime API loop: a fixed `200` for every event.
+async fn serve(http: &reqwest::Client) -> Result<()> {
     let api = format!("http://{}/2018-06-01/runtime/invocation", var("AWS_LAMBDA_RUNTIME_API")?);
     loop {
         let next = http.get(format!("{api}/next")).send().await?.error_for_status()?;
