@@ -39,7 +39,8 @@ async fn main() -> Result<()> {
 
 /// The callback's three outbound requests: the secret while discovery, then the JWKS.
 async fn fetch(http: &reqwest::Client) -> Result<()> {
-    let (aws, issuer, secret_id) = (var("AWS_ENDPOINT_URL")?, var("OIDC_ISSUER")?, var("SECRET_ID")?);
+    let (aws, issuer, secret_id) =
+        (var("AWS_ENDPOINT_URL")?, var("OIDC_ISSUER")?, var("SECRET_ID")?);
 
     let secret = async {
         let body = serde_json::json!({ "SecretId": secret_id }).to_string();
@@ -50,7 +51,9 @@ async fn fetch(http: &reqwest::Client) -> Result<()> {
             .header("x-amz-target", "secretsmanager.GetSecretValue")
             .header(
                 "authorization",
-                format!("AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=0"),
+                format!(
+                    "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=0"
+                ),
             )
             .body(body)
             .send()
@@ -83,7 +86,8 @@ async fn serve(http: &reqwest::Client) -> Result<()> {
             .ok_or("an event without a request id")?
             .to_owned();
         let _ = next.bytes().await?;
-        let answer = r#"{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{}"}"#;
+        let answer =
+            r#"{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{}"}"#;
         http.post(format!("{api}/{id}/response")).body(answer).send().await?.error_for_status()?;
     }
 }
