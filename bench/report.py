@@ -946,6 +946,11 @@ def main() -> int:
                         met = "yes" if r >= want else f"**no**: {r:.1f}x of {want:g}x ({r / want:.0%} of the target)"
                         against = "" if theirs == fn else f", against its {theirs} (it has no {fn})"
                         w(f"| {run}: cold start → first response ≥ {want:g}x faster than the {peer} peer ({fn}{against}) | {r:.1f}x ({ms(med(mine[f'{fn}_cold']))} vs {ms(med(s[peer][f'{theirs}_cold']))} ms) | {met} |")
+                        lean = s.get("rust-stateless", {})
+                        if fn == "callback" and "callback_cold" in lean:
+                            r = med(s[peer]["callback_cold"]) / med(lean["callback_cold"])
+                            met = "yes" if r >= want else f"**no**: {r:.1f}x of {want:g}x"
+                            w(f"| {run}: the same, ours with sessions off (no session write: the peers' work) | {r:.1f}x ({ms(med(lean['callback_cold']))} vs {ms(med(s[peer]['callback_cold']))} ms) | {met} |")
             for run, s in runs:
                 mine = s.get("rust") or {}
                 if "floor_init" not in mine:

@@ -35,8 +35,9 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=20, help="measured rounds per implementation (default 20)")
     parser.add_argument(
         "--impls",
-        default="rust,rust-2p,python,node",
-        help="comma-separated: rust, rust-2p (ours with two providers configured), python, node (default: all four)",
+        default="rust,rust-2p,rust-stateless,python,node",
+        help="comma-separated: rust, rust-2p (ours with two providers configured), rust-stateless (ours with "
+        "sessions off), python, node (default: all five)",
     )
     parser.add_argument("--alg", default="ES256", help="our JWT's signing key: ES256 (default) or RS256")
     parser.add_argument("--skip-build", action="store_true", help="use the built binaries as they are")

@@ -38,6 +38,15 @@ def implementations(profile: str) -> dict[str, Impl]:
             {f: ours[f] for f in ("login", "callback", "refresh")},
             providers=2,
         ),
+        # The same binaries with sessions off (SESSION_TABLE empty is unset): the callback then
+        # does what the peers' does, with no session write; no refresh.
+        "rust-stateless": Impl(
+            "rust-stateless",
+            f"this project with sessions off, the peers' work (Rust, {profile}; SESSION_TABLE unset)",
+            ROOT,
+            {f: ours[f] for f in ("login", "callback")},
+            {"SESSION_TABLE": ""},
+        ),
         "python": Impl(
             "python",
             "Python 3.11 peer (Authlib + boto3, awslambdaric)",
