@@ -313,6 +313,15 @@ def own_role_and_log_group(variants, binaries):
             },
             {"Sid": "ReadTheSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret},
         ]
+        if values.get("Tracing") == "Active":
+            statements.append(
+                {
+                    "Sid": "WriteTraces",
+                    "Effect": "Allow",
+                    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    "Resource": "*",
+                }
+            )
         if values.get("KmsKeyArn"):
             statements.append(
                 {
@@ -352,7 +361,8 @@ def own_role_and_log_group(variants, binaries):
             (
                 all(ok for ok, _ in checked),
                 f"{name}: own role {role_name} and log group {log_name} (/aws/lambda/<stack>/"
-                f"{binaries[name]}); the role writes it and reads the secret, kms:Decrypt only with KmsKeyArn",
+                f"{binaries[name]}); the role writes it and reads the secret, kms:Decrypt only with KmsKeyArn, "
+                "X-Ray writes only with Tracing=Active",
             )
         )
     return results
@@ -502,8 +512,9 @@ def check_transform(path):
         check(not loops, "no circular reference" + "".join(f"; {' -> '.join(c)}" for c in loops))
         if mode == "None":
             # Roles and log groups do not depend on ProtectMeWith: checked once, for both ways
-            # of holding the secret (created by the stack; existing, with a KMS key).
-            with_kms = dict(values, **EXISTING_SECRET)
+            # of holding the secret (created by the stack; existing, with a KMS key, and then
+            # with X-Ray tracing on too).
+            with_kms = dict(values, **EXISTING_SECRET, Tracing="Active")
             variants = [(res, values), (resolve(out, with_kms), with_kms)]
             for ok, what in own_role_and_log_group(variants, binaries):
                 check(ok, what)

@@ -6,7 +6,8 @@
 //! endpoint), has a 3 s connect and 10 s total timeout, and reads at most [`MAX_BODY`] bytes of
 //! any answer. TLS is rustls with aws-lc-rs and the compiled-in web PKI roots, plus the CA
 //! certificates of the PEM file named by [`EXTRA_CA_CERTS`] when it is set (a provider on a
-//! private CA, such as an in-house Keycloak; a TLS-terminating proxy in front of AWS).
+//! private CA, such as an in-house Keycloak; a TLS-terminating proxy in front of AWS). With
+//! X-Ray on, each call is a subsegment of the invocation's trace ([`crate::infra::xray`]).
 
 use std::future::Future;
 use std::path::Path;
@@ -154,6 +155,15 @@ impl Http {
     ///
     /// [`FetchError`].
     pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, FetchError> {
+        let traced = crate::infra::xray::Subsegment::start(req.method().as_str(), req.uri());
+        let answer = self.send_untraced(req).await;
+        if let Some(call) = traced {
+            call.end(answer.as_ref().ok().map(|a| a.status().as_u16()));
+        }
+        answer
+    }
+
+    async fn send_untraced(&self, req: HttpRequest) -> Result<HttpResponse, FetchError> {
         let req = reqwest::Request::try_from(req)
             .map_err(|e| FetchError::Other(crate::error::chain(&e)))?;
         let mut resp = self.0.execute(req).await.map_err(|e| FetchError::from_reqwest(&e))?;

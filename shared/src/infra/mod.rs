@@ -7,3 +7,4 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod xray;

@@ -2,6 +2,7 @@
 //! template.yaml), the local provider with one-time rotating refresh tokens and a short access
 //! token lifetime, `cargo lambda watch`.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use e2e::{Jar, Options, Stack, client, jwt_parts, log_out_at_provider, sign_in_at_provider};
@@ -45,14 +46,19 @@ const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15);
 
 #[tokio::test]
 async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
+    let xray = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let options = Options {
         sessions: true,
         provider_env: vec![(
             "PROVIDER_ACCESS_TOKEN_TTL".into(),
             ACCESS_TOKEN_TTL.as_secs().to_string(),
         )],
-        // As the template sets it: one JSON object per log line.
-        function_env: vec![("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into())],
+        // As the template sets it: one JSON object per log line; and X-Ray on, its daemon a
+        // socket of this test.
+        function_env: vec![
+            ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+            ("AWS_XRAY_DAEMON_ADDRESS".into(), xray.local_addr().unwrap().to_string()),
+        ],
         ..Options::default()
     };
     let stack = Stack::start("sessions", options).await;
@@ -206,6 +212,25 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
         assert_eq!(fields["error"].is_string(), fields["message"] == "refused", "{line}");
     }
     assert!(requests.iter().any(|l| l["fields"]["error"] == "session_expired"));
+
+    // X-Ray: a subsegment per outbound call of a sampled invocation (cargo lambda samples each),
+    // naming host, method and path, never a query, a header or a body.
+    xray.set_nonblocking(true).unwrap();
+    let mut buf = vec![0; 65_536];
+    let mut calls = Vec::new();
+    while let Ok(n) = xray.recv(&mut buf) {
+        let datagram = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let (header, doc) = datagram.split_once('\n').expect("an X-Ray datagram");
+        assert_eq!(header, r#"{"format":"json","version":1}"#);
+        assert!(!doc.contains('?') && !doc.contains("eyJ") && !doc.contains("alice"), "{doc}");
+        calls.push(serde_json::from_str::<Value>(doc).unwrap());
+    }
+    let paths: BTreeSet<String> =
+        calls.iter().filter_map(|c| c["http"]["request"]["url"].as_str()).map(url_path).collect();
+    for path in ["/token", "/me", "/token/revocation", "/"] {
+        assert!(paths.contains(path), "no subsegment of {path}: {paths:?}");
+    }
+    assert!(calls.iter().all(|c| c["type"] == "subsegment" && c["trace_id"].is_string()));
 }
 
 #[tokio::test]
@@ -249,4 +274,9 @@ async fn a_logout_at_the_provider_ends_the_session_through_the_back_channel() {
     // SESSION_CHECK=strict: the JWT issued before, still within its exp, is refused.
     assert_eq!(me(token.clone()).await, 401);
     stack.assert_log_holds_none(&[handle.split_once('=').unwrap().1, &token]);
+}
+
+/// The path of an absolute URL.
+fn url_path(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.path().to_owned()).unwrap_or_default()
 }
