@@ -24,9 +24,10 @@ unit:
 
 # Every binary the stacks run is built first: `cargo lambda watch` then only checks that they
 # are fresh instead of compiling one on its first request (which a loaded machine can stretch
-# past a test's HTTP timeout).
+# past a test's HTTP timeout). bench/floor too: the benchmark smoke run (.ci/run) builds this
+# same set (bench/coldstart/impls.py) and finds it fresh instead of compiling it again.
 e2e: tools
-	cargo build -p login -p callback -p issuer -p me -p logout -p refresh -p authorizer -p secret-tool
+	cargo build -p login -p callback -p issuer -p me -p logout -p refresh -p authorizer -p secret-tool -p floor
 	cargo test -p e2e -- --test-threads=2
 
 lint:

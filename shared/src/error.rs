@@ -450,6 +450,26 @@ impl Error {
         self.row().0
     }
 
+    /// Whether the fault is ours or the provider's rather than the caller's: what the `Failed`
+    /// metric counts and the callback alarm watches. A missing cookie, a wrong `state`, a login
+    /// the user declined or a `prompt=none` that needs a login are the caller's (or an
+    /// attacker's) and do not count.
+    pub const fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            Self::TokenExchangeFailed(_)
+                | Self::IdTokenMissing
+                | Self::IdToken(_)
+                | Self::UserinfoFailed(_)
+                | Self::UserinfoSubjectMismatch
+                | Self::ProviderUnreachable(_)
+                | Self::ProviderTimeout(_)
+                | Self::SessionsOff
+                | Self::SessionStore(_)
+                | Self::Internal(_)
+        )
+    }
+
     /// A description that is safe to show: fixed text, never a provider's or library's words.
     pub fn description(&self) -> &'static str {
         self.row().2

@@ -120,11 +120,11 @@ impl Access {
     }
 
     /// The authorizer's decision with the rules of [`Access::authenticate`]: the caller's
-    /// claims, or `None`. One log line either way (the `sub`, or the refusal's code).
+    /// claims, or `None`. One log line either way (no user identifier; a refusal's code).
     pub async fn authorize(&self, presented: &Presented<'_>, now: u64) -> Option<SessionClaims> {
         match self.authenticate(presented, now).await {
             Ok((claims, _)) => {
-                tracing::info!(sub = %claims.sub, "authorized");
+                tracing::info!("authorized");
                 Some(claims)
             }
             Err(e) => {

@@ -103,13 +103,27 @@ pub fn http_client() -> Result<Http, ClientError> {
 ///
 /// # Errors
 ///
-/// [`ClientError::ExtraCa`] when it cannot be read or holds no PEM certificate.
+/// [`ClientError::ExtraCa`] when it cannot be read, holds no PEM certificate, or one that
+/// cannot be a trust anchor (each is parsed here, so that the error names the variable).
 pub fn extra_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+
     let problem =
         |problem: String| ClientError::ExtraCa { path: path.display().to_string(), problem };
     let pem = std::fs::read(path).map_err(|e| problem(format!("cannot be read: {e}")))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| problem(format!("not a PEM bundle: {}", crate::error::chain(&e))))?;
+    let mut certs = Vec::new();
+    for (i, der) in CertificateDer::pem_slice_iter(&pem).enumerate() {
+        let der = der.map_err(|e| problem(format!("not a PEM bundle: {e}")))?;
+        rustls::RootCertStore::empty()
+            .add(der.clone())
+            .map_err(|e| problem(format!("certificate {} cannot be a CA: {e}", i + 1)))?;
+        certs.push(
+            reqwest::Certificate::from_der(&der).map_err(|e| {
+                problem(format!("certificate {}: {}", i + 1, crate::error::chain(&e)))
+            })?,
+        );
+    }
     if certs.is_empty() {
         return Err(problem("holds no PEM certificate".into()));
     }
@@ -271,15 +285,22 @@ mod tests {
         let missing = std::env::temp_dir().join("spa-login-no-such-ca.pem");
         let not_pem = write_temp("not.pem", b"-----BEGIN CERTIFICATE-----\nnot base64!\n");
         let empty = write_temp("empty.pem", b"# no certificate here\n");
+        // Valid base64, but no certificate inside.
+        let not_a_cert = write_temp(
+            "bad.pem",
+            b"-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
+        );
         for (path, problem) in [
             (&missing, "cannot be read"),
             (&not_pem, "not a PEM bundle"),
             (&empty, "holds no PEM certificate"),
+            (&not_a_cert, "certificate 1 cannot be a CA"),
         ] {
             let err = extra_ca_certs(path).unwrap_err().to_string();
             assert!(err.starts_with("EXTRA_CA_CERTS="), "{err}");
             assert!(err.contains(&path.display().to_string()) && err.contains(problem), "{err}");
         }
         let _ = (std::fs::remove_file(not_pem), std::fs::remove_file(empty));
+        let _ = std::fs::remove_file(not_a_cert);
     }
 }

@@ -42,6 +42,7 @@ pub const NAMES: &[&str] = &[
     LOGIN_COMPLETED,
     REFRESHED,
     "Refused",
+    "Failed",
     "ServerError",
     "SessionEnded",
     "ProviderLatency",
@@ -98,7 +99,7 @@ pub enum Ended {
     RevokedAtProvider,
     /// The refresh answer held an ID token we refuse, or none could be read.
     IdTokenRefused,
-    /// Its provider is no longer configured, or its item does not open.
+    /// Its provider is no longer configured.
     Unusable,
 }
 
@@ -177,7 +178,11 @@ impl Recorded {
     pub fn lines(&self, function: &str, namespace: &str, timestamp_ms: u128) -> Vec<String> {
         let mut groups: Vec<(Dimension, Vec<&Datum>)> = Vec::new();
         for datum in &self.data {
-            match groups.iter_mut().find(|(d, _)| *d == datum.dimension) {
+            // EMF takes at most 100 values per metric in one line: a fuller group is closed.
+            let open = |(d, data): &&mut (Dimension, Vec<&Datum>)| {
+                *d == datum.dimension && data.iter().filter(|x| x.name == datum.name).count() < 100
+            };
+            match groups.iter_mut().find(|g| open(g)) {
                 Some((_, data)) => data.push(datum),
                 None => groups.push((datum.dimension, vec![datum])),
             }
@@ -315,15 +320,19 @@ pub fn sessions_ended(why: Ended, n: usize) {
     }
 }
 
-/// Counts a refusal under its code (and `ServerError` for a `5xx`), and keeps it for the
-/// request's log line. Returns whether a scope took it (outside one, the caller logs).
-pub fn refused(code: &'static str, status: u16, detail: String) -> bool {
+/// Counts a refusal under its code, `Failed` too when the fault is ours or the provider's
+/// (`fault`), and `ServerError` for a `5xx`; keeps it for the request's log line. Returns
+/// whether a scope took it (outside one, the caller logs).
+pub fn refused(code: &'static str, status: u16, fault: bool, detail: String) -> bool {
     record(Datum {
         name: "Refused",
         unit: Unit::Count,
         value: 1.0,
         dimension: Some(("ErrorCode", code)),
     });
+    if fault {
+        count("Failed");
+    }
     if status >= 500 {
         count("ServerError");
     }
@@ -349,29 +358,49 @@ pub fn cold_start(result: Result<f64, &'static str>) {
 }
 
 /// Runs the call to `endpoint`, recording its latency (`ProviderLatency`, by `Endpoint`),
-/// whatever its outcome, and `ProviderUnreachable` when `unreachable` says so of its result.
+/// whatever its outcome, and `ProviderUnreachable` when `unreachable` says so of its result,
+/// or when the call is dropped unfinished (the request's deadline cut it short).
 pub async fn provider_call<T>(
     endpoint: Endpoint,
     call: impl Future<Output = T>,
     unreachable: impl FnOnce(&T) -> bool,
 ) -> T {
-    let started = Instant::now();
+    let mut pending = Pending { endpoint, started: Instant::now(), done: false };
     let out = call.await;
-    record(Datum {
-        name: "ProviderLatency",
-        unit: Unit::Milliseconds,
-        value: started.elapsed().as_secs_f64() * 1000.0,
-        dimension: Some(("Endpoint", endpoint.as_str())),
-    });
-    if unreachable(&out) {
-        record(Datum {
-            name: "ProviderUnreachable",
-            unit: Unit::Count,
-            value: 1.0,
-            dimension: Some(("Endpoint", endpoint.as_str())),
-        });
-    }
+    pending.done = true;
+    pending.record(unreachable(&out));
     out
+}
+
+/// A provider call under way: recorded once, when it ends or is dropped unfinished.
+struct Pending {
+    endpoint: Endpoint,
+    started: Instant,
+    done: bool,
+}
+
+impl Pending {
+    fn record(&self, unreachable: bool) {
+        let dimension = Some(("Endpoint", self.endpoint.as_str()));
+        let latency = self.started.elapsed().as_secs_f64() * 1000.0;
+        record(Datum {
+            name: "ProviderLatency",
+            unit: Unit::Milliseconds,
+            value: latency,
+            dimension,
+        });
+        if unreachable {
+            record(Datum { name: "ProviderUnreachable", unit: Unit::Count, value: 1.0, dimension });
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(true);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -433,7 +462,7 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_is_counted_by_code_kept_for_the_log_line_and_5xx_counted_apart() {
         let (taken, recorded) = scope(async {
-            refused("provider_unreachable", 502, "token endpoint: timed out".into())
+            refused("provider_unreachable", 502, true, "token endpoint: timed out".into())
         })
         .await;
         assert!(taken);
@@ -445,12 +474,48 @@ mod tests {
             (Some("provider_unreachable"), Some(1.0))
         );
         assert!(!lines[0].contains("timed out"), "the detail is no dimension: {}", lines[0]);
-        assert_eq!(parse(&lines[1])["ServerError"], 1.0);
+        assert_eq!(
+            (parse(&lines[1])["Failed"].as_f64(), parse(&lines[1])["ServerError"].as_f64()),
+            (Some(1.0), Some(1.0))
+        );
         let ((), client_error) = scope(async {
-            refused("csrf_required", 403, String::new());
+            refused("csrf_required", 403, false, String::new());
         })
         .await;
-        assert_eq!(client_error.lines("f", "NS", 0).len(), 1, "no ServerError for a 4xx");
+        let lines = client_error.lines("f", "NS", 0);
+        assert_eq!(lines.len(), 1, "no Failed nor ServerError for a client's mistake: {lines:?}");
+    }
+
+    #[tokio::test]
+    async fn a_call_cut_short_by_the_deadline_counts_as_unreachable() {
+        let ((), recorded) = scope(async {
+            let never = provider_call(Endpoint::Token, std::future::pending::<()>(), |()| false);
+            let cut = tokio::time::timeout(std::time::Duration::from_millis(5), never).await;
+            assert!(cut.is_err());
+        })
+        .await;
+        let token = parse(&recorded.lines("f", "NS", 0)[0]);
+        assert_eq!(
+            (token["Endpoint"].as_str(), token["ProviderUnreachable"].as_f64()),
+            (Some("token"), Some(1.0))
+        );
+        assert!(token["ProviderLatency"].as_f64().is_some_and(|ms| ms >= 4.0), "{token}");
+    }
+
+    #[tokio::test]
+    async fn a_line_holds_at_most_100_values_of_a_metric() {
+        let ((), recorded) = scope(async {
+            for _ in 0..150 {
+                provider_call(Endpoint::Jwks, async {}, |()| false).await;
+            }
+        })
+        .await;
+        let lines = recorded.lines("f", "NS", 0);
+        let sizes: Vec<usize> = lines
+            .iter()
+            .map(|l| parse(l)["ProviderLatency"].as_array().map_or(1, Vec::len))
+            .collect();
+        assert_eq!(sizes, [100, 50]);
     }
 
     #[tokio::test]

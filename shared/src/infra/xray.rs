@@ -33,11 +33,14 @@ impl Trace {
         let field = |name: &str| {
             header.split(';').find_map(|kv| kv.trim().strip_prefix(name)?.strip_prefix('='))
         };
-        let hex_id = |v: &str| v.len() == 16 && v.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
         let (root, parent) = (field("Root")?, field("Parent")?);
-        let root_ok =
-            root.len() <= 64 && root.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        (field("Sampled") == Some("1") && root_ok && hex_id(parent))
+        // `1-<8 hex digits: the time>-<24 hex digits>`.
+        let root_ok = match root.split('-').collect::<Vec<_>>()[..] {
+            ["1", time, id] => hex(time, 8) && hex(id, 24),
+            _ => false,
+        };
+        (field("Sampled") == Some("1") && root_ok && hex(parent, 16))
             .then(|| Self { root: root.to_owned(), parent: parent.to_owned() })
     }
 }
@@ -153,7 +156,9 @@ mod tests {
             &HEADER.replace("Sampled=1", "Sampled=0"),
             &HEADER.replace(";Sampled=1", ""),
             &HEADER.replace("Parent=53995c3f42cd8ad8", "Parent=xyz"),
-            "Root=1-a;Sampled=1",
+            "Root=1-a;Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=;Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
             "Root=\"}{;Parent=53995c3f42cd8ad8;Sampled=1",
             "",
         ] {

@@ -134,7 +134,7 @@ pub(crate) async fn get_json(
         .body(Vec::new())
         .map_err(|e| ProviderError::Invalid { what, detail: e.to_string() })?;
     let unreachable = |r: &Result<_, FetchError>| {
-        matches!(r, Err(FetchError::Timeout | FetchError::Unreachable(_)))
+        matches!(r, Err(FetchError::Timeout | FetchError::Unreachable(_) | FetchError::Other(_)))
     };
     let sent = metrics::provider_call(endpoint, http.send(req), unreachable).await;
     let resp = sent.map_err(|source| ProviderError::Fetch { what, source })?;

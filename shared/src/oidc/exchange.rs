@@ -30,7 +30,9 @@ where
 {
     matches!(
         result,
-        Err(RequestTokenError::Request(FetchError::Timeout | FetchError::Unreachable(_)))
+        Err(RequestTokenError::Request(
+            FetchError::Timeout | FetchError::Unreachable(_) | FetchError::Other(_)
+        ))
     )
 }
 

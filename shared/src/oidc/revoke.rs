@@ -91,7 +91,10 @@ impl Revocation {
             .body(form(&pairs).into_bytes())
             .map_err(|_| Error::Internal("revocation request could not be built".into()))?;
         let unreachable = |r: &Result<_, FetchError>| {
-            matches!(r, Err(FetchError::Timeout | FetchError::Unreachable(_)))
+            matches!(
+                r,
+                Err(FetchError::Timeout | FetchError::Unreachable(_) | FetchError::Other(_))
+            )
         };
         let sent = metrics::provider_call(Endpoint::Revocation, http.send(req), unreachable);
         let resp = sent.await.map_err(|e| match e {

@@ -173,7 +173,7 @@ pub async fn within_deadline<T>(
 /// [`serve`] it is logged at once.
 pub fn log_refusal(req: &Request<'_>, err: &Error) {
     let status = err.status().as_u16();
-    if metrics::refused(err.code(), status, err.to_string()) {
+    if metrics::refused(err.code(), status, err.is_fault(), err.to_string()) {
         return;
     }
     tracing::warn!(
