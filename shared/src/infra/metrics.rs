@@ -260,19 +260,21 @@ struct Settings {
     function: String,
 }
 
-/// `None` when metrics are off (`METRICS=off`).
+/// `None` when metrics are off: `METRICS=off`, or outside Lambda (no
+/// `AWS_LAMBDA_FUNCTION_NAME`, which Lambda and `cargo lambda watch` set), where no log is
+/// ingested and a test's output would only fill up.
 fn settings() -> Option<&'static Settings> {
     static SETTINGS: OnceLock<Option<Settings>> = OnceLock::new();
     SETTINGS
         .get_or_init(|| {
             let off = std::env::var("METRICS").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
-            (!off).then(|| Settings {
+            let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|f| !f.is_empty());
+            Some(Settings {
                 namespace: std::env::var("METRICS_NAMESPACE")
                     .ok()
                     .filter(|n| !n.is_empty())
                     .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
-                function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                    .unwrap_or_else(|_| "local".into()),
+                function: function.filter(|_| !off)?,
             })
         })
         .as_ref()
