@@ -101,23 +101,40 @@ class Services:
         self.short_provider = self.start_provider("provider-short", secret, {"PROVIDER_ACCESS_TOKEN_TTL": str(SHORT_ACCESS_TOKEN_TTL)})
 
     def start_provider(self, name: str, secret: dict, extra_env: dict) -> "ProviderInstance":
-        port = free_port()
-        provider = ProviderInstance(Proxy(name, port, self.server_tls), "https" if self.tls else "http")
-        log(f"starting {name} on :{port}, issuer {provider.issuer} (counting proxy)")
-        env = dict(os.environ)
-        env.update(
-            PROVIDER_PORT=str(port),
-            PROVIDER_HOST="127.0.0.1",
-            PROVIDER_ISSUER=provider.issuer,
-            OIDC_CLIENT_ID=CLIENT_ID,
-            OIDC_CLIENT_SECRET=secret["client_secret"],
-            PROVIDER_REDIRECT_URIS=REDIRECT_URI,
-            PROVIDER_TRUST_PROXY="1" if self.tls else "0",
-            **extra_env,
-        )
-        self.spawn(name, ["node", "provider.mjs"], cwd=ROOT / "dev" / "provider", env=env)
-        discovery_url = f"{provider.issuer}/.well-known/openid-configuration"
-        wait_http(discovery_url, 60, name, {HARNESS_HEADER: "1"})
+        # A provider start that has not answered in 30 s is stopped and tried once more on a
+        # fresh port: under load, a start has been seen to hang before it listens.
+        for attempt in (1, 2):
+            port = free_port()
+            provider = ProviderInstance(Proxy(name, port, self.server_tls), "https" if self.tls else "http")
+            log(f"starting {name} on :{port}, issuer {provider.issuer} (counting proxy)")
+            env = dict(os.environ)
+            env.update(
+                PROVIDER_PORT=str(port),
+                PROVIDER_HOST="127.0.0.1",
+                PROVIDER_ISSUER=provider.issuer,
+                OIDC_CLIENT_ID=CLIENT_ID,
+                OIDC_CLIENT_SECRET=secret["client_secret"],
+                PROVIDER_REDIRECT_URIS=REDIRECT_URI,
+                PROVIDER_TRUST_PROXY="1" if self.tls else "0",
+                **extra_env,
+            )
+            proc = self.spawn(name, ["node", "provider.mjs"], cwd=ROOT / "dev" / "provider", env=env)
+            discovery_url = f"{provider.issuer}/.well-known/openid-configuration"
+            try:
+                wait_http(discovery_url, 30, name, {HARNESS_HEADER: "1"})
+                break
+            except RuntimeError:
+                state = "still running" if proc.poll() is None else f"exited with {proc.returncode}"
+                log(f"{name} did not answer in 30 s ({state}; attempt {attempt} of 2)")
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+                self.procs.remove(proc)
+                provider.proxy.server.shutdown()
+                if attempt == 2:
+                    raise
         _, _, doc = Browser().request("GET", discovery_url)
         doc = json.loads(doc)
         provider.jwks_path = urllib.parse.urlsplit(doc["jwks_uri"]).path
