@@ -11,10 +11,10 @@
 //! key, ES256 or RS256. Nothing here touches the network inside a measured iteration: the code
 //! exchange and userinfo are the only network steps of a warm callback, and they are left out
 //! (the cold-start harness in `bench/coldstart.py` measures them end to end). Likewise a warm
-//! `/api/refresh` whose provider token is fresh makes two DynamoDB calls (GetItem, then an
-//! UpdateItem of its last use): the item GetItem would answer is made once at setup by the
-//! session table's own encoding (`Sessions::new_item`, the callback's PutItem), and the
-//! measured path is everything between and around those calls.
+//! `/api/refresh` whose provider token is fresh makes one DynamoDB call (an UpdateItem that
+//! records the use and answers the item, `Sessions::open`): the item it would answer is made
+//! once at setup by the session table's own encoding (`Sessions::new_item`, the callback's
+//! PutItem), and the measured path is everything around that call.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -122,7 +122,7 @@ struct SessionFixture {
     /// `Cookie:` header as the browser sends it: the transaction cookie left over and the
     /// session handle.
     cookie_header: String,
-    /// The item as GetItem answers it.
+    /// The item as the UpdateItem of `Sessions::open` answers it.
     item: SessionItem,
 }
 

@@ -33,7 +33,6 @@ use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
 use crate::oidc::provider::Providers;
 use crate::return_to::ReturnTo;
 use crate::sessions::{Handle, ProviderTokens, Sessions};
-use crate::tokens::claims::payload_claims;
 use crate::tokens::secret::{CookieKey, KeyRing};
 use crate::tokens::session::{SessionTokens, User};
 use crate::tokens::transaction::{Flow, Transaction};
@@ -180,7 +179,9 @@ impl Callback {
         let upstream = self.upstream(&tx)?;
         let provider = &upstream.provider;
         let tokens = exchange_code(provider, &self.http, flow, code, &tx.pkce_verifier).await?;
-        let id_token::Verified { mut user, issuer } = self.check_tokens(&tx, &tokens, now).await?;
+        let verified = self.check_tokens(&tx, &tokens, now).await?;
+        let provider_sid = verified.provider_sid();
+        let id_token::Verified { mut user, issuer, claims: id_claims } = verified;
         let mut info_claims = None;
         if provider.userinfo {
             let info = userinfo(provider, &self.http, tokens.access_token(), &user.sub).await?;
@@ -192,10 +193,6 @@ impl Callback {
             info_claims = Some(info.claims);
         }
         if !self.config.claims.names.is_empty() {
-            // The ID token was verified above: its payload is read again for the claims
-            // openidconnect does not keep.
-            let id_claims = tokens.id_token().map(|t| payload_claims(&t.to_string()));
-            let id_claims = id_claims.unwrap_or_default();
             user.extra = self.config.claims.copy(&id_claims, info_claims.as_ref());
         }
         keep_email_if_verified(&mut user, self.config.include_unverified_email);
@@ -205,7 +202,6 @@ impl Callback {
             None => (self.session.mint(&user, idp, now)?, None),
             Some(sessions) => {
                 let stored = ProviderTokens::from_response(&tokens, None, now, self.session.ttl());
-                let provider_sid = tokens.id_token().and_then(id_token::provider_sid);
                 let (handle, sid) =
                     sessions.create(&user, idp, provider_sid.as_deref(), &stored, now).await?;
                 (self.session.mint_in_session(&user, idp, Some(&sid), now)?, Some(handle))

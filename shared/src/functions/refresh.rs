@@ -22,7 +22,7 @@ use crate::oidc::exchange::exchange_refresh_token;
 use crate::oidc::id_token;
 use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
 use crate::oidc::provider::Providers;
-use crate::sessions::{Handle, LEASE_SECS, Lease, ProviderTokens, Record, Sessions};
+use crate::sessions::{Handle, LEASE_SECS, Lease, Opened, ProviderTokens, Record, Sessions};
 use crate::tokens::session::{SessionTokens, User};
 use crate::web::cookies;
 use crate::web::request::Request;
@@ -89,8 +89,12 @@ impl Refresh {
     pub async fn refresh(&self, handle: &Handle, now: u64) -> Result<Refreshed, Error> {
         let sessions = self.sessions.as_ref().ok_or(Error::SessionsOff)?;
         let started = Instant::now();
-        let mut record =
-            sessions.get(handle).await?.ok_or(Error::SessionExpired("no such session"))?;
+        // Read and used in one call; a session near its maximum age is touched below instead.
+        let (mut record, touched) = match sessions.open(handle, now).await? {
+            Opened::Missing => return Err(Error::SessionExpired("no such session")),
+            Opened::Used(record) => (record, true),
+            Opened::Unused(record) => (record, false),
+        };
         loop {
             // The clock passed in, moved on by the time this request has waited.
             let at = now + started.elapsed().as_secs();
@@ -103,7 +107,9 @@ impl Refresh {
             // provider is asked again, once per its lifetime, so no margin before its expiry.
             let fresh = record.tokens.access_expires_at > at;
             if fresh || record.tokens.refresh_token.is_none() {
-                sessions.touch(&record, at).await?;
+                if !touched {
+                    sessions.touch(&record, at).await?;
+                }
                 return self.mint(record, at);
             }
             if let Some(lease) = sessions.lease(&record, at).await? {

@@ -121,6 +121,18 @@ pub struct Verified {
     pub user: User,
     /// Its issuer: the provider's, or for a tenant template the user's tenant's.
     pub issuer: String,
+    /// Its payload, decoded once for the checks: the claims openidconnect does not type
+    /// (`sid`, and those `JWT_CLAIMS` copies) are read from here.
+    pub claims: Map<String, Value>,
+}
+
+impl Verified {
+    /// The provider's session id (`sid`, OpenID Connect Front-/Back-Channel Logout), if the
+    /// token has one that is a short printable string.
+    pub fn provider_sid(&self) -> Option<String> {
+        let sid = self.claims.get("sid")?.as_str()?;
+        (sid.len() <= 255 && sid.bytes().all(|b| b.is_ascii_graphic())).then(|| sid.to_owned())
+    }
 }
 
 /// What the login asked the provider for, that the ID token must then show: `max_age` and
@@ -153,9 +165,7 @@ pub async fn verify(
     now: u64,
 ) -> Result<Verified, Error> {
     let verified = verify_with(jwks, id_token, access_token, nonce, login_started, now).await?;
-    // The token has passed every check, its dates included: its payload reads.
-    let claims = payload(&id_token.to_string()).ok_or(IdTokenError::Malformed)?;
-    check_asked(&claims, asked, now)?;
+    check_asked(&verified.claims, asked, now)?;
     Ok(verified)
 }
 
@@ -235,7 +245,7 @@ pub async fn verify_refreshed(
     if verified.user.sub != original.sub {
         return Err(Error::SessionExpired("the provider names another user"));
     }
-    let after = payload(&id_token.to_string()).unwrap_or_default();
+    let after = &verified.claims;
     let audiences = |claims: &Map<String, Value>| {
         let mut all: Vec<String> = match claims.get("aud") {
             Some(Value::String(one)) => vec![one.clone()],
@@ -248,13 +258,13 @@ pub async fn verify_refreshed(
         all.dedup();
         all
     };
-    if before.contains_key("aud") && audiences(&before) != audiences(&after) {
+    if before.contains_key("aud") && audiences(&before) != audiences(after) {
         return Err(Error::SessionExpired("the refreshed ID token names other audiences"));
     }
     let auth_time = |claims: &Map<String, Value>| {
         claims.get("auth_time").and_then(Value::as_f64).and_then(numeric_date)
     };
-    if let (Some(was), Some(is)) = (auth_time(&before), auth_time(&after))
+    if let (Some(was), Some(is)) = (auth_time(&before), auth_time(after))
         && was != is
     {
         return Err(Error::SessionExpired("the refreshed ID token names another authentication"));
@@ -319,15 +329,7 @@ async fn verify_with<N: openidconnect::NonceVerifier + Copy>(
         // Filled by the callback, from `JWT_CLAIMS`.
         extra: Default::default(),
     };
-    Ok(Verified { user, issuer })
-}
-
-/// The provider's session id (`sid`, OpenID Connect Front-/Back-Channel Logout) in an ID token
-/// that [`verify`] accepted, if it has one that is a short printable string.
-pub fn provider_sid(id_token: &CoreIdToken) -> Option<String> {
-    let claims = payload(&id_token.to_string())?;
-    let sid = claims.get("sid")?.as_str()?;
-    (sid.len() <= 255 && sid.bytes().all(|b| b.is_ascii_graphic())).then(|| sid.to_owned())
+    Ok(Verified { user, issuer, claims: payload })
 }
 
 #[cfg(test)]

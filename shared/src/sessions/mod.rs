@@ -26,4 +26,4 @@ mod store;
 
 pub use handle::Handle;
 pub use seal::{ProviderTokens, SessionKeys};
-pub use store::{Item as SessionItem, LEASE_SECS, Lease, Record, Sessions};
+pub use store::{Item as SessionItem, LEASE_SECS, Lease, Opened, Record, Sessions};

@@ -10,8 +10,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -52,6 +53,19 @@ pub struct Record {
     pub version: u64,
     /// Until when a refresh in progress holds the item, if one does.
     pub lease_until: Option<u64>,
+}
+
+/// What [`Sessions::open`] found under a handle.
+#[derive(Debug)]
+pub enum Opened {
+    /// No session.
+    Missing,
+    /// The session, its use recorded (the idle clock restarted).
+    Used(Record),
+    /// The session as stored, its use not recorded: it has ended ([`Sessions::ended`] says
+    /// why), or it reaches its maximum age within the idle time, so that its `ttl` is the
+    /// maximum age's end and [`Sessions::touch`] records the use.
+    Unused(Record),
 }
 
 /// A refresh lease held on one session.
@@ -220,6 +234,62 @@ impl Sessions {
     /// the item is unusable (its tokens do not open).
     pub async fn get(&self, handle: &Handle) -> Result<Option<Record>, Error> {
         self.get_key(&handle.key()).await
+    }
+
+    /// The session of `handle`, its use at `now` recorded in the same call: one conditional
+    /// `UpdateItem` that answers the item, instead of a `GetItem` and then an `UpdateItem`.
+    ///
+    /// The condition is that the session is live (not [`Sessions::ended`]) and that its
+    /// maximum age does not end within the idle time: then its new `ttl` is `now` + idle,
+    /// whatever its login time, and needs no read first. When the condition fails, DynamoDB
+    /// answers the item as it is ([`Opened::Unused`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`] when the table cannot be written; [`Error::SessionExpired`] when
+    /// the item is unusable (its tokens do not open).
+    pub async fn open(&self, handle: &Handle, now: u64) -> Result<Opened, Error> {
+        let key = handle.key();
+        let idle = self.settings.idle.as_secs();
+        let idle_end = now + idle;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.settings.table)
+            .key("h", s(&key))
+            .update_expression("SET used = :now, #ttl = :ttl")
+            .condition_expression("attribute_exists(h) AND used >= :active AND created >= :born")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ttl", n(idle_end))
+            // Not idle too long: `now - used <= idle`.
+            .expression_attribute_values(":active", n(now.saturating_sub(idle)))
+            // `created + max_age >= now + idle`: the maximum age ends after the idle time.
+            .expression_attribute_values(
+                ":born",
+                n(idle_end.saturating_sub(self.settings.max_age.as_secs())),
+            )
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes().ok_or_else(|| {
+                    Error::SessionStore("UpdateItem: no attributes in the answer".to_owned())
+                })?;
+                Ok(Opened::Used(self.record(&key, item)?))
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    match failed.item() {
+                        Some(item) => Ok(Opened::Unused(self.record(&key, item)?)),
+                        None => Ok(Opened::Missing),
+                    }
+                }
+                _ => Err(store_error("UpdateItem")(e)),
+            },
+        }
     }
 
     async fn get_key(&self, key: &str) -> Result<Option<Record>, Error> {

@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 pub use crate::infra::config::claims::{ClaimCopy, RESERVED};
@@ -50,16 +48,6 @@ impl ClaimCopy {
         }
         out
     }
-}
-
-/// The claims of a JWS whose signature was already verified (an ID token): its payload as a
-/// JSON object; empty when it does not decode (it did, to be verified).
-pub fn payload_claims(jws: &str) -> Map<String, Value> {
-    jws.split('.')
-        .nth(1)
-        .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
-        .and_then(|raw| serde_json::from_slice(&raw).ok())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

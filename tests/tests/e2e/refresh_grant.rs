@@ -533,3 +533,33 @@ async fn session_ends_when_idle_too_long() {
     let resp = d.refresh_at(&session, used + 61).await;
     d.assert_ended(&session, &resp).await;
 }
+
+/// Each refresh records its use in the call that reads the session: the idle end moves to the
+/// use plus `SESSION_IDLE_SECONDS`, and once that would pass the maximum age, the item's `ttl`
+/// stays at the maximum age's end (the second path, a read and then a touch). After either,
+/// the session is still refreshed, and it ends at its maximum age.
+#[tokio::test]
+async fn each_refresh_moves_the_idle_end_and_the_maximum_age_caps_it() {
+    let d =
+        Deployment::start(&[("SESSION_MAX_AGE_SECONDS", "200"), ("SESSION_IDLE_SECONDS", "60")])
+            .await;
+    let session = d.sign_in(3600).await;
+    d.forbid_grants().await;
+    let created = session.created;
+    let item = d.item(&session.handle).await.unwrap();
+    assert_eq!((number(&item, "used"), number(&item, "ttl")), (created, created + 60));
+    // Used, idle end before the maximum age: the ttl follows the use.
+    for used in [created + 50, created + 100] {
+        d.assert_refreshes(&session, used, 0).await;
+        let item = d.item(&session.handle).await.unwrap();
+        assert_eq!((number(&item, "used"), number(&item, "ttl")), (used, used + 60));
+    }
+    // Within the idle time of the maximum age: the ttl is the maximum age's end.
+    for used in [created + 150, created + 199] {
+        d.assert_refreshes(&session, used, 0).await;
+        let item = d.item(&session.handle).await.unwrap();
+        assert_eq!((number(&item, "used"), number(&item, "ttl")), (used, created + 200));
+    }
+    let resp = d.refresh_at(&session, created + 201).await;
+    d.assert_ended(&session, &resp).await;
+}

@@ -68,10 +68,3 @@ fn claims_come_from_userinfo_first_each_capped_and_the_whole_bounded() {
     let size: usize = out.values().map(|v| serde_json::to_string(v).unwrap().len()).sum();
     assert!(size <= 80);
 }
-
-#[test]
-fn the_payload_of_a_jws_reads_as_its_claims() {
-    let payload = URL_SAFE_NO_PAD.encode(br#"{"groups":["g"]}"#);
-    assert_eq!(payload_claims(&format!("e30.{payload}.sig"))["groups"], json!(["g"]));
-    assert!(payload_claims("not a jws").is_empty());
-}
