@@ -182,4 +182,11 @@ fn template_metrics_are_ones_we_publish() {
     for dimension in dimensions {
         assert!(DIMENSIONS.contains(&dimension), "the template reads dimension {dimension}");
     }
+    // The one error code an alarm watches is the code the session store's failures answer.
+    let codes: BTreeSet<&str> = template
+        .lines()
+        .filter_map(|l| l.split("Name: ErrorCode, Value: ").nth(1)?.split([' ', '}']).next())
+        .collect();
+    let store = crate::error::Error::SessionStore(String::new());
+    assert_eq!(codes, [store.code()].into(), "the ErrorCode values the template watches");
 }
