@@ -60,6 +60,13 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// Whether the provider could not be reached: no connection, a failure below HTTP (TLS
+    /// included), or no answer in time (the `ProviderUnreachable` metric). An answer too large
+    /// is an answer.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Timeout | Self::Unreachable(_) | Self::Other(_))
+    }
+
     fn from_reqwest(e: &reqwest::Error) -> Self {
         if e.is_timeout() {
             Self::Timeout

@@ -28,12 +28,7 @@ fn unreachable<T, E>(result: &Result<T, RequestTokenError<FetchError, E>>) -> bo
 where
     E: openidconnect::ErrorResponse,
 {
-    matches!(
-        result,
-        Err(RequestTokenError::Request(
-            FetchError::Timeout | FetchError::Unreachable(_) | FetchError::Other(_)
-        ))
-    )
+    matches!(result, Err(RequestTokenError::Request(e)) if e.is_unreachable())
 }
 
 fn fetch_error(e: FetchError) -> Error {
@@ -184,12 +179,11 @@ pub async fn userinfo(
         )
         .map_err(|_| Error::Internal("no userinfo endpoint".into()))?;
     let claims: openidconnect::UserInfoClaims<AllClaims, openidconnect::core::CoreGenderClaim> =
-        metrics::provider_call(Endpoint::Userinfo, request.request_async(http), |r| {
-            matches!(
-                r,
-                Err(UserInfoError::Request(FetchError::Timeout | FetchError::Unreachable(_)))
-            )
-        })
+        metrics::provider_call(
+            Endpoint::Userinfo,
+            request.request_async(http),
+            |r| matches!(r, Err(UserInfoError::Request(e)) if e.is_unreachable()),
+        )
         .await
         .map_err(|e| match e {
             UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
