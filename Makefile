@@ -19,16 +19,21 @@ tools:
 
 test: unit e2e
 
+# Every debug build uses one of two feature sets, so that no dependency compiles twice: cargo
+# unifies features over the packages a command selects, and a crate built with other features
+# (or above one that was) is built again.
+#   - the tests, `--workspace` with dev-dependencies: the unit tests, then the e2e suite (its
+#     own crate is all that is left to compile), and the criterion benches of `make bench-smoke`;
+#   - the binaries, `--workspace --bins`: what `cargo lambda watch` asks for (`cargo run --bin
+#     NAME` at the root), so it finds them fresh instead of compiling one on its first request,
+#     which a loaded machine can stretch past a test's HTTP timeout. bench/floor is among them:
+#     the benchmark smoke run (bench/coldstart/impls.py) builds the same set.
 unit:
 	cargo test --workspace --exclude e2e
 
-# Every binary the stacks run is built first: `cargo lambda watch` then only checks that they
-# are fresh instead of compiling one on its first request (which a loaded machine can stretch
-# past a test's HTTP timeout). bench/floor too: the benchmark smoke run (.ci/run) builds this
-# same set (bench/coldstart/impls.py) and finds it fresh instead of compiling it again.
 e2e: tools
-	cargo build -p login -p callback -p issuer -p me -p logout -p refresh -p authorizer -p secret-tool -p floor
-	cargo test -p e2e -- --test-threads=2
+	cargo build --workspace --bins
+	cargo test --workspace --test e2e -- --test-threads=2
 
 lint:
 	cargo fmt --all -- --check

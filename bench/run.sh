@@ -68,9 +68,10 @@ mkdir -p target/bench
 export CRITERION_HOME="$PWD/target/bench/criterion"
 started=$(date +%s)
 if [ "$smoke" = 1 ]; then
-  # The debug build the tests already made: every benchmark runs once, nothing is measured.
+  # The debug build the tests already made (`--workspace`: the unit tests' features, see the
+  # Makefile): every benchmark runs once, nothing is measured.
   echo "run.sh: criterion benchmarks in test mode (shared/benches/flows.rs)"
-  cargo test -p shared --features test-support --bench flows
+  cargo test --workspace --bench flows
   echo "run.sh: cold-start harness on the debug build, N=$n"
   python3 bench/coldstart.py --n "$n" --profile dev
   echo "run.sh: cold-start harness with TLS, N=1"
