@@ -105,8 +105,7 @@ impl Refresh {
             }
             // Our JWT does not depend on the provider's access token: refreshing it is how the
             // provider is asked again, once per its lifetime, so no margin before its expiry.
-            let fresh = record.tokens.access_expires_at > at;
-            if fresh || record.tokens.refresh_token.is_none() {
+            if record.tokens.renew_at() > at {
                 if !touched {
                     sessions.touch(&record, at).await?;
                 }

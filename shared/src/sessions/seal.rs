@@ -78,6 +78,14 @@ impl fmt::Debug for ProviderTokens {
 }
 
 impl ProviderTokens {
+    /// When the provider must be asked again, by a refresh grant: the access token's expiry
+    /// while a refresh token is held; never (`u64::MAX`) without one, the access token then
+    /// being all there is. `/api/refresh` and the `renew` attribute of the session item
+    /// ([`super::Sessions::open`]) both read it.
+    pub fn renew_at(&self) -> u64 {
+        if self.refresh_token.is_some() { self.access_expires_at } else { u64::MAX }
+    }
+
     /// What a token response gives: its refresh token and ID token (or `previous`' when a
     /// refresh answer does not rotate them), access token, and the access token's expiry at
     /// `now` + `expires_in` (or + `fallback` when the provider gives none).

@@ -219,6 +219,7 @@ impl Sessions {
             ("used".to_owned(), n(now)),
             ("ver".to_owned(), n(0)),
             ("ttl".to_owned(), n(self.expiry(now, now))),
+            ("renew".to_owned(), n(tokens.renew_at())),
         ]);
         if let Some(psid) = provider_sid {
             item.insert("psid".to_owned(), s(scoped(idp, psid)));
@@ -239,10 +240,13 @@ impl Sessions {
     /// The session of `handle`, its use at `now` recorded in the same call: one conditional
     /// `UpdateItem` that answers the item, instead of a `GetItem` and then an `UpdateItem`.
     ///
-    /// The condition is that the session is live (not [`Sessions::ended`]) and that its
-    /// maximum age does not end within the idle time: then its new `ttl` is `now` + idle,
-    /// whatever its login time, and needs no read first. When the condition fails, DynamoDB
-    /// answers the item as it is ([`Opened::Unused`]).
+    /// The condition is that the session is live (not [`Sessions::ended`]), that its
+    /// maximum age does not end within the idle time (then its new `ttl` is `now` + idle,
+    /// whatever its login time, and needs no read first), and that the provider need not be
+    /// asked before minting (`renew`, [`ProviderTokens::renew_at`], after `now`): a refresh
+    /// grant may fail, and a refresh that fails is no use of the session. When the condition
+    /// fails, DynamoDB answers the item as it is ([`Opened::Unused`]); so does it for an item
+    /// written before `renew` existed.
     ///
     /// # Errors
     ///
@@ -258,7 +262,9 @@ impl Sessions {
             .table_name(&self.settings.table)
             .key("h", s(&key))
             .update_expression("SET used = :now, #ttl = :ttl")
-            .condition_expression("attribute_exists(h) AND used >= :active AND created >= :born")
+            .condition_expression(
+                "attribute_exists(h) AND used >= :active AND created >= :born AND renew > :now",
+            )
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":ttl", n(idle_end))
@@ -413,7 +419,8 @@ impl Sessions {
             .table_name(&self.settings.table)
             .key("h", s(&record.key))
             .update_expression(
-                "SET tok = :tok, ver = ver + :one, used = :now, #ttl = :ttl REMOVE lease, lease_by",
+                "SET tok = :tok, renew = :renew, ver = ver + :one, used = :now, #ttl = :ttl \
+                 REMOVE lease, lease_by",
             )
             .condition_expression("lease_by = :owner")
             .expression_attribute_names("#ttl", "ttl")
@@ -421,6 +428,7 @@ impl Sessions {
                 ":tok",
                 AttributeValue::B(Blob::new(tokens.seal(&self.keys, &record.key)?)),
             )
+            .expression_attribute_values(":renew", n(tokens.renew_at()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":ttl", n(self.expiry(record.created, now)))

@@ -260,12 +260,14 @@ impl Deployment {
     }
 
     /// The session outlived this refusal: its item unchanged at version `version`, the lease
-    /// released, no cookie touched.
+    /// released, no cookie touched, and no use recorded (a refresh that failed does not hold
+    /// off the idle time: `used` is still the sign-in's).
     async fn assert_kept(&self, session: &Session, resp: &http::Response<String>, version: u64) {
         assert!(set_cookies(resp).is_empty(), "no cookie is touched: {:?}", set_cookies(resp));
         let item = self.item(&session.handle).await.expect("the session is kept");
         assert_eq!(number(&item, "ver"), version);
         assert!(!item.contains_key("lease"), "the lease is released");
+        assert_eq!(number(&item, "used"), session.created, "a failed refresh is no use");
     }
 }
 
