@@ -89,7 +89,8 @@ impl Refresh {
     pub async fn refresh(&self, handle: &Handle, now: u64) -> Result<Refreshed, Error> {
         let sessions = self.sessions.as_ref().ok_or(Error::SessionsOff)?;
         let started = Instant::now();
-        // Read and used in one call; a session near its maximum age is touched below instead.
+        // Read and used in one call when no grant is due; otherwise (or near its maximum age)
+        // the use is recorded below, once the refresh has succeeded.
         let (mut record, touched) = match sessions.open(handle, now).await? {
             Opened::Missing => return Err(Error::SessionExpired("no such session")),
             Opened::Used(record) => (record, true),
@@ -105,7 +106,9 @@ impl Refresh {
             }
             // Our JWT does not depend on the provider's access token: refreshing it is how the
             // provider is asked again, once per its lifetime, so no margin before its expiry.
-            if record.tokens.renew_at() > at {
+            // A use recorded by `open` proved that no grant was due at `now`: this request
+            // mints without one, even if `open` took long enough for `at` to reach `renew`.
+            if touched || record.tokens.renew_at() > at {
                 if !touched {
                     sessions.touch(&record, at).await?;
                 }

@@ -63,8 +63,10 @@ pub enum Opened {
     /// The session, its use recorded (the idle clock restarted).
     Used(Record),
     /// The session as stored, its use not recorded: it has ended ([`Sessions::ended`] says
-    /// why), or it reaches its maximum age within the idle time, so that its `ttl` is the
-    /// maximum age's end and [`Sessions::touch`] records the use.
+    /// why); or it reaches its maximum age within the idle time, so that its `ttl` is the
+    /// maximum age's end and [`Sessions::touch`] records the use; or the provider must be
+    /// asked first (`renew` is due, or the item predates `renew`), and the use is recorded by
+    /// [`Sessions::store_refreshed`] or [`Sessions::touch`] once the refresh succeeds.
     Unused(Record),
 }
 
@@ -399,8 +401,8 @@ impl Sessions {
         Ok(written("UpdateItem", result)?.then_some(Lease { owner }))
     }
 
-    /// Stores what a refresh grant gave, under `lease`: the sealed tokens, `ver` + 1, the use
-    /// at `now`, and the lease released. `false` when the lease was lost (it expired and
+    /// Stores what a refresh grant gave, under `lease`: the sealed tokens and their `renew`,
+    /// `ver` + 1, the use at `now`, and the lease released. `false` when the lease was lost (it expired and
     /// another refresh took over), in which case nothing is written.
     ///
     /// # Errors

@@ -121,18 +121,25 @@ impl Deployment {
     /// Alice signs in through the SPA callback; the code exchange gives refresh token
     /// `provider-rt-0` and an access token for `access_ttl` seconds.
     pub(crate) async fn sign_in(&self, access_ttl: u64) -> Session {
+        self.sign_in_holding(access_ttl, Some("provider-rt-0")).await
+    }
+
+    /// [`Self::sign_in`], the code exchange giving `refresh_token` if any.
+    async fn sign_in_holding(&self, access_ttl: u64, refresh_token: Option<&str>) -> Session {
         let started = begin(&self.rp, Flow::Spa, None);
         let access = "provider-at-0";
         let provider_sid = format!("op-{}", &started.state[..12]);
         let mut claims = self.provider.claims(&started.nonce, access);
         claims["sid"] = json!(provider_sid);
-        let body = json!({
+        let mut body = json!({
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": access_ttl,
             "id_token": self.provider.id_token(&claims),
-            "refresh_token": "provider-rt-0",
         });
+        if let Some(refresh_token) = refresh_token {
+            body["refresh_token"] = json!(refresh_token);
+        }
         Mock::given(method("POST"))
             .and(path("/token"))
             .and(body_string_contains("grant_type=authorization_code"))
@@ -225,7 +232,7 @@ impl Deployment {
     }
 
     /// A refresh at `now` that succeeds: `200`, a JWT of ours for alice in the session, the
-    /// item at version `version` with no lease.
+    /// item at version `version` with no lease and its use recorded.
     async fn assert_refreshes(&self, session: &Session, now: u64, version: u64) {
         let resp = self.refresh_at(session, now).await;
         assert_eq!(resp.status(), 200, "{}", resp.body());
@@ -242,6 +249,7 @@ impl Deployment {
         let item = self.item(&session.handle).await.expect("the session item");
         assert_eq!(number(&item, "ver"), version, "one grant per refresh that needed one");
         assert!(!item.contains_key("lease"), "no lease left behind");
+        assert!(number(&item, "used") >= now, "a refresh that succeeds is a use");
     }
 
     /// The session ended at this answer: `401 session_expired`, both cookies cleared, the item
@@ -507,6 +515,18 @@ async fn refresh_grant_is_not_made_while_the_access_token_is_valid() {
     d.forbid_grants().await;
     d.assert_refreshes(&session, session.created, 0).await;
     d.assert_refreshes(&session, session.created + ACCESS_TTL - 1, 0).await;
+}
+
+/// A session without a refresh token (the provider gave none at login) refreshes our JWT
+/// after the provider's access token has expired, without asking the provider: there is
+/// nothing to ask it with. Its use is recorded in the one call that reads it.
+#[tokio::test]
+async fn session_without_a_refresh_token_refreshes_without_a_grant() {
+    let d = Deployment::start(&[]).await;
+    let session = d.sign_in_holding(ACCESS_TTL, None).await;
+    d.forbid_grants().await;
+    d.assert_refreshes(&session, session.created + ACCESS_TTL + 1, 0).await;
+    d.assert_refreshes(&session, session.created + 3 * ACCESS_TTL, 0).await;
 }
 
 /// `SESSION_MAX_AGE_SECONDS` since login: a refresh a second before works, one a second after
