@@ -402,8 +402,8 @@ impl Sessions {
     }
 
     /// Stores what a refresh grant gave, under `lease`: the sealed tokens and their `renew`,
-    /// `ver` + 1, the use at `now`, and the lease released. `false` when the lease was lost (it expired and
-    /// another refresh took over), in which case nothing is written.
+    /// `ver` + 1, the use at `now`, and the lease released. `false` when the lease was lost
+    /// (it expired and another refresh took over), in which case nothing is written.
     ///
     /// # Errors
     ///
