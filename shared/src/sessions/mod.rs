@@ -15,7 +15,7 @@
 //! | `tok` | the provider's tokens, sealed under the session key with `h` bound in |
 //! | `created`, `used`, `ttl` | login time, last use, and when DynamoDB may drop the item |
 //! | `ver` | bumped by every refresh grant; refreshes write conditionally on it |
-//! | `renew` | when a refresh grant is due: the access token's expiry; never with no refresh token |
+//! | `renew` | when a refresh grant is due: the access token's expiry; never if no refresh token |
 //! | `lease`, `lease_by` | the one refresh in progress, if any, and until when |
 //!
 //! `template.yaml` (`SessionTable`) declares the table; `dev/session_table.py` creates it
