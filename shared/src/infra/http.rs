@@ -67,6 +67,11 @@ impl FetchError {
         matches!(self, Self::Timeout | Self::Unreachable(_) | Self::Other(_))
     }
 
+    /// Whether `sent`, the result of [`Http::send`], failed as [`Self::is_unreachable`] says.
+    pub fn unreachable<T>(sent: &Result<T, Self>) -> bool {
+        sent.as_ref().is_err_and(Self::is_unreachable)
+    }
+
     fn from_reqwest(e: &reqwest::Error) -> Self {
         if e.is_timeout() {
             Self::Timeout

@@ -133,8 +133,7 @@ pub(crate) async fn get_json(
         .header(http::header::ACCEPT, "application/json")
         .body(Vec::new())
         .map_err(|e| ProviderError::Invalid { what, detail: e.to_string() })?;
-    let unreachable = |r: &Result<_, FetchError>| r.as_ref().is_err_and(FetchError::is_unreachable);
-    let sent = metrics::provider_call(endpoint, http.send(req), unreachable).await;
+    let sent = metrics::provider_call(endpoint, http.send(req), FetchError::unreachable).await;
     let resp = sent.map_err(|source| ProviderError::Fetch { what, source })?;
     if resp.status() != http::StatusCode::OK {
         return Err(ProviderError::Status { what, status: resp.status().as_u16() });

@@ -90,9 +90,8 @@ impl Revocation {
         let req = req
             .body(form(&pairs).into_bytes())
             .map_err(|_| Error::Internal("revocation request could not be built".into()))?;
-        let unreachable =
-            |r: &Result<_, FetchError>| r.as_ref().is_err_and(FetchError::is_unreachable);
-        let sent = metrics::provider_call(Endpoint::Revocation, http.send(req), unreachable);
+        let sent =
+            metrics::provider_call(Endpoint::Revocation, http.send(req), FetchError::unreachable);
         let resp = sent.await.map_err(|e| match e {
             FetchError::Timeout => Error::ProviderTimeout("revocation endpoint".into()),
             FetchError::Unreachable(detail) | FetchError::Other(detail) => {
