@@ -2,22 +2,22 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test unit e2e lint fmt tools secret bench bench-smoke
+.PHONY: help dev bins test unit e2e lint fmt tools secret bench bench-smoke
 
-help:
-	@echo "make dev    run the whole stack locally (moto, OpenID provider, cargo lambda watch, demo SPA)"
-	@echo "make test   run every test: unit tests, then end-to-end tests against the real local stack"
-	@echo "make lint   cargo fmt --check and clippy with warnings as errors"
-	@echo "make bench  benchmarks: criterion and the cold-start harness against the Python and Node peers"
-	@echo "make secret print a fresh secret JSON (ALG=RS256|ES256|EdDSA; OIDC_CLIENT_SECRET must be set)"
+help: ## list every target
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
 
-dev:
-	@bash dev/dev.sh
+# The one launcher of the local stack (dev/stack): `make dev`, every e2e test and the
+# benchmarks start moto, the providers, the functions and the demo through it.
+STACK := $(or $(CARGO_TARGET_DIR),target)/debug/stack
 
-tools:
+dev: bins ## run the whole stack locally (moto, OpenID provider, cargo lambda watch, demo SPA); DEV_LEMONLDAP=1 adds LemonLDAP::NG
+	@$(STACK) dev
+
+tools: ## install what is missing: .venv (cargo-lambda, moto), the npm packages
 	@bash dev/tools.sh
 
-test: unit e2e
+test: unit e2e ## run every test: unit and in-process suites, then end-to-end tests against the real local stack
 
 # Every debug build uses one of two feature sets, so that no dependency compiles twice: cargo
 # unifies features over the packages a command selects, and a crate built with other features
@@ -26,28 +26,30 @@ test: unit e2e
 #     own crate is all that is left to compile), and the criterion benches of `make bench-smoke`;
 #   - the binaries, `--workspace --bins`: what `cargo lambda watch` asks for (`cargo run --bin
 #     NAME` at the root), so it finds them fresh instead of compiling one on its first request,
-#     which a loaded machine can stretch past a test's HTTP timeout. bench/floor is among them:
-#     the benchmark smoke run (bench/coldstart/impls.py) builds the same set.
-unit:
+#     which a loaded machine can stretch past a test's HTTP timeout. bench/floor and the
+#     launcher (dev/stack) are among them: the benchmark smoke run builds the same set.
+bins: tools ## build every binary (the functions, the launcher, the tools) as cargo lambda watch finds them
+	cargo build --workspace --bins
+
+unit: ## the unit and in-process suites (cargo test), no local stack
 	cargo test --workspace --exclude e2e
 
-e2e: tools
-	cargo build --workspace --bins
+e2e: bins ## the end-to-end suite (tests/), each test on a stack of its own
 	cargo test --workspace --test e2e -- --test-threads=2
 
-lint:
+lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-fmt:
+fmt: ## format the workspace
 	cargo fmt --all
 
 ALG ?= RS256
-secret:
+secret: ## print a fresh secret JSON (ALG=RS256|ES256|EdDSA; OIDC_CLIENT_SECRET must be set)
 	@cargo run --quiet -p secret-tool -- generate --alg $(ALG)
 
-bench: tools
+bench: bins ## benchmarks: criterion and the cold-start harness against the Python and Node peers; writes BENCHMARKS.md
 	bash bench/run.sh
 
-bench-smoke: tools
+bench-smoke: bins ## the benchmarks once, measuring nothing (CI): that they still run
 	bash bench/run.sh --smoke

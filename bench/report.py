@@ -54,8 +54,9 @@ PRICES = {
 MEMORY_MB = {"login": 128, "callback": 256, "refresh": 256, "refresh_expired": 256}
 # Write units of one session write: an item of 1 to 2 KB (sealed provider tokens).
 SESSION_WRITE_UNITS = 2
-# Every Lambda function of the workspace (their arm64 bootstraps are sized).
-LAMBDA_FUNCTIONS = ("login", "callback", "issuer", "me", "logout", "refresh", "authorizer")
+# Every Lambda function of the workspace, one crate each under functions/ (their arm64
+# bootstraps are sized).
+LAMBDA_FUNCTIONS = tuple(sorted(p.name for p in (Path(__file__).resolve().parent.parent / "functions").iterdir() if (p / "Cargo.toml").is_file()))
 # The functions of a cold-start round, in its order; `refresh_expired` is the refresh run again
 # once the provider's access token has expired (each request makes a refresh grant).
 FUNCTIONS = ("login", "callback", "refresh", "refresh_expired", "floor", "noop")

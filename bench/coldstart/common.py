@@ -13,17 +13,13 @@ OUT = ROOT / "target" / "bench"
 # Where cargo puts its builds (CI keeps it outside the clone).
 CARGO_TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
 LOGS = OUT / "logs"
+# The one launcher of the local stack (dev/stack), from `make bins`.
+STACK = CARGO_TARGET / "debug" / "stack"
 CLIENT_ID = "bench-spa"
 SECRET_ID = "spa-login/bench"
-# The secret of the two-provider variant (`rust-2p`): the same, plus `client_secrets` for the
-# second provider, so that the one-provider rounds read the secret they always read.
-SECRET_ID_TWO_PROVIDERS = "spa-login/bench-2p"
 # The names the two-provider variant gives its providers in OIDC_PROVIDERS (the first is the
-# default, where every sign-in goes).
+# default, where every sign-in goes); also the names the launcher gives the two instances.
 TWO_PROVIDERS = ("main", "second")
-REDIRECT_URI = "http://localhost:5173/callback"
-SESSION_ISSUER = "https://login.example.com"
-SESSION_AUDIENCE = "https://api.example.com"
 # The session table the harness creates in moto (dev/session_table.py, from template.yaml) and
 # gives every function as SESSION_TABLE; the cookie that carries a session's handle.
 SESSION_TABLE = "spa-login-bench-sessions"

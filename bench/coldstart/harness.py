@@ -30,12 +30,7 @@ from .common import (
     INVOKE_TIMEOUT,
     LOGS,
     SHORT_ACCESS_TOKEN_TTL,
-    REDIRECT_URI,
     REFRESH_COOKIE,
-    SECRET_ID,
-    SECRET_ID_TWO_PROVIDERS,
-    SESSION_AUDIENCE,
-    SESSION_ISSUER,
     SESSION_TABLE,
     TWO_PROVIDERS,
     log,
@@ -88,17 +83,11 @@ class Harness:
             "AWS_SECRET_ACCESS_KEY": "bench",
             # Secrets Manager and DynamoDB, both moto behind the one counting proxy.
             "AWS_ENDPOINT_URL": self.services.moto_url,
-            # The product's configuration (README), the same for every implementation.
-            "OIDC_ISSUER": provider.issuer,
-            "OIDC_CLIENT_ID": CLIENT_ID,
-            "OIDC_REDIRECT_URI": REDIRECT_URI,
-            "SECRET_ID": SECRET_ID,
-            "SESSION_ISSUER": SESSION_ISSUER,
-            "SESSION_AUDIENCE": SESSION_AUDIENCE,
-            "POST_LOGIN_PATH": "/",
-            # Sessions on (the peers have none and ignore it).
-            "SESSION_TABLE": SESSION_TABLE,
         }
+        # The product's configuration, the same for every implementation: the launcher's (its
+        # redirect URIs, secret, issuer and audience of our JWT, session table: sessions on, the
+        # peers have none and ignore it), under the AWS settings above, and the provider.
+        env = {**self.services.common_env, **env, "OIDC_ISSUER": provider.issuer, "OIDC_CLIENT_ID": CLIENT_ID}
         if impl.providers == 2:
             # OIDC_PROVIDERS=main,second (OIDC_ISSUER and OIDC_CLIENT_ID would be refused as
             # ambiguous); the redirect URI falls back to the unprefixed variable.
@@ -107,7 +96,6 @@ class Harness:
             for name, instance in zip(TWO_PROVIDERS, self.providers_of(impl, provider)):
                 env[f"OIDC_{name.upper()}_ISSUER"] = instance.issuer
                 env[f"OIDC_{name.upper()}_CLIENT_ID"] = CLIENT_ID
-            env["SECRET_ID"] = SECRET_ID_TWO_PROVIDERS
         # The TLS run's test CA, trusted by every implementation in the way it reads.
         env.update(self.services.ca_env())
         env.update(impl.extra_env)

@@ -107,8 +107,8 @@ def variant(spec: str) -> Impl:
 
 # What the harness runs. The release build selects the functions it measures (the features a
 # deployment's build unifies); the dev build (the smoke run) asks for the same set as the
-# Makefile's e2e target, every binary of the workspace, so that cargo, unifying features over the
-# set, finds the test build fresh.
+# Makefile's bins target, every binary of the workspace, so that cargo, unifying features over the
+# set, finds the test build fresh (`make bins`).
 RELEASE_PACKAGES = ["login", "callback", "refresh", "authorizer", "floor"]
 
 

@@ -1,9 +1,10 @@
-"""The services the functions talk to, started by the harness: moto (Secrets Manager and
-DynamoDB) and the local OpenID provider (dev/provider/provider.mjs; a second instance with
-short-lived access tokens for the refresh grants, which is also the second provider of the
-two-provider variant), each behind a counting proxy; the secret they read (one signing key from
-`openssl genpkey`), seeded into moto, and its two-provider copy with `client_secrets`; the
-session table, made by dev/session_table.py from template.yaml's declaration; and the stop.
+"""The services the functions talk to, started by the one launcher of the local stack
+(`stack up`, dev/stack, the same that `make dev` and the e2e tests use): moto (Secrets Manager
+and DynamoDB, the secret and the session table in it) and two instances of the local OpenID
+provider (the second with short-lived access tokens for the refresh grants, which is also the
+second provider of the two-provider variant), each behind a counting proxy of the harness. Both
+instances register the same client id, so they share one client secret: the secret's
+`client_secret`, also under `client_secrets.second` for the two-provider variant.
 
 With `tls` (the TLS run, `--tls`), every proxy serves HTTPS under a certificate for 127.0.0.1
 issued by a test CA made for the run (`openssl`, RSA-2048 as AWS's endpoints use): the
@@ -12,10 +13,8 @@ to trust that CA (`ca_env`)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets
 import signal
 import ssl
 import subprocess
@@ -28,12 +27,10 @@ from .common import (
     CLIENT_ID,
     HARNESS_HEADER,
     LOGS,
-    SHORT_ACCESS_TOKEN_TTL,
-    REDIRECT_URI,
-    ROOT,
     SECRET_ID,
-    SECRET_ID_TWO_PROVIDERS,
     SESSION_TABLE,
+    SHORT_ACCESS_TOKEN_TTL,
+    STACK,
     TWO_PROVIDERS,
     log,
 )
@@ -74,96 +71,65 @@ class Services:
             self.server_tls.load_cert_chain(leaf, key)
             browser.TLS_CONTEXT = ssl.create_default_context(cafile=self.ca_file)
             log(f"TLS: every proxy serves HTTPS under a certificate of the test CA {self.ca_file}")
-        moto_port = free_port()
-        log(f"starting moto on :{moto_port}")
-        self.spawn("moto", [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
-        wait_http(f"http://127.0.0.1:{moto_port}/moto-api/", 60, "moto")
-        self.moto_proxy = Proxy("moto", moto_port, self.server_tls)
-
-        secret = make_secret(alg)
-        secretsmanager(self.moto_url, "CreateSecret", {"Name": SECRET_ID, "SecretString": json.dumps(secret)})
-        secretsmanager(self.moto_url, "GetSecretValue", {"SecretId": SECRET_ID})
-        # Both provider instances register the same client secret; the second provider's is
-        # keyed by its name, as a deployment with two providers has it.
-        two = {**secret, "client_secrets": {TWO_PROVIDERS[1]: secret["client_secret"]}}
-        secretsmanager(self.moto_url, "CreateSecret", {"Name": SECRET_ID_TWO_PROVIDERS, "SecretString": json.dumps(two)})
-        secretsmanager(self.moto_url, "GetSecretValue", {"SecretId": SECRET_ID_TWO_PROVIDERS})
-        # Straight to moto, not through the proxy: the harness's own requests.
-        subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "dev" / "session_table.py"), "create"]
-            + ["--endpoint", f"http://127.0.0.1:{moto_port}", "--name", SESSION_TABLE],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"},
+        # Each provider's counting proxy first: its URL is the issuer the provider announces.
+        scheme = "https" if self.tls else "http"
+        instances = [ProviderInstance(Proxy(name, free_port(), self.server_tls), scheme) for name in ("provider", "provider-short")]
+        env = [["PROVIDER_HOST", "127.0.0.1"], ["PROVIDER_TRUST_PROXY", "1" if self.tls else "0"]]
+        short_env = env + [["PROVIDER_ACCESS_TOKEN_TTL", str(SHORT_ACCESS_TOKEN_TTL)]]
+        spec = {
+            "providers": [
+                {"kind": "oidc-provider", "name": name, "client_id": CLIENT_ID, "port": i.proxy.upstream_port, "issuer": i.issuer, "env": e}
+                for name, i, e in zip(TWO_PROVIDERS, instances, (env, short_env))
+            ],
+            "functions": False,
+            "sessions": True,
+            "alg": alg,
+            "secret_id": SECRET_ID,
+            "session_table": SESSION_TABLE,
+            "function_log_level": None,
+            "logs": str(LOGS / "stack"),
+        }
+        spec_file = LOGS / "stack-spec.json"
+        spec_file.write_text(json.dumps(spec, indent=2))
+        log(f"starting moto and the providers with `stack up` ({spec_file})")
+        self.stack_log = open(LOGS / "stack.log", "ab")
+        self.stack = subprocess.Popen(
+            [str(STACK), "up", "--name", "bench", "--spec", str(spec_file), "--json", "--until-stdin-closes"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stack_log, start_new_session=True,
         )
-
-        self.provider = self.start_provider("provider", secret, {})
-        self.short_provider = self.start_provider("provider-short", secret, {"PROVIDER_ACCESS_TOKEN_TTL": str(SHORT_ACCESS_TOKEN_TTL)})
-
-    def start_provider(self, name: str, secret: dict, extra_env: dict) -> "ProviderInstance":
-        # A provider start that has not answered in 30 s is stopped and tried once more on a
-        # fresh port: under load, a start has been seen to hang before it listens.
-        for attempt in (1, 2):
-            port = free_port()
-            provider = ProviderInstance(Proxy(name, port, self.server_tls), "https" if self.tls else "http")
-            log(f"starting {name} on :{port}, issuer {provider.issuer} (counting proxy)")
-            env = dict(os.environ)
-            env.update(
-                PROVIDER_PORT=str(port),
-                PROVIDER_HOST="127.0.0.1",
-                PROVIDER_ISSUER=provider.issuer,
-                OIDC_CLIENT_ID=CLIENT_ID,
-                OIDC_CLIENT_SECRET=secret["client_secret"],
-                PROVIDER_REDIRECT_URIS=REDIRECT_URI,
-                PROVIDER_TRUST_PROXY="1" if self.tls else "0",
-                **extra_env,
-            )
-            proc = self.spawn(name, ["node", "provider.mjs"], cwd=ROOT / "dev" / "provider", env=env)
-            discovery_url = f"{provider.issuer}/.well-known/openid-configuration"
-            try:
-                wait_http(discovery_url, 30, name, {HARNESS_HEADER: "1"})
-                break
-            except RuntimeError:
-                state = "still running" if proc.poll() is None else f"exited with {proc.returncode}"
-                log(f"{name} did not answer in 30 s ({state}; attempt {attempt} of 2)")
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-                self.procs.remove(proc)
-                provider.proxy.server.shutdown()
-                if attempt == 2:
-                    raise
-        _, _, doc = Browser().request("GET", discovery_url)
-        doc = json.loads(doc)
-        provider.jwks_path = urllib.parse.urlsplit(doc["jwks_uri"]).path
-        provider.iss_parameter = bool(doc.get("authorization_response_iss_parameter_supported"))
-        return provider
+        line = self.stack.stdout.readline()
+        if not line:
+            self.stack.wait()
+            raise RuntimeError(f"`stack up` exited with {self.stack.returncode}; see {LOGS / 'stack.log'}")
+        self.described = json.loads(line)
+        self.common_env = {k: v for k, v in self.described["common_env"].items() if k != "RUST_LOG"}
+        moto_port = int(self.described["moto"]["endpoint"].rsplit(":", 1)[1])
+        self.moto_proxy = Proxy("moto", moto_port, self.server_tls)
+        # Through the proxy, as the functions will: moto's first request on a fresh route.
+        secretsmanager(self.moto_url, "GetSecretValue", {"SecretId": SECRET_ID})
+        for instance in instances:
+            _, _, doc = Browser().request("GET", f"{instance.issuer}/.well-known/openid-configuration")
+            doc = json.loads(doc)
+            instance.jwks_path = urllib.parse.urlsplit(doc["jwks_uri"]).path
+            instance.iss_parameter = bool(doc.get("authorization_response_iss_parameter_supported"))
+        self.provider, self.short_provider = instances
 
     def other(self, provider: "ProviderInstance") -> "ProviderInstance":
         """The two-provider variant's second provider when `provider` is its default one."""
         return self.short_provider if provider is self.provider else self.provider
 
-    def spawn(self, name: str, cmd: list[str], **kw) -> subprocess.Popen:
-        out = open(LOGS / f"{name}.log", "ab")
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kw)
-        out.close()
-        self.procs.append(p)
-        return p
-
     def stop(self):
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        """The end of the launcher's standard input stops it, and it stops what it started."""
+        stack = getattr(self, "stack", None)
+        if stack is None:
+            return
+        stack.stdin.close()
+        try:
+            stack.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.pid, signal.SIGTERM)
+            stack.wait()
+        self.stack_log.close()
 
 
 class ProviderInstance:
@@ -175,40 +141,6 @@ class ProviderInstance:
         self.issuer = f"{scheme}://127.0.0.1:{proxy.port}"
         self.jwks_path = ""
         self.iss_parameter = False
-
-
-def wait_http(url: str, seconds: float, what: str, headers: dict | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            u = urllib.parse.urlsplit(url)
-            conn = browser.connection(url, timeout=5)
-            conn.request("GET", u.path or "/", headers=headers or {})
-            resp = conn.getresponse()
-            resp.read()
-            conn.close()
-            if resp.status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not come up at {url}; see {LOGS}")
-        time.sleep(0.2)
-
-
-def make_secret(alg: str) -> dict:
-    if alg == "ES256":
-        cmd = ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    elif alg == "RS256":
-        cmd = ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]
-    else:
-        raise SystemExit(f"--alg must be ES256 or RS256, not {alg}")
-    pem = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return {
-        "client_secret": secrets.token_urlsafe(32),
-        "signing_keys": [{"kid": "bench-1", "private_key_pem": pem}],
-        "cookie_keys": [base64.b64encode(secrets.token_bytes(32)).decode()],
-    }
 
 
 def make_test_ca(directory) -> tuple[str, str, str]:

@@ -1,6 +1,7 @@
 //! Both flows over plain HTTP: a Rust client plays the browser, submitting the provider's
 //! login and consent forms.
 
+use e2e::flows::spa_callback;
 use e2e::{Jar, Options, Stack, client, jwt_parts, jwts_in, sign_in_at_provider};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
@@ -23,19 +24,6 @@ async fn spa_login(stack: &Stack, http: &reqwest::Client, return_to: &str) -> (S
 /// The name of a `name=value` cookie.
 fn name_of(cookie: &str) -> &str {
     cookie.split_once('=').unwrap().0
-}
-
-async fn spa_callback(
-    stack: &Stack,
-    http: &reqwest::Client,
-    redirect: &url::Url,
-    cookie: &str,
-) -> reqwest::Response {
-    http.get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Everything the API answered, headers and body, as text: for "no provider token" checks.

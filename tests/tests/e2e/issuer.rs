@@ -1,6 +1,7 @@
 //! Our tokens as a first-class issuer, through the local stack: metadata and JWKS, /api/me with
 //! a bearer token and with the session cookie, logout, and key rotation without logout.
 
+use e2e::flows;
 use e2e::{Jar, Options, SECRET_ID, Stack, client, get_json, jwt_parts, sign_in_at_provider};
 use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use serde_json::Value;
@@ -20,29 +21,14 @@ async fn spa_token(stack: &Stack, http: &reqwest::Client) -> String {
 
 /// `/api/login` and the provider: the redirect back and the transaction cookie.
 async fn spa_login_until_redirect(stack: &Stack, http: &reqwest::Client) -> (url::Url, String) {
-    let (login_url, cookie) = spa_login(stack, http).await;
+    let (login_url, cookie) = flows::spa_login(stack, http, "/api/login").await;
     let redirect =
         sign_in_at_provider(http, &mut Jar::default(), &login_url, "alice", "alice").await;
     (redirect, cookie)
 }
 
-/// `/api/login`: the authorize URL and the transaction cookie.
-async fn spa_login(stack: &Stack, http: &reqwest::Client) -> (String, String) {
-    let resp = http.get(stack.function("login", "/api/login")).send().await.unwrap();
-    let cookie = resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let login_url = resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
-    (login_url, cookie)
-}
-
 async fn me(stack: &Stack, http: &reqwest::Client, token: &str) -> (u16, Value) {
-    let resp = http
-        .get(stack.function("me", "/api/me"))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    flows::me(stack, http, (AUTHORIZATION.as_str(), format!("Bearer {token}"))).await
 }
 
 async fn kids(stack: &Stack, http: &reqwest::Client) -> Vec<String> {
@@ -137,7 +123,7 @@ async fn rotation_keeps_everyone_logged_in_until_the_old_key_is_removed() {
     let old_token = spa_token(&stack, &http).await;
     // A login in flight across the rotation: its cookie is sealed under the old cookie key.
     // (The user signs in at the provider after the rotation: the provider's codes live 60 s.)
-    let (in_flight_url, in_flight_cookie) = spa_login(&stack, &http).await;
+    let (in_flight_url, in_flight_cookie) = flows::spa_login(&stack, &http, "/api/login").await;
 
     rotate(&stack, &["--alg", "ES256", "--kid", "ours-2"]);
     stack.restart_functions().await;

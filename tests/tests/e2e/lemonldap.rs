@@ -8,11 +8,12 @@
 use std::time::Duration;
 
 use base64::Engine as _;
+use e2e::flows::{self, first_cookie, me, param, set_cookies, spa_callback};
 use e2e::{
     Jar, Options, ProviderKind, Stack, client, confirm_logout_at_provider, jwt_parts,
     log_out_at_provider, sign_in_at_provider,
 };
-use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION};
 use serde_json::{Value, json};
 
 const USER: &str = "dwho";
@@ -21,53 +22,14 @@ fn options() -> Options {
     Options { provider: ProviderKind::LemonLdap, ..Options::default() }
 }
 
-/// The first cookie an answer sets, as `name=value`.
-fn first_cookie(resp: &reqwest::Response) -> String {
-    resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned()
-}
-
-/// Every cookie an answer sets, whole.
-fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
-    resp.headers().get_all(SET_COOKIE).iter().map(|c| c.to_str().unwrap().to_owned()).collect()
-}
-
 /// `/api/login`: the authorize URL and the transaction cookie (`name=value`).
 async fn spa_login(stack: &Stack, http: &reqwest::Client) -> (String, String) {
-    let resp = http.get(stack.function("login", "/api/login")).send().await.unwrap();
-    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
-    let cookie = first_cookie(&resp);
-    let login_url = resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
+    let (login_url, cookie) = flows::spa_login(stack, http, "/api/login").await;
     assert!(
         login_url.starts_with(&format!("{}/oauth2/authorize?", stack.issuer())),
         "the login goes to LemonLDAP::NG's authorization endpoint: {login_url}"
     );
     (login_url, cookie)
-}
-
-/// The SPA's callback with the provider's redirect and the transaction cookie.
-async fn spa_callback(
-    stack: &Stack,
-    http: &reqwest::Client,
-    redirect: &url::Url,
-    cookie: &str,
-) -> reqwest::Response {
-    http.get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// A query parameter of `url`.
-fn param(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
-/// `GET /api/me` with `auth` (a header name and value): its status and body.
-async fn me(stack: &Stack, http: &reqwest::Client, auth: (&str, String)) -> (u16, Value) {
-    let resp = http.get(stack.function("me", "/api/me")).header(auth.0, auth.1).send();
-    let resp = resp.await.unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]

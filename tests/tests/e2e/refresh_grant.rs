@@ -16,7 +16,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use e2e::{Moto, free_port, logs_dir};
+use e2e::{Moto, free_port};
 use http::Method;
 use serde_json::{Value, json};
 use shared::keygen::KeyAlg;
@@ -45,8 +45,8 @@ async fn moto() -> Arc<Moto> {
     if let Some(moto) = shared.upgrade() {
         return moto;
     }
-    let moto = Arc::new(Moto::start(&logs_dir("refresh-grant")).await);
-    moto.create_session_table(TABLE);
+    let moto = Arc::new(e2e::moto("refresh-grant").await);
+    moto.create_session_table(TABLE).unwrap();
     *shared = Arc::downgrade(&moto);
     moto
 }
@@ -92,7 +92,7 @@ impl Deployment {
         let provider = FakeProvider::start().await;
         provider.serve_jwks(&[&provider.key], None).await;
         let moto = moto().await;
-        let dynamodb = moto.dynamodb();
+        let dynamodb = moto.dynamodb().unwrap();
         let mut vars = vec![("SESSION_TABLE", TABLE), ("OIDC_USERINFO", "false")];
         vars.extend_from_slice(overrides);
         let secret = secret_json(KeyAlg::Es256, 1);
@@ -393,7 +393,7 @@ async fn refresh_grant_with_the_provider_down_keeps_the_session() {
     let d = Deployment::start(&[]).await;
     // A second deployment of the refresh function whose discovery names a closed port as the
     // token endpoint: the same table, keys and provider otherwise.
-    let closed = format!("http://127.0.0.1:{}/token", free_port());
+    let closed = format!("http://127.0.0.1:{}/token", free_port().unwrap());
     let mut doc = d.provider.discovery();
     doc["token_endpoint"] = json!(closed);
     Mock::given(method("GET"))

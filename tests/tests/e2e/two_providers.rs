@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
+use e2e::flows::{param, set_cookies};
 use e2e::{
     CLIENT_ID, Jar, Options, ProviderKind, SECOND_CLIENT_ID, Stack, client, jwt_parts,
     sign_in_at_provider,
 };
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION};
 use serde_json::{Value, json};
 
 const LOCAL: ProviderKind = ProviderKind::OidcProvider;
@@ -30,16 +31,6 @@ fn user_at(kind: ProviderKind) -> &'static str {
 /// Our client id at each provider.
 fn client_id_at(kind: ProviderKind) -> &'static str {
     if kind == LOCAL { CLIENT_ID } else { SECOND_CLIENT_ID }
-}
-
-/// Every cookie an answer sets, whole.
-fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
-    resp.headers().get_all(SET_COOKIE).iter().map(|c| c.to_str().unwrap().to_owned()).collect()
-}
-
-/// A query parameter of `url`.
-fn param(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// `/api/login` (with `?provider=<name>` when `provider` is given): the authorize URL and the

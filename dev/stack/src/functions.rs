@@ -1,0 +1,96 @@
+//! The functions' side of a stack: the exact environment each function gets (the documented
+//! variables plus the AWS SDK's standard ones) and `cargo lambda watch`, which serves every
+//! function of the workspace at `/lambda-url/<name>/...`.
+
+use std::process::Command;
+
+use crate::moto::{CREDENTIALS, REGION};
+use crate::paths::{root, venv};
+
+/// What the environment is made from.
+pub(crate) struct Deployment<'a> {
+    /// Each provider's name, issuer and our client id there, the default first.
+    pub(crate) providers: Vec<(&'a str, &'a str, &'a str)>,
+    pub(crate) app: &'a str,
+    pub(crate) secret_id: &'a str,
+    pub(crate) moto: &'a str,
+    pub(crate) session_table: Option<&'a str>,
+    pub(crate) log_level: Option<&'a str>,
+}
+
+/// The variables that name the providers: `OIDC_ISSUER` and `OIDC_CLIENT_ID` for one;
+/// `OIDC_PROVIDERS` and each one's `OIDC_<NAME>_ISSUER` and `OIDC_<NAME>_CLIENT_ID` for
+/// several (the unprefixed ones are then refused as ambiguous).
+pub(crate) fn provider_env(providers: &[(&str, &str, &str)]) -> Vec<(String, String)> {
+    if let [(_, issuer, client_id)] = providers {
+        return vec![
+            ("OIDC_ISSUER".into(), (*issuer).to_owned()),
+            ("OIDC_CLIENT_ID".into(), (*client_id).to_owned()),
+        ];
+    }
+    let names: Vec<&str> = providers.iter().map(|(name, _, _)| *name).collect();
+    let mut env = vec![("OIDC_PROVIDERS".to_owned(), names.join(","))];
+    for (name, issuer, client_id) in providers {
+        let upper = name.to_ascii_uppercase();
+        env.push((format!("OIDC_{upper}_ISSUER"), (*issuer).to_owned()));
+        env.push((format!("OIDC_{upper}_CLIENT_ID"), (*client_id).to_owned()));
+    }
+    env
+}
+
+/// Everything but the providers: redirect URIs (the app's; the API sits behind the demo's
+/// proxy, one origin as in AWS), the secret, our JWT's issuer and audience, the session table,
+/// and the AWS SDK's settings for moto.
+pub(crate) fn common_env(d: &Deployment<'_>) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("OIDC_REDIRECT_URI", format!("{}/callback", d.app)),
+        ("OIDC_SERVER_REDIRECT_URI", format!("{}/authorization-code/callback", d.app)),
+        ("SECRET_ID", d.secret_id.to_owned()),
+        ("SESSION_ISSUER", d.app.to_owned()),
+        ("SESSION_AUDIENCE", d.app.to_owned()),
+        ("POST_LOGIN_PATH", "/".to_owned()),
+        ("POST_LOGOUT_REDIRECT_URI", format!("{}/", d.app)),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", CREDENTIALS.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", CREDENTIALS.to_owned()),
+        ("AWS_ENDPOINT_URL", d.moto.to_owned()),
+        // cargo lambda's own log level (the emulator reads RUST_LOG too).
+        ("RUST_LOG", "info".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    // The SDK reaches moto's DynamoDB through AWS_ENDPOINT_URL, like Secrets Manager.
+    env.extend(d.session_table.map(|t| ("SESSION_TABLE".to_owned(), t.to_owned())));
+    env.extend(d.log_level.map(|l| ("AWS_LAMBDA_LOG_LEVEL".to_owned(), l.to_owned())));
+    env
+}
+
+/// The whole environment: the providers', the common one, then `extra` over both.
+pub(crate) fn env(d: &Deployment<'_>, extra: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = provider_env(&d.providers);
+    env.extend(common_env(d));
+    for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
+}
+
+/// `cargo lambda watch` on `port` with `env`; `watch_changes` rebuilds a function when its
+/// sources change (`make dev`), otherwise it serves what is built.
+pub(crate) fn watch(port: u16, env: &[(String, String)], watch_changes: bool) -> Command {
+    let mut command = Command::new(venv().join("cargo-lambda"));
+    command.args(["lambda", "watch"]);
+    if !watch_changes {
+        command.arg("--ignore-changes");
+    }
+    command
+        .args(["--disable-cors", "--invoke-address", "127.0.0.1", "-P"])
+        .arg(port.to_string())
+        .current_dir(root())
+        // cargo-lambda finds zig as `python3 -m ziglang` with the first python3 on PATH.
+        .env("PATH", format!("{}:{}", venv().display(), std::env::var("PATH").unwrap_or_default()))
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}

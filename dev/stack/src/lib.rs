@@ -1,0 +1,211 @@
+//! The one launcher of the local stack, for `make dev`, every end-to-end test and the
+//! benchmarks:
+//!
+//! - moto ([`Moto`]: Secrets Manager and DynamoDB), seeded with the stack's secret through the
+//!   AWS SDK (so the functions read it exactly as in AWS) and, with [`Options::sessions`], the
+//!   session table made by `dev/session_table.py` from `template.yaml`'s declaration;
+//! - the OpenID providers asked for ([`ProviderKind`]: the npm `oidc-provider`, LemonLDAP::NG),
+//!   each with our client registered;
+//! - the functions under `cargo lambda watch` (every crate of `functions/`);
+//! - the demo SPA (Vite), which proxies the API paths so the browser sees one origin.
+//!
+//! Everything listens on free loopback ports unless told otherwise, so stacks started at once
+//! never collide. Every process runs in a process group of its own and is stopped when the
+//! [`Stack`] drops: at the end of a test, on its panic, or (the `stack` binary) on Ctrl-C,
+//! TERM or the end of its standard input. [`Stack::describe`] hands the caller the endpoints
+//! and the exact environment of the functions, as JSON (`stack up --json`).
+
+mod describe;
+mod functions;
+mod moto;
+mod paths;
+mod process;
+mod providers;
+mod secret;
+mod start;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use moto::{Moto, REGION};
+pub use paths::{functions as function_names, root, venv};
+pub use process::{free_port, port_is_free};
+pub use providers::{ProviderKind, ProviderSpec};
+pub use start::Stack;
+
+/// Our client id at the first provider, unless [`ProviderSpec::client_id`] says otherwise.
+pub const CLIENT_ID: &str = "e2e-spa";
+/// Our client id at the second provider of a two-provider stack (each provider its own client
+/// id, client secret and issuer).
+pub const SECOND_CLIENT_ID: &str = "e2e-spa-second";
+/// The secret's name in moto, unless [`Options::secret_id`] says otherwise.
+pub const SECRET_ID: &str = "spa-login/e2e";
+
+/// Why a stack could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StackError {
+    #[error("{0}")]
+    Missing(&'static str),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {service}: {why}")]
+    Start { service: String, why: String },
+    #[error(
+        "{service} {} at {url}; its log is {}, which ends:\n{tail}",
+        if *exited { "exited before answering" } else { "did not come up" },
+        log.display()
+    )]
+    NotUp { service: String, url: String, exited: bool, log: PathBuf, tail: String },
+    #[error("moto: {0}")]
+    Moto(String),
+    #[error("the secret: {0}")]
+    Secret(String),
+    #[error("{0}")]
+    Options(String),
+}
+
+impl StackError {
+    fn io(what: &str, source: std::io::Error) -> Self {
+        Self::Io { what: what.to_owned(), source }
+    }
+}
+
+/// The signing key algorithm of the stack's secret.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Alg {
+    #[default]
+    ES256,
+    RS256,
+    EdDSA,
+}
+
+impl From<Alg> for shared::keygen::KeyAlg {
+    fn from(alg: Alg) -> Self {
+        match alg {
+            Alg::ES256 => Self::Es256,
+            Alg::RS256 => Self::Rs256,
+            Alg::EdDSA => Self::EdDsa,
+        }
+    }
+}
+
+/// What to start. The defaults are a test's: free ports, a fresh secret, the functions at
+/// `TRACE` (so that a test can read their whole log for leaks), no demo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// The OpenID provider (with [`Options::second_provider`], the default one).
+    pub provider: ProviderKind,
+    /// A second OpenID provider in the same deployment (the other kind): the functions then
+    /// get `OIDC_PROVIDERS=<first>,<second>` with the names of [`ProviderKind::name`], each
+    /// provider its issuer, client id ([`CLIENT_ID`], [`SECOND_CLIENT_ID`]) and client secret
+    /// (the secret's `client_secret` for the first, `client_secrets.<second>` for the second).
+    pub second_provider: Option<ProviderKind>,
+    /// The providers in full, instead of the two fields above (the benchmarks: two
+    /// oidc-provider instances behind their own proxies).
+    pub providers: Vec<ProviderSpec>,
+    /// Extra environment for every provider of [`Options::provider`] and
+    /// [`Options::second_provider`].
+    pub provider_env: Vec<(String, String)>,
+    /// Start the functions under `cargo lambda watch` (the benchmarks run their own).
+    pub functions: bool,
+    /// Do not wait for the functions to serve (tests of a failing cold start).
+    pub functions_may_fail: bool,
+    /// Rebuild a function when its sources change (`make dev`).
+    pub watch_changes: bool,
+    /// Extra environment for the functions, over the stack's own.
+    pub function_env: Vec<(String, String)>,
+    /// `AWS_LAMBDA_LOG_LEVEL` of the functions (`None`: their default, INFO).
+    pub function_log_level: Option<String>,
+    /// Create the session table in moto and give the functions `SESSION_TABLE`.
+    pub sessions: bool,
+    /// Start the demo SPA too; with two providers, it offers both (`DEMO_PROVIDERS`).
+    pub demo: bool,
+    /// The signing key algorithm of a fresh secret.
+    pub alg: Alg,
+    /// Keep the secret in this file across runs (made on first use) instead of a fresh one.
+    pub secret_file: Option<PathBuf>,
+    /// The secret's name in moto (default [`SECRET_ID`]).
+    pub secret_id: Option<String>,
+    /// The session table's name (default `sessions-<stack name>`).
+    pub session_table: Option<String>,
+    /// Where the logs go (default `target/stack/<stack name>/`, emptied first).
+    pub logs: Option<PathBuf>,
+    /// moto's port (0: a free one).
+    pub moto_port: u16,
+    /// `cargo lambda watch`'s port (0: a free one).
+    pub api_port: u16,
+    /// The demo's port (0: a free one); it is also the app's origin, in the redirect URIs.
+    pub demo_port: u16,
+    /// How long the functions may take to serve their first request (a first build included).
+    pub functions_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            provider: ProviderKind::default(),
+            second_provider: None,
+            providers: Vec::new(),
+            provider_env: Vec::new(),
+            functions: true,
+            functions_may_fail: false,
+            watch_changes: false,
+            function_env: Vec::new(),
+            function_log_level: Some("TRACE".to_owned()),
+            sessions: false,
+            demo: false,
+            alg: Alg::default(),
+            secret_file: None,
+            secret_id: None,
+            session_table: None,
+            logs: None,
+            moto_port: 0,
+            api_port: 0,
+            demo_port: 0,
+            functions_timeout: Duration::from_secs(900),
+        }
+    }
+}
+
+impl Options {
+    /// The providers to start: [`Options::providers`], or the ones [`Options::provider`] and
+    /// [`Options::second_provider`] name.
+    fn provider_specs(&self) -> Result<Vec<ProviderSpec>, StackError> {
+        if !self.providers.is_empty() {
+            return Ok(self.providers.clone());
+        }
+        let slot = |kind: ProviderKind, client_id: &str| ProviderSpec {
+            kind,
+            name: kind.name().to_owned(),
+            client_id: client_id.to_owned(),
+            env: self.provider_env.clone(),
+            ..ProviderSpec::default()
+        };
+        let mut specs = vec![slot(self.provider, CLIENT_ID)];
+        if let Some(second) = self.second_provider {
+            if second == self.provider {
+                return Err(StackError::Options("the second provider must be the other kind".into()));
+            }
+            specs.push(slot(second, SECOND_CLIENT_ID));
+        }
+        Ok(specs)
+    }
+}
+
+/// An HTTP client for the stack's own requests (readiness): no redirects, no cookies.
+pub(crate) fn http() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}

@@ -1,0 +1,119 @@
+//! The local OpenID providers: the npm `oidc-provider` (`dev/provider/provider.mjs`) and
+//! LemonLDAP::NG (`dev/lemonldap/lemonldap.py`), each started with our client registered.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::paths::root;
+
+/// Which OpenID provider a slot runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// The npm `oidc-provider` (`dev/provider/provider.mjs`): users `alice`, `bob`.
+    #[default]
+    OidcProvider,
+    /// LemonLDAP::NG 2.16 (`dev/lemonldap/lemonldap.py`; how it differs:
+    /// `dev/lemonldap/QUIRKS.md`): users `dwho`, `rtyler`, `msmith`; no back-channel logout.
+    #[serde(rename = "lemonldap")]
+    LemonLdap,
+}
+
+impl ProviderKind {
+    /// Its name in `OIDC_PROVIDERS` when a stack runs two providers: `local` for
+    /// oidc-provider, `lemon` for LemonLDAP::NG.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OidcProvider => "local",
+            Self::LemonLdap => "lemon",
+        }
+    }
+
+    /// Its label on the demo page of a two-provider stack ("Sign in with <label>").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::OidcProvider => "the local provider",
+            Self::LemonLdap => "LemonLDAP::NG",
+        }
+    }
+
+    /// Its demo users, as `user/password` pairs.
+    pub fn users(self) -> &'static str {
+        match self {
+            Self::OidcProvider => "alice/alice, bob/bob",
+            Self::LemonLdap => "dwho/dwho, rtyler/rtyler",
+        }
+    }
+}
+
+/// One provider of a stack, as its caller asks for it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSpec {
+    pub kind: ProviderKind,
+    /// Its name in `OIDC_PROVIDERS` (`OIDC_<NAME>_*`) when the stack has several.
+    pub name: String,
+    /// Our client id there. Providers with the same client id share one client secret.
+    pub client_id: String,
+    /// Its port; 0 picks a free one.
+    pub port: u16,
+    /// The issuer it announces, when a caller puts it behind a proxy of its own (the
+    /// benchmarks' counting proxies); by default `http://localhost:<port>`.
+    pub issuer: Option<String>,
+    /// Extra environment (`PROVIDER_ACCESS_TOKEN_TTL`, `PROVIDER_TRUST_PROXY`, ...: see
+    /// `dev/provider/provider.mjs`; for LemonLDAP::NG `LLNG_ACCESS_TOKEN_TTL`, `LLNG_LOG_LEVEL`,
+    /// ...: see `dev/lemonldap/lemonldap.py`).
+    pub env: Vec<(String, String)>,
+}
+
+/// What the provider is told about the relying party it serves.
+pub(crate) struct Registration<'a> {
+    pub(crate) port: u16,
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) client_secret: &'a str,
+    /// Both redirect URIs, comma-separated.
+    pub(crate) redirect_uris: &'a str,
+    pub(crate) post_logout_uri: &'a str,
+    /// Our back-channel logout endpoint (sessions on, oidc-provider only).
+    pub(crate) backchannel_logout_uri: Option<String>,
+    /// Where LemonLDAP::NG keeps its state (its portal's log among it).
+    pub(crate) state_dir: &'a Path,
+}
+
+/// The command that starts provider `kind` with `reg`.
+pub(crate) fn command(kind: ProviderKind, reg: &Registration<'_>) -> Command {
+    match kind {
+        ProviderKind::OidcProvider => {
+            let mut command = Command::new("node");
+            command
+                .arg("provider.mjs")
+                .current_dir(root().join("dev/provider"))
+                .env("PROVIDER_PORT", reg.port.to_string())
+                .env("PROVIDER_ISSUER", reg.issuer)
+                .env("OIDC_CLIENT_ID", reg.client_id)
+                .env("OIDC_CLIENT_SECRET", reg.client_secret)
+                .env("PROVIDER_REDIRECT_URIS", reg.redirect_uris)
+                .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", reg.post_logout_uri)
+                .envs(reg.backchannel_logout_uri.iter().map(|u| ("PROVIDER_BACKCHANNEL_LOGOUT_URI", u)));
+            command
+        }
+        // No back-channel logout there (lemonldap.py refuses the setting).
+        ProviderKind::LemonLdap => {
+            let mut command = Command::new("python3");
+            command
+                .arg(root().join("dev/lemonldap/lemonldap.py"))
+                .current_dir(root())
+                .env("LLNG_PORT", reg.port.to_string())
+                .env("LLNG_ISSUER", reg.issuer)
+                .env("LLNG_STATE_DIR", reg.state_dir)
+                .env("OIDC_CLIENT_ID", reg.client_id)
+                .env("OIDC_CLIENT_SECRET", reg.client_secret)
+                .env("LLNG_REDIRECT_URIS", reg.redirect_uris)
+                .env("LLNG_POST_LOGOUT_REDIRECT_URIS", reg.post_logout_uri);
+            command
+        }
+    }
+}

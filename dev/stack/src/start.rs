@@ -1,0 +1,264 @@
+//! [`Stack::start`]: moto, the secret and the table, the providers, the functions, the demo, in
+//! that order; and the running stack's endpoints.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::functions::{self, Deployment};
+use crate::paths::root;
+use crate::process::{Service, free_port, stop_all};
+use crate::providers::{self, ProviderKind, ProviderSpec, Registration};
+use crate::{Moto, Options, SECRET_ID, StackError, secret};
+
+/// One running provider.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub spec: ProviderSpec,
+    pub port: u16,
+    pub issuer: String,
+    /// The name of its service, its log `<logs>/<service>.log`.
+    pub service: String,
+}
+
+/// A running stack; dropping it stops everything it started.
+pub struct Stack {
+    pub name: String,
+    pub logs: PathBuf,
+    pub moto: Moto,
+    pub providers: Vec<Running>,
+    /// The first provider's port, and the second's (0 when there is none).
+    pub provider_port: u16,
+    pub second_port: u16,
+    pub api_port: u16,
+    pub demo_port: u16,
+    /// Our client secret at the first provider, and at the second ("" when there is none).
+    pub client_secret: String,
+    pub second_client_secret: String,
+    /// The secret document stored in moto.
+    pub secret: SecretString,
+    pub secret_id: String,
+    /// The session table's name, with [`Options::sessions`].
+    pub session_table: Option<String>,
+    pub(crate) options: Options,
+    pub(crate) services: Vec<Service>,
+    /// The app's origin (the demo's, also in the redirect URIs) and moto's endpoint.
+    app: String,
+    moto_endpoint: String,
+}
+
+impl Stack {
+    /// Starts everything `options` asks for, and waits until each part answers (the functions:
+    /// until `login` does, unless [`Options::functions_may_fail`]).
+    ///
+    /// # Errors
+    /// When a part does not start; what was started is stopped again.
+    pub async fn start(name: &str, options: Options) -> Result<Self, StackError> {
+        let logs = options.logs.clone().unwrap_or_else(|| root().join("target/stack").join(name));
+        let _ = std::fs::remove_dir_all(&logs);
+        std::fs::create_dir_all(&logs).map_err(|e| StackError::io(&logs.display().to_string(), e))?;
+        let specs = options.provider_specs()?;
+        let moto = Moto::start(&logs, options.moto_port).await?;
+        let port = |p: u16| if p == 0 { free_port() } else { Ok(p) };
+        let (api_port, demo_port) = (port(options.api_port)?, port(options.demo_port)?);
+        let mut providers = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let port = port(spec.port)?;
+            let issuer = spec.issuer.clone().unwrap_or_else(|| format!("http://localhost:{port}"));
+            let service = if i == 0 { "provider".to_owned() } else { format!("{}-provider", ordinal(i)) };
+            providers.push(Running { spec: spec.clone(), port, issuer, service });
+        }
+        let (secret, client_secrets) = make_secret(&options, &specs)?;
+        let mut stack = Self {
+            name: name.to_owned(),
+            logs,
+            moto,
+            provider_port: providers[0].port,
+            second_port: providers.get(1).map_or(0, |p| p.port),
+            api_port,
+            demo_port,
+            client_secret: client_secrets[0].clone(),
+            second_client_secret: client_secrets.get(1).cloned().unwrap_or_default(),
+            secret,
+            secret_id: options.secret_id.clone().unwrap_or_else(|| SECRET_ID.to_owned()),
+            session_table: options
+                .sessions
+                .then(|| options.session_table.clone().unwrap_or_else(|| format!("sessions-{name}"))),
+            options,
+            providers,
+            services: Vec::new(),
+            app: format!("http://localhost:{demo_port}"),
+            moto_endpoint: String::new(),
+        };
+        stack.moto_endpoint = stack.moto.endpoint();
+        stack.moto.put_secret(&stack.secret_id, stack.secret.expose_secret()).await?;
+        if let Some(table) = &stack.session_table {
+            stack.moto.create_session_table(table)?;
+        }
+        stack.start_providers(&client_secrets).await?;
+        if stack.options.functions {
+            stack.start_functions().await?;
+        }
+        if stack.options.demo {
+            stack.start_demo().await?;
+        }
+        Ok(stack)
+    }
+
+    /// Starts every provider at once, then waits for each; one that has not answered in 90 s
+    /// while still running is started once more (under load, a start has been seen to hang
+    /// before it listens).
+    async fn start_providers(&mut self, client_secrets: &[String]) -> Result<(), StackError> {
+        for i in 0..self.providers.len() {
+            let service = self.spawn_provider(i, client_secrets)?;
+            self.services.push(service);
+        }
+        for i in 0..self.providers.len() {
+            let url = self.discovery_url(i);
+            let at = self.services.len() - self.providers.len() + i;
+            let first = self.services[at].wait_for(&crate::http(), &url, Duration::from_secs(90)).await;
+            if let Err(StackError::NotUp { exited: false, .. }) = first {
+                self.services[at].stop();
+                self.services[at] = self.spawn_provider(i, client_secrets)?;
+                self.services[at].wait_for(&crate::http(), &url, Duration::from_secs(120)).await?;
+            } else {
+                first?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where provider `i`'s discovery answers: on its own port (its issuer may be a caller's
+    /// proxy).
+    fn discovery_url(&self, i: usize) -> String {
+        let p = &self.providers[i];
+        let base = if p.spec.issuer.is_some() { format!("http://127.0.0.1:{}", p.port) } else { p.issuer.clone() };
+        format!("{base}/.well-known/openid-configuration")
+    }
+
+    fn spawn_provider(&self, i: usize, client_secrets: &[String]) -> Result<Service, StackError> {
+        let p = &self.providers[i];
+        let redirect_uris = format!("{},{}", self.spa_redirect(), self.server_redirect());
+        let post_logout_uri = format!("{}/", self.app());
+        // LemonLDAP::NG's state, its portal's log `portal.log` among it (one per stack).
+        let state_dir = self.logs.join("lemonldap");
+        let backchannel = (self.session_table.is_some() && p.spec.kind == ProviderKind::OidcProvider)
+            .then(|| self.function("logout", "/api/backchannel-logout"));
+        let reg = Registration {
+            port: p.port,
+            issuer: &p.issuer,
+            client_id: &p.spec.client_id,
+            client_secret: &client_secrets[i],
+            redirect_uris: &redirect_uris,
+            post_logout_uri: &post_logout_uri,
+            backchannel_logout_uri: backchannel,
+            state_dir: &state_dir,
+        };
+        let mut command = providers::command(p.spec.kind, &reg);
+        command.envs(p.spec.env.iter().map(|(k, v)| (k, v)));
+        Service::spawn(&self.logs, &p.service, &mut command)
+    }
+
+    async fn start_functions(&mut self) -> Result<(), StackError> {
+        let env = self.function_env();
+        let mut watch = functions::watch(self.api_port, &env, self.options.watch_changes);
+        let mut service = Service::spawn(&self.logs, "functions", &mut watch)?;
+        if !self.options.functions_may_fail {
+            let url = self.function("login", "/api/login");
+            let waited = service.wait_for(&crate::http(), &url, self.options.functions_timeout).await;
+            self.services.push(service);
+            return waited;
+        }
+        self.services.push(service);
+        Ok(())
+    }
+
+    /// Stops every function and starts them again: the next requests meet fresh cold starts
+    /// (a new secret, a new JWKS).
+    ///
+    /// # Errors
+    /// As [`Stack::start`].
+    pub async fn restart_functions(&mut self) -> Result<(), StackError> {
+        if let Some(at) = self.services.iter().position(|s| s.name == "functions") {
+            self.services.remove(at).stop();
+        }
+        self.start_functions().await
+    }
+
+    async fn start_demo(&mut self) -> Result<(), StackError> {
+        let mut demo = Command::new("npm");
+        demo.args(["run", "dev", "--silent"])
+            .current_dir(root().join("demo"))
+            .env("DEMO_PORT", self.demo_port.to_string())
+            .env("DEMO_API_ORIGIN", format!("http://127.0.0.1:{}", self.api_port));
+        // Several providers: the page offers a button for each (`#login-<name>`).
+        if self.providers.len() > 1 {
+            let entries: Vec<String> =
+                self.providers.iter().map(|p| format!("{}={}", p.spec.name, p.spec.kind.label())).collect();
+            demo.env("DEMO_PROVIDERS", entries.join(","));
+        }
+        let mut service = Service::spawn(&self.logs, "demo", &mut demo)?;
+        let waited = service.wait_for(&crate::http(), &format!("{}/", self.app()), Duration::from_secs(180)).await;
+        self.services.push(service);
+        waited
+    }
+
+    /// The functions' exact environment.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        functions::env(&self.deployment(), &self.options.function_env)
+    }
+
+    /// The functions' environment without the variables that name the providers.
+    pub fn common_env(&self) -> Vec<(String, String)> {
+        functions::common_env(&self.deployment())
+    }
+
+    pub(crate) fn deployment(&self) -> Deployment<'_> {
+        Deployment {
+            providers: self
+                .providers
+                .iter()
+                .map(|p| (p.spec.name.as_str(), p.issuer.as_str(), p.spec.client_id.as_str()))
+                .collect(),
+            app: &self.app,
+            secret_id: &self.secret_id,
+            moto: &self.moto_endpoint,
+            session_table: self.session_table.as_deref(),
+            log_level: self.options.function_log_level.as_deref(),
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        stop_all(&mut self.services);
+    }
+}
+
+/// `second`, `third`, ...: the service names of the providers after the first.
+fn ordinal(i: usize) -> &'static str {
+    ["first", "second", "third", "fourth"].get(i).copied().unwrap_or("another")
+}
+
+/// The stack's secret and each provider's client secret (providers with the same client id
+/// share one).
+fn make_secret(options: &Options, specs: &[ProviderSpec]) -> Result<(SecretString, Vec<String>), StackError> {
+    if let Some(path) = &options.secret_file {
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        return secret::kept(path, options.alg.into(), &names);
+    }
+    let mut secrets: Vec<String> = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let shared_with = specs[..i].iter().position(|s| s.client_id == spec.client_id);
+        secrets.push(match shared_with {
+            Some(j) => secrets[j].clone(),
+            None => secret::client_secret()?,
+        });
+    }
+    let others: Vec<(String, String)> =
+        specs.iter().zip(&secrets).skip(1).map(|(s, c)| (s.name.clone(), c.clone())).collect();
+    let doc = secret::fresh(options.alg.into(), &secrets[0], &others)?;
+    Ok((doc, secrets))
+}

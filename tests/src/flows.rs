@@ -1,0 +1,54 @@
+//! Our API's calls that several suites make, and what they read from its answers: one helper
+//! per job, so that a suite does not grow its own copy.
+
+use reqwest::header::{COOKIE, SET_COOKIE};
+use serde_json::Value;
+
+use crate::Stack;
+
+/// Every cookie an answer sets, whole.
+pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers().get_all(SET_COOKIE).iter().map(|c| c.to_str().unwrap().to_owned()).collect()
+}
+
+/// The first cookie an answer sets, as `name=value`.
+pub fn first_cookie(resp: &reqwest::Response) -> String {
+    resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
+/// A query parameter of `url`.
+pub fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `GET /api/login` (`path` with its query, e.g. `/api/login?return_to=/x`), which must answer
+/// `200`: the authorize URL and the login's transaction cookie (`name=value`).
+pub async fn spa_login(stack: &Stack, http: &reqwest::Client, path: &str) -> (String, String) {
+    let resp = http.get(stack.function("login", path)).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
+    let cookie = first_cookie(&resp);
+    let login_url = resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
+    (login_url, cookie)
+}
+
+/// The SPA's callback (`GET /api/callback`) with the query of the provider's redirect and the
+/// login's transaction cookie.
+pub async fn spa_callback(
+    stack: &Stack,
+    http: &reqwest::Client,
+    redirect: &url::Url,
+    cookie: &str,
+) -> reqwest::Response {
+    http.get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET /api/me` with `auth` (a header name and value): its status and body.
+pub async fn me(stack: &Stack, http: &reqwest::Client, auth: (&str, String)) -> (u16, Value) {
+    let resp = http.get(stack.function("me", "/api/me")).header(auth.0, auth.1).send();
+    let resp = resp.await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
