@@ -13,7 +13,7 @@ The package, by part (Python 3.11 standard library only):
     runtime_api.py  the Lambda Runtime API emulator, one per function process
     events.py       API Gateway HTTP API events, and the cookies the functions answer with
     browser.py      the scripted browser that signs in at the provider
-    services.py     moto and the provider: start-up, the seeded secret, stop
+    services.py     moto and the providers, started by the launcher (`stack up --json`), their proxies
     impls.py        the implementations: ours (and its build), the Python and Node peers, variants
     harness.py      the rounds and what is measured in each, the result
     cli.py          the command line, target/bench/coldstart.json

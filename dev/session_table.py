@@ -3,7 +3,8 @@
 template.yaml's SessionTable resource is the one place the schema is written down: this script
 reads its Properties (KeySchema, AttributeDefinitions, GlobalSecondaryIndexes, BillingMode,
 SSESpecification, TimeToLiveSpecification, PointInTimeRecoverySpecification) and makes the same
-table under another name. `make dev` (dev/dev.sh) and the e2e stacks (tests/src/lib.rs) use it.
+table under another name. The launcher of the local stack (dev/stack: `make dev`, the e2e tests, the
+benchmarks) uses it.
 
 Run with the venv's python (boto3 and PyYAML come with moto[server]), from anywhere:
 

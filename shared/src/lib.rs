@@ -15,6 +15,8 @@
 //! functions   one module per Lambda function: state, cold start, handlers
 //! web         request, response, cookies, route tables and serve
 //! oidc        discovery, JWKS and keys, OAuth client, code exchange, ID token checks
+//! sessions    server-side sessions in DynamoDB: the handle, the sealed provider tokens, the
+//!             refresh lease (one refresh grant at a time); beside oidc, neither imports the other
 //! tokens      the secret and key rings, signing keys, the transaction cookie, our JWT
 //! infra       configuration, the HTTP client, AWS, the clock
 //! error, return_to   the vocabulary every layer may use

@@ -62,7 +62,6 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
     Some(value.replace("&gt;", ">").replace("&amp;", "&"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

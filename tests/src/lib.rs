@@ -17,15 +17,15 @@ mod stack;
 
 use std::time::Duration;
 
+pub use ::stack::{
+    CLIENT_ID, Moto, Options, ProviderKind, SECOND_CLIENT_ID, SECRET_ID, free_port, root,
+};
 use base64::Engine as _;
 pub use jar::Jar;
 pub use provider_pages::{
     confirm_logout_at_provider, log_out_at_provider, log_out_at_provider_as, sign_in_at_provider,
 };
 pub use stack::{Stack, logs_dir, moto};
-pub use ::stack::{
-    CLIENT_ID, Moto, Options, ProviderKind, SECOND_CLIENT_ID, SECRET_ID, free_port, root,
-};
 
 /// An HTTP client that follows no redirects and keeps no cookies: tests handle both by hand.
 pub fn client() -> reqwest::Client {

@@ -69,7 +69,6 @@ pub async fn sign_in_at_provider(
     panic!("the provider login did not end in a redirect to the app");
 }
 
-
 /// Goes to a provider logout URL (its `end_session_endpoint`, with our parameters or not) with
 /// the provider's cookies in `jar`, confirming on its page as a user would (oidc-provider's
 /// "Yes, sign me out", LemonLDAP::NG's "Accept", the form as it is); returns where the

@@ -153,7 +153,13 @@ impl Stack {
         let app = self.app();
         let _ = writeln!(out, "\n  Ready. Open {app}/ and sign in:");
         for p in &self.providers {
-            let _ = writeln!(out, "    {:<22} {}  users {}", p.spec.kind.label(), p.issuer, p.spec.kind.users());
+            let _ = writeln!(
+                out,
+                "    {:<22} {}  users {}",
+                p.spec.kind.label(),
+                p.issuer,
+                p.spec.kind.users()
+            );
         }
         let _ = writeln!(out);
         let row = |out: &mut String, what: &str, value: &str| {
@@ -163,7 +169,11 @@ impl Stack {
             let url = format!("http://127.0.0.1:{}/lambda-url/<function>/...", self.api_port);
             row(&mut out, "API (cargo lambda watch)", &url);
             row(&mut out, "", &format!("functions: {}", function_names().join(" ")));
-            row(&mut out, "Our issuer metadata", &format!("{app}/.well-known/openid-configuration"));
+            row(
+                &mut out,
+                "Our issuer metadata",
+                &format!("{app}/.well-known/openid-configuration"),
+            );
         }
         let moto = self.moto.endpoint();
         row(&mut out, "Secrets Manager (moto)", &format!("{moto}   secret \"{}\"", self.secret_id));

@@ -33,6 +33,7 @@ pub use moto::{Moto, REGION};
 pub use paths::{functions as function_names, root, venv};
 pub use process::{free_port, port_is_free};
 pub use providers::{ProviderKind, ProviderSpec};
+pub use secret::KID;
 pub use start::Stack;
 
 /// Our client id at the first provider, unless [`ProviderSpec::client_id`] says otherwise.
@@ -192,7 +193,9 @@ impl Options {
         let mut specs = vec![slot(self.provider, CLIENT_ID)];
         if let Some(second) = self.second_provider {
             if second == self.provider {
-                return Err(StackError::Options("the second provider must be the other kind".into()));
+                return Err(StackError::Options(
+                    "the second provider must be the other kind".into(),
+                ));
             }
             specs.push(slot(second, SECOND_CLIENT_ID));
         }

@@ -15,7 +15,8 @@
 //! `API_PORT` (9000), `DEMO_PORT` (5173); a default port that is taken is replaced by a free one,
 //! a port that is set and taken stops the start. `DEV_LEMONLDAP=1` adds LemonLDAP::NG as a second
 //! provider; `SECRET_ID` (spa-login/local) and `SESSION_TABLE` (spa-login-local-sessions) name
-//! the secret and the table.
+//! the secret and the table. It writes `.local/stack.json` (what `up --json` prints) and
+//! `.local/functions.env` (the functions' environment, for `cargo lambda watch --env-file`).
 
 use std::process::ExitCode;
 
@@ -114,9 +115,19 @@ async fn dev() -> Result<(), String> {
         demo_port: port("DEMO_PORT", 5173)?,
         ..Options::default()
     };
-    eprintln!("stack: starting moto, the provider(s), cargo lambda watch and the demo (a first build takes a few minutes)");
+    eprintln!(
+        "stack: starting moto, the provider(s), cargo lambda watch and the demo (a first build takes a few minutes)"
+    );
     let stack = Stack::start("dev", options).await.map_err(|e: StackError| e.to_string())?;
+    // For `cargo lambda watch --env-file .local/functions.env` alone, and for scripts.
+    let env: String = stack.function_env().iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let wrote = std::fs::write(local.join("functions.env"), env)
+        .and_then(|()| std::fs::write(local.join("stack.json"), stack.describe().to_string()));
+    wrote.map_err(|e| format!(".local/: {e}"))?;
     say(&stack.summary());
+    say(
+        "  (the same as JSON: .local/stack.json; the functions' environment: .local/functions.env)",
+    );
     serve(stack, false).await
 }
 
@@ -133,7 +144,10 @@ fn port(name: &str, default: u16) -> Result<u16, String> {
             if port_is_free(port) {
                 Ok(port)
             } else {
-                Err(format!("port {port} ({name}) is taken; free it or choose another, e.g. {name}={}", port + 10))
+                Err(format!(
+                    "port {port} ({name}) is taken; free it or choose another, e.g. {name}={}",
+                    port + 10
+                ))
             }
         }
         None if port_is_free(default) => Ok(default),

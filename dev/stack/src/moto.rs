@@ -29,7 +29,9 @@ impl Moto {
     pub async fn start(logs: &Path, port: u16) -> Result<Self, StackError> {
         let server = venv().join("moto_server");
         if !server.exists() {
-            return Err(StackError::Missing("moto is not installed (.venv/bin/moto_server): run `make tools`"));
+            return Err(StackError::Missing(
+                "moto is not installed (.venv/bin/moto_server): run `make tools`",
+            ));
         }
         let port = if port == 0 { free_port()? } else { port };
         let mut command = Command::new(server);
@@ -55,7 +57,9 @@ impl Moto {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StackError::Moto(format!("CreateSecret {id}: {}", shared::error_chain(&e))))
+            .map_err(|e| {
+                StackError::Moto(format!("CreateSecret {id}: {}", shared::error_chain(&e)))
+            })
     }
 
     /// Creates the session table `table` from `template.yaml`'s declaration.

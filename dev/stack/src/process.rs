@@ -15,7 +15,8 @@ use crate::StackError;
 /// # Errors
 /// When no port can be bound.
 pub fn free_port() -> Result<u16, StackError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| StackError::io("a free port", e))?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| StackError::io("a free port", e))?;
     let port = listener.local_addr().map_err(|e| StackError::io("a free port", e))?.port();
     Ok(port)
 }
@@ -35,7 +36,11 @@ pub(crate) struct Service {
 impl Service {
     /// Starts `command` as service `name` in a process group of its own, its output appended to
     /// `<logs>/<name>.log` (a restarted service keeps its earlier lines).
-    pub(crate) fn spawn(logs: &Path, name: &str, command: &mut Command) -> Result<Self, StackError> {
+    pub(crate) fn spawn(
+        logs: &Path,
+        name: &str,
+        command: &mut Command,
+    ) -> Result<Self, StackError> {
         let log = logs.join(format!("{name}.log"));
         let out = File::options()
             .create(true)
@@ -43,13 +48,14 @@ impl Service {
             .open(&log)
             .map_err(|e| StackError::io(&log.display().to_string(), e))?;
         let err = out.try_clone().map_err(|e| StackError::io("a log file", e))?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| StackError::Start { service: name.to_owned(), why: e.to_string() })?;
+        let child =
+            command
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .process_group(0)
+                .spawn()
+                .map_err(|e| StackError::Start { service: name.to_owned(), why: e.to_string() })?;
         Ok(Self { name: name.to_owned(), child, log })
     }
 

@@ -97,7 +97,11 @@ pub(crate) fn command(kind: ProviderKind, reg: &Registration<'_>) -> Command {
                 .env("OIDC_CLIENT_SECRET", reg.client_secret)
                 .env("PROVIDER_REDIRECT_URIS", reg.redirect_uris)
                 .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", reg.post_logout_uri)
-                .envs(reg.backchannel_logout_uri.iter().map(|u| ("PROVIDER_BACKCHANNEL_LOGOUT_URI", u)));
+                .envs(
+                    reg.backchannel_logout_uri
+                        .iter()
+                        .map(|u| ("PROVIDER_BACKCHANNEL_LOGOUT_URI", u)),
+                );
             command
         }
         // No back-channel logout there (lemonldap.py refuses the setting).

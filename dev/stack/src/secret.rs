@@ -10,6 +10,9 @@ use shared::keygen::{self, KeyAlg};
 
 use crate::StackError;
 
+/// The `kid` of a fresh secret's signing key.
+pub const KID: &str = "ours-1";
+
 /// A fresh random client secret.
 pub(crate) fn client_secret() -> Result<String, StackError> {
     let token = keygen::random_token(32).map_err(|e| StackError::Secret(e.to_string()))?;
@@ -23,7 +26,7 @@ pub(crate) fn fresh(
     first: &str,
     others: &[(String, String)],
 ) -> Result<SecretString, StackError> {
-    let doc = keygen::secret_json(&SecretString::from(first.to_owned()), "local-1", alg)
+    let doc = keygen::secret_json(&SecretString::from(first.to_owned()), KID, alg)
         .map_err(|e| StackError::Secret(e.to_string()))?;
     with_client_secrets(doc.expose_secret(), others)
 }
@@ -50,12 +53,14 @@ pub(crate) fn kept(
 ) -> Result<(SecretString, Vec<String>), StackError> {
     let shown = path.display().to_string();
     let mut doc: Value = match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|_| StackError::Secret(format!("{shown} is not JSON: delete it to start over")))?,
+        Ok(text) => serde_json::from_str(&text).map_err(|_| {
+            StackError::Secret(format!("{shown} is not JSON: delete it to start over"))
+        })?,
         Err(_) => {
             let first = client_secret()?;
             let doc = fresh(alg, &first, &[])?;
-            serde_json::from_str(doc.expose_secret()).map_err(|_| StackError::Secret("not JSON".into()))?
+            serde_json::from_str(doc.expose_secret())
+                .map_err(|_| StackError::Secret("not JSON".into()))?
         }
     };
     let mut secrets = Vec::new();

@@ -58,7 +58,8 @@ impl Stack {
     pub async fn start(name: &str, options: Options) -> Result<Self, StackError> {
         let logs = options.logs.clone().unwrap_or_else(|| root().join("target/stack").join(name));
         let _ = std::fs::remove_dir_all(&logs);
-        std::fs::create_dir_all(&logs).map_err(|e| StackError::io(&logs.display().to_string(), e))?;
+        std::fs::create_dir_all(&logs)
+            .map_err(|e| StackError::io(&logs.display().to_string(), e))?;
         let specs = options.provider_specs()?;
         let moto = Moto::start(&logs, options.moto_port).await?;
         let port = |p: u16| if p == 0 { free_port() } else { Ok(p) };
@@ -67,7 +68,8 @@ impl Stack {
         for (i, spec) in specs.iter().enumerate() {
             let port = port(spec.port)?;
             let issuer = spec.issuer.clone().unwrap_or_else(|| format!("http://localhost:{port}"));
-            let service = if i == 0 { "provider".to_owned() } else { format!("{}-provider", ordinal(i)) };
+            let service =
+                if i == 0 { "provider".to_owned() } else { format!("{}-provider", ordinal(i)) };
             providers.push(Running { spec: spec.clone(), port, issuer, service });
         }
         let (secret, client_secrets) = make_secret(&options, &specs)?;
@@ -83,9 +85,9 @@ impl Stack {
             second_client_secret: client_secrets.get(1).cloned().unwrap_or_default(),
             secret,
             secret_id: options.secret_id.clone().unwrap_or_else(|| SECRET_ID.to_owned()),
-            session_table: options
-                .sessions
-                .then(|| options.session_table.clone().unwrap_or_else(|| format!("sessions-{name}"))),
+            session_table: options.sessions.then(|| {
+                options.session_table.clone().unwrap_or_else(|| format!("sessions-{name}"))
+            }),
             options,
             providers,
             services: Vec::new(),
@@ -118,7 +120,8 @@ impl Stack {
         for i in 0..self.providers.len() {
             let url = self.discovery_url(i);
             let at = self.services.len() - self.providers.len() + i;
-            let first = self.services[at].wait_for(&crate::http(), &url, Duration::from_secs(90)).await;
+            let first =
+                self.services[at].wait_for(&crate::http(), &url, Duration::from_secs(90)).await;
             if let Err(StackError::NotUp { exited: false, .. }) = first {
                 self.services[at].stop();
                 self.services[at] = self.spawn_provider(i, client_secrets)?;
@@ -134,7 +137,11 @@ impl Stack {
     /// proxy).
     fn discovery_url(&self, i: usize) -> String {
         let p = &self.providers[i];
-        let base = if p.spec.issuer.is_some() { format!("http://127.0.0.1:{}", p.port) } else { p.issuer.clone() };
+        let base = if p.spec.issuer.is_some() {
+            format!("http://127.0.0.1:{}", p.port)
+        } else {
+            p.issuer.clone()
+        };
         format!("{base}/.well-known/openid-configuration")
     }
 
@@ -144,7 +151,8 @@ impl Stack {
         let post_logout_uri = format!("{}/", self.app());
         // LemonLDAP::NG's state, its portal's log `portal.log` among it (one per stack).
         let state_dir = self.logs.join("lemonldap");
-        let backchannel = (self.session_table.is_some() && p.spec.kind == ProviderKind::OidcProvider)
+        let backchannel = (self.session_table.is_some()
+            && p.spec.kind == ProviderKind::OidcProvider)
             .then(|| self.function("logout", "/api/backchannel-logout"));
         let reg = Registration {
             port: p.port,
@@ -167,7 +175,8 @@ impl Stack {
         let mut service = Service::spawn(&self.logs, "functions", &mut watch)?;
         if !self.options.functions_may_fail {
             let url = self.function("login", "/api/login");
-            let waited = service.wait_for(&crate::http(), &url, self.options.functions_timeout).await;
+            let waited =
+                service.wait_for(&crate::http(), &url, self.options.functions_timeout).await;
             self.services.push(service);
             return waited;
         }
@@ -195,12 +204,17 @@ impl Stack {
             .env("DEMO_API_ORIGIN", format!("http://127.0.0.1:{}", self.api_port));
         // Several providers: the page offers a button for each (`#login-<name>`).
         if self.providers.len() > 1 {
-            let entries: Vec<String> =
-                self.providers.iter().map(|p| format!("{}={}", p.spec.name, p.spec.kind.label())).collect();
+            let entries: Vec<String> = self
+                .providers
+                .iter()
+                .map(|p| format!("{}={}", p.spec.name, p.spec.kind.label()))
+                .collect();
             demo.env("DEMO_PROVIDERS", entries.join(","));
         }
         let mut service = Service::spawn(&self.logs, "demo", &mut demo)?;
-        let waited = service.wait_for(&crate::http(), &format!("{}/", self.app()), Duration::from_secs(180)).await;
+        let waited = service
+            .wait_for(&crate::http(), &format!("{}/", self.app()), Duration::from_secs(180))
+            .await;
         self.services.push(service);
         waited
     }
@@ -244,7 +258,10 @@ fn ordinal(i: usize) -> &'static str {
 
 /// The stack's secret and each provider's client secret (providers with the same client id
 /// share one).
-fn make_secret(options: &Options, specs: &[ProviderSpec]) -> Result<(SecretString, Vec<String>), StackError> {
+fn make_secret(
+    options: &Options,
+    specs: &[ProviderSpec],
+) -> Result<(SecretString, Vec<String>), StackError> {
     if let Some(path) = &options.secret_file {
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         return secret::kept(path, options.alg.into(), &names);

@@ -21,6 +21,3 @@ pub mod login;
 pub mod logout;
 pub mod refresh;
 pub mod start;
-
-#[cfg(test)]
-mod template;

@@ -52,6 +52,10 @@ pub const NAMES: &[&str] = &[
 ];
 /// The dimensions beside `FunctionName`.
 pub const DIMENSIONS: &[&str] = &["ErrorCode", "Reason", "Endpoint", "Cause"];
+/// The metrics also published with no dimension at all: one total across functions and
+/// dimension values, for an alarm that watches them all at once (the dashboard shows them by
+/// their dimension).
+pub const TOTALS: &[&str] = &["ProviderUnreachable"];
 
 /// A provider endpoint whose latency is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +214,9 @@ impl Recorded {
 
 /// One EMF object: the metrics of `data` under `FunctionName` and, when given, `dimension`
 /// (published twice then: with it, and with `FunctionName` alone, so that an alarm can watch
-/// every code at once; and the code alone, across functions).
+/// every code at once; and the code alone, across functions). Those of [`TOTALS`] are also
+/// published with no dimension, by a second directive of the same object: a dimension set of
+/// the first would apply to every metric of the line.
 fn line(
     function: &str,
     namespace: &str,
@@ -228,6 +234,7 @@ fn line(
         None => json!([["FunctionName"]]),
     };
     let mut metrics: Vec<Value> = Vec::new();
+    let mut totals: Vec<Value> = Vec::new();
     for datum in data {
         match root.get_mut(datum.name) {
             // The same metric twice (two calls to one endpoint): EMF takes an array of values.
@@ -235,20 +242,22 @@ fn line(
             Some(first) => *first = json!([first.clone(), datum.value]),
             None => {
                 root.insert(datum.name.into(), datum.value.into());
-                metrics.push(json!({ "Name": datum.name, "Unit": datum.unit.as_str() }));
+                let metric = json!({ "Name": datum.name, "Unit": datum.unit.as_str() });
+                if TOTALS.contains(&datum.name) {
+                    totals.push(metric.clone());
+                }
+                metrics.push(metric);
             }
         }
     }
+    let mut directives =
+        vec![json!({ "Namespace": namespace, "Dimensions": dimensions, "Metrics": metrics })];
+    if !totals.is_empty() {
+        directives.push(json!({ "Namespace": namespace, "Dimensions": [[]], "Metrics": totals }));
+    }
     root.insert(
         "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms as u64,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": dimensions,
-                "Metrics": metrics,
-            }],
-        }),
+        json!({ "Timestamp": timestamp_ms as u64, "CloudWatchMetrics": directives }),
     );
     Value::Object(root).to_string()
 }
@@ -407,6 +416,8 @@ impl Drop for Pending {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn parse(line: &str) -> Value {
@@ -448,10 +459,28 @@ mod tests {
             json!([{ "Name": "ProviderLatency", "Unit": "Milliseconds" }]),
             "one declaration however many values"
         );
+        assert_eq!(token["_aws"]["CloudWatchMetrics"].as_array().map(Vec::len), Some(1));
         let userinfo = parse(&lines[2]);
         assert_eq!(
             (userinfo["Endpoint"].as_str(), userinfo["ProviderUnreachable"].as_f64()),
             (Some("userinfo"), Some(1.0))
+        );
+        assert_eq!(
+            userinfo["_aws"]["CloudWatchMetrics"][1],
+            json!({
+                "Namespace": "NS",
+                "Dimensions": [[]],
+                "Metrics": [{ "Name": "ProviderUnreachable", "Unit": "Count" }],
+            }),
+            "the total across functions and endpoints, in the same line: {userinfo}"
+        );
+        assert_eq!(
+            userinfo["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            json!([
+                { "Name": "ProviderLatency", "Unit": "Milliseconds" },
+                { "Name": "ProviderUnreachable", "Unit": "Count" },
+            ]),
+            "by function and by endpoint too, latency with no total"
         );
         let ended = parse(&lines[3]);
         assert_eq!(
@@ -501,6 +530,7 @@ mod tests {
             (token["Endpoint"].as_str(), token["ProviderUnreachable"].as_f64()),
             (Some("token"), Some(1.0))
         );
+        assert_eq!(token["_aws"]["CloudWatchMetrics"][1]["Dimensions"], json!([[]]), "{token}");
         assert!(token["ProviderLatency"].as_f64().is_some_and(|ms| ms >= 4.0), "{token}");
     }
 
@@ -530,5 +560,167 @@ mod tests {
         })
         .await;
         assert_eq!(outer.data.iter().map(|d| d.name).collect::<Vec<_>>(), [LOGIN_STARTED]);
+    }
+
+    /// A metric as the template reads it: its name and dimensions, each with its value (empty
+    /// where a dashboard search takes every value).
+    type Read = (String, Vec<(String, String)>);
+
+    /// Every metric, by each dimension set, that an EMF line of ours declares: each recorder
+    /// called once, inside a scope, and the lines it writes read back.
+    async fn published() -> BTreeSet<(String, BTreeSet<String>)> {
+        let ((), recorded) = scope(async {
+            for name in [LOGIN_STARTED, LOGIN_COMPLETED, REFRESHED] {
+                count(name);
+            }
+            refused("internal_error", 500, true, String::new());
+            sessions_ended(Ended::Logout, 1);
+            cold_start(Ok(1.0));
+            cold_start(Err("provider"));
+            provider_call(Endpoint::Token, async {}, |()| true).await;
+        })
+        .await;
+        let mut published = BTreeSet::new();
+        for line in recorded.lines("f", "NS", 0) {
+            let line = parse(&line);
+            for directive in line["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+                for metric in directive["Metrics"].as_array().unwrap() {
+                    for set in directive["Dimensions"].as_array().unwrap() {
+                        let set = set.as_array().unwrap().iter();
+                        let set = set.map(|d| d.as_str().unwrap().to_owned()).collect();
+                        published.insert((metric["Name"].as_str().unwrap().to_owned(), set));
+                    }
+                }
+            }
+        }
+        published
+    }
+
+    /// The metrics the template's alarms and dashboard read from our namespace
+    /// (`SpaLogin/<stack>`). CloudFormation's short tags come back as plain nodes: `!Ref X` is
+    /// `X`, `!Sub [text, {vars}]` a list.
+    fn template_reads() -> Vec<Read> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let template = yaml_rust2::YamlLoader::load_from_str(&text).unwrap().remove(0);
+        let mut reads: Vec<Read> = Vec::new();
+        for (id, resource) in template["Resources"].as_hash().unwrap() {
+            let properties = &resource["Properties"];
+            match resource["Type"].as_str() {
+                Some("AWS::CloudWatch::Alarm") => {
+                    // One metric in the alarm's own properties, or a MetricStat per query.
+                    let queries = properties["Metrics"].as_vec().into_iter().flatten();
+                    let stats = queries.map(|q| &q["MetricStat"]["Metric"]);
+                    for metric in std::iter::once(properties).chain(stats) {
+                        if !metric["Namespace"].as_str().is_some_and(ours) {
+                            continue;
+                        }
+                        let name = metric["MetricName"].as_str().unwrap_or_else(|| {
+                            panic!("{id:?}: a metric of our namespace without MetricName")
+                        });
+                        let dimensions = metric["Dimensions"].as_vec().into_iter().flatten();
+                        let dimensions = dimensions.map(|d| {
+                            let field = |f: &str| d[f].as_str().unwrap_or_default().to_owned();
+                            (field("Name"), field("Value"))
+                        });
+                        reads.push((name.to_owned(), dimensions.collect()));
+                    }
+                }
+                Some("AWS::CloudWatch::Dashboard") => {
+                    reads.extend(dashboard_reads(&properties["DashboardBody"]));
+                }
+                _ => {}
+            }
+        }
+        reads
+    }
+
+    fn ours(namespace: &str) -> bool {
+        namespace.starts_with("SpaLogin/")
+    }
+
+    /// The dashboard's body is `!Sub [json, {variables}]`: each variable a string or
+    /// `!If [condition, then, else]` (its `then`, as good JSON as the other).
+    fn dashboard_reads(body: &yaml_rust2::Yaml) -> Vec<Read> {
+        let mut json =
+            body[0].as_str().expect("DashboardBody: !Sub [json, {variables}]").to_owned();
+        for (name, value) in body[1].as_hash().into_iter().flatten() {
+            let value = value.as_str().or_else(|| value[1].as_str()).unwrap();
+            json = json.replace(&format!("${{{}}}", name.as_str().unwrap()), value);
+        }
+        let body: Value = serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("the dashboard's body is not JSON once substituted: {e}"));
+        let mut reads = Vec::new();
+        for widget in body["widgets"].as_array().unwrap() {
+            for series in widget["properties"]["metrics"].as_array().into_iter().flatten() {
+                if let Some(expression) = series[0]["expression"].as_str() {
+                    // SEARCH('{"<namespace>",<dimension>,...} MetricName="<name>"', ...)
+                    let (schema, rest) = expression
+                        .split_once("SEARCH('{")
+                        .and_then(|(_, rest)| rest.split_once("} "))
+                        .unwrap_or_else(|| {
+                            panic!("a dashboard expression we cannot read: {expression}")
+                        });
+                    let (namespace, dimensions) = schema.split_once(',').unwrap_or((schema, ""));
+                    let name = rest.strip_prefix("MetricName=\"").and_then(|r| r.split('"').next());
+                    let name =
+                        name.unwrap_or_else(|| panic!("a search without MetricName: {rest}"));
+                    if ours(namespace.trim_matches('"')) {
+                        let dimensions = dimensions.split(',').filter(|d| !d.is_empty());
+                        let dimensions = dimensions.map(|d| (d.to_owned(), String::new()));
+                        reads.push((name.to_owned(), dimensions.collect()));
+                    }
+                } else {
+                    // [namespace, name, dimension, value, ...], options last.
+                    let strings: Vec<&str> =
+                        series.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+                    if ours(strings[0]) {
+                        let dimensions =
+                            strings[2..].chunks(2).map(|d| (d[0].to_owned(), d[1].to_owned()));
+                        reads.push((strings[1].to_owned(), dimensions.collect()));
+                    }
+                }
+            }
+        }
+        reads
+    }
+
+    /// The metrics the template's alarms and dashboard read, with their dimensions, are ones an
+    /// EMF line of ours declares: a renamed metric or a dimension set we do not publish (a total
+    /// of a metric outside [`TOTALS`]) would leave an alarm that can never fire, or an empty graph.
+    #[tokio::test]
+    async fn template_metrics_are_ones_we_publish() {
+        let published = published().await;
+        let names: BTreeSet<&str> = published.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, NAMES.iter().copied().collect(), "published() calls every recorder");
+        let keys: BTreeSet<&str> =
+            published.iter().flat_map(|(_, set)| set).map(String::as_str).collect();
+        let mut dimensions = DIMENSIONS.to_vec();
+        dimensions.push("FunctionName");
+        assert_eq!(keys, dimensions.into_iter().collect(), "published() records every dimension");
+
+        let reads = template_reads();
+        assert!(reads.len() >= 8, "the template's layout changed: {reads:?}");
+        for (name, dimensions) in &reads {
+            let set: BTreeSet<String> = dimensions.iter().map(|(key, _)| key.clone()).collect();
+            let by = published.iter().filter(|(n, _)| n == name).map(|(_, set)| set);
+            assert!(
+                published.contains(&(name.clone(), set.clone())),
+                "the template reads {name} by the dimensions {set:?}, a set we never publish it with: \
+                 we publish it by {:?}",
+                by.collect::<Vec<_>>()
+            );
+        }
+        let values = |key: &str| -> BTreeSet<String> {
+            let read = reads.iter().flat_map(|(_, dimensions)| dimensions);
+            read.filter(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.clone()).collect()
+        };
+        // The one error code an alarm watches is the code the session store's failures answer,
+        // and the one cold start failure a provider's.
+        let store = crate::Error::SessionStore(String::new());
+        assert_eq!(values("ErrorCode"), [store.code().to_owned()].into(), "the ErrorCode values");
+        let status = crate::ProviderError::Status { what: "discovery", status: 500 };
+        let provider = crate::StartError::Provider { issuer: String::new(), source: status };
+        assert_eq!(values("Cause"), [provider.cause().to_owned()].into(), "the Cause values");
     }
 }

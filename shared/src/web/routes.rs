@@ -3,7 +3,7 @@
 //! response, logging one line either way.
 //!
 //! The tables are what `template.yaml` must send to each function: a test reads the template
-//! and compares (`functions::routes_match_the_template`).
+//! and compares (`shared/tests/template.rs`).
 
 use std::future::Future;
 
