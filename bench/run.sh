@@ -3,6 +3,7 @@
 #
 #   1. installs what is missing: the local stack's tools (dev/tools.sh: moto, the provider's npm
 #      packages), the Python peer's packages into bench/.venv, the Node peer's with `npm ci`;
+#      builds the launcher of the local stack (dev/stack), which starts moto and the providers;
 #   2. runs the criterion micro-benchmarks (shared/benches/flows.rs);
 #   3. runs the cold-start harness (bench/coldstart.py: builds the release functions, then
 #      measures them, the same functions with two providers configured (rust-2p) and both
@@ -63,6 +64,11 @@ if [ ! -d bench/peers/node/node_modules ] || [ bench/peers/node/package-lock.jso
   echo "run.sh: npm ci in bench/peers/node"
   (cd bench/peers/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The launcher of the local stack (dev/stack) starts moto and the providers for the harness;
+# it is built with every binary, as `make bins` does (a no-op after `make test`).
+echo "run.sh: building the binaries (the launcher among them)"
+nice -n 10 cargo build --workspace --bins
 
 mkdir -p target/bench
 export CRITERION_HOME="$PWD/target/bench/criterion"

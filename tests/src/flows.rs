@@ -52,3 +52,16 @@ pub async fn me(stack: &Stack, http: &reqwest::Client, auth: (&str, String)) -> 
     let resp = resp.await.unwrap();
     (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
 }
+
+/// `POST` to `path` of `function` with the session handle cookie `handle` (`name=value`) and
+/// `X-CSRF: 1`, as the app sends it (`/api/refresh`, `/api/logout`).
+pub async fn post_with_handle(
+    stack: &Stack,
+    http: &reqwest::Client,
+    function: &str,
+    path: &str,
+    handle: &str,
+) -> reqwest::Response {
+    let req = http.post(stack.function(function, path)).header(COOKIE, handle);
+    req.header("x-csrf", "1").send().await.unwrap()
+}

@@ -29,12 +29,7 @@ pub use stack::{Stack, logs_dir, moto};
 
 /// An HTTP client that follows no redirects and keeps no cookies: tests handle both by hand.
 pub fn client() -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
+    ::stack::http_client(Duration::from_secs(60))
 }
 
 /// `GET url`'s JSON body (the test fails on an error or a body that is not JSON).

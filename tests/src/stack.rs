@@ -5,12 +5,11 @@ use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use reqwest::header::COOKIE;
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 use stack::{Moto, Options};
 
-use crate::{CLIENT_ID, client, get_json};
+use crate::{CLIENT_ID, client, flows, get_json};
 
 /// A running stack; dropping it (at the end of the test, or on its panic) stops everything.
 pub struct Stack(stack::Stack);
@@ -104,13 +103,7 @@ impl Stack {
     /// `POST /api/refresh` with the session handle cookie `handle` (`name=value`) and
     /// `X-CSRF: 1`, as the app sends it: the status and the JSON body (`null` when none).
     pub async fn refresh(&self, http: &reqwest::Client, handle: &str) -> (u16, Value) {
-        let resp = http
-            .post(self.function("refresh", "/api/refresh"))
-            .header(COOKIE, handle)
-            .header("x-csrf", "1")
-            .send()
-            .await
-            .unwrap();
+        let resp = flows::post_with_handle(self, http, "refresh", "/api/refresh", handle).await;
         (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
     }
 

@@ -94,3 +94,49 @@ pub(crate) fn watch(port: u16, env: &[(String, String)], watch_changes: bool) ->
         .envs(env.iter().map(|(k, v)| (k, v)));
     command
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn deployment<'a>(providers: Vec<(&'a str, &'a str, &'a str)>) -> Deployment<'a> {
+        Deployment {
+            providers,
+            app: "http://localhost:5173",
+            secret_id: "spa-login/local",
+            moto: "http://127.0.0.1:5001",
+            session_table: Some("sessions"),
+            log_level: None,
+        }
+    }
+
+    fn get<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn one_provider_is_named_by_the_unprefixed_variables() {
+        let env = env(&deployment(vec![("local", "http://localhost:3000", "spa")]), &[]);
+        assert_eq!(get(&env, "OIDC_ISSUER"), Some("http://localhost:3000"));
+        assert_eq!(get(&env, "OIDC_CLIENT_ID"), Some("spa"));
+        assert_eq!(get(&env, "OIDC_PROVIDERS"), None);
+        assert_eq!(get(&env, "OIDC_REDIRECT_URI"), Some("http://localhost:5173/callback"));
+        assert_eq!(get(&env, "SESSION_TABLE"), Some("sessions"));
+        assert_eq!(get(&env, "AWS_ENDPOINT_URL"), Some("http://127.0.0.1:5001"));
+        assert_eq!(get(&env, "AWS_LAMBDA_LOG_LEVEL"), None);
+    }
+
+    #[test]
+    fn several_providers_each_under_its_name_and_extra_variables_win() {
+        let providers = vec![("local", "http://a", "one"), ("lemon", "http://b", "two")];
+        let extra = [("SESSION_TABLE".to_owned(), String::new())];
+        let env = env(&deployment(providers), &extra);
+        assert_eq!(get(&env, "OIDC_PROVIDERS"), Some("local,lemon"));
+        assert_eq!(get(&env, "OIDC_LEMON_ISSUER"), Some("http://b"));
+        assert_eq!(get(&env, "OIDC_LOCAL_CLIENT_ID"), Some("one"));
+        assert_eq!(get(&env, "OIDC_ISSUER"), None, "ambiguous beside OIDC_PROVIDERS");
+        assert_eq!(get(&env, "SESSION_TABLE"), Some(""));
+        assert_eq!(env.iter().filter(|(k, _)| k == "SESSION_TABLE").count(), 1);
+    }
+}

@@ -203,12 +203,14 @@ impl Options {
     }
 }
 
-/// An HTTP client for the stack's own requests (readiness): no redirects, no cookies.
-pub(crate) fn http() -> reqwest::Client {
+/// An HTTP client that follows no redirects and keeps no cookies, with a total `timeout`.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default()
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    client.timeout(timeout).build().unwrap_or_default()
+}
+
+/// The client of the stack's own requests (is a service up yet?).
+pub(crate) fn http() -> reqwest::Client {
+    http_client(Duration::from_secs(10))
 }

@@ -85,39 +85,47 @@ pub(crate) struct Registration<'a> {
 
 /// The command that starts provider `kind` with `reg`.
 pub(crate) fn command(kind: ProviderKind, reg: &Registration<'_>) -> Command {
-    match kind {
+    // Each script's names for the same settings: port, issuer, redirect URIs, post-logout URIs.
+    let (mut command, names) = match kind {
         ProviderKind::OidcProvider => {
             let mut command = Command::new("node");
-            command
-                .arg("provider.mjs")
-                .current_dir(root().join("dev/provider"))
-                .env("PROVIDER_PORT", reg.port.to_string())
-                .env("PROVIDER_ISSUER", reg.issuer)
-                .env("OIDC_CLIENT_ID", reg.client_id)
-                .env("OIDC_CLIENT_SECRET", reg.client_secret)
-                .env("PROVIDER_REDIRECT_URIS", reg.redirect_uris)
-                .env("PROVIDER_POST_LOGOUT_REDIRECT_URIS", reg.post_logout_uri)
-                .envs(
-                    reg.backchannel_logout_uri
-                        .iter()
-                        .map(|u| ("PROVIDER_BACKCHANNEL_LOGOUT_URI", u)),
-                );
-            command
+            command.arg("provider.mjs").current_dir(root().join("dev/provider"));
+            // With sessions, a logout at the provider calls our back-channel logout.
+            let backchannel = reg.backchannel_logout_uri.iter();
+            command.envs(backchannel.map(|u| ("PROVIDER_BACKCHANNEL_LOGOUT_URI", u)));
+            (
+                command,
+                [
+                    "PROVIDER_PORT",
+                    "PROVIDER_ISSUER",
+                    "PROVIDER_REDIRECT_URIS",
+                    "PROVIDER_POST_LOGOUT_REDIRECT_URIS",
+                ],
+            )
         }
         // No back-channel logout there (lemonldap.py refuses the setting).
         ProviderKind::LemonLdap => {
             let mut command = Command::new("python3");
-            command
-                .arg(root().join("dev/lemonldap/lemonldap.py"))
-                .current_dir(root())
-                .env("LLNG_PORT", reg.port.to_string())
-                .env("LLNG_ISSUER", reg.issuer)
-                .env("LLNG_STATE_DIR", reg.state_dir)
-                .env("OIDC_CLIENT_ID", reg.client_id)
-                .env("OIDC_CLIENT_SECRET", reg.client_secret)
-                .env("LLNG_REDIRECT_URIS", reg.redirect_uris)
-                .env("LLNG_POST_LOGOUT_REDIRECT_URIS", reg.post_logout_uri);
-            command
+            command.arg(root().join("dev/lemonldap/lemonldap.py")).current_dir(root());
+            command.env("LLNG_STATE_DIR", reg.state_dir);
+            (
+                command,
+                [
+                    "LLNG_PORT",
+                    "LLNG_ISSUER",
+                    "LLNG_REDIRECT_URIS",
+                    "LLNG_POST_LOGOUT_REDIRECT_URIS",
+                ],
+            )
         }
-    }
+    };
+    let [port, issuer, redirects, post_logout] = names;
+    command
+        .env(port, reg.port.to_string())
+        .env(issuer, reg.issuer)
+        .env(redirects, reg.redirect_uris)
+        .env(post_logout, reg.post_logout_uri)
+        .env("OIDC_CLIENT_ID", reg.client_id)
+        .env("OIDC_CLIENT_SECRET", reg.client_secret);
+    command
 }

@@ -112,3 +112,43 @@ fn write_private(path: &Path, text: &str) -> Result<(), StackError> {
     file.write_all(text.as_bytes()).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_kept_secret_is_made_once_and_grows_a_client_secret_per_new_provider() {
+        let dir = std::env::temp_dir().join(format!("stack-secret-{}", std::process::id()));
+        let path = dir.join("secret.json");
+        let one = vec!["local".to_owned()];
+        let (first, secrets) = kept(&path, KeyAlg::Es256, &one).unwrap();
+        let (again, same) = kept(&path, KeyAlg::Es256, &one).unwrap();
+        assert_eq!(first.expose_secret(), again.expose_secret(), "made once, then read");
+        assert_eq!(secrets, same);
+        let two = vec!["local".to_owned(), "lemon".to_owned()];
+        let (doc, both) = kept(&path, KeyAlg::Es256, &two).unwrap();
+        assert_eq!(both[0], secrets[0], "the first provider keeps its client secret");
+        assert_ne!(both[1], both[0]);
+        let doc: Value = serde_json::from_str(doc.expose_secret()).unwrap();
+        assert_eq!(doc["client_secrets"]["lemon"], both[1].as_str());
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner only");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_fresh_secret_names_the_other_providers_client_secrets() {
+        let others = [("second".to_owned(), "s2".to_owned())];
+        let doc = fresh(KeyAlg::Es256, "s1", &others).unwrap();
+        let secret = shared::Secret::from_json(doc.expose_secret()).unwrap();
+        assert_eq!(secret.signing_keys().active().kid(), KID);
+        let doc: Value = serde_json::from_str(doc.expose_secret()).unwrap();
+        assert_eq!(
+            (doc["client_secret"].as_str(), doc["client_secrets"]["second"].as_str()),
+            (Some("s1"), Some("s2"))
+        );
+    }
+}

@@ -230,13 +230,7 @@ async fn lemonldap_sessions_refresh_without_rotation_and_end_at_either_logout() 
 
     // Our logout ends the session, and answers LemonLDAP::NG's end-session endpoint (it has no
     // revocation endpoint: the refresh token lives on at the provider until its SSO session ends).
-    let resp = http
-        .post(stack.function("logout", "/api/logout"))
-        .header(COOKIE, &handle)
-        .header("x-csrf", "1")
-        .send()
-        .await
-        .unwrap();
+    let resp = flows::post_with_handle(&stack, &http, "logout", "/api/logout", &handle).await;
     assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
     let cleared = set_cookies(&resp)
         .iter()

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use e2e::flows;
 use e2e::{Jar, Options, Stack, client, jwt_parts, log_out_at_provider, sign_in_at_provider};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::Value;
@@ -147,13 +148,7 @@ async fn sessions_refresh_once_for_parallel_requests_and_end_at_logout() {
     let others = refresh_token(&stack.session_provider_tokens(&other_sid));
 
     // Logout ends the session: the refresh fails afterwards, and the cookie is cleared.
-    let resp = http
-        .post(stack.function("logout", "/api/logout"))
-        .header(COOKIE, &handle)
-        .header("x-csrf", "1")
-        .send()
-        .await
-        .unwrap();
+    let resp = flows::post_with_handle(&stack, &http, "logout", "/api/logout", &handle).await;
     assert_eq!(resp.status(), 200);
     let cleared = resp.headers().get_all(SET_COOKIE).iter().any(|c| {
         let c = c.to_str().unwrap();

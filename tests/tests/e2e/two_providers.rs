@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use e2e::flows::{param, set_cookies};
+use e2e::flows::{self, param, set_cookies};
 use e2e::{
     CLIENT_ID, Jar, Options, ProviderKind, SECOND_CLIENT_ID, Stack, client, jwt_parts,
     sign_in_at_provider,
@@ -166,13 +166,7 @@ async fn two_providers_spa_and_server_flows_each_at_its_own_provider() {
 const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(5);
 
 async fn logout(stack: &Stack, http: &reqwest::Client, handle: &str) -> Value {
-    let resp = http
-        .post(stack.function("logout", "/api/logout"))
-        .header(COOKIE, handle)
-        .header("x-csrf", "1")
-        .send()
-        .await
-        .unwrap();
+    let resp = flows::post_with_handle(stack, http, "logout", "/api/logout", handle).await;
     assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
     resp.json().await.unwrap()
 }
