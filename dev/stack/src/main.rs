@@ -15,8 +15,9 @@
 //! `API_PORT` (9000), `DEMO_PORT` (5173); a default port that is taken is replaced by a free one,
 //! a port that is set and taken stops the start. `DEV_LEMONLDAP=1` adds LemonLDAP::NG as a second
 //! provider; `SECRET_ID` (spa-login/local) and `SESSION_TABLE` (spa-login-local-sessions) name
-//! the secret and the table. It writes `.local/stack.json` (what `up --json` prints) and
-//! `.local/functions.env` (the functions' environment, for `cargo lambda watch --env-file`).
+//! the secret and the table. It writes `stack.json` (what `up --json` prints) and
+//! `functions.env` (the functions' environment, for `cargo lambda watch --env-file`) into its
+//! logs folder, `.local/logs/<API port>/`.
 
 use std::process::ExitCode;
 
