@@ -10,19 +10,21 @@ Python 3.11 standard library only. What it does:
 1. Builds `cargo build --release -p login -p callback -p refresh` (native, this machine's architecture;
    under $CARGO_TARGET_DIR when set) unless --skip-build. `--profile dev` uses the debug build
    instead: a smoke run (CI) that shows the harness works, not a measurement.
-2. Starts moto (`.venv/bin/moto_server`) and the local provider (`dev/provider/provider.mjs`),
-   plus a second instance of that provider whose access tokens live 3 s
-   (`PROVIDER_ACCESS_TOKEN_TTL`, for the refresh grants), each behind a counting reverse proxy of
-   its own in this process. The functions reach Secrets Manager and DynamoDB through
+2. Starts, through the one launcher of the local stack (`stack up --json`, dev/stack), moto
+   and the local provider (`dev/provider/provider.mjs`), plus a second instance of that provider
+   whose access tokens live 3 s (`PROVIDER_ACCESS_TOKEN_TTL`, for the refresh grants), each
+   behind a counting reverse proxy of its own in this process. The functions reach Secrets Manager and DynamoDB through
    `AWS_ENDPOINT_URL` = the moto proxy, and the provider through `OIDC_ISSUER` = the provider
    proxy (the provider is started with `PROVIDER_ISSUER` = that URL, so its discovery
    document's `issuer` matches and every endpoint points at the proxy). The proxies record
    every request with its start and end times (DynamoDB's by operation, from `X-Amz-Target`);
    requests made by this harness itself (seeding, the scripted sign-in) carry
    `X-Bench-Harness` or go to moto directly, and are not counted.
-3. Seeds one secret (the product's JSON format; signing key from `openssl genpkey`) and creates
-   the session table (`dev/session_table.py create`, from template.yaml's declaration); every
-   function gets `SESSION_TABLE`, so the callback stores a session (one PutItem).
+3. The launcher seeds one secret (the product's JSON format, a signing key of `--alg` made by
+   the product's key generation) and creates the session table (`dev/session_table.py create`,
+   from template.yaml's declaration); every function gets the launcher's configuration (its
+   redirect URIs, `SECRET_ID`, `SESSION_TABLE`, ...), so the callback stores a session (one
+   PutItem).
 4. For each of N rounds and each implementation, interleaved: a fresh login process serves two
    `GET /api/login` events (cold, then warm); this harness signs in at the provider for each
    login URL (cookie jar, login form `prompt=login&login=alice&password=alice`, consent
@@ -40,8 +42,8 @@ Python 3.11 standard library only. What it does:
    each answer must come from a refresh grant (provider token endpoint, lease and store writes
    in DynamoDB). Peak RSS is VmHWM from /proc/<pid>/status, read after the last response and
    before the process is killed. `rust-2p` runs the same rounds with the same binaries configured
-   with two providers (`OIDC_PROVIDERS=main,second`, the secret `spa-login/bench-2p` with
-   `client_secrets` for `second`): `main` is the round's provider (the sign-ins go there, as
+   with two providers (`OIDC_PROVIDERS=main,second`; the one secret holds `client_secrets` for
+   `second` too): `main` is the round's provider (the sign-ins go there, as
    for `rust`), `second` the other instance, whose discovery (and JWKS, for callback and
    refresh) each cold start also fetches. One unrecorded warm-up round per implementation comes first
    (warm page cache, moto and the provider warmed up).

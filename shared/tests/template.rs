@@ -253,6 +253,25 @@ fn problems(template: &Yaml, workspace: &BTreeMap<String, Serves>) -> Vec<String
             .push(format!("functions/{name} is a crate that Mappings: Functions does not name"));
     }
 
+    // The throttles alarm sums Lambda's Throttles of every function, which Lambda publishes by
+    // function name only: one block per function, found by the `!Ref <Name>Function` it reads.
+    let watched: BTreeSet<String> =
+        template["Resources"]["ThrottlesAlarm"]["Properties"]["Metrics"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["MetricStat"]["Metric"]["MetricName"].as_str() == Some("Throttles"))
+            .filter_map(|m| m["MetricStat"]["Metric"]["Dimensions"][0]["Value"].as_str())
+            .map(|id| id.strip_suffix("Function").unwrap_or(id).to_owned())
+            .collect();
+    let prefixes: BTreeSet<String> = names.keys().cloned().collect();
+    for prefix in prefixes.difference(&watched) {
+        problems.push(format!(
+            "ThrottlesAlarm reads no Throttles of {prefix}Function: add its MetricStat block and \
+             its id to the alarm's SUM"
+        ));
+    }
+
     // Each function's routes, template against code.
     for (binary, in_template) in &routes {
         match workspace.get(binary) {
@@ -349,6 +368,12 @@ fn a_loop_over_a_function_the_mapping_lacks_is_seen() {
     );
     let problems = problems(&template, &workspace());
     assert_seen(&problems, &["FunctionLogGroupAndRole", "Extra", "Mappings: Functions lacks"]);
+}
+
+#[test]
+fn a_function_the_throttles_alarm_does_not_watch_is_seen() {
+    let template = changed("Value: !Ref MeFunction }]", "Value: !Ref LoginFunction }]");
+    assert_seen(&problems(&template, &workspace()), &["ThrottlesAlarm", "MeFunction"]);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Our API's calls that several suites make, and what they read from its answers: one helper
 //! per job, so that a suite does not grow its own copy.
 
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 
 use crate::Stack;
@@ -14,6 +14,14 @@ pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
 /// The first cookie an answer sets, as `name=value`.
 pub fn first_cookie(resp: &reqwest::Response) -> String {
     resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
+/// The session handle cookie an answer sets (`__Host-refresh`), as `name=value`; the test
+/// fails without one.
+pub fn session_handle(resp: &reqwest::Response) -> String {
+    let cookie = set_cookies(resp).into_iter().find(|c| c.starts_with("__Host-refresh="));
+    let cookie = cookie.expect("the session handle cookie");
+    cookie.split(';').next().unwrap().to_owned()
 }
 
 /// A query parameter of `url`.
@@ -44,6 +52,27 @@ pub async fn spa_callback(
         .send()
         .await
         .unwrap()
+}
+
+/// The server flow's login (`path` with its query, e.g. `/authorization-code/login?return_to=/x`),
+/// which must answer `302`: the authorize URL and the login's transaction cookie.
+pub async fn server_login(stack: &Stack, http: &reqwest::Client, path: &str) -> (String, String) {
+    let resp = http.get(stack.function("login", path)).send().await.unwrap();
+    assert_eq!(resp.status(), 302, "{}", stack.log("functions"));
+    let cookie = first_cookie(&resp);
+    (resp.headers()[LOCATION].to_str().unwrap().to_owned(), cookie)
+}
+
+/// The server flow's callback (`GET /authorization-code/callback`) with the query of the
+/// provider's redirect and the login's transaction cookie.
+pub async fn server_callback(
+    stack: &Stack,
+    http: &reqwest::Client,
+    redirect: &url::Url,
+    cookie: &str,
+) -> reqwest::Response {
+    let path = format!("/authorization-code/callback?{}", redirect.query().unwrap());
+    http.get(stack.function("callback", &path)).header(COOKIE, cookie).send().await.unwrap()
 }
 
 /// `GET /api/me` with `auth` (a header name and value): its status and body.

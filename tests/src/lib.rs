@@ -48,6 +48,11 @@ pub fn jwt_parts(token: &str) -> (serde_json::Value, serde_json::Value) {
     (next(), next())
 }
 
+/// The text of a secret value (a provider token a test holds).
+pub fn exposed(secret: &secrecy::SecretString) -> String {
+    secrecy::ExposeSecret::expose_secret(secret).to_owned()
+}
+
 /// Every JWT-looking word (`eyJ...`) in `text`.
 pub fn jwts_in(text: &str) -> Vec<&str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))

@@ -82,6 +82,13 @@ impl Stack {
         shared::ProviderTokens::open(&sealed, &keys, item["h"]["S"].as_str().unwrap()).unwrap()
     }
 
+    /// The session item's version: how many refresh grants it has seen.
+    pub fn session_version(&self, sid: &str) -> u64 {
+        let items: Vec<Value> = serde_json::from_str(&self.scan_sessions()).unwrap();
+        let item = items.iter().find(|i| i["h"]["S"] == sid).expect("the session item");
+        item["ver"]["N"].as_str().unwrap().parse().unwrap()
+    }
+
     /// A refresh grant sent straight to the provider's token endpoint as our client, bypassing
     /// the functions: its status and the error code of a refusal.
     pub async fn provider_refresh_grant(&self, refresh_token: &str) -> (u16, Option<String>) {
@@ -108,7 +115,7 @@ impl Stack {
     }
 
     /// The functions logged at `TRACE` (the runtime and our crates), and no line holds any of
-    /// `values` (secrets, tokens, cookie values, codes) nor a client secret.
+    /// `values` (tokens, cookie values, codes) nor any value of the stack's secret.
     pub fn assert_log_holds_none(&self, values: &[&str]) {
         let log = self.log("functions");
         // In the text log format or in Lambda's JSON one.
@@ -118,14 +125,32 @@ impl Stack {
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
                 .any(|l| l["fields"]["message"] == "log levels" && l["fields"]["ours"] == "trace");
         assert!(at_trace, "the functions did not run at TRACE:\n{log}");
-        let secrets = [self.client_secret.as_str(), self.second_client_secret.as_str()];
-        let secrets = secrets.into_iter().filter(|s| !s.is_empty());
+        let secret = self.secret_material();
+        let secrets = secret.iter().map(String::as_str);
         for (i, value) in values.iter().copied().chain(secrets).enumerate() {
             assert!(value.len() >= 8, "value {i} is too short to look for");
             if let Some(n) = log.lines().position(|l| l.contains(value)) {
                 panic!("line {} of functions.log holds value {i}", n + 1);
             }
         }
+    }
+
+    /// Every secret value of the stack's secret: the client secrets, each cookie key, and each
+    /// signing key's PEM body line by line (a log could hold any of them).
+    fn secret_material(&self) -> Vec<String> {
+        let doc: Value = serde_json::from_str(self.secret.expose_secret()).unwrap();
+        let mut values = vec![self.client_secret.clone(), self.second_client_secret.clone()];
+        let cookie_keys = doc["cookie_keys"].as_array().into_iter().flatten();
+        values.extend(cookie_keys.filter_map(Value::as_str).map(str::to_owned));
+        for key in doc["signing_keys"].as_array().into_iter().flatten() {
+            let pem = key["private_key_pem"].as_str().unwrap();
+            // The base64 lines (64 characters each, the last one shorter); not the armour.
+            values.extend(
+                pem.lines().filter(|l| !l.starts_with("-----") && l.len() >= 16).map(str::to_owned),
+            );
+        }
+        values.retain(|v| !v.is_empty());
+        values
     }
 
     /// The functions' metric lines (CloudWatch embedded metric format objects in their log).

@@ -91,6 +91,9 @@ impl Stack {
 
     /// The first service that has stopped, if any (`make dev` ends when one does).
     pub fn stopped(&mut self) -> Option<String> {
+        if self.moto.exited() {
+            return Some("moto".to_owned());
+        }
         self.services.iter_mut().find_map(|s| s.exited().then(|| s.name.clone()))
     }
 

@@ -9,10 +9,11 @@
 //! - the functions under `cargo lambda watch` (every crate of `functions/`);
 //! - the demo SPA (Vite), which proxies the API paths so the browser sees one origin.
 //!
-//! Everything listens on free loopback ports unless told otherwise, so stacks started at once
-//! never collide. Every process runs in a process group of its own and is stopped when the
-//! [`Stack`] drops: at the end of a test, on its panic, or (the `stack` binary) on Ctrl-C,
-//! TERM or the end of its standard input. [`Stack::describe`] hands the caller the endpoints
+//! Everything listens on free loopback ports unless told otherwise, and each stack logs to a
+//! folder of its own name, so stacks started at once do not collide. Every process runs in a
+//! process group of its own and is stopped when the [`Stack`] drops: at the end of a test, on
+//! its panic, when a start fails or is cut short, or (the `stack` binary) on Ctrl-C, TERM or
+//! the end of its standard input, also while it starts. [`Stack::describe`] hands the caller the endpoints
 //! and the exact environment of the functions, as JSON (`stack up --json`).
 
 mod describe;
@@ -137,7 +138,8 @@ pub struct Options {
     pub secret_id: Option<String>,
     /// The session table's name (default `sessions-<stack name>`).
     pub session_table: Option<String>,
-    /// Where the logs go (default `target/stack/<stack name>/`, emptied first).
+    /// Where the logs go (default `target/stack/<stack name>/`), emptied first: a folder below
+    /// the repository's `target/` or `.local/`, or a new or empty one.
     pub logs: Option<PathBuf>,
     /// moto's port (0: a free one).
     pub moto_port: u16,

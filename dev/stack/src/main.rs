@@ -22,7 +22,6 @@
 use std::process::ExitCode;
 
 use stack::{Options, ProviderKind, ProviderSpec, Stack, StackError, port_is_free, root};
-use tokio::io::AsyncReadExt as _;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
@@ -53,7 +52,8 @@ fn say(text: &str) {
 }
 
 async fn up(args: &[String]) -> Result<(), String> {
-    let (mut name, mut spec, mut json, mut stdin) = ("stack".to_owned(), None, false, false);
+    let default_name = format!("stack-{}", std::process::id());
+    let (mut name, mut spec, mut json, mut stdin) = (default_name, None, false, false);
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -71,13 +71,14 @@ async fn up(args: &[String]) -> Result<(), String> {
         }
         None => Options::default(),
     };
-    let stack = Stack::start(&name, options).await.map_err(|e| e.to_string())?;
+    let mut stop = Stop::listen(stdin)?;
+    let stack = start(&mut stop, &name, options).await?;
     if json {
         say(&stack.describe().to_string());
     } else {
         say(&stack.summary());
     }
-    serve(stack, stdin).await
+    serve(stack, stop).await
 }
 
 /// `make dev`'s stack.
@@ -119,17 +120,17 @@ async fn dev() -> Result<(), String> {
     eprintln!(
         "stack: starting moto, the provider(s), cargo lambda watch and the demo (a first build takes a few minutes)"
     );
-    let stack = Stack::start("dev", options).await.map_err(|e: StackError| e.to_string())?;
-    // For `cargo lambda watch --env-file .local/functions.env` alone, and for scripts.
+    let mut stop = Stop::listen(false)?;
+    let stack = start(&mut stop, "dev", options).await?;
+    // For `cargo lambda watch --env-file <logs>/functions.env` alone, and for scripts: in this
+    // run's own folder, so that a second `make dev` does not overwrite them.
     let env: String = stack.function_env().iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    let wrote = std::fs::write(local.join("functions.env"), env)
-        .and_then(|()| std::fs::write(local.join("stack.json"), stack.describe().to_string()));
-    wrote.map_err(|e| format!(".local/: {e}"))?;
+    let wrote = std::fs::write(stack.logs.join("functions.env"), env)
+        .and_then(|()| std::fs::write(stack.logs.join("stack.json"), stack.describe().to_string()));
+    wrote.map_err(|e| format!("{}: {e}", stack.logs.display()))?;
     say(&stack.summary());
-    say(
-        "  (the same as JSON: .local/stack.json; the functions' environment: .local/functions.env)",
-    );
-    serve(stack, false).await
+    say("  The same as JSON: stack.json in the logs folder; the environment: functions.env there.");
+    serve(stack, stop).await
 }
 
 fn var_or(name: &str, default: &str) -> String {
@@ -153,28 +154,58 @@ fn port(name: &str, default: u16) -> Result<u16, String> {
         }
         None if port_is_free(default) => Ok(default),
         None => {
-            eprintln!("stack: port {default} ({name}) is taken: using a free one");
-            Ok(0)
+            let free = stack::free_port().map_err(|e| e.to_string())?;
+            eprintln!("stack: port {default} ({name}) is taken: using {free}");
+            Ok(free)
         }
     }
 }
 
-/// Runs until Ctrl-C, TERM, a service stopping or (with `stdin`) the end of standard input;
-/// then the stack drops, which stops everything it started.
-async fn serve(mut stack: Stack, stdin: bool) -> Result<(), String> {
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let closed = async {
+/// What stops the stack: Ctrl-C, TERM or (with `--until-stdin-closes`) the end of standard
+/// input, listened for from the start, so that a stop while the stack starts (a first build
+/// takes minutes) stops what has started too.
+struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    fn listen(stdin: bool) -> Result<Self, String> {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let signalled = tx.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            let _ = signalled.send(true);
+        });
         if stdin {
-            let mut sink = Vec::new();
-            let _ = tokio::io::stdin().read_to_end(&mut sink).await;
-        } else {
-            std::future::pending::<()>().await;
+            // A thread of its own: a read of standard input would hold up the runtime's end.
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                let _ = tx.send(true);
+            });
         }
-    };
+        Ok(Self(rx))
+    }
+
+    async fn requested(&mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Starts the stack unless a stop comes first; then what had started is stopped (dropped).
+async fn start(stop: &mut Stop, name: &str, options: Options) -> Result<Stack, String> {
+    tokio::select! {
+        started = Stack::start(name, options) => started.map_err(|e: StackError| e.to_string()),
+        () = stop.requested() => Err("stopped while starting; what had started is stopped".into()),
+    }
+}
+
+/// Runs until a stop or a service stopping; then the stack drops, which stops everything it
+/// started.
+async fn serve(mut stack: Stack, mut stop: Stop) -> Result<(), String> {
     let outcome = tokio::select! {
-        _ = tokio::signal::ctrl_c() => Ok(()),
-        _ = term.recv() => Ok(()),
-        () = closed => Ok(()),
+        () = stop.requested() => Ok(()),
         name = stack.until_a_service_stops() => {
             Err(format!("{name} stopped; its log is {}", stack.logs.join(format!("{name}.log")).display()))
         }

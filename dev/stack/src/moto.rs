@@ -43,6 +43,11 @@ impl Moto {
         waited.map(|()| moto)
     }
 
+    /// Whether the server has stopped.
+    pub(crate) fn exited(&mut self) -> bool {
+        self.service.as_mut().is_none_or(Service::exited)
+    }
+
     /// Its endpoint, for `AWS_ENDPOINT_URL`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -26,11 +26,14 @@ pub fn port_is_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// One started process (and the group it leads).
+/// One started process (and the group it leads); stopped when dropped, so that a start cut
+/// short (an error, a signal, a test's panic) leaves nothing behind.
 pub(crate) struct Service {
     pub(crate) name: String,
     child: Child,
     log: PathBuf,
+    /// Set once it has been stopped: its group is never signalled again.
+    stopped: bool,
 }
 
 impl Service {
@@ -56,7 +59,7 @@ impl Service {
                 .process_group(0)
                 .spawn()
                 .map_err(|e| StackError::Start { service: name.to_owned(), why: e.to_string() })?;
-        Ok(Self { name: name.to_owned(), child, log })
+        Ok(Self { name: name.to_owned(), child, log, stopped: false })
     }
 
     /// Whether the process has exited (it is reaped if so).
@@ -73,18 +76,25 @@ impl Service {
 
     /// Sends TERM to its whole group (cargo lambda watch and npm start children of their own).
     pub(crate) fn terminate(&self) {
-        signal_group("TERM", self.child.id());
+        if !self.stopped {
+            signal_group("TERM", self.child.id());
+        }
     }
 
-    /// Stops its process group: TERM, up to 5 s of grace, then KILL.
+    /// Stops its process group: TERM, up to 10 s of grace (LemonLDAP::NG's script gives its
+    /// portal 5), then KILL. Once.
     pub(crate) fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
         self.terminate();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         signal_group("KILL", self.child.id());
         let _ = self.child.wait();
+        self.stopped = true;
     }
 
     /// Waits until `url` answers a success; an error with the end of its log when it exits
@@ -114,6 +124,12 @@ impl Service {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -52,16 +52,21 @@ pub(crate) fn kept(
     names: &[String],
 ) -> Result<(SecretString, Vec<String>), StackError> {
     let shown = path.display().to_string();
-    let mut doc: Value = match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|_| {
-            StackError::Secret(format!("{shown} is not JSON: delete it to start over"))
-        })?,
-        Err(_) => {
+    let (mut doc, mut changed): (Value, bool) = match std::fs::read_to_string(path) {
+        Ok(text) => (
+            serde_json::from_str(&text).map_err(|_| {
+                StackError::Secret(format!("{shown} is not JSON: delete it to start over"))
+            })?,
+            false,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let first = client_secret()?;
             let doc = fresh(alg, &first, &[])?;
-            serde_json::from_str(doc.expose_secret())
-                .map_err(|_| StackError::Secret("not JSON".into()))?
+            let doc = serde_json::from_str(doc.expose_secret())
+                .map_err(|_| StackError::Secret("not JSON".into()))?;
+            (doc, true)
         }
+        Err(e) => return Err(StackError::io(&shown, e)),
     };
     let mut secrets = Vec::new();
     for (i, name) in names.iter().enumerate() {
@@ -73,6 +78,7 @@ pub(crate) fn kept(
         let secret = match secret {
             Some(s) => s,
             None => {
+                changed = true;
                 let s = client_secret()?;
                 if i == 0 {
                     doc["client_secret"] = json!(s);
@@ -89,7 +95,9 @@ pub(crate) fn kept(
     }
     let text = serde_json::to_string_pretty(&doc).map_err(|e| StackError::Secret(e.to_string()))?;
     shared::Secret::from_json(&text).map_err(|e| StackError::Secret(format!("{shown}: {e}")))?;
-    write_private(path, &text)?;
+    if changed {
+        write_private(path, &text)?;
+    }
     Ok((SecretString::from(text), secrets))
 }
 
@@ -97,7 +105,7 @@ pub(crate) fn kept(
 fn write_private(path: &Path, text: &str) -> Result<(), StackError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let io = |e| StackError::io(&path.display().to_string(), e);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -109,6 +117,8 @@ fn write_private(path: &Path, text: &str) -> Result<(), StackError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io)?;
+    // The mode applies to a file made now; one left by a crash is narrowed here.
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

@@ -56,8 +56,14 @@ impl Stack {
     /// # Errors
     /// When a part does not start; what was started is stopped again.
     pub async fn start(name: &str, options: Options) -> Result<Self, StackError> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if name.is_empty() || !name.chars().all(plain) {
+            return Err(StackError::Options(format!(
+                "a stack's name is letters, digits, - and _: {name:?}"
+            )));
+        }
         let logs = options.logs.clone().unwrap_or_else(|| root().join("target/stack").join(name));
-        let _ = std::fs::remove_dir_all(&logs);
+        empty_logs(&logs)?;
         std::fs::create_dir_all(&logs)
             .map_err(|e| StackError::io(&logs.display().to_string(), e))?;
         let specs = options.provider_specs()?;
@@ -109,7 +115,7 @@ impl Stack {
         Ok(stack)
     }
 
-    /// Starts every provider at once, then waits for each; one that has not answered in 90 s
+    /// Starts every provider at once, then waits for each; one that has not answered in 180 s
     /// while still running is started once more (under load, a start has been seen to hang
     /// before it listens).
     async fn start_providers(&mut self, client_secrets: &[String]) -> Result<(), StackError> {
@@ -151,6 +157,8 @@ impl Stack {
         let post_logout_uri = format!("{}/", self.app());
         // LemonLDAP::NG's state, its portal's log `portal.log` among it (one per stack).
         let state_dir = self.logs.join("lemonldap");
+        // It holds the provider's configuration, our client secret in it: its owner's only.
+        private_dir(&state_dir)?;
         let backchannel = (self.session_table.is_some()
             && p.spec.kind == ProviderKind::OidcProvider)
             .then(|| self.function("logout", "/api/backchannel-logout"));
@@ -249,6 +257,39 @@ impl Drop for Stack {
     fn drop(&mut self) {
         stop_all(&mut self.services);
     }
+}
+
+/// Empties the logs folder of the last run, but only one of ours: below the repository's
+/// `target/` or `.local/`, or empty already.
+fn empty_logs(logs: &std::path::Path) -> Result<(), StackError> {
+    use std::path::Component;
+    let plain = logs.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if !logs.is_absolute() || !plain {
+        let shown = logs.display();
+        return Err(StackError::Options(format!(
+            "the logs folder is an absolute path without . or ..: {shown}"
+        )));
+    }
+    let ours = [root().join("target"), root().join(".local")];
+    let ours = ours.iter().any(|dir| logs.starts_with(dir) && logs != dir);
+    let busy = std::fs::read_dir(logs).map(|mut entries| entries.next().is_some());
+    match busy {
+        Ok(true) if !ours => Err(StackError::Options(format!(
+            "the logs folder {} is not empty and not below target/ or .local/: choose another",
+            logs.display()
+        ))),
+        Ok(_) => std::fs::remove_dir_all(logs)
+            .map_err(|e| StackError::io(&logs.display().to_string(), e)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Creates `dir` readable by its owner only.
+fn private_dir(dir: &std::path::Path) -> Result<(), StackError> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let io = |e| StackError::io(&dir.display().to_string(), e);
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
 }
 
 /// `second`, `third`, ...: the service names of the providers after the first.

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use e2e::flows::first_cookie;
 use e2e::{Jar, Options, Stack, client, jwt_parts, sign_in_at_provider};
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -29,8 +30,7 @@ async fn two_hundred_parallel_logins_never_cross_talk() {
                 .send()
                 .await
                 .unwrap();
-            let tx =
-                resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+            let tx = first_cookie(&resp);
             let login_url =
                 resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
             let redirect =

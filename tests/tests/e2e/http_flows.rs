@@ -1,9 +1,10 @@
 //! Both flows over plain HTTP: a Rust client plays the browser, submitting the provider's
 //! login and consent forms.
 
-use e2e::flows::spa_callback;
+use e2e::flows::first_cookie;
+use e2e::flows::{self, spa_callback};
 use e2e::{Jar, Options, Stack, client, jwt_parts, jwts_in, sign_in_at_provider};
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::Value;
 
 /// `/api/login`: returns the authorize URL and the transaction cookie (`name=value`).
@@ -15,7 +16,7 @@ async fn spa_login(stack: &Stack, http: &reqwest::Client, return_to: &str) -> (S
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    let cookie = resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = first_cookie(&resp);
     assert!(cookie.starts_with("__Host-oidc-tx-"));
     let body: Value = resp.json().await.unwrap();
     (body["login_url"].as_str().unwrap().to_owned(), cookie)
@@ -93,28 +94,13 @@ async fn spa_flow_over_http_issues_our_token_for_alice() {
 async fn server_flow_over_http_sets_the_session_cookie_and_redirects() {
     let stack = Stack::start("server_flow_over_http", Options::default()).await;
     let http = client();
-    let resp = http
-        .get(stack.function("login", "/authorization-code/login?return_to=%2Fdashboard"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302);
-    let tx_cookie =
-        resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let authorize = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+    let path = "/authorization-code/login?return_to=%2Fdashboard";
+    let (authorize, tx_cookie) = flows::server_login(&stack, &http, path).await;
     let mut jar = Jar::default();
     let redirect = sign_in_at_provider(&http, &mut jar, &authorize, "bob", "bob").await;
     assert!(redirect.as_str().starts_with(&stack.server_redirect()));
 
-    let resp = http
-        .get(stack.function(
-            "callback",
-            &format!("/authorization-code/callback?{}", redirect.query().unwrap()),
-        ))
-        .header(COOKIE, &tx_cookie)
-        .send()
-        .await
-        .unwrap();
+    let resp = flows::server_callback(&stack, &http, &redirect, &tx_cookie).await;
     assert_eq!(resp.status(), 303, "{}", stack.log("functions"));
     assert_eq!(resp.headers()[LOCATION], "/dashboard");
     let cookies: Vec<String> =

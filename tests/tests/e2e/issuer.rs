@@ -9,12 +9,7 @@ use serde_json::Value;
 /// A full SPA login for alice: our token.
 async fn spa_token(stack: &Stack, http: &reqwest::Client) -> String {
     let (redirect, cookie) = spa_login_until_redirect(stack, http).await;
-    let resp = http
-        .get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let resp = flows::spa_callback(stack, http, &redirect, &cookie).await;
     assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
     resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
 }
@@ -137,12 +132,7 @@ async fn rotation_keeps_everyone_logged_in_until_the_old_key_is_removed() {
     );
     let in_flight =
         sign_in_at_provider(&http, &mut Jar::default(), &in_flight_url, "alice", "alice").await;
-    let resp = http
-        .get(stack.function("callback", &format!("/api/callback?{}", in_flight.query().unwrap())))
-        .header(COOKIE, &in_flight_cookie)
-        .send()
-        .await
-        .unwrap();
+    let resp = flows::spa_callback(&stack, &http, &in_flight, &in_flight_cookie).await;
     assert_eq!(resp.status(), 200, "a login started before the rotation completes");
     let finished = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
     assert_eq!(jwt_parts(&finished).0["kid"], "ours-2", "and is signed by the new key");

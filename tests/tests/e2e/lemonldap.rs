@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use e2e::flows::{self, first_cookie, me, param, set_cookies, spa_callback};
+use e2e::flows::{self, me, param, session_handle, set_cookies, spa_callback};
 use e2e::{
-    Jar, Options, ProviderKind, Stack, client, confirm_logout_at_provider, jwt_parts,
+    Jar, Options, ProviderKind, Stack, client, confirm_logout_at_provider, exposed, jwt_parts,
     log_out_at_provider, sign_in_at_provider,
 };
 use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION};
@@ -89,27 +89,13 @@ async fn lemonldap_spa_flow_issues_our_token_for_dwho() {
 async fn lemonldap_server_flow_sets_the_session_cookie() {
     let stack = Stack::start("lemonldap_server_flow", options()).await;
     let http = client();
-    let resp = http
-        .get(stack.function("login", "/authorization-code/login?return_to=%2Fdashboard"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302, "{}", stack.log("functions"));
-    let tx_cookie = first_cookie(&resp);
-    let authorize = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+    let path = "/authorization-code/login?return_to=%2Fdashboard";
+    let (authorize, tx_cookie) = flows::server_login(&stack, &http, path).await;
     assert!(authorize.starts_with(&format!("{}/oauth2/authorize?", stack.issuer())), "{authorize}");
     let redirect = sign_in_at_provider(&http, &mut Jar::default(), &authorize, USER, USER).await;
     assert!(redirect.as_str().starts_with(&stack.server_redirect()), "{redirect}");
 
-    let resp = http
-        .get(stack.function(
-            "callback",
-            &format!("/authorization-code/callback?{}", redirect.query().unwrap()),
-        ))
-        .header(COOKIE, &tx_cookie)
-        .send()
-        .await
-        .unwrap();
+    let resp = flows::server_callback(&stack, &http, &redirect, &tx_cookie).await;
     assert_eq!(resp.status(), 303, "{}", stack.log("functions"));
     assert_eq!(resp.headers()[LOCATION], "/dashboard");
     let cookies = set_cookies(&resp);
@@ -146,24 +132,9 @@ async fn spa_session(stack: &Stack, http: &reqwest::Client, jar: &mut Jar) -> (S
     let redirect = sign_in_at_provider(http, jar, &login_url, USER, USER).await;
     let resp = spa_callback(stack, http, &redirect, &tx_cookie).await;
     assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
-    let handle = set_cookies(&resp)
-        .into_iter()
-        .find(|c| c.starts_with("__Host-refresh="))
-        .expect("the session handle cookie");
-    let handle = handle.split(';').next().unwrap().to_owned();
+    let handle = session_handle(&resp);
     let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
     (token, handle)
-}
-
-/// The session item's version: how many refresh grants it has seen.
-fn version(stack: &Stack, sid: &str) -> u64 {
-    let items: Vec<Value> = serde_json::from_str(&stack.scan_sessions()).unwrap();
-    let item = items.iter().find(|i| i["h"]["S"] == sid).expect("the session item");
-    item["ver"]["N"].as_str().unwrap().parse().unwrap()
-}
-
-fn exposed(token: &secrecy::SecretString) -> String {
-    secrecy::ExposeSecret::expose_secret(token).to_owned()
 }
 
 #[tokio::test]
@@ -191,7 +162,7 @@ async fn lemonldap_sessions_refresh_without_rotation_and_end_at_either_logout() 
     // nonce: the session goes on, with the old refresh token kept.
     let mut access_token = exposed(&issued.access_token);
     for grant in 1..=2 {
-        let before = version(&stack, &sid);
+        let before = stack.session_version(&sid);
         tokio::time::sleep(ACCESS_TOKEN_TTL + Duration::from_secs(1)).await;
         let (status, body) = stack.refresh(&http, &handle).await;
         assert_eq!(status, 200, "grant {grant}: {body}\n{}", stack.log("functions"));
@@ -201,7 +172,7 @@ async fn lemonldap_sessions_refresh_without_rotation_and_end_at_either_logout() 
             (Some(USER), Some(sid.as_str()))
         );
         assert_eq!(body["user"]["name"], "Doctor Who", "the user as at login");
-        assert_eq!(version(&stack, &sid), before + 1, "grant {grant}: one refresh grant");
+        assert_eq!(stack.session_version(&sid), before + 1, "grant {grant}: one refresh grant");
         let held = stack.session_provider_tokens(&sid);
         assert_ne!(exposed(&held.access_token), access_token, "grant {grant}: a new access token");
         access_token = exposed(&held.access_token);

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use e2e::flows::first_cookie;
 use e2e::{Jar, Options, Stack, client, sign_in_at_provider};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
@@ -33,7 +34,7 @@ fn options() -> Options {
 async fn start(stack: &Stack, http: &reqwest::Client, path: &str) -> (String, String) {
     let resp = http.get(stack.function("login", path)).send().await.unwrap();
     let status = resp.status();
-    let cookie = resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = first_cookie(&resp);
     assert!(cookie.starts_with("__Host-oidc-tx-"), "{path}: {cookie}");
     let url = if status == 302 {
         resp.headers()[LOCATION].to_str().unwrap().to_owned()

@@ -17,25 +17,13 @@ async fn spa_session(stack: &Stack, http: &reqwest::Client) -> (String, String) 
 
 /// [`spa_session`] keeping the provider's cookies in `jar`.
 async fn spa_session_in(stack: &Stack, http: &reqwest::Client, jar: &mut Jar) -> (String, String) {
-    let resp = http.get(stack.function("login", "/api/login")).send().await.unwrap();
-    let tx = resp.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let login_url = resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
+    let (login_url, tx) = flows::spa_login(stack, http, "/api/login").await;
     let redirect = sign_in_at_provider(http, jar, &login_url, "alice", "alice").await;
-    let resp = http
-        .get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
-        .header(COOKIE, &tx)
-        .send()
-        .await
-        .unwrap();
-    let handle = resp
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|c| c.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("__Host-refresh="))
-        .expect("the session handle cookie");
-    assert!(handle.contains("HttpOnly") && handle.contains("SameSite=Strict"), "{handle}");
-    let handle = handle.split(';').next().unwrap().to_owned();
+    let resp = flows::spa_callback(stack, http, &redirect, &tx).await;
+    let whole = flows::set_cookies(&resp).into_iter().find(|c| c.starts_with("__Host-refresh="));
+    let whole = whole.expect("the session handle cookie");
+    assert!(whole.contains("HttpOnly") && whole.contains("SameSite=Strict"), "{whole}");
+    let handle = flows::session_handle(&resp);
     assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
     let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
     (token, handle)

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use e2e::flows::{self, param, set_cookies};
+use e2e::flows::{self, first_cookie, param, session_handle, set_cookies};
 use e2e::{
-    CLIENT_ID, Jar, Options, ProviderKind, SECOND_CLIENT_ID, Stack, client, jwt_parts,
+    CLIENT_ID, Jar, Options, ProviderKind, SECOND_CLIENT_ID, Stack, client, exposed, jwt_parts,
     sign_in_at_provider,
 };
 use reqwest::header::{COOKIE, LOCATION};
@@ -47,7 +47,7 @@ async fn spa_login(
     };
     let resp = http.get(stack.function("login", &path)).send().await.unwrap();
     assert_eq!(resp.status(), 200, "{path}\n{}", stack.log("functions"));
-    let cookie = set_cookies(&resp)[0].split(';').next().unwrap().to_owned();
+    let cookie = first_cookie(&resp);
     let login_url = resp.json::<Value>().await.unwrap()["login_url"].as_str().unwrap().to_owned();
     let url = url::Url::parse(&login_url).unwrap();
     assert_eq!(
@@ -118,14 +118,8 @@ async fn two_providers_spa_and_server_flows_each_at_its_own_provider() {
     spa_login(&stack, &http, Some("local"), LOCAL).await;
 
     // (b) The server flow at the non-default one.
-    let resp = http
-        .get(stack.function("login", "/authorization-code/login?provider=lemon&return_to=%2Fdash"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302, "{}", stack.log("functions"));
-    let tx = set_cookies(&resp)[0].split(';').next().unwrap().to_owned();
-    let authorize = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+    let path = "/authorization-code/login?provider=lemon&return_to=%2Fdash";
+    let (authorize, tx) = flows::server_login(&stack, &http, path).await;
     let lemon = stack.issuer_of(LEMON);
     assert!(authorize.starts_with(&format!("{lemon}/oauth2/authorize?")), "{authorize}");
     let client_id = param(&url::Url::parse(&authorize).unwrap(), "client_id");
@@ -171,17 +165,6 @@ async fn logout(stack: &Stack, http: &reqwest::Client, handle: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-fn exposed(token: &secrecy::SecretString) -> String {
-    secrecy::ExposeSecret::expose_secret(token).to_owned()
-}
-
-/// The session item's version: how many refresh grants it has seen.
-fn version(stack: &Stack, sid: &str) -> u64 {
-    let items: Vec<Value> = serde_json::from_str(&stack.scan_sessions()).unwrap();
-    let item = items.iter().find(|i| i["h"]["S"] == sid).expect("the session item");
-    item["ver"]["N"].as_str().unwrap().parse().unwrap()
-}
-
 #[tokio::test]
 async fn two_providers_sessions_refresh_and_log_out_at_their_own_provider() {
     let ttl = ACCESS_TOKEN_TTL.as_secs().to_string();
@@ -201,11 +184,7 @@ async fn two_providers_sessions_refresh_and_log_out_at_their_own_provider() {
     for (provider, kind) in [(None, LOCAL), (Some("lemon"), LEMON)] {
         let resp = spa_sign_in(&stack, &http, &mut Jar::default(), provider, kind).await;
         assert_eq!(resp.status(), 200, "{kind:?}\n{}", stack.log("functions"));
-        let handle = set_cookies(&resp)
-            .into_iter()
-            .find(|c| c.starts_with("__Host-refresh="))
-            .expect("the session handle cookie");
-        let handle = handle.split(';').next().unwrap().to_owned();
+        let handle = session_handle(&resp);
         let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
         let sid = jwt_parts(&token).1["sid"].as_str().expect("a session").to_owned();
         let refresh_token = stack.session_provider_tokens(&sid).refresh_token.map(|t| exposed(&t));
@@ -217,10 +196,10 @@ async fn two_providers_sessions_refresh_and_log_out_at_their_own_provider() {
     // JWT still names that provider and user.
     tokio::time::sleep(ACCESS_TOKEN_TTL + Duration::from_secs(1)).await;
     for (kind, handle, sid, login_refresh_token) in &sessions {
-        let before = version(&stack, sid);
+        let before = stack.session_version(sid);
         let (status, body) = stack.refresh(&http, handle).await;
         assert_eq!(status, 200, "{kind:?}: {body}\n{}", stack.log("functions"));
-        assert_eq!(version(&stack, sid), before + 1, "{kind:?}: one refresh grant");
+        assert_eq!(stack.session_version(sid), before + 1, "{kind:?}: one refresh grant");
         let (_, claims) = jwt_parts(body["token"].as_str().unwrap());
         assert_eq!(claims["idp"], stack.issuer_of(*kind), "{kind:?}: {claims}");
         assert_eq!(claims["sub"], user_at(*kind), "{claims}");
