@@ -26,6 +26,6 @@ pub use fixtures::{
     CLIENT_ID, CLIENT_SECRET, SERVER_REDIRECT, SESSION_AUDIENCE, SESSION_ISSUER, SPA_REDIRECT,
     config_with, env, key, request, secret_json, secret_json_with,
 };
-pub use forge::{JwsKey, at_hash, jws, jws_header, jws_hmac, jws_raw};
+pub use forge::{JwsKey, at_hash, claims_of, jws, jws_header, jws_hmac, jws_raw};
 pub use provider::FakeProvider;
 pub use states::{Rp, access_with_token};

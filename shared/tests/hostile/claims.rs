@@ -1,17 +1,11 @@
 //! `JWT_CLAIMS`: the provider's claims copied into our JWT, each capped, the whole bounded; the
 //! claims we set ourselves are never taken from upstream, whatever the provider sends.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::keygen::KeyAlg;
 use shared::testing::callbacks::*;
-use shared::testing::{FakeProvider, secret_json};
+use shared::testing::{FakeProvider, claims_of, secret_json};
 use shared::{Flow, unix_now};
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload);
-    serde_json::from_slice(&raw.unwrap()).unwrap()
-}
 
 #[tokio::test]
 async fn configured_claims_reach_our_jwt_capped_and_ours_stay_ours() {

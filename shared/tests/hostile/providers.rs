@@ -3,10 +3,10 @@
 //! section 4.4): its `iss`, an ID token of the other provider, a name that is not configured.
 
 use http::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::keygen::{KeyAlg, signing_key_pem};
 use shared::testing::callbacks::*;
-use shared::testing::{CLIENT_SECRET, FakeProvider, Rp, key};
+use shared::testing::{CLIENT_SECRET, FakeProvider, Rp, claims_of, key};
 use shared::{Login, Request, serve, unix_now};
 
 const SOCIAL_SECRET: &str = "social-client-secret";
@@ -22,6 +22,24 @@ fn secret() -> String {
     .to_string()
 }
 
+/// The variables of a deployment with the providers `corp` (the default) and `social` at these
+/// issuers, with these client ids.
+fn corp_and_social<'a>(
+    corp: &'a str,
+    social: &'a str,
+    [corp_client, social_client]: [&'a str; 2],
+) -> [(&'static str, &'a str); 7] {
+    [
+        ("OIDC_ISSUER", ""),
+        ("OIDC_CLIENT_ID", ""),
+        ("OIDC_PROVIDERS", "corp,social"),
+        ("OIDC_CORP_ISSUER", corp),
+        ("OIDC_CORP_CLIENT_ID", corp_client),
+        ("OIDC_SOCIAL_ISSUER", social),
+        ("OIDC_SOCIAL_CLIENT_ID", social_client),
+    ]
+}
+
 /// `corp` (the default) and `social`, each with its own signing key and JWKS, and the
 /// deployment's login and callback.
 async fn two_providers() -> (FakeProvider, FakeProvider, Rp) {
@@ -30,16 +48,9 @@ async fn two_providers() -> (FakeProvider, FakeProvider, Rp) {
     let social = FakeProvider::start_with(key("social-1", KeyAlg::Es256), json!({})).await;
     social.serve_jwks(&[&social.key], None).await;
     let (corp_iss, social_iss) = (corp.issuer(), social.issuer());
-    let overrides = [
-        ("OIDC_ISSUER", ""),
-        ("OIDC_CLIENT_ID", ""),
-        ("OIDC_PROVIDERS", "corp,social"),
-        ("OIDC_CORP_ISSUER", corp_iss.as_str()),
-        ("OIDC_CORP_CLIENT_ID", shared::testing::CLIENT_ID),
-        ("OIDC_SOCIAL_ISSUER", social_iss.as_str()),
-        ("OIDC_SOCIAL_CLIENT_ID", shared::testing::CLIENT_ID),
-        ("OIDC_SOCIAL_SCOPES", "openid email"),
-    ];
+    let clients = [shared::testing::CLIENT_ID; 2];
+    let mut overrides = corp_and_social(&corp_iss, &social_iss, clients).to_vec();
+    overrides.push(("OIDC_SOCIAL_SCOPES", "openid email"));
     let state = corp.state(&secret(), &overrides).await;
     (corp, social, state)
 }
@@ -60,12 +71,6 @@ async fn login(
     let cookie = set_cookies(&resp)[0].split(';').next().unwrap().to_owned();
     let started = Started { state: q["state"].clone(), nonce: q["nonce"].clone(), cookie };
     (resp, Some(url), Some(started))
-}
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload);
-    serde_json::from_slice(&raw.unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -148,15 +153,7 @@ async fn an_unknown_provider_is_refused_and_a_provider_without_its_secret_does_n
     let corp = FakeProvider::start().await;
     let social = FakeProvider::start().await;
     let (corp_iss, social_iss) = (corp.issuer(), social.issuer());
-    let overrides = [
-        ("OIDC_ISSUER", ""),
-        ("OIDC_CLIENT_ID", ""),
-        ("OIDC_PROVIDERS", "corp,social"),
-        ("OIDC_CORP_ISSUER", corp_iss.as_str()),
-        ("OIDC_CORP_CLIENT_ID", "c"),
-        ("OIDC_SOCIAL_ISSUER", social_iss.as_str()),
-        ("OIDC_SOCIAL_CLIENT_ID", "s"),
-    ];
+    let overrides = corp_and_social(&corp_iss, &social_iss, ["c", "s"]);
     let parts = corp.parts(&shared::testing::secret_json(KeyAlg::Es256, 1), &overrides);
     let fetched =
         <shared::Discovered as shared::Fetch>::fetch(&parts.http, &parts.config).await.unwrap();
