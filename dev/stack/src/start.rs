@@ -115,26 +115,30 @@ impl Stack {
         Ok(stack)
     }
 
-    /// Starts every provider at once, then waits for each; one that has not answered in 180 s
-    /// while still running is started once more (under load, a start has been seen to hang
-    /// before it listens).
+    /// Starts every provider at once, then waits for each. One that is still running but not
+    /// even listening after 30 s is started once more (under load, a start has been seen to
+    /// hang before it listens); one that listens gets 180 s in all to answer.
     async fn start_providers(&mut self, client_secrets: &[String]) -> Result<(), StackError> {
         for i in 0..self.providers.len() {
             let service = self.spawn_provider(i, client_secrets)?;
             self.services.push(service);
         }
+        let http = crate::http();
         for i in 0..self.providers.len() {
             let url = self.discovery_url(i);
             let at = self.services.len() - self.providers.len() + i;
-            let first =
-                self.services[at].wait_for(&crate::http(), &url, Duration::from_secs(90)).await;
-            if let Err(StackError::NotUp { exited: false, .. }) = first {
+            let first = self.services[at].wait_for(&http, &url, Duration::from_secs(30)).await;
+            let Err(StackError::NotUp { exited: false, .. }) = first else {
+                first?;
+                continue;
+            };
+            if crate::port_is_free(self.providers[i].port) {
+                let name = &self.services[at].name;
+                eprintln!("stack: {name} does not listen after 30 s: starting it once more");
                 self.services[at].stop();
                 self.services[at] = self.spawn_provider(i, client_secrets)?;
-                self.services[at].wait_for(&crate::http(), &url, Duration::from_secs(120)).await?;
-            } else {
-                first?;
             }
+            self.services[at].wait_for(&http, &url, Duration::from_secs(150)).await?;
         }
         Ok(())
     }
