@@ -63,11 +63,6 @@ impl Stack {
         self.0.describe_session_table().unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// A Secrets Manager client for this stack's moto.
-    pub async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        self.moto.secrets().unwrap()
-    }
-
     /// The provider's tokens held for session `sid` (our JWT's `sid` claim), opened with the
     /// session key this stack's secret derives: what only the functions can read.
     pub fn session_provider_tokens(&self, sid: &str) -> shared::ProviderTokens {
@@ -139,7 +134,9 @@ impl Stack {
     /// signing key's PEM body line by line (a log could hold any of them).
     fn secret_material(&self) -> Vec<String> {
         let doc: Value = serde_json::from_str(self.secret.expose_secret()).unwrap();
-        let mut values = vec![self.client_secret.clone(), self.second_client_secret.clone()];
+        let mut values = vec![doc["client_secret"].as_str().unwrap().to_owned()];
+        let others = doc["client_secrets"].as_object().into_iter().flatten();
+        values.extend(others.filter_map(|(_, v)| v.as_str()).map(str::to_owned));
         let cookie_keys = doc["cookie_keys"].as_array().into_iter().flatten();
         values.extend(cookie_keys.filter_map(Value::as_str).map(str::to_owned));
         for key in doc["signing_keys"].as_array().into_iter().flatten() {

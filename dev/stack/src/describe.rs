@@ -42,7 +42,7 @@ impl Stack {
 
     /// The app's origin: the demo's, which proxies the API paths.
     pub fn app(&self) -> String {
-        format!("http://localhost:{}", self.demo_port)
+        self.app.clone()
     }
 
     /// A function's URL under `cargo lambda watch`.

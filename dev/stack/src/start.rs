@@ -29,14 +29,10 @@ pub struct Stack {
     pub logs: PathBuf,
     pub moto: Moto,
     pub providers: Vec<Running>,
-    /// The first provider's port, and the second's (0 when there is none).
-    pub provider_port: u16,
-    pub second_port: u16,
     pub api_port: u16,
     pub demo_port: u16,
-    /// Our client secret at the first provider, and at the second ("" when there is none).
+    /// Our client secret at the first provider (the secret's `client_secret`).
     pub client_secret: String,
-    pub second_client_secret: String,
     /// The secret document stored in moto.
     pub secret: SecretString,
     pub secret_id: String,
@@ -45,7 +41,7 @@ pub struct Stack {
     pub(crate) options: Options,
     pub(crate) services: Vec<Service>,
     /// The app's origin (the demo's, also in the redirect URIs) and moto's endpoint.
-    app: String,
+    pub(crate) app: String,
     moto_endpoint: String,
 }
 
@@ -83,12 +79,9 @@ impl Stack {
             name: name.to_owned(),
             logs,
             moto,
-            provider_port: providers[0].port,
-            second_port: providers.get(1).map_or(0, |p| p.port),
             api_port,
             demo_port,
             client_secret: client_secrets[0].clone(),
-            second_client_secret: client_secrets.get(1).cloned().unwrap_or_default(),
             secret,
             secret_id: options.secret_id.clone().unwrap_or_else(|| SECRET_ID.to_owned()),
             session_table: options.sessions.then(|| {
