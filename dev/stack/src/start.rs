@@ -154,8 +154,10 @@ impl Stack {
         let post_logout_uri = format!("{}/", self.app());
         // LemonLDAP::NG's state, its portal's log `portal.log` among it (one per stack).
         let state_dir = self.logs.join("lemonldap");
-        // It holds the provider's configuration, our client secret in it: its owner's only.
-        private_dir(&state_dir)?;
+        if p.spec.kind == ProviderKind::LemonLdap {
+            // It holds the provider's configuration, our client secret in it: its owner's only.
+            private_dir(&state_dir)?;
+        }
         let backchannel = (self.session_table.is_some()
             && p.spec.kind == ProviderKind::OidcProvider)
             .then(|| self.function("logout", "/api/backchannel-logout"));
