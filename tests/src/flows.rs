@@ -47,11 +47,20 @@ pub async fn spa_callback(
     redirect: &url::Url,
     cookie: &str,
 ) -> reqwest::Response {
-    http.get(stack.function("callback", &format!("/api/callback?{}", redirect.query().unwrap())))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap()
+    callback_at(stack, http, "/api/callback", redirect, cookie).await
+}
+
+/// `GET path` of the callback function with the query of the provider's redirect and the
+/// login's transaction cookie.
+async fn callback_at(
+    stack: &Stack,
+    http: &reqwest::Client,
+    path: &str,
+    redirect: &url::Url,
+    cookie: &str,
+) -> reqwest::Response {
+    let path = format!("{path}?{}", redirect.query().unwrap());
+    http.get(stack.function("callback", &path)).header(COOKIE, cookie).send().await.unwrap()
 }
 
 /// The server flow's login (`path` with its query, e.g. `/authorization-code/login?return_to=/x`),
@@ -71,8 +80,7 @@ pub async fn server_callback(
     redirect: &url::Url,
     cookie: &str,
 ) -> reqwest::Response {
-    let path = format!("/authorization-code/callback?{}", redirect.query().unwrap());
-    http.get(stack.function("callback", &path)).header(COOKIE, cookie).send().await.unwrap()
+    callback_at(stack, http, "/authorization-code/callback", redirect, cookie).await
 }
 
 /// `GET /api/me` with `auth` (a header name and value): its status and body.

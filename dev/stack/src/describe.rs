@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::functions;
 use crate::paths::functions as function_names;
 use crate::providers::ProviderKind;
 use crate::start::{Running, Stack};
@@ -52,12 +53,12 @@ impl Stack {
 
     /// The SPA's redirect URI (the app's `/callback`).
     pub fn spa_redirect(&self) -> String {
-        format!("{}/callback", self.app())
+        functions::spa_redirect(&self.app)
     }
 
     /// The server flow's redirect URI (through the demo's proxy, like one origin in AWS).
     pub fn server_redirect(&self) -> String {
-        format!("{}/authorization-code/callback", self.app())
+        functions::server_redirect(&self.app)
     }
 
     /// The text a service has logged so far (`functions`, `moto`, `provider`, `demo`, ...).

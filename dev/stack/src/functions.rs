@@ -13,9 +13,24 @@ pub(crate) struct Deployment<'a> {
     pub(crate) providers: Vec<(&'a str, &'a str, &'a str)>,
     pub(crate) app: &'a str,
     pub(crate) secret_id: &'a str,
-    pub(crate) moto: &'a str,
+    pub(crate) moto: String,
     pub(crate) session_table: Option<&'a str>,
     pub(crate) log_level: Option<&'a str>,
+}
+
+/// The SPA flow's redirect URI: the app's `/callback`.
+pub(crate) fn spa_redirect(app: &str) -> String {
+    format!("{app}/callback")
+}
+
+/// The server flow's redirect URI, through the demo's proxy (one origin, as in AWS).
+pub(crate) fn server_redirect(app: &str) -> String {
+    format!("{app}/authorization-code/callback")
+}
+
+/// Where the provider sends the browser after logout: the app's `/`.
+pub(crate) fn post_logout(app: &str) -> String {
+    format!("{app}/")
 }
 
 /// The variables that name the providers: `OIDC_ISSUER` and `OIDC_CLIENT_ID` for one;
@@ -43,17 +58,17 @@ pub(crate) fn provider_env(providers: &[(&str, &str, &str)]) -> Vec<(String, Str
 /// and the AWS SDK's settings for moto.
 pub(crate) fn common_env(d: &Deployment<'_>) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
-        ("OIDC_REDIRECT_URI", format!("{}/callback", d.app)),
-        ("OIDC_SERVER_REDIRECT_URI", format!("{}/authorization-code/callback", d.app)),
+        ("OIDC_REDIRECT_URI", spa_redirect(d.app)),
+        ("OIDC_SERVER_REDIRECT_URI", server_redirect(d.app)),
         ("SECRET_ID", d.secret_id.to_owned()),
         ("SESSION_ISSUER", d.app.to_owned()),
         ("SESSION_AUDIENCE", d.app.to_owned()),
         ("POST_LOGIN_PATH", "/".to_owned()),
-        ("POST_LOGOUT_REDIRECT_URI", format!("{}/", d.app)),
+        ("POST_LOGOUT_REDIRECT_URI", post_logout(d.app)),
         ("AWS_REGION", REGION.to_owned()),
         ("AWS_ACCESS_KEY_ID", CREDENTIALS.to_owned()),
         ("AWS_SECRET_ACCESS_KEY", CREDENTIALS.to_owned()),
-        ("AWS_ENDPOINT_URL", d.moto.to_owned()),
+        ("AWS_ENDPOINT_URL", d.moto.clone()),
         // cargo lambda's own log level (the emulator reads RUST_LOG too).
         ("RUST_LOG", "info".to_owned()),
     ]
@@ -105,7 +120,7 @@ mod tests {
             providers,
             app: "http://localhost:5173",
             secret_id: "spa-login/local",
-            moto: "http://127.0.0.1:5001",
+            moto: "http://127.0.0.1:5001".to_owned(),
             session_table: Some("sessions"),
             log_level: None,
         }

@@ -40,9 +40,8 @@ pub struct Stack {
     pub session_table: Option<String>,
     pub(crate) options: Options,
     pub(crate) services: Vec<Service>,
-    /// The app's origin (the demo's, also in the redirect URIs) and moto's endpoint.
+    /// The app's origin (the demo's, also in the redirect URIs).
     pub(crate) app: String,
-    moto_endpoint: String,
 }
 
 impl Stack {
@@ -70,8 +69,11 @@ impl Stack {
         for (i, spec) in specs.iter().enumerate() {
             let port = port(spec.port)?;
             let issuer = spec.issuer.clone().unwrap_or_else(|| format!("http://localhost:{port}"));
-            let service =
-                if i == 0 { "provider".to_owned() } else { format!("{}-provider", ordinal(i)) };
+            let service = match i {
+                0 => "provider".to_owned(),
+                1 => "second-provider".to_owned(),
+                _ => format!("provider-{}", i + 1),
+            };
             providers.push(Running { spec: spec.clone(), port, issuer, service });
         }
         let (secret, client_secrets) = make_secret(&options, &specs)?;
@@ -91,9 +93,7 @@ impl Stack {
             providers,
             services: Vec::new(),
             app: format!("http://localhost:{demo_port}"),
-            moto_endpoint: String::new(),
         };
-        stack.moto_endpoint = stack.moto.endpoint();
         stack.moto.put_secret(&stack.secret_id, stack.secret.expose_secret()).await?;
         if let Some(table) = &stack.session_table {
             stack.moto.create_session_table(table)?;
@@ -151,7 +151,7 @@ impl Stack {
     fn spawn_provider(&self, i: usize, client_secrets: &[String]) -> Result<Service, StackError> {
         let p = &self.providers[i];
         let redirect_uris = format!("{},{}", self.spa_redirect(), self.server_redirect());
-        let post_logout_uri = format!("{}/", self.app());
+        let post_logout_uri = functions::post_logout(&self.app);
         // LemonLDAP::NG's state, its portal's log `portal.log` among it (one per stack).
         let state_dir = self.logs.join("lemonldap");
         if p.spec.kind == ProviderKind::LemonLdap {
@@ -245,7 +245,7 @@ impl Stack {
                 .collect(),
             app: &self.app,
             secret_id: &self.secret_id,
-            moto: &self.moto_endpoint,
+            moto: self.moto.endpoint(),
             session_table: self.session_table.as_deref(),
             log_level: self.options.function_log_level.as_deref(),
         }
@@ -289,11 +289,6 @@ fn private_dir(dir: &std::path::Path) -> Result<(), StackError> {
     let io = |e| StackError::io(&dir.display().to_string(), e);
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
-}
-
-/// `second`, `third`, ...: the service names of the providers after the first.
-fn ordinal(i: usize) -> &'static str {
-    ["first", "second", "third", "fourth"].get(i).copied().unwrap_or("another")
 }
 
 /// The stack's secret and each provider's client secret (providers with the same client id
