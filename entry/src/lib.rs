@@ -42,7 +42,7 @@ pub async fn http<F: ColdStart + HttpFunction + 'static>() -> ExitCode {
 pub async fn handle<F: HttpFunction>(
     function: &F,
     req: Request,
-) -> Result<Response<String>, lambda_http::Error> {
+) -> Result<Response<lambda_http::Body>, lambda_http::Error> {
     let mut parts = shared::Request::from_http(&req);
     // The invocation's deadline, as time left on our own clock: the callback's provider calls
     // share it, so the function answers before Lambda stops it.
@@ -50,7 +50,10 @@ pub async fn handle<F: HttpFunction>(
         .lambda_context_ref()
         .and_then(|c| c.deadline().duration_since(SystemTime::now()).ok())
         .map(|left| Instant::now() + left);
-    Ok(serve(function, &parts, unix_now()).await.into_http())
+    Ok(serve(function, &parts, unix_now()).await.into_http_with(|body| match body {
+        shared::Body::Text(text) => lambda_http::Body::Text(text),
+        shared::Body::Binary(bytes) => lambda_http::Body::Binary(bytes),
+    }))
 }
 
 /// Runs a function that answers events other than HTTP requests: its cold start, then every

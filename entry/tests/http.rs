@@ -14,7 +14,7 @@ async fn login() -> (FakeProvider, Login) {
     (provider, login)
 }
 
-fn tx_of(resp: &Response<String>, login: &Login) -> Transaction {
+fn tx_of(resp: &Response<lambda_http::Body>, login: &Login) -> Transaction {
     let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
     let value = cookies::transactions(set_cookie.split(';').next().unwrap()).next().unwrap().1;
     Transaction::open(value, login.cookie_keys(), unix_now()).unwrap()
@@ -27,7 +27,7 @@ async fn spa_login_event_answers_the_login_url_and_seals_return_to() {
     let resp = entry::handle(&login, req).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    let body: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
     assert!(
         body["login_url"]
             .as_str()

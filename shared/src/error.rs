@@ -281,6 +281,37 @@ pub enum Error {
     /// A state-changing request authenticated by the session cookie lacks `X-CSRF: 1`.
     #[error("cookie-authenticated request without X-CSRF: 1")]
     CsrfRequired,
+    /// An `Authorization` header of another scheme than `Bearer` (`Basic` of a staging gate):
+    /// refused, never read as "no credentials" (which would fall back to the cookie).
+    #[error("Authorization header of another scheme than Bearer")]
+    AuthorizationNotBearer,
+    /// A proxied request whose `Origin` or `Sec-Fetch-Site` says it comes from another site.
+    #[error("cross-origin request refused: {0}")]
+    OriginRefused(&'static str),
+    /// `/api/remote/{name}/...` names no API of `REMOTE_APIS`.
+    #[error("unknown remote API")]
+    RemoteApiUnknown,
+    /// A proxied path that would leave the API's base (`..`, an encoded slash, ...).
+    #[error("remote path refused: {0}")]
+    RemotePathRefused(&'static str),
+    /// A request body over the proxy's cap.
+    #[error("request body too large")]
+    RequestTooLarge,
+    /// The remote API could not be reached.
+    #[error("upstream unreachable: {0}")]
+    UpstreamUnreachable(String),
+    /// The remote API did not answer in time.
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+    /// The remote API answered a redirect, which the proxy never follows nor passes on.
+    #[error("upstream answered a redirect")]
+    UpstreamRedirected,
+    /// The remote API's answer is over the proxy's cap.
+    #[error("upstream answer too large")]
+    UpstreamTooLarge,
+    /// A remote API wants the provider's access token and the session holds none.
+    #[error("no provider access token in the session")]
+    ProviderTokenUnavailable,
     /// Sessions are not configured (`SESSION_TABLE` unset): nothing to refresh.
     #[error("sessions are off")]
     SessionsOff,
@@ -417,6 +448,46 @@ impl Error {
                 "csrf_required",
                 "Logout, and changes authenticated by the session cookie, need X-CSRF: 1.",
             ),
+            Self::AuthorizationNotBearer => (
+                S::UNAUTHORIZED,
+                "authorization_not_bearer",
+                "The Authorization header must use the Bearer scheme.",
+            ),
+            Self::OriginRefused(_) => (
+                S::FORBIDDEN,
+                "origin_refused",
+                "Requests through the proxy must come from the app's own origin.",
+            ),
+            Self::RemoteApiUnknown => {
+                (S::NOT_FOUND, "remote_api_unknown", "No remote API of that name is configured.")
+            }
+            Self::RemotePathRefused(_) => (
+                S::BAD_REQUEST,
+                "remote_path_refused",
+                "The path must stay under the remote API (no dot segments or encoded slashes).",
+            ),
+            Self::RequestTooLarge => {
+                (S::PAYLOAD_TOO_LARGE, "request_too_large", "The request body is too large.")
+            }
+            Self::UpstreamUnreachable(_) => {
+                (S::BAD_GATEWAY, "upstream_unreachable", "The remote API could not be reached.")
+            }
+            Self::UpstreamTimeout => {
+                (S::GATEWAY_TIMEOUT, "upstream_timeout", "The remote API did not answer in time.")
+            }
+            Self::UpstreamRedirected => (
+                S::BAD_GATEWAY,
+                "upstream_redirected",
+                "The remote API answered a redirect, which is not passed on.",
+            ),
+            Self::UpstreamTooLarge => {
+                (S::BAD_GATEWAY, "upstream_answer_too_large", "The remote API's answer is too large.")
+            }
+            Self::ProviderTokenUnavailable => (
+                S::UNAUTHORIZED,
+                "provider_token_unavailable",
+                "The session holds no access token of the provider for this API.",
+            ),
             Self::SessionsOff => (
                 S::NOT_FOUND,
                 "sessions_not_configured",
@@ -466,6 +537,10 @@ impl Error {
                 | Self::ProviderTimeout(_)
                 | Self::SessionsOff
                 | Self::SessionStore(_)
+                | Self::UpstreamUnreachable(_)
+                | Self::UpstreamTimeout
+                | Self::UpstreamRedirected
+                | Self::UpstreamTooLarge
                 | Self::Internal(_)
         )
     }

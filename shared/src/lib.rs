@@ -75,5 +75,5 @@ pub use tokens::signing::{SigningKey, SigningKeyError};
 pub use tokens::transaction::{Flow, LIFETIME as TRANSACTION_LIFETIME, Transaction};
 pub use web::cookies;
 pub use web::request::{MAX_INPUT, Query, Request};
-pub use web::response::Response;
+pub use web::response::{Body, Response};
 pub use web::routes::{HttpFunction, NoRoute, Route, log_refusal, resolve, serve};

@@ -9,7 +9,7 @@ use lambda_http::aws_lambda_events::apigw::{
 use serde_json::Value;
 use shared::{Access, Presented};
 
-/// The simple response, with the caller's `sub`, `email` and `name` for the integration
+/// The simple response, with the caller's `sub`, `idp`, `sid`, `email` and `name` for the integration
 /// (`$context.authorizer.<key>`).
 pub type Decision = ApiGatewayV2CustomAuthorizerSimpleResponse<BTreeMap<String, String>>;
 
@@ -30,7 +30,10 @@ pub async fn handle(state: &Access, event: Value, now: u64) -> Decision {
     };
     if let Some(claims) = state.authorize(&presented, now).await {
         decision.is_authorized = true;
+        // `sub` names a user only together with `idp` (OpenID Connect Core 5.7).
         decision.context.insert("sub".into(), claims.sub);
+        decision.context.insert("idp".into(), claims.idp);
+        decision.context.extend(claims.sid.map(|s| ("sid".into(), s)));
         decision.context.extend(claims.email.map(|e| ("email".into(), e)));
         decision.context.extend(claims.name.map(|n| ("name".into(), n)));
     }

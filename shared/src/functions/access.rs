@@ -86,7 +86,7 @@ impl Access {
     ///
     /// # Errors
     ///
-    /// [`Error::MissingToken`], [`Error::InvalidToken`] (with `SESSION_CHECK=strict`, also for
+    /// [`Error::MissingToken`], [`Error::AuthorizationNotBearer`], [`Error::InvalidToken`] (with `SESSION_CHECK=strict`, also for
     /// a token whose session has ended or that names none), [`Error::CsrfRequired`], or
     /// [`Error::SessionStore`] when the strict check cannot read the table.
     pub async fn authenticate(
@@ -94,10 +94,18 @@ impl Access {
         presented: &Presented<'_>,
         now: u64,
     ) -> Result<(SessionClaims, Credential), Error> {
-        let bearer = presented.authorization.and_then(|h| {
-            let (scheme, token) = h.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+        // An `Authorization` header of another scheme (`Basic` of a staging gate) is refused,
+        // never read as "no credentials": the authorizer's answer is cached by that header, so
+        // a fallback to the cookie would serve one user's "allow" to everyone sending it.
+        let bearer = match presented.authorization {
+            None => None,
+            Some(h) => match h.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Some(token.trim())
+                }
+                _ => return Err(Error::AuthorizationNotBearer),
+            },
+        };
         let cookie = presented.cookies.map(cookies::session).transpose()?.flatten();
         let (token, credential) = match (bearer, cookie) {
             (Some(token), _) => (token, Credential::Bearer),

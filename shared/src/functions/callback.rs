@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
 use crate::error::{Error, InteractionNeeded};
-use crate::infra::config::Config;
+use crate::infra::config::{BrowserTokens, Config};
 use crate::infra::http::Http;
 use crate::oidc::exchange::{exchange_code, sanitize_code, userinfo};
 use crate::oidc::id_token;
@@ -326,6 +326,32 @@ struct CallbackBody<'a> {
     return_to: &'a str,
 }
 
+/// The SPA flow's answer when no token may reach JavaScript: the user and how long the
+/// session cookie lives (and, at the callback, where the app goes).
+#[derive(Serialize)]
+pub(super) struct CookieOnlyBody<'a> {
+    pub(super) expires_in: u64,
+    pub(super) user: &'a User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) return_to: Option<&'a str>,
+}
+
+/// Whether this answer must keep our JWT out of its body (RFC 10017 section 6.1): always with
+/// `BROWSER_TOKENS=none` (and with the server flow only), and in every mode for a request that
+/// carries the `HttpOnly` session cookie, whose holder chose the cookie; a script must not be
+/// able to trade that cookie for a token it can read.
+///
+/// # Errors
+///
+/// [`Error::CookieDuplicated`] when the session cookie appears twice.
+pub(super) fn cookie_only(mode: BrowserTokens, req: &Request<'_>) -> Result<bool, Error> {
+    let carries_session = match req.cookies.as_deref() {
+        Some(header) => cookies::session(header)?.is_some(),
+        None => false,
+    };
+    Ok(mode == BrowserTokens::None || carries_session)
+}
+
 /// How a callback arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackRoute {
@@ -386,7 +412,9 @@ impl HttpFunction for Callback {
         Some(crate::infra::metrics::LOGIN_COMPLETED)
     }
 
-    /// - `GET /api/callback` and `POST /api/callback`: `200` JSON with our JWT.
+    /// - `GET /api/callback` and `POST /api/callback`: `200` JSON with our JWT; with
+    ///   `BROWSER_TOKENS=none` (or a request carrying `__Host-session`), the user, its lifetime
+    ///   and `return_to` only, our JWT in the `HttpOnly` session cookie.
     /// - `GET /authorization-code/callback`: `303` to the app with our JWT in an `HttpOnly`
     ///   session cookie.
     async fn handle(
@@ -400,8 +428,20 @@ impl HttpFunction for Callback {
         // One budget for the token call, a JWKS refetch and userinfo: whatever happens at the
         // provider, the answer (JSON or the server flow's redirect, the cookie cleared) leaves
         // before the invocation's deadline.
+        // Decided before the provider is called: a duplicated session cookie is refused
+        // before the code is spent.
+        let cookie_only = cookie_only(self.config.browser_tokens, req)?;
         let done = within_deadline(req, work).await?;
         let response = match route.flow() {
+            Flow::Spa if cookie_only => Response::json(
+                StatusCode::OK,
+                &CookieOnlyBody {
+                    expires_in: done.expires_in,
+                    user: &done.user,
+                    return_to: Some(done.return_to.as_str()),
+                },
+            )
+            .set_cookie(cookies::set_session(&done.token, done.expires_in)),
             Flow::Spa => Response::json(
                 StatusCode::OK,
                 &CallbackBody {

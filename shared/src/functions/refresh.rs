@@ -14,8 +14,10 @@ use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 
+use super::callback::{CookieOnlyBody, cookie_only};
 use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
 use crate::error::Error;
+use crate::infra::config::BrowserTokens;
 use crate::infra::http::Http;
 use crate::infra::metrics::{self, Ended};
 use crate::oidc::exchange::exchange_refresh_token;
@@ -42,6 +44,8 @@ pub struct Refresh {
     session: SessionTokens,
     /// `None` when `SESSION_TABLE` is unset: every request is answered `sessions_not_configured`.
     sessions: Option<Sessions>,
+    /// `BROWSER_TOKENS`: whether the answer may carry our JWT.
+    browser_tokens: BrowserTokens,
 }
 
 impl ColdStart for Refresh {
@@ -51,7 +55,7 @@ impl ColdStart for Refresh {
         let WithProvider { config, http, providers, signing_keys, sessions, .. } =
             parts.with_provider(fetched, JWKS_REFETCH_COOLDOWN)?;
         let session = SessionTokens::from_config(&config, signing_keys);
-        Ok(Self { providers, http, session, sessions })
+        Ok(Self { providers, http, session, sessions, browser_tokens: config.browser_tokens })
     }
 }
 
@@ -235,7 +239,8 @@ impl HttpFunction for Refresh {
     }
 
     /// `POST /api/refresh` with `X-CSRF: 1` and the session handle cookie: `200` JSON with a
-    /// fresh JWT; with the server flow's `__Host-session` cookie, a fresh one of those too.
+    /// fresh JWT; with `BROWSER_TOKENS=none` or a request carrying `__Host-session`, the JWT
+    /// goes only into a fresh session cookie and the JSON has the user and its lifetime.
     async fn handle(&self, (): (), req: &Request<'_>, now: u64) -> Result<Response, Error> {
         if !req.csrf {
             return Err(Error::CsrfRequired);
@@ -243,14 +248,21 @@ impl HttpFunction for Refresh {
         let header = req.cookies.as_deref().unwrap_or_default();
         let handle =
             cookies::refresh(header)?.and_then(Handle::parse).ok_or(Error::SessionMissing)?;
+        let cookie_only = cookie_only(self.browser_tokens, req)?;
         let done = within_deadline(req, self.refresh(&handle, now)).await?;
         let expires_in = self.session.ttl().as_secs();
-        let body =
-            RefreshBody { token: &done.token, token_type: "Bearer", expires_in, user: &done.user };
-        let response = Response::json(StatusCode::OK, &body);
-        Ok(match cookies::session(header)? {
-            Some(_) => response.set_cookie(cookies::set_session(&done.token, expires_in)),
-            None => response,
+        Ok(if cookie_only {
+            let body = CookieOnlyBody { expires_in, user: &done.user, return_to: None };
+            Response::json(StatusCode::OK, &body)
+                .set_cookie(cookies::set_session(&done.token, expires_in))
+        } else {
+            let body = RefreshBody {
+                token: &done.token,
+                token_type: "Bearer",
+                expires_in,
+                user: &done.user,
+            };
+            Response::json(StatusCode::OK, &body)
         })
     }
 

@@ -11,9 +11,13 @@ use url::{Host, Url};
 use crate::return_to::ReturnTo;
 
 pub mod claims;
+mod remote;
 pub(crate) mod login_options;
 mod tenants;
 pub use login_options::{LoginOptions, LoginOptionsConfig, repeats_an_option};
+pub use remote::{
+    BrowserTokens, MAX_REMOTE_APIS, REMOTE_TIMEOUT_RANGE, RemoteApi, RemoteApis, UpstreamToken,
+};
 pub use tenants::{AllowedTenants, allowed_tenants};
 
 /// A variable that is missing or malformed. Its value is never repeated.
@@ -72,6 +76,11 @@ pub struct Config {
     /// `LOGIN_PROMPTS`, `LOGIN_MAX_AGE`, `LOGIN_HINT`, `LOGIN_ACR_VALUES`: the login options
     /// an SPA may ask for ([`login_options`]).
     pub login_options: LoginOptionsConfig,
+    /// `BROWSER_TOKENS`: whether a response body may carry our JWT (`none` with the server
+    /// flow only, whatever the variable says).
+    pub browser_tokens: BrowserTokens,
+    /// `REMOTE_APIS`, their settings and `ALLOWED_ORIGINS`: what the `proxy` function reaches.
+    pub remote: RemoteApis,
 }
 
 /// One OpenID provider and our client registration there.
@@ -226,8 +235,13 @@ impl Config {
 
         let claims = claims::ClaimCopy::from_lookup(&get)?;
         let login_options = login_options::login_options(&get)?;
+        let spa_flow = providers.iter().any(|p| p.spa_redirect_uri.is_some());
+        let browser_tokens = remote::browser_tokens(&get, spa_flow)?;
+        let remote = remote::remote_apis(&get, &session_audience, sessions.is_some())?;
 
         Ok(Self {
+            browser_tokens,
+            remote,
             claims,
             login_options,
             providers,
@@ -456,7 +470,7 @@ pub fn url_rule(url: &Url) -> Result<(), &'static str> {
 }
 
 /// `scheme://host[:port]` with nothing after it (a single trailing `/` is dropped).
-fn parse_origin(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+pub(crate) fn parse_origin(variable: &'static str, value: &str) -> Result<String, ConfigError> {
     let url = parse_url(variable, value)?;
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(err(variable, "must be an origin (scheme://host[:port]) with no path"));

@@ -74,6 +74,7 @@ pub fn request<'a>(method: &'a http::Method, path: &'a str) -> Request<'a> {
         csrf: false,
         content_type: None,
         deadline: None,
+        headers: None,
         body: b"",
     }
 }

@@ -30,6 +30,10 @@ pub struct Request<'a> {
     pub deadline: Option<Instant>,
     /// The body.
     pub body: &'a [u8],
+    /// Every header, for the functions that read more than the above (the proxy forwards
+    /// some and checks `Origin`, `Sec-Fetch-Site` and `Host`). `None` where a test builds the
+    /// request by hand.
+    pub headers: Option<&'a http::HeaderMap>,
 }
 
 impl<'a> Request<'a> {
@@ -48,11 +52,20 @@ impl<'a> Request<'a> {
             content_type: headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
             deadline: None,
             body: req.body().as_ref(),
+            headers: Some(headers),
         }
     }
 }
 
 impl Request<'_> {
+    /// The value of header `name`, when present once and readable as text (a header sent
+    /// twice reads as absent: the caller decides what absence means).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut values = self.headers?.get_all(name).iter();
+        let first = values.next()?;
+        values.next().is_none().then(|| first.to_str().ok()).flatten()
+    }
+
     /// True when the body is declared JSON (`application/json`, any parameters, any case):
     /// a type a cross-site form cannot send without a CORS preflight.
     pub fn is_json(&self) -> bool {

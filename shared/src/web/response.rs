@@ -8,10 +8,19 @@ use crate::error::Error;
 
 /// A response being built. Responses carry `Cache-Control: no-store` unless made public with
 /// [`Response::public`]: they hold tokens, set cookies or redirect through a login.
+/// A response body: text (our JSON) or bytes (a remote API's answer, passed through).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// UTF-8 text.
+    Text(String),
+    /// Any bytes.
+    Binary(Vec<u8>),
+}
+
 #[derive(Debug)]
 pub struct Response {
     status: StatusCode,
-    body: String,
+    body: Body,
     headers: Vec<(http::HeaderName, String)>,
     cache_control: &'static str,
 }
@@ -29,10 +38,16 @@ impl Response {
     pub fn raw_json(status: StatusCode, body: String) -> Self {
         Self {
             status,
-            body,
+            body: Body::Text(body),
             headers: vec![(CONTENT_TYPE, "application/json".to_owned())],
             cache_control: "no-store",
         }
+    }
+
+    /// An answer passed through from a remote API: its status, the headers the caller chose
+    /// and its bytes. It stays `no-store` (it is the user's own data).
+    pub fn passthrough(status: StatusCode, headers: Vec<(http::HeaderName, String)>, body: Vec<u8>) -> Self {
+        Self { status, body: Body::Binary(body), headers, cache_control: "no-store" }
     }
 
     /// Replaces `no-store` with a public caching policy (public documents only).
@@ -51,7 +66,7 @@ impl Response {
     pub fn redirect(status: StatusCode, location: &str) -> Self {
         Self {
             status,
-            body: String::new(),
+            body: Body::Text(String::new()),
             headers: vec![(LOCATION, location.to_owned())],
             cache_control: "no-store",
         }
@@ -76,10 +91,20 @@ impl Response {
         self.status
     }
 
-    /// Builds the `http::Response`. A header value that is not valid is dropped and logged
-    /// (it cannot happen with the values this crate builds).
+    /// The response with a text body, for tests and readers (a binary body, which only the
+    /// proxy answers, is read lossily).
     pub fn into_http(self) -> http::Response<String> {
-        let mut out = http::Response::new(self.body);
+        self.into_http_with(|body| match body {
+            Body::Text(text) => text,
+            Body::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    /// Builds the `http::Response`, with the body as the caller's type (the entry crate's
+    /// Lambda body: text stays text, bytes are sent as binary). A header value that is not
+    /// valid is dropped and logged (it cannot happen with the values this crate builds).
+    pub fn into_http_with<B>(self, body: impl FnOnce(Body) -> B) -> http::Response<B> {
+        let mut out = http::Response::new(body(self.body));
         *out.status_mut() = self.status;
         let headers = out.headers_mut();
         headers.insert(CACHE_CONTROL, HeaderValue::from_static(self.cache_control));

@@ -38,9 +38,37 @@ impl<R> Route<R> {
     pub const fn head(path: &'static str, route: R) -> Self {
         Self { method: "HEAD", path, route }
     }
+
+    /// Every method on `path`: API Gateway's `ANY`.
+    pub const fn any(path: &'static str, route: R) -> Self {
+        Self { method: ANY, path, route }
+    }
 }
 
 /// Why a request matches no route of a table.
+/// A route's method that matches every method (API Gateway's `ANY`).
+pub const ANY: &str = "ANY";
+
+/// Whether `path` is one of `pattern`'s paths, in API Gateway's syntax: a `{name}` segment is
+/// one non-empty segment, a last `{name+}` segment is one or more segments (greedy), any other
+/// segment is itself.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut segments = path.split('/');
+    for expected in pattern.split('/') {
+        if expected.starts_with('{') && expected.ends_with("+}") {
+            // The rest of the path, at least one character.
+            return segments.next().is_some_and(|s| !s.is_empty())
+                || segments.any(|s| !s.is_empty());
+        }
+        let Some(segment) = segments.next() else { return false };
+        let variable = expected.starts_with('{') && expected.ends_with('}');
+        if (variable && segment.is_empty()) || (!variable && segment != expected) {
+            return false;
+        }
+    }
+    segments.next().is_none()
+}
+
 #[derive(Debug)]
 pub struct NoRoute<R> {
     /// A route of the same path, when only the method is wrong.
@@ -56,12 +84,12 @@ pub struct NoRoute<R> {
 /// [`NoRoute`]: [`Error::NotFound`] for an unknown path, [`Error::MethodNotAllowed`] (with a
 /// route of that path) for a known path and another method.
 pub fn resolve<R: Copy>(routes: &[Route<R>], req: &Request<'_>) -> Result<R, NoRoute<R>> {
-    let mut same_path = routes.iter().filter(|r| r.path == req.path).peekable();
+    let mut same_path = routes.iter().filter(|r| path_matches(r.path, req.path)).peekable();
     let Some(first) = same_path.peek().map(|r| r.route) else {
         return Err(NoRoute { path_route: None, error: Error::NotFound });
     };
     same_path
-        .find(|r| r.method == req.method.as_str())
+        .find(|r| r.method == ANY || r.method == req.method.as_str())
         .map(|r| r.route)
         .ok_or(NoRoute { path_route: Some(first), error: Error::MethodNotAllowed })
 }
@@ -212,6 +240,24 @@ mod tests {
     }
 
     /// Serves `/a` (counted as a login started) and refuses `/b` with a bad gateway.
+    #[test]
+    fn patterns_match_as_api_gateway_does() {
+        let p = "/api/remote/{name}/{proxy+}";
+        for yes in ["/api/remote/orders/x", "/api/remote/a/b/c?", "/api/remote/a/b/c/"] {
+            assert!(path_matches(p, yes), "{yes}");
+        }
+        for no in ["/api/remote/orders", "/api/remote/orders/", "/api/remote//x", "/api/remotex/a/b"] {
+            assert!(!path_matches(p, no), "{no}");
+        }
+        assert!(path_matches("/api/me", "/api/me"));
+        assert!(!path_matches("/api/me", "/api/me/"));
+        assert!(!path_matches("/api/{x}", "/api/a/b"));
+        const ANY_ROUTES: &[Route<u8>] = &[Route::any("/api/remote/{name}/{proxy+}", 7)];
+        for method in [Method::GET, Method::DELETE, Method::PATCH] {
+            assert_eq!(resolve(ANY_ROUTES, &req(&method, "/api/remote/a/b")).unwrap(), 7);
+        }
+    }
+
     struct Counted;
 
     impl HttpFunction for Counted {

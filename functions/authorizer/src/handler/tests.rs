@@ -76,6 +76,59 @@ async fn the_lambda_authorizer_decides_api_gateway_events() {
     assert_eq!(serialized["isAuthorized"], true, "the simple-response field name");
 }
 
+fn cookie_event(authorization: Option<&str>, cookie: &str) -> serde_json::Value {
+    let headers = match authorization {
+        Some(a) => serde_json::json!({"authorization": a}),
+        None => serde_json::json!({}),
+    };
+    serde_json::json!({
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/GET/api/orders",
+        "identitySource": [],
+        "routeKey": "GET /api/orders",
+        "rawPath": "/api/orders",
+        "headers": headers,
+        "cookies": [cookie],
+        "requestContext": {"http": {"method": "GET", "path": "/api/orders"}},
+    })
+}
+
+/// API Gateway caches an authorizer's answer by its identity source (the `Authorization`
+/// header): an answer that came from the cookie while that header said `Basic ...` would be
+/// served to everyone sending the same staging-gate header.
+#[tokio::test]
+async fn a_non_bearer_authorization_header_never_falls_back_to_the_cookie() {
+    let (state, t) = access_with_token().await;
+    let cookie = format!("__Host-session={t}");
+    for header in ["Basic c3RhZ2luZzpnYXRl", "Digest username=x", "Token abc", "bearer", "Bearer"] {
+        let r = handle(&state, cookie_event(Some(header), &cookie), unix_now()).await;
+        assert!(!r.is_authorized && r.context.is_empty(), "{header}");
+    }
+    let r = handle(&state, cookie_event(None, &cookie), unix_now()).await;
+    assert!(r.is_authorized, "the cookie alone still authorizes");
+}
+
+/// `sub` names a user only together with `idp`; `sid` names the session (for revocation).
+#[tokio::test]
+async fn the_context_names_the_provider_and_the_session() {
+    let (state, _) = access_with_token().await;
+    let user = shared::User {
+        sub: "alice".into(),
+        email: None,
+        email_verified: None,
+        name: None,
+        extra: Default::default(),
+    };
+    let t = state.session().mint_in_session(&user, "https://idp.one", Some("s-1"), unix_now());
+    let r = handle(&state, cookie_event(None, &format!("__Host-session={}", t.unwrap())), unix_now())
+        .await;
+    assert!(r.is_authorized);
+    assert_eq!(r.context["idp"], "https://idp.one");
+    assert_eq!(r.context["sid"], "s-1");
+    assert_eq!(r.context["sub"], "alice");
+}
+
 #[tokio::test]
 async fn an_event_that_is_not_an_authorizer_request_is_refused() {
     let (state, _) = access_with_token().await;
