@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, where it is missing:
-#   .venv/ with cargo-lambda and moto (dev/requirements.txt), the local provider's and the
-#   demo's npm packages (npm ci). Safe to run again: it only installs what changed.
+#   .venv/ with cargo-lambda and moto (dev/requirements.txt), the npm packages (npm ci) of the
+#   local provider, the upstream API, the demo and the browser tests. Safe to run again: it only
+#   installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,7 @@ if [ ! -x .venv/bin/python3 ] || ! cmp -s dev/requirements.txt "$stamp"; then
   cp dev/requirements.txt "$stamp"
 fi
 
-for dir in dev/provider demo tests/browser; do
+for dir in dev/provider dev/upstream demo tests/browser; do
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "tools: npm ci in $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)

@@ -480,9 +480,11 @@ impl Error {
                 "upstream_redirected",
                 "The remote API answered a redirect, which is not passed on.",
             ),
-            Self::UpstreamTooLarge => {
-                (S::BAD_GATEWAY, "upstream_answer_too_large", "The remote API's answer is too large.")
-            }
+            Self::UpstreamTooLarge => (
+                S::BAD_GATEWAY,
+                "upstream_answer_too_large",
+                "The remote API's answer is too large.",
+            ),
             Self::ProviderTokenUnavailable => (
                 S::UNAUTHORIZED,
                 "provider_token_unavailable",

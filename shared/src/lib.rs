@@ -44,6 +44,7 @@ pub use functions::callback::{Callback, CallbackParams, CallbackRoute, Completed
 pub use functions::issuer::{CACHE_CONTROL as ISSUER_CACHE_CONTROL, Document, Issuer};
 pub use functions::login::{Login, LoginStart};
 pub use functions::logout::{Logout, LogoutRoute};
+pub use functions::proxy::{ForRemoteApis, MAX_ANSWER_BODY, MAX_REQUEST_BODY, Proxy};
 pub use functions::refresh::{Refresh, Refreshed};
 pub use functions::start::{
     ColdStart, Discovered, DiscoveredWithKeys, Fetch, NoProvider, Parts, StartError, cold_start,
@@ -52,12 +53,13 @@ pub use functions::start::{
 pub use infra::aws::{AwsEnv, SdkHttp, dynamodb_client, secrets_client};
 pub use infra::clock::unix_now;
 pub use infra::config::{
-    Config, ConfigError, DEFAULT_PROVIDER, LoginOptions, LoginOptionsConfig, MAX_PROVIDERS,
-    ProviderConfig, SESSION_TTL_RANGE, SessionSettings, is_loopback,
+    BrowserTokens, Config, ConfigError, DEFAULT_PROVIDER, LoginOptions, LoginOptionsConfig,
+    MAX_PROVIDERS, MAX_REMOTE_APIS, ProviderConfig, REMOTE_TIMEOUT_RANGE, RemoteApi, RemoteApis,
+    SESSION_TTL_RANGE, SessionSettings, UpstreamToken, is_loopback,
 };
 pub use infra::http::{
     CONNECT_TIMEOUT, ClientError, EXTRA_CA_CERTS, FetchError, Http, MAX_BODY, TOTAL_TIMEOUT,
-    extra_ca_certs, http_client, http_client_with,
+    extra_ca_certs, http_client, http_client_with, upstream_client,
 };
 pub use oidc::discovery::{ExtraMetadata, Metadata, ProviderError, discover};
 pub use oidc::id_token::{LEEWAY_SECS as ID_TOKEN_LEEWAY_SECS, MAX_ID_TOKEN_LEN};

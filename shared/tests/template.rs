@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use shared::{Access, Callback, HttpFunction, Issuer, Login, Logout, Refresh, Route};
+use shared::{Access, Callback, HttpFunction, Issuer, Login, Logout, Proxy, Refresh, Route};
 use yaml_rust2::{Yaml, YamlLoader};
 
 type Routes = BTreeSet<(String, String)>;
@@ -59,6 +59,7 @@ fn routes_of(state: &str) -> Option<Routes> {
         "Access" => table(Access::ROUTES),
         "Logout" => table(Logout::ROUTES),
         "Refresh" => table(Refresh::ROUTES),
+        "Proxy" => table(Proxy::ROUTES),
         _ => return None,
     })
 }
@@ -363,8 +364,8 @@ fn a_function_named_in_the_mapping_only_is_seen() {
 #[test]
 fn a_loop_over_a_function_the_mapping_lacks_is_seen() {
     let template = changed(
-        "    - [Login, Callback, Issuer, Me, Logout, Refresh, Authorizer]\n",
-        "    - [Login, Callback, Issuer, Me, Logout, Refresh, Authorizer, Extra]\n",
+        "    - [Login, Callback, Issuer, Me, Logout, Refresh, Authorizer, Proxy]\n",
+        "    - [Login, Callback, Issuer, Me, Logout, Refresh, Authorizer, Proxy, Extra]\n",
     );
     let problems = problems(&template, &workspace());
     assert_seen(&problems, &["FunctionLogGroupAndRole", "Extra", "Mappings: Functions lacks"]);

@@ -51,6 +51,13 @@ impl Stack {
         format!("http://127.0.0.1:{}/lambda-url/{name}{path}", self.api_port)
     }
 
+    /// The upstream API's origin (`/ours/...` wants our JWT, `/provider/...` the provider's
+    /// access token, `/_seen` counts the requests that reached either); it runs when the
+    /// functions do.
+    pub fn upstream(&self) -> String {
+        format!("http://127.0.0.1:{}", self.upstream_port)
+    }
+
     /// The SPA's redirect URI (the app's `/callback`).
     pub fn spa_redirect(&self) -> String {
         functions::spa_redirect(&self.app)
@@ -110,7 +117,8 @@ impl Stack {
 
     /// Everything a caller needs to use the stack, as JSON (no secret in it): the app, moto,
     /// each provider, the functions with their exact environment (`env`) and the part of it
-    /// that does not name the providers (`common_env`), the logs.
+    /// that does not name the providers (`common_env`), the upstream API's origin (`upstream`,
+    /// null when the functions do not run), the logs.
     pub fn describe(&self) -> Value {
         let map = |env: Vec<(String, String)>| {
             env.into_iter().map(|(k, v)| (k, Value::String(v))).collect::<serde_json::Map<_, _>>()
@@ -147,6 +155,7 @@ impl Stack {
             },
             "providers": providers,
             "functions": functions,
+            "upstream": self.options.functions.then(|| self.upstream()),
             "common_env": map(self.common_env()),
         })
     }
@@ -178,6 +187,7 @@ impl Stack {
                 "Our issuer metadata",
                 &format!("{app}/.well-known/openid-configuration"),
             );
+            row(&mut out, "Upstream API (REMOTE_APIS)", &self.upstream());
         }
         let moto = self.moto.endpoint();
         row(&mut out, "Secrets Manager (moto)", &format!("{moto}   secret \"{}\"", self.secret_id));

@@ -1,6 +1,7 @@
 //! The functions' side of a stack: the exact environment each function gets (the documented
-//! variables plus the AWS SDK's standard ones) and `cargo lambda watch`, which serves every
-//! function of the workspace at `/lambda-url/<name>/...`.
+//! variables plus the AWS SDK's standard ones, and the upstream API the proxy forwards to) and
+//! `cargo lambda watch`, which serves every function of the workspace at
+//! `/lambda-url/<name>/...`.
 
 use std::process::Command;
 
@@ -16,7 +17,20 @@ pub(crate) struct Deployment<'a> {
     pub(crate) moto: String,
     pub(crate) session_table: Option<&'a str>,
     pub(crate) log_level: Option<&'a str>,
+    /// The upstream API, when it runs (with the functions).
+    pub(crate) upstream: Option<Upstream>,
 }
+
+/// The upstream API (`dev/upstream/upstream.mjs`) as the functions see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Upstream {
+    pub(crate) port: u16,
+    /// An oidc-provider runs, whose access tokens the upstream checks under `/provider`.
+    pub(crate) provider: bool,
+}
+
+/// The `aud` the upstream requires of our JWT, and so the audience the proxy asks for.
+pub(crate) const UPSTREAM_AUDIENCE: &str = "echo-api";
 
 /// The SPA flow's redirect URI: the app's `/callback`.
 pub(crate) fn spa_redirect(app: &str) -> String {
@@ -55,7 +69,7 @@ pub(crate) fn provider_env(providers: &[(&str, &str, &str)]) -> Vec<(String, Str
 
 /// Everything but the providers: redirect URIs (the app's; the API sits behind the demo's
 /// proxy, one origin as in AWS), the secret, our JWT's issuer and audience, the session table,
-/// and the AWS SDK's settings for moto.
+/// the AWS SDK's settings for moto, and the proxy's remote APIs when the upstream runs.
 pub(crate) fn common_env(d: &Deployment<'_>) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("OIDC_REDIRECT_URI", spa_redirect(d.app)),
@@ -78,6 +92,29 @@ pub(crate) fn common_env(d: &Deployment<'_>) -> Vec<(String, String)> {
     // The SDK reaches moto's DynamoDB through AWS_ENDPOINT_URL, like Secrets Manager.
     env.extend(d.session_table.map(|t| ("SESSION_TABLE".to_owned(), t.to_owned())));
     env.extend(d.log_level.map(|l| ("AWS_LAMBDA_LOG_LEVEL".to_owned(), l.to_owned())));
+    if let Some(upstream) = d.upstream {
+        env.extend(remote_api_env(upstream, d.session_table.is_some()));
+    }
+    env
+}
+
+/// The proxy's remote APIs, both served by the upstream: `echo` with our JWT; with sessions
+/// and an oidc-provider, `idp` with the provider's access token too (the mode needs the session
+/// table, and only oidc-provider's tokens are what the upstream checks).
+fn remote_api_env(upstream: Upstream, sessions: bool) -> Vec<(String, String)> {
+    let base = format!("http://127.0.0.1:{}", upstream.port);
+    let idp = sessions && upstream.provider;
+    let mut apis = format!("echo={base}/ours");
+    if idp {
+        apis.push_str(&format!(",idp={base}/provider"));
+    }
+    let mut env = vec![
+        ("REMOTE_APIS".to_owned(), apis),
+        ("REMOTE_API_ECHO_AUDIENCE".to_owned(), UPSTREAM_AUDIENCE.to_owned()),
+    ];
+    if idp {
+        env.push(("REMOTE_API_IDP_TOKEN".to_owned(), "provider".to_owned()));
+    }
     env
 }
 
@@ -123,6 +160,7 @@ mod tests {
             moto: "http://127.0.0.1:5001".to_owned(),
             session_table: Some("sessions"),
             log_level: None,
+            upstream: None,
         }
     }
 
@@ -153,5 +191,36 @@ mod tests {
         assert_eq!(get(&env, "OIDC_ISSUER"), None, "ambiguous beside OIDC_PROVIDERS");
         assert_eq!(get(&env, "SESSION_TABLE"), Some(""));
         assert_eq!(env.iter().filter(|(k, _)| k == "SESSION_TABLE").count(), 1);
+    }
+
+    #[test]
+    fn no_upstream_no_remote_apis() {
+        let env = env(&deployment(vec![("local", "http://a", "one")]), &[]);
+        assert!(env.iter().all(|(k, _)| !k.starts_with("REMOTE_API")), "{env:?}");
+    }
+
+    #[test]
+    fn the_upstream_serves_echo_with_our_jwt_and_with_sessions_idp_with_the_providers_token() {
+        let mut d = deployment(vec![("local", "http://a", "one")]);
+        d.upstream = Some(Upstream { port: 9100, provider: true });
+        let env = env(&d, &[]);
+        let apis = "echo=http://127.0.0.1:9100/ours,idp=http://127.0.0.1:9100/provider";
+        assert_eq!(get(&env, "REMOTE_APIS"), Some(apis));
+        assert_eq!(get(&env, "REMOTE_API_ECHO_AUDIENCE"), Some("echo-api"));
+        assert_eq!(get(&env, "REMOTE_API_IDP_TOKEN"), Some("provider"));
+        assert_eq!(get(&env, "REMOTE_API_ECHO_TOKEN"), None, "ours, the default");
+    }
+
+    #[test]
+    fn without_sessions_or_an_oidc_provider_only_echo() {
+        for (sessions, provider) in [(false, true), (true, false)] {
+            let mut d = deployment(vec![("lemon", "http://b", "two")]);
+            d.session_table = sessions.then_some("sessions");
+            d.upstream = Some(Upstream { port: 4242, provider });
+            let env = env(&d, &[]);
+            assert_eq!(get(&env, "REMOTE_APIS"), Some("echo=http://127.0.0.1:4242/ours"));
+            assert_eq!(get(&env, "REMOTE_API_ECHO_AUDIENCE"), Some("echo-api"));
+            assert_eq!(get(&env, "REMOTE_API_IDP_TOKEN"), None);
+        }
     }
 }

@@ -6,6 +6,9 @@
 //!   session table made by `dev/session_table.py` from `template.yaml`'s declaration;
 //! - the OpenID providers asked for ([`ProviderKind`]: the npm `oidc-provider`, LemonLDAP::NG),
 //!   each with our client registered;
+//! - the upstream API the proxy function forwards to (`dev/upstream/upstream.mjs`), with the
+//!   functions: it verifies our JWT against the issuer function's JWKS, and the provider's
+//!   access token at its userinfo endpoint;
 //! - the functions under `cargo lambda watch` (every crate of `functions/`);
 //! - the demo SPA (Vite), which proxies the API paths so the browser sees one origin.
 //!
@@ -147,6 +150,8 @@ pub struct Options {
     pub api_port: u16,
     /// The demo's port (0: a free one); it is also the app's origin, in the redirect URIs.
     pub demo_port: u16,
+    /// The upstream API's port (0: a free one); it runs with the functions.
+    pub upstream_port: u16,
     /// How long the functions may take to serve their first request (a first build included).
     pub functions_timeout: Duration,
 }
@@ -173,6 +178,7 @@ impl Default for Options {
             moto_port: 0,
             api_port: 0,
             demo_port: 0,
+            upstream_port: 0,
             functions_timeout: Duration::from_secs(900),
         }
     }

@@ -12,12 +12,12 @@
 //! ```
 //!
 //! `make dev` ports: `MOTO_PORT` (5001), `PROVIDER_PORT` (3000), `LLNG_PORT` (3001),
-//! `API_PORT` (9000), `DEMO_PORT` (5173); a default port that is taken is replaced by a free one,
-//! a port that is set and taken stops the start. `DEV_LEMONLDAP=1` adds LemonLDAP::NG as a second
-//! provider; `SECRET_ID` (spa-login/local) and `SESSION_TABLE` (spa-login-local-sessions) name
-//! the secret and the table. It writes `stack.json` (what `up --json` prints) and
-//! `functions.env` (the functions' environment, for `cargo lambda watch --env-file`) into its
-//! logs folder, `.local/logs/<API port>/`.
+//! `API_PORT` (9000), `UPSTREAM_PORT` (9100, the upstream API), `DEMO_PORT` (5173); a default
+//! port that is taken is replaced by a free one, a port that is set and taken stops the start.
+//! `DEV_LEMONLDAP=1` adds LemonLDAP::NG as a second provider; `SECRET_ID` (spa-login/local) and
+//! `SESSION_TABLE` (spa-login-local-sessions) name the secret and the table. It writes
+//! `stack.json` (what `up --json` prints) and `functions.env` (the functions' environment, for
+//! `cargo lambda watch --env-file`) into its logs folder, `.local/logs/<API port>/`.
 
 use std::process::ExitCode;
 
@@ -114,11 +114,12 @@ async fn dev() -> Result<(), String> {
         logs: Some(local.join("logs").join(api_port.to_string())),
         moto_port: port("MOTO_PORT", 5001)?,
         api_port,
+        upstream_port: port("UPSTREAM_PORT", 9100)?,
         demo_port: port("DEMO_PORT", 5173)?,
         ..Options::default()
     };
     eprintln!(
-        "stack: starting moto, the provider(s), cargo lambda watch and the demo (a first build takes a few minutes)"
+        "stack: starting moto, the provider(s), the upstream API, cargo lambda watch and the demo (a first build takes a few minutes)"
     );
     let mut stop = Stop::listen(false)?;
     let stack = start(&mut stop, "dev", options).await?;

@@ -1,5 +1,5 @@
-//! [`Stack::start`]: moto, the secret and the table, the providers, the functions, the demo, in
-//! that order; and the running stack's endpoints.
+//! [`Stack::start`]: moto, the secret and the table, the providers, the upstream API and the
+//! functions, the demo, in that order; and the running stack's endpoints.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::functions::{self, Deployment};
+use crate::functions::{self, Deployment, UPSTREAM_AUDIENCE, Upstream};
 use crate::paths::root;
 use crate::process::{Service, free_port, stop_all};
 use crate::providers::{self, ProviderKind, ProviderSpec, Registration};
@@ -31,6 +31,8 @@ pub struct Stack {
     pub providers: Vec<Running>,
     pub api_port: u16,
     pub demo_port: u16,
+    /// The upstream API's port (it runs when the functions do).
+    pub upstream_port: u16,
     /// Our client secret at the first provider (the secret's `client_secret`).
     pub client_secret: String,
     /// The secret document stored in moto.
@@ -65,6 +67,8 @@ impl Stack {
         let moto = Moto::start(&logs, options.moto_port).await?;
         let port = |p: u16| if p == 0 { free_port() } else { Ok(p) };
         let (api_port, demo_port) = (port(options.api_port)?, port(options.demo_port)?);
+        // Picked before the functions start: their environment names it.
+        let upstream_port = port(options.upstream_port)?;
         let mut providers = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
             let port = port(spec.port)?;
@@ -83,6 +87,7 @@ impl Stack {
             moto,
             api_port,
             demo_port,
+            upstream_port,
             client_secret: client_secrets[0].clone(),
             secret,
             secret_id: options.secret_id.clone().unwrap_or_else(|| SECRET_ID.to_owned()),
@@ -100,6 +105,7 @@ impl Stack {
         }
         stack.start_providers(&client_secrets).await?;
         if stack.options.functions {
+            stack.start_upstream().await?;
             stack.start_functions().await?;
         }
         if stack.options.demo {
@@ -176,6 +182,32 @@ impl Stack {
         Service::spawn(&self.logs, &p.service, &mut command)
     }
 
+    /// Starts the upstream API and waits until it listens. It fetches our JWKS from the issuer
+    /// function at its first request, so the functions may start after it; it is not restarted
+    /// with them ([`Stack::restart_functions`]), as it fetches a JWKS again for a key it does
+    /// not know.
+    async fn start_upstream(&mut self) -> Result<(), StackError> {
+        let env = self.function_env();
+        let session_issuer = env.iter().find(|(k, _)| k == "SESSION_ISSUER").map(|(_, v)| v);
+        let mut upstream = Command::new("node");
+        upstream
+            .arg("upstream.mjs")
+            .current_dir(root().join("dev/upstream"))
+            .env("UPSTREAM_PORT", self.upstream_port.to_string())
+            .env("UPSTREAM_JWKS_URL", self.function("issuer", "/.well-known/jwks.json"))
+            // The issuer the functions are told, also when a test sets one of its own.
+            .env("UPSTREAM_ISSUER", session_issuer.unwrap_or(&self.app))
+            .env("UPSTREAM_AUDIENCE", UPSTREAM_AUDIENCE);
+        if let Some(p) = self.providers.iter().find(|p| p.spec.kind == ProviderKind::OidcProvider) {
+            upstream.env("UPSTREAM_PROVIDER_ISSUER", &p.issuer);
+        }
+        let mut service = Service::spawn(&self.logs, "upstream", &mut upstream)?;
+        let url = format!("{}/_seen", self.upstream());
+        let waited = service.wait_for(&crate::http(), &url, Duration::from_secs(30)).await;
+        self.services.push(service);
+        waited
+    }
+
     async fn start_functions(&mut self) -> Result<(), StackError> {
         let env = self.function_env();
         let mut watch = functions::watch(self.api_port, &env, self.options.watch_changes);
@@ -248,6 +280,10 @@ impl Stack {
             moto: self.moto.endpoint(),
             session_table: self.session_table.as_deref(),
             log_level: self.options.function_log_level.as_deref(),
+            upstream: self.options.functions.then(|| Upstream {
+                port: self.upstream_port,
+                provider: self.providers.iter().any(|p| p.spec.kind == ProviderKind::OidcProvider),
+            }),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | `callback` | `callback::Callback` | discovery, JWKS |
 //! | `logout` | `logout::Logout` | discovery |
 //! | `refresh` | `refresh::Refresh` | discovery, JWKS (needs `SESSION_TABLE`) |
+//! | `proxy` | `proxy::Proxy` | nothing; discovery, JWKS when an API takes the provider's token (needs `SESSION_TABLE` then) |
 //! | `issuer` | `issuer::Issuer` | nothing |
 //! | `me` | `access::Access` | nothing |
 //! | `authorizer` | `access::Access` | nothing (not HTTP: API Gateway authorizer events) |
@@ -19,5 +20,6 @@ pub mod callback;
 pub mod issuer;
 pub mod login;
 pub mod logout;
+pub mod proxy;
 pub mod refresh;
 pub mod start;

@@ -52,10 +52,22 @@ impl ColdStart for Refresh {
     type Fetch = DiscoveredWithKeys;
 
     fn build(parts: Parts, fetched: DiscoveredWithKeys) -> Result<Self, StartError> {
-        let WithProvider { config, http, providers, signing_keys, sessions, .. } =
-            parts.with_provider(fetched, JWKS_REFETCH_COOLDOWN)?;
+        Ok(Self::from_parts(parts.with_provider(fetched, JWKS_REFETCH_COOLDOWN)?))
+    }
+}
+
+impl Refresh {
+    /// The state from the parts [`Parts::with_provider`] made (the proxy holds one to renew
+    /// the provider's access tokens).
+    pub(super) fn from_parts(parts: WithProvider) -> Self {
+        let WithProvider { config, http, providers, signing_keys, sessions, .. } = parts;
         let session = SessionTokens::from_config(&config, signing_keys);
-        Ok(Self { providers, http, session, sessions, browser_tokens: config.browser_tokens })
+        Self { providers, http, session, sessions, browser_tokens: config.browser_tokens }
+    }
+
+    /// The session table, when sessions are on.
+    pub(super) fn sessions(&self) -> Option<&Sessions> {
+        self.sessions.as_ref()
     }
 }
 
@@ -91,6 +103,19 @@ impl Refresh {
     /// [`Error::SessionStore`]; the provider's other errors at the refresh grant (`502`/`504`,
     /// the session kept and its lease released).
     pub async fn refresh(&self, handle: &Handle, now: u64) -> Result<Refreshed, Error> {
+        let (record, at) = self.renew(handle, now).await?;
+        self.mint(record, at)
+    }
+
+    /// The session of `handle` with a live provider access token, at the clock returned
+    /// (`now`, moved on by the time this request waited for another's grant): the stored one
+    /// while it lives, else the one the refresh grant gives (one grant per session across
+    /// every instance). `/api/refresh` mints from it; the proxy sends its access token.
+    ///
+    /// # Errors
+    ///
+    /// As [`Refresh::refresh`].
+    pub async fn renew(&self, handle: &Handle, now: u64) -> Result<(Record, u64), Error> {
         let sessions = self.sessions.as_ref().ok_or(Error::SessionsOff)?;
         let started = Instant::now();
         // Read and used in one call when no grant is due; otherwise (or near its maximum age)
@@ -116,10 +141,11 @@ impl Refresh {
                 if !touched {
                     sessions.touch(&record, at).await?;
                 }
-                return self.mint(record, at);
+                return self.still_configured(record).map(|r| (r, at));
             }
             if let Some(lease) = sessions.lease(&record, at).await? {
-                return self.refresh_under(sessions, record, lease, at).await;
+                let renewed = self.refresh_under(sessions, record, lease, at).await?;
+                return Ok((renewed, at));
             }
             // Another request refreshes this session: wait for its result.
             if started.elapsed() > Duration::from_secs(LEASE_SECS + 5) {
@@ -141,7 +167,7 @@ impl Refresh {
         record: Record,
         lease: Lease,
         now: u64,
-    ) -> Result<Refreshed, Error> {
+    ) -> Result<Record, Error> {
         let Some(refresh_token) = record.tokens.refresh_token.clone() else {
             return Err(Error::Internal("refresh without a refresh token".into()));
         };
@@ -193,14 +219,19 @@ impl Refresh {
         if !sessions.store_refreshed(&record, &lease, &stored, now).await? {
             return Err(Error::SessionExpired("the refresh lease was lost"));
         }
-        self.mint(record, now)
+        Ok(Record { tokens: stored, ..record })
     }
 
-    /// Our JWT for the session of `record`, while its provider is still configured.
-    fn mint(&self, record: Record, now: u64) -> Result<Refreshed, Error> {
-        if self.providers.by_issuer(&record.idp).is_none() {
-            return Err(Error::SessionExpired("its provider is no longer configured"));
+    /// `record`, while its provider is still configured.
+    fn still_configured(&self, record: Record) -> Result<Record, Error> {
+        match self.providers.by_issuer(&record.idp) {
+            Some(_) => Ok(record),
+            None => Err(Error::SessionExpired("its provider is no longer configured")),
         }
+    }
+
+    /// Our JWT for the session of `record`.
+    fn mint(&self, record: Record, now: u64) -> Result<Refreshed, Error> {
         let token = self.session.mint_in_session(
             &record.user,
             &record.idp,

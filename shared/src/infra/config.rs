@@ -11,8 +11,8 @@ use url::{Host, Url};
 use crate::return_to::ReturnTo;
 
 pub mod claims;
-mod remote;
 pub(crate) mod login_options;
+mod remote;
 mod tenants;
 pub use login_options::{LoginOptions, LoginOptionsConfig, repeats_an_option};
 pub use remote::{

@@ -142,6 +142,30 @@ pub fn extra_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientEr
     Ok(certs)
 }
 
+/// The client the `proxy` function sends to remote APIs with: no redirects followed, the
+/// same TLS roots (and [`EXTRA_CA_CERTS`]) and connect timeout as [`http_client`], no total
+/// timeout (each remote API has its own, applied per request), no proxy from the environment
+/// (a request carrying the user's token goes where it is configured to, and nowhere else).
+///
+/// # Errors
+///
+/// [`ClientError`] when TLS cannot be set up or `EXTRA_CA_CERTS` is unusable.
+pub fn upstream_client() -> Result<reqwest::Client, ClientError> {
+    let extra = match std::env::var_os(EXTRA_CA_CERTS).filter(|p| !p.is_empty()) {
+        Some(path) => extra_ca_certs(Path::new(&path))?,
+        None => Vec::new(),
+    };
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .no_proxy();
+    for cert in extra {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| ClientError::Tls(crate::error::chain(&e)))
+}
+
 /// [`http_client`] with other timeouts and no extra CA (tests).
 ///
 /// # Errors

@@ -34,6 +34,8 @@ pub const LOGIN_STARTED: &str = "LoginStarted";
 pub const LOGIN_COMPLETED: &str = "LoginCompleted";
 /// A `/api/refresh` that issued a fresh JWT.
 pub const REFRESHED: &str = "Refreshed";
+/// A request the `proxy` function passed to a remote API and answered with its answer.
+pub const PROXIED: &str = "Proxied";
 
 /// Every metric name the functions publish, and the dimensions beside `FunctionName` (the
 /// template's alarms and dashboard may name no other: `template_metrics_are_ones_we_publish`).
@@ -41,6 +43,7 @@ pub const NAMES: &[&str] = &[
     LOGIN_STARTED,
     LOGIN_COMPLETED,
     REFRESHED,
+    PROXIED,
     "Refused",
     "Failed",
     "ServerError",

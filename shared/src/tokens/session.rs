@@ -141,18 +141,13 @@ impl SessionTokens {
         sid: Option<&str>,
         now: u64,
     ) -> Result<String, Error> {
-        let key = self.keys.active();
-        let mut jti = [0u8; 16];
-        SystemRandom::new()
-            .fill(&mut jti)
-            .map_err(|_| Error::Internal("no randomness for jti".into()))?;
         let claims = SessionClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub: user.sub.clone(),
             iat: now,
             exp: now + self.ttl.as_secs(),
-            jti: URL_SAFE_NO_PAD.encode(jti),
+            jti: new_jti()?,
             email: user.email.clone(),
             email_verified: user.email.as_ref().and(user.email_verified),
             name: user.name.clone(),
@@ -165,10 +160,39 @@ impl SessionTokens {
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
         };
+        self.sign(&claims)
+    }
+
+    /// A token for a remote API (the proxy's `ours` mode): the claims of the caller's verified
+    /// token `of`, with `aud` = `audience`, a fresh `jti`, issued at `now`, expiring with `of`
+    /// (never later than our lifetime from `now`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when randomness or signing fails.
+    pub fn mint_for_audience(
+        &self,
+        of: &SessionClaims,
+        audience: &str,
+        now: u64,
+    ) -> Result<String, Error> {
+        let claims = SessionClaims {
+            aud: audience.to_owned(),
+            iat: now,
+            exp: of.exp.min(now + self.ttl.as_secs()),
+            jti: new_jti()?,
+            ..of.clone()
+        };
+        self.sign(&claims)
+    }
+
+    /// `claims` signed by the active key, as a compact JWS.
+    fn sign(&self, claims: &SessionClaims) -> Result<String, Error> {
+        let key = self.keys.active();
         let header = JwsHeader { alg: key.alg_name(), typ: "JWT", kid: key.kid() };
         let mut token = b64_json(&header)?;
         token.push('.');
-        token.push_str(&b64_json(&claims)?);
+        token.push_str(&b64_json(claims)?);
         let signature =
             key.sign(token.as_bytes()).map_err(|_| Error::Internal("signing failed".into()))?;
         token.push('.');
@@ -207,6 +231,15 @@ impl SessionTokens {
         }
         Ok(claims)
     }
+}
+
+/// A fresh `jti`: 128 random bits.
+fn new_jti() -> Result<String, Error> {
+    let mut jti = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut jti)
+        .map_err(|_| Error::Internal("no randomness for jti".into()))?;
+    Ok(URL_SAFE_NO_PAD.encode(jti))
 }
 
 fn b64_json<T: Serialize>(value: &T) -> Result<String, Error> {

@@ -46,7 +46,11 @@ impl Response {
 
     /// An answer passed through from a remote API: its status, the headers the caller chose
     /// and its bytes. It stays `no-store` (it is the user's own data).
-    pub fn passthrough(status: StatusCode, headers: Vec<(http::HeaderName, String)>, body: Vec<u8>) -> Self {
+    pub fn passthrough(
+        status: StatusCode,
+        headers: Vec<(http::HeaderName, String)>,
+        body: Vec<u8>,
+    ) -> Self {
         Self { status, body: Body::Binary(body), headers, cache_control: "no-store" }
     }
 

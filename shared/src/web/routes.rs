@@ -246,7 +246,9 @@ mod tests {
         for yes in ["/api/remote/orders/x", "/api/remote/a/b/c?", "/api/remote/a/b/c/"] {
             assert!(path_matches(p, yes), "{yes}");
         }
-        for no in ["/api/remote/orders", "/api/remote/orders/", "/api/remote//x", "/api/remotex/a/b"] {
+        for no in
+            ["/api/remote/orders", "/api/remote/orders/", "/api/remote//x", "/api/remotex/a/b"]
+        {
             assert!(!path_matches(p, no), "{no}");
         }
         assert!(path_matches("/api/me", "/api/me"));

@@ -121,8 +121,9 @@ async fn the_context_names_the_provider_and_the_session() {
         extra: Default::default(),
     };
     let t = state.session().mint_in_session(&user, "https://idp.one", Some("s-1"), unix_now());
-    let r = handle(&state, cookie_event(None, &format!("__Host-session={}", t.unwrap())), unix_now())
-        .await;
+    let r =
+        handle(&state, cookie_event(None, &format!("__Host-session={}", t.unwrap())), unix_now())
+            .await;
     assert!(r.is_authorized);
     assert_eq!(r.context["idp"], "https://idp.one");
     assert_eq!(r.context["sid"], "s-1");

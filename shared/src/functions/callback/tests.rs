@@ -336,3 +336,57 @@ async fn max_age_and_acr_values_asked_at_login_are_enforced_at_the_callback() {
         assert_no_session_and_cleared(&resp);
     }
 }
+
+/// RFC 10017 section 6.1: with `BROWSER_TOKENS=none` the SPA flow's callback keeps its JSON
+/// shape for the app (user, lifetime, where to go) but our JWT goes only into the `HttpOnly`
+/// session cookie.
+#[tokio::test]
+async fn cookie_only_spa_callback_answers_no_token_and_sets_the_session_cookie() {
+    let provider = FakeProvider::start().await;
+    provider.serve_jwks(&[&provider.key], None).await;
+    let state = provider.state(&secret_json(KeyAlg::Es256, 1), &[("BROWSER_TOKENS", "none")]).await;
+    let started = begin(&state, Flow::Spa, Some("/orders"));
+    let id_token = provider.id_token(&provider.claims(&started.nonce, ACCESS_TOKEN));
+    mount_token(&provider, FakeProvider::token_response(&id_token, ACCESS_TOKEN), 1).await;
+    mount_userinfo(&provider, json!({"sub": "alice", "name": "Alice"}), 1).await;
+    let resp = spa_get(&state, &started, &ok_query(&provider, &started)).await;
+    assert_eq!(resp.status(), 200, "{}", resp.body());
+    let body = json_body(&resp);
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["expires_in", "return_to", "user"]);
+    assert_eq!(
+        (body["expires_in"].as_u64(), body["return_to"].as_str()),
+        (Some(900), Some("/orders"))
+    );
+    assert_eq!(
+        (body["user"]["sub"].as_str(), body["user"]["name"].as_str()),
+        (Some("alice"), Some("Alice"))
+    );
+    assert!(!resp.body().contains("eyJ"), "{}", resp.body());
+    let session = set_cookies(&resp)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-session="))
+        .expect("the session cookie");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=900"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    let jwt = session.trim_start_matches("__Host-session=").split(';').next().unwrap();
+    assert_eq!(state.callback.session().verify(jwt, unix_now()).unwrap().sub, "alice");
+}
+
+/// In the default mode too: a browser that holds the `HttpOnly` session cookie chose it, and
+/// a script of the page must not trade it for a token it can read.
+#[tokio::test]
+async fn a_callback_carrying_the_session_cookie_answers_no_token() {
+    let (provider, state) = setup().await;
+    let started = begin(&state, Flow::Spa, None);
+    let id_token = provider.id_token(&provider.claims(&started.nonce, ACCESS_TOKEN));
+    mount_token(&provider, FakeProvider::token_response(&id_token, ACCESS_TOKEN), 1).await;
+    mount_userinfo(&provider, json!({"sub": "alice"}), 1).await;
+    let cookie = format!("{}; __Host-session=an.earlier.jwt", started.cookie);
+    let query = ok_query(&provider, &started);
+    let resp = call(&state, Method::GET, "/api/callback", Some(&query), b"", Some(&cookie)).await;
+    assert_eq!(resp.status(), 200, "{}", resp.body());
+    assert!(json_body(&resp).get("token").is_none(), "{}", resp.body());
+    assert!(set_cookies(&resp).iter().any(|c| c.starts_with("__Host-session=ey")));
+}

@@ -114,14 +114,20 @@ pub(super) fn remote_apis(
         let valid = (1..=16).contains(&name.len())
             && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         if !valid {
-            return Err(err("REMOTE_APIS", "each name must be 1 to 16 lowercase letters and digits"));
+            return Err(err(
+                "REMOTE_APIS",
+                "each name must be 1 to 16 lowercase letters and digits",
+            ));
         }
         if apis.iter().any(|api| api.name == name) {
             return Err(err("REMOTE_APIS", format!("names {name} twice")));
         }
         let mut base = parse_url("REMOTE_APIS", url)?;
         if base.query().is_some() || base.fragment().is_some() {
-            return Err(err("REMOTE_APIS", format!("{name}: the URL must have no query or fragment")));
+            return Err(err(
+                "REMOTE_APIS",
+                format!("{name}: the URL must have no query or fragment"),
+            ));
         }
         // `{base}/{path}`: the base ends without `/`, the path starts after one.
         let trimmed = base.path().trim_end_matches('/').to_owned();

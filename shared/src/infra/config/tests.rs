@@ -288,3 +288,76 @@ fn a_provider_may_be_read_from_its_position_as_the_sam_template_sets_it() {
     vars.insert("OIDC_2_CLIENT_ID", "".into());
     assert_eq!(failing_variable(parse(&vars)), "OIDC_GOOGLE_CLIENT_ID");
 }
+
+#[test]
+fn browser_tokens_is_body_or_none_and_none_without_the_spa_flow() {
+    assert_eq!(parse(&base()).unwrap().browser_tokens, BrowserTokens::Body);
+    assert_eq!(with("BROWSER_TOKENS", "none").unwrap().browser_tokens, BrowserTokens::None);
+    assert_eq!(with("BROWSER_TOKENS", " Body ").unwrap().browser_tokens, BrowserTokens::Body);
+    assert_eq!(failing_variable(with("BROWSER_TOKENS", "cookie")), "BROWSER_TOKENS");
+    let mut server_only = base();
+    server_only.remove("OIDC_REDIRECT_URI");
+    server_only.insert(
+        "OIDC_SERVER_REDIRECT_URI",
+        "https://api.example.com/authorization-code/callback".into(),
+    );
+    assert_eq!(parse(&server_only).unwrap().browser_tokens, BrowserTokens::None);
+}
+
+#[test]
+fn remote_apis_are_named_https_urls_with_their_settings() {
+    let mut vars = base();
+    vars.insert(
+        "REMOTE_APIS",
+        "orders=https://orders.example.com/v1/, billing2=http://127.0.0.1:9100".into(),
+    );
+    vars.insert("REMOTE_API_ORDERS_AUDIENCE", "orders-api".into());
+    vars.insert("REMOTE_API_BILLING2_TIMEOUT_SECONDS", "3".into());
+    vars.insert("ALLOWED_ORIGINS", "https://admin.example.com/, https://app.example.com".into());
+    let remote = parse(&vars).unwrap().remote;
+    let orders = remote.named("orders").unwrap();
+    assert_eq!(orders.base.as_str(), "https://orders.example.com/v1");
+    assert_eq!((orders.audience.as_str(), orders.token), ("orders-api", UpstreamToken::Ours));
+    assert_eq!(orders.timeout, Duration::from_secs(10));
+    let billing = remote.named("billing2").unwrap();
+    assert_eq!(billing.audience, "https://api.example.com", "SESSION_AUDIENCE by default");
+    assert_eq!(billing.timeout, Duration::from_secs(3));
+    assert_eq!(remote.allowed_origins, ["https://admin.example.com", "https://app.example.com"]);
+    assert!(!remote.wants_provider_tokens());
+    assert!(parse(&base()).unwrap().remote.apis.is_empty());
+}
+
+#[test]
+fn remote_apis_refuse_what_could_misroute_a_token() {
+    for (name, value, variable) in [
+        ("REMOTE_APIS", "orders", "REMOTE_APIS"),
+        ("REMOTE_APIS", "Orders=https://o.example.com", "REMOTE_APIS"),
+        ("REMOTE_APIS", "a-b=https://o.example.com", "REMOTE_APIS"),
+        ("REMOTE_APIS", "abcdefghijklmnopq=https://o.example.com", "REMOTE_APIS"),
+        ("REMOTE_APIS", "o=http://o.example.com", "REMOTE_APIS"),
+        ("REMOTE_APIS", "o=https://user:pw@o.example.com", "REMOTE_APIS"),
+        ("REMOTE_APIS", "o=https://o.example.com/?x=1", "REMOTE_APIS"),
+        ("REMOTE_APIS", "o=https://o.example.com,o=https://p.example.com", "REMOTE_APIS"),
+        ("ALLOWED_ORIGINS", "https://app.example.com/path", "ALLOWED_ORIGINS"),
+        ("ALLOWED_ORIGINS", "*", "ALLOWED_ORIGINS"),
+    ] {
+        assert_eq!(failing_variable(with(name, value)), variable, "{name}={value}");
+    }
+    let many: Vec<String> = (0..17).map(|i| format!("a{i}=https://a.example.com")).collect();
+    assert_eq!(failing_variable(with("REMOTE_APIS", &many.join(","))), "REMOTE_APIS");
+    let mut vars = base();
+    vars.insert("REMOTE_APIS", "o=https://o.example.com".into());
+    for (setting, value) in
+        [("TOKEN", "theirs"), ("TIMEOUT_SECONDS", "0"), ("TIMEOUT_SECONDS", "30")]
+    {
+        let mut v = vars.clone();
+        let name: &'static str = Box::leak(format!("REMOTE_API_O_{setting}").into_boxed_str());
+        v.insert(name, value.into());
+        assert_eq!(failing_variable(parse(&v)), name);
+    }
+    let mut v = vars.clone();
+    v.insert("REMOTE_API_O_TOKEN", "provider".into());
+    assert_eq!(failing_variable(parse(&v)), "REMOTE_API_O_TOKEN", "provider without sessions");
+    v.insert("SESSION_TABLE", "sessions".into());
+    assert!(parse(&v).unwrap().remote.wants_provider_tokens());
+}
