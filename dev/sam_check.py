@@ -52,7 +52,17 @@ EXISTING_SECRET = {
     "ExistingSecretArn": "arn:aws:secretsmanager:us-east-1:111122223333:secret:spa-login-AbCdEf",
     "KmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000",
 }
-SCHEME = {"JwtAuthorizer": "SessionJwt", "LambdaAuthorizer": "SessionAuthorizer"}
+SCHEME = {
+    "JwtAuthorizer": "SessionJwt",
+    "LambdaAuthorizer": "SessionAuthorizer",
+    "LambdaAuthorizerCookie": "SessionCookieAuthorizer",
+}
+# What the REQUEST authorizer's answer is cached by: the credential itself (and, for the cookie,
+# X-CSRF, since the cache key holds no method), never anything a user shares with others.
+IDENTITY = {
+    "LambdaAuthorizer": ["$request.header.Authorization"],
+    "LambdaAuthorizerCookie": ["$request.header.Cookie", "$request.header.X-CSRF"],
+}
 # The session table: Sessions on (table created, or an existing one given) and off.
 EXISTING_TABLE = {"ExistingSessionTable": "spa-login-sessions"}
 SESSIONS_OFF = {"Sessions": "Off"}
@@ -62,6 +72,8 @@ SESSION_TABLE_ACTIONS = {
     "callback": {"dynamodb:PutItem"},
     "logout": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"},
     "refresh": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+    # An API in `provider` mode: the refresh function's path.
+    "proxy": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
     # SESSION_CHECK=strict: is the JWT's session live?
     "me": {"dynamodb:GetItem"},
     "authorizer": {"dynamodb:GetItem"},
@@ -501,7 +513,7 @@ def check_transform(path):
         if not ok:
             problems.append(what)
 
-    for mode in ["None", "JwtAuthorizer", "LambdaAuthorizer"]:
+    for mode in ["None", "JwtAuthorizer", "LambdaAuthorizer", "LambdaAuthorizerCookie"]:
         values = dict(PARAMS, ProtectMeWith=mode)
         out = transform(copy.deepcopy(source), values, NoManagedPolicies())
         res = resolve(out, values)
@@ -558,9 +570,9 @@ def check_transform(path):
                 and az.get("authorizerPayloadFormatVersion") == "2.0"
                 and az.get("enableSimpleResponses") is True
                 and az.get("authorizerResultTtlInSeconds") == 60
-                and az.get("identitySource") == ["$request.header.Authorization"]
+                and az.get("identitySource") == IDENTITY[mode]
                 and "${AuthorizerFunction.Arn}" in json.dumps(az.get("authorizerUri")),
-                "REQUEST authorizer: AuthorizerFunction, payload 2.0, simple responses, cached 60 s per Authorization (no longer than the shortest SessionTtlSeconds)",
+                f"REQUEST authorizer: AuthorizerFunction, payload 2.0, simple responses, cached 60 s per {IDENTITY[mode]} (no longer than the shortest SessionTtlSeconds)",
             )
             p = res[invoke[0]]["Properties"] if len(invoke) == 1 else {}
             check(

@@ -573,7 +573,7 @@ mod tests {
     /// called once, inside a scope, and the lines it writes read back.
     async fn published() -> BTreeSet<(String, BTreeSet<String>)> {
         let ((), recorded) = scope(async {
-            for name in [LOGIN_STARTED, LOGIN_COMPLETED, REFRESHED] {
+            for name in [LOGIN_STARTED, LOGIN_COMPLETED, REFRESHED, PROXIED] {
                 count(name);
             }
             refused("internal_error", 500, true, String::new());

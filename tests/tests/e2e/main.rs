@@ -12,6 +12,7 @@ mod http_flows;
 mod issuer;
 mod lemonldap;
 mod login_options;
+mod proxy;
 mod refresh_grant;
 mod sessions;
 mod two_providers;
