@@ -264,12 +264,15 @@ impl Proxy {
                 if claims.sid.as_deref() != Some(handle.key().as_str()) {
                     return Err(Error::SessionMissing);
                 }
-                let (record, _) = within_deadline(req, refresh.renew(&handle, now)).await?;
+                let (record, at) = within_deadline(req, refresh.renew(&handle, now)).await?;
                 let token = record.tokens.access_token.expose_secret();
-                match token.is_empty() {
-                    true => Err(Error::ProviderTokenUnavailable),
-                    false => Ok(token.to_owned()),
+                // A session without a refresh token keeps its one access token to the end:
+                // once that has expired there is nothing fresh to send, and a stale token is
+                // never sent.
+                if token.is_empty() || record.tokens.access_expires_at <= at {
+                    return Err(Error::ProviderTokenUnavailable);
                 }
+                Ok(token.to_owned())
             }
         }
     }

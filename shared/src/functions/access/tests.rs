@@ -129,3 +129,15 @@ async fn a_session_cookie_planted_twice_is_refused() {
         assert_eq!((resp.status().as_u16(), error_of(&resp).as_str()), (400, "cookie_duplicated"));
     }
 }
+
+/// A `Basic` header of a staging gate beside a valid session cookie: refused with its own
+/// code, not authenticated by the cookie (the authorizer caches by that header).
+#[tokio::test]
+async fn a_non_bearer_authorization_header_is_refused_even_with_a_valid_cookie() {
+    let (state, t) = access_with_token().await;
+    let cookie = Some(format!("__Host-session={t}"));
+    let resp = me(&state, Method::GET, Some("Basic c3RhZ2luZzpnYXRl"), cookie.clone(), false).await;
+    assert_eq!((resp.status().as_u16(), error_of(&resp)), (401, "authorization_not_bearer".into()));
+    let resp = me(&state, Method::GET, None, cookie, false).await;
+    assert_eq!(resp.status(), 200);
+}
