@@ -585,3 +585,40 @@ async fn each_refresh_moves_the_idle_end_and_the_maximum_age_caps_it() {
     let resp = d.refresh_at(&session, created + 201).await;
     d.assert_ended(&session, &resp).await;
 }
+
+/// The proxy in `provider` mode never sends a provider access token that has expired: with
+/// no refresh token to renew it, the answer is `provider_token_unavailable` and nothing goes
+/// upstream. The API points at a closed port, so a forwarded request would answer
+/// `upstream_unreachable` instead (as it does while the token lives).
+#[tokio::test]
+async fn the_proxy_never_sends_an_expired_provider_token() {
+    let closed = free_port().unwrap();
+    let apis: &'static str =
+        Box::leak(format!("api=http://127.0.0.1:{closed}/v1").into_boxed_str());
+    let d = Deployment::start(&[("REMOTE_APIS", apis), ("REMOTE_API_API_TOKEN", "provider")]).await;
+    let session = d.sign_in_holding(ACCESS_TTL, None).await;
+    d.forbid_grants().await;
+    let proxy: shared::Proxy = d.another().await;
+    let cookie = format!("__Host-session={}; __Host-refresh={}", session.token, session.handle);
+    let call = |now: u64| {
+        let cookie = cookie.clone();
+        let proxy = &proxy;
+        async move {
+            let req = Request {
+                cookies: Some(cookie),
+                csrf: true,
+                ..shared::testing::request(&Method::GET, "/api/remote/api/orders")
+            };
+            serve(proxy, &req, now).await.into_http()
+        }
+    };
+    // (Not `assert_refusal`: our own code here names the upstream.)
+    let live = call(session.created + 1).await;
+    let code = json_body(&live)["error"].clone();
+    assert_eq!((live.status().as_u16(), code), (502, json!("upstream_unreachable")));
+    assert_refusal(
+        &call(session.created + ACCESS_TTL + 1).await,
+        401,
+        "provider_token_unavailable",
+    );
+}
