@@ -3,7 +3,7 @@
 docstring, also `--help`, says what the harness does and how it measures):
 
     python3 bench/coldstart.py [--n 20] [--impls rust,python,node] [--alg ES256] [--skip-build]
-                               [--profile release|dev]
+                               [--profile release|dev] [--tls] [--memory-mb 128] [--proxy-events 20]
 
 The package, by part (Python 3.11 standard library only):
 
@@ -13,7 +13,9 @@ The package, by part (Python 3.11 standard library only):
     runtime_api.py  the Lambda Runtime API emulator, one per function process
     events.py       API Gateway HTTP API events, and the cookies the functions answer with
     browser.py      the scripted browser that signs in at the provider
-    services.py     moto and the providers, started by the launcher (`stack up --json`), their proxies
+    services.py     moto, the providers and the upstream API, started by the launcher (`stack up --json`);
+                    the counting proxies of moto and the providers
+    upstream.py     the harness's direct calls to the upstream API (the proxy's baseline)
     impls.py        the implementations: ours (and its build), the Python and Node peers, variants
     harness.py      the rounds and what is measured in each, the result
     cli.py          the command line, target/bench/coldstart.json

@@ -8,7 +8,12 @@
   .aws-sam/build/*/bootstrap (all under $CARGO_TARGET_DIR where set, except .aws-sam),
 - bench/analysis.md, appended as it is (the hand-written reading of the numbers).
 
-    python3 bench/report.py [--smoke] [--out BENCHMARKS.md]
+The proxy's section comes from the same harness results (bench/report_proxy.py). With
+--proxy-only, it comes from target/bench/proxy.json, proxy-tls.json and proxy-128mb.json
+(`bash bench/run.sh --proxy`) and replaces the proxy section of the existing --out file, whose
+other figures stay as they are (bench/analysis.md is appended again).
+
+    python3 bench/report.py [--smoke] [--proxy-only] [--out BENCHMARKS.md]
 
 Python 3.11 standard library only.
 """
@@ -25,6 +30,8 @@ import math
 import subprocess
 import time
 from pathlib import Path
+
+import report_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "target" / "bench"
@@ -655,6 +662,35 @@ def ratio(peer: float, ours: float) -> str:
     return f"{peer / ours:.1f}x"
 
 
+def proxy_results(first: Path, names: tuple[str, str, str]) -> list[tuple[str, dict]]:
+    """The harness results (loopback, with TLS, at 128 MB: files `names` beside `first`, the
+    first being `first` itself) that hold the proxy's rounds, with their labels."""
+    found = []
+    for path, label in zip((first, first.with_name(names[1]), first.with_name(names[2])), ("on loopback", "with TLS to AWS's emulators", None)):
+        if not path.exists():
+            continue
+        run = json.loads(path.read_text())
+        if not report_proxy.has_proxy(run):
+            continue
+        label = label or f"at {run.get('memory_mb')} MB (CPU quota){' with TLS' if run.get('tls') else ''}"
+        found.append((label, run))
+    return found
+
+
+def proxy_only(out: Path) -> int:
+    """`--proxy-only`: the proxy's section of `out`, from the proxy-only runs, replaced in place."""
+    runs = proxy_results(OUT / "proxy.json", ("proxy.json", "proxy-tls.json", "proxy-128mb.json"))
+    if not runs:
+        raise SystemExit("report: no proxy results in target/bench/proxy*.json (bash bench/run.sh --proxy)")
+    lines: list[str] = []
+    report_proxy.section(lines.append, runs, PRICES, SESSION_WRITE_UNITS, partial=True)
+    analysis = ROOT / "bench" / "analysis.md"
+    text = report_proxy.splice(out.read_text(), "\n".join(lines) + "\n", analysis.read_text() if analysis.exists() else None)
+    out.write_text(text)
+    print(f"report: replaced the proxy section of {out}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true", help="mark the report as a smoke run")
@@ -662,7 +698,14 @@ def main() -> int:
     parser.add_argument("--criterion", default=os.environ.get("CRITERION_HOME", str(OUT / "criterion")))
     parser.add_argument("--criterion-since", type=float, default=None, help="ignore criterion results older than this Unix time")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--proxy-only",
+        action="store_true",
+        help="replace only the proxy's section of --out, from target/bench/proxy*.json (bash bench/run.sh --proxy)",
+    )
     args = parser.parse_args()
+    if args.proxy_only:
+        return proxy_only(Path(args.out))
 
     cold = json.loads(Path(args.coldstart).read_text()) if Path(args.coldstart).exists() else None
     crit = criterion_results(Path(args.criterion), args.criterion_since)
@@ -855,6 +898,12 @@ def main() -> int:
         cost_section(w, quota_summ, "the 128 MB run above")
     elif cold:
         cost_section(w, summ, "the loopback run above, without a CPU quota (faster than Lambda at these sizes)")
+
+    # ---- the proxy ----
+    proxy_runs = proxy_results(Path(args.coldstart), ("coldstart.json", "coldstart-tls.json", "coldstart-128mb.json"))
+    if proxy_runs:
+        report_proxy.section(w, proxy_runs, PRICES, SESSION_WRITE_UNITS, partial=False)
+        w("")
 
     # ---- criterion ----
     w("## Warm CPU (criterion, `shared/benches/flows.rs`)")

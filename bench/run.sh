@@ -14,26 +14,37 @@
 #      128 MB (--memory-mb 128, a cgroup: needs root), N=10 rounds (BENCH_N_128 overrides), ours
 #      and both peers;
 #   6. writes BENCHMARKS.md (bench/report.py).
+#   The proxy function is measured in ours' rounds of each harness run (its added latency over a
+#   direct call to the upstream API, dev/upstream; its cold start against its floor).
 #
 #   bash bench/run.sh            full run: N=20 rounds (BENCH_N overrides), criterion defaults
 #   bash bench/run.sh --smoke    CI: shows that everything still runs, measures nothing: the
 #                                criterion benchmarks once each in test mode, the harness on the
 #                                debug build for N=2, the report in target/bench/BENCHMARKS-smoke.md
+#   bash bench/run.sh --proxy    the proxy's figures alone: steps 3-5 with ours only (--impls rust,
+#                                into target/bench/proxy*.json), then only the proxy's section of
+#                                BENCHMARKS.md is replaced (report.py --proxy-only); no criterion
 #
 # Raw results and logs land in target/bench/. Builds run under `nice -n 10`, measurements do not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 smoke=0
+proxy=0
 n=${BENCH_N:-20}
 for arg in "$@"; do
   case $arg in
     --smoke) smoke=1 ;;
+    --proxy) proxy=1 ;;
     --n=*) n=${arg#--n=} ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument $arg (use --smoke or --n=N)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $arg (use --smoke, --proxy or --n=N)" >&2; exit 2 ;;
   esac
 done
+if [ "$smoke" = 1 ] && [ "$proxy" = 1 ]; then
+  echo "run.sh: --smoke already runs the proxy; use one or the other" >&2
+  exit 2
+fi
 [ "$smoke" = 1 ] && n=2
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "run.sh: '$1' is required ($2)" >&2; exit 1; }; }
@@ -79,17 +90,35 @@ if [ "$smoke" = 1 ]; then
   echo "run.sh: criterion benchmarks in test mode (shared/benches/flows.rs)"
   cargo test --workspace --bench flows
   echo "run.sh: cold-start harness on the debug build, N=$n"
-  python3 bench/coldstart.py --n "$n" --profile dev
+  # Three warm proxied requests per proxy process are enough to show the proxy's rounds run.
+  python3 bench/coldstart.py --n "$n" --profile dev --proxy-events 3
   echo "run.sh: cold-start harness with TLS, N=1"
-  python3 bench/coldstart.py --n 1 --profile dev --skip-build --tls --out target/bench/coldstart-tls.json
+  python3 bench/coldstart.py --n 1 --profile dev --skip-build --tls --proxy-events 3 --out target/bench/coldstart-tls.json
   rm -f target/bench/coldstart-128mb.json
   if quota_ok; then
     echo "run.sh: cold-start harness with TLS under the 128 MB CPU quota, ours only, N=1"
-    python3 bench/coldstart.py --n 1 --profile dev --skip-build --tls --impls rust --memory-mb 128 --out target/bench/coldstart-128mb.json
+    python3 bench/coldstart.py --n 1 --profile dev --skip-build --tls --impls rust --memory-mb 128 --proxy-events 3 --out target/bench/coldstart-128mb.json
   else
     echo "run.sh: no writable cgroup cpu controller here: the 128 MB mode is skipped"
   fi
   python3 bench/report.py --smoke --criterion-since "$started" --out target/bench/BENCHMARKS-smoke.md
+  exit 0
+fi
+
+if [ "$proxy" = 1 ]; then
+  echo "run.sh: the proxy alone (ours' rounds), N=$n"
+  python3 bench/coldstart.py --n "$n" --impls rust --out target/bench/proxy.json
+  echo "run.sh: the proxy alone with TLS, N=$n"
+  python3 bench/coldstart.py --n "$n" --skip-build --impls rust --tls --out target/bench/proxy-tls.json
+  rm -f target/bench/proxy-128mb.json
+  if quota_ok; then
+    n128=${BENCH_N_128:-10}
+    echo "run.sh: the proxy alone with TLS under the 128 MB CPU quota, N=$n128"
+    python3 bench/coldstart.py --n "$n128" --skip-build --tls --impls rust --memory-mb 128 --out target/bench/proxy-128mb.json
+  else
+    echo "run.sh: no writable cgroup cpu controller here (run as root): the 128 MB run is left out"
+  fi
+  python3 bench/report.py --proxy-only
   exit 0
 fi
 

@@ -34,6 +34,37 @@ export function parseProviders(raw: string | undefined): DemoProvider[] {
 
 const providers = parseProviders(process.env.DEMO_PROVIDERS);
 
+// The posture the page runs, from DEMO_MODE: `token` (the default: the SPA flow hands the page
+// our JWT, RFC 10017 section 6.2) or `cookie` (cookie-only, RFC 10017 section 6.1: the page
+// never holds a token; our JWT stays in the HttpOnly `__Host-session` cookie, and the page calls
+// the remote APIs through /api/remote/; the backend must run with BROWSER_TOKENS=none).
+export type DemoMode = 'token' | 'cookie';
+
+export function parseMode(raw: string | undefined): DemoMode {
+  const mode = (raw ?? '').trim() || 'token';
+  if (mode !== 'token' && mode !== 'cookie') {
+    throw new Error(`DEMO_MODE must be token or cookie, got ${JSON.stringify(raw)}`);
+  }
+  return mode;
+}
+
+// The remote APIs the page may call in cookie mode (the backend's REMOTE_APIS names), from
+// DEMO_REMOTE_APIS: a comma list, e.g. `echo,idp` (default `echo`). `echo` takes our JWT,
+// `idp` the provider's access token (the local upstream API of dev/upstream serves both).
+export function parseRemoteApis(raw: string | undefined): string[] {
+  if (raw === undefined) return ['echo'];
+  const names = raw.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  for (const name of names) {
+    if (!/^[a-z0-9]{1,16}$/.test(name)) {
+      throw new Error(`DEMO_REMOTE_APIS must be comma-separated names of 1 to 16 lowercase letters and digits, got ${JSON.stringify(raw)}`);
+    }
+  }
+  return [...new Set(names)];
+}
+
+const mode = parseMode(process.env.DEMO_MODE);
+const remoteApis = parseRemoteApis(process.env.DEMO_REMOTE_APIS);
+
 // The one table: path prefix seen by the browser -> Lambda function that answers it.
 export const routes: ReadonlyArray<readonly [prefix: string, fn: string]> = [
   ['/api/login', 'login'],
@@ -45,6 +76,7 @@ export const routes: ReadonlyArray<readonly [prefix: string, fn: string]> = [
   ['/authorization-code/logout', 'logout'],
   ['/api/refresh', 'refresh'],
   ['/.well-known/', 'issuer'],
+  ['/api/remote/', 'proxy'],
 ];
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -85,8 +117,13 @@ const proxy = Object.fromEntries(routes.map(([prefix, fn]) => proxyEntry(prefix,
 export default defineConfig({
   // 'spa' (the default) serves index.html for unknown paths such as /callback.
   appType: 'spa',
-  // The page reads them as __DEMO_PROVIDERS__ (a JSON literal, put in at build time).
-  define: { __DEMO_PROVIDERS__: JSON.stringify(providers) },
+  // The page reads them as __DEMO_PROVIDERS__, __DEMO_MODE__ and __DEMO_REMOTE_APIS__ (JSON
+  // literals, put in at build time).
+  define: {
+    __DEMO_PROVIDERS__: JSON.stringify(providers),
+    __DEMO_MODE__: JSON.stringify(mode),
+    __DEMO_REMOTE_APIS__: JSON.stringify(remoteApis),
+  },
   server: {
     host,
     port,

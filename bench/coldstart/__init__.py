@@ -1,14 +1,14 @@
-"""Cold-start harness: the login, callback and refresh functions, and their peers (login and
-callback only: they have no sessions), as fresh processes behind a Lambda Runtime API emulator,
-against moto and the local OpenID provider on loopback.
+"""Cold-start harness: the login, callback and refresh functions (and ours' authorizer and
+proxy), and their peers (login and callback only: they have no sessions), as fresh processes
+behind a Lambda Runtime API emulator, against moto and the local OpenID provider on loopback.
 
     python3 bench/coldstart.py [--n 20] [--impls rust,rust-2p,python,node] [--alg ES256] [--skip-build]
-                               [--profile release|dev]
+                               [--profile release|dev] [--tls] [--memory-mb 128] [--proxy-events 20]
 
 Python 3.11 standard library only. What it does:
 
-1. Builds `cargo build --release -p login -p callback -p refresh` (native, this machine's architecture;
-   under $CARGO_TARGET_DIR when set) unless --skip-build. `--profile dev` uses the debug build
+1. Builds `cargo build --release -p login -p callback -p refresh -p authorizer -p proxy -p floor`
+   (native, this machine's architecture; under $CARGO_TARGET_DIR when set) unless --skip-build. `--profile dev` uses the debug build
    instead: a smoke run (CI) that shows the harness works, not a measurement.
 2. Starts, through the one launcher of the local stack (`stack up --json`, dev/stack), moto
    and the local provider (`dev/provider/provider.mjs`), plus a second instance of that provider
@@ -47,6 +47,13 @@ Python 3.11 standard library only. What it does:
    for `rust`), `second` the other instance, whose discovery (and JWKS, for callback and
    refresh) each cold start also fetches. One unrecorded warm-up round per implementation comes first
    (warm page cache, moto and the provider warmed up).
+   Ours also runs, in each round, the proxy function against the upstream API the launcher
+   starts (dev/upstream, its benchmark-only `/open` base, which checks no token): a fresh
+   process with a remote API in `ours` mode only, then one with a `provider`-mode API too, each
+   serving a cold and `--proxy-events` warm requests with the round's sessions (the refresh's
+   JWTs as `__Host-session`, the callbacks' handles), each request paired with the same request
+   made by the harness straight to the upstream (harness.py says how), and bench/floor with
+   `FLOOR=secret` (the floor of a cold start that fetches the secret alone).
 5. Writes every measurement to target/bench/coldstart.json (bench/report.py turns it into
    BENCHMARKS.md). Logs of every process go to target/bench/logs/.
 """

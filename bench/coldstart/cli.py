@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 from . import __doc__ as overview
-from .common import OUT, ROOT, log
+from .common import OUT, PROXY_WARM_EVENTS, ROOT, log
 from .harness import Harness
 from .impls import build, variant
 
@@ -26,6 +26,8 @@ def check_peers(names: list[str]) -> None:
         missing.append(".venv/bin/moto_server (bash dev/tools.sh)")
     if not (ROOT / "dev" / "provider" / "node_modules").exists():
         missing.append("dev/provider/node_modules (bash dev/tools.sh)")
+    if not (ROOT / "dev" / "upstream" / "node_modules").exists():
+        missing.append("dev/upstream/node_modules (bash dev/tools.sh)")
     if missing:
         raise SystemExit("coldstart: missing: " + ", ".join(missing) + "; `bash bench/run.sh` installs them")
 
@@ -62,6 +64,12 @@ def main() -> int:
         "(128: about 7.2%% of one vCPU; a cgroup, needs root)",
     )
     parser.add_argument(
+        "--proxy-events",
+        type=int,
+        default=PROXY_WARM_EVENTS,
+        help=f"warm requests per proxy process, each paired with a direct call to the upstream (default {PROXY_WARM_EVENTS})",
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -94,4 +102,11 @@ def main() -> int:
         rounds = data["rounds"]
         cold = {f: statistics.median(r[f]["first_response_ms"] for r in rounds) for f in ("login", "callback", "refresh", "refresh_expired") if all(f in r for r in rounds)}
         log(f"{name:>6}: " + ", ".join(f"{f} cold {v:.1f} ms" for f, v in cold.items()) + " (medians)")
+        for mode in ("ours", "provider"):
+            runs = [r[f"proxy_{mode}"] for r in rounds if f"proxy_{mode}" in r]
+            if runs:
+                proxied = statistics.median(t for r in runs for t in r["invokes_ms"][1:])
+                direct = statistics.median(t for r in runs for t in r["direct_warm_ms"])
+                init = statistics.median(r["init_ms"] for r in runs)
+                log(f"{name:>6}: proxy ({mode}): warm {proxied:.2f} ms, direct {direct:.2f} ms, added {proxied - direct:+.2f} ms; init {init:.1f} ms (medians)")
     return 0

@@ -33,6 +33,18 @@ HARNESS_HEADER = "X-Bench-Harness"
 INVOKE_TIMEOUT = 60.0
 # Authorizer events per process (the first opens the connections; the rest are warm).
 AUTHORIZER_EVENTS = 6
+# Warm proxied requests per proxy process (after its cold one), each paired with a direct call
+# to the upstream (`--proxy-events` overrides).
+PROXY_WARM_EVENTS = 20
+# The remote APIs the proxy is given, both at the upstream's `/open` base (dev/upstream: it
+# checks nothing of the bearer, so that a direct call and a proxied one cost the upstream the
+# same): `bench` takes a JWT of ours (re-minted with BENCH_AUDIENCE), `idp` the session's
+# provider access token. The request: what the SPA would send below them.
+PROXY_APIS = {"ours": "bench", "provider": "idp"}
+BENCH_AUDIENCE = "bench-api"
+PROXY_PATH = "items/42"
+PROXY_QUERY = {"view": "full"}
+SESSION_COOKIE = "__Host-session"
 
 now = time.perf_counter
 

@@ -8,6 +8,8 @@ import secrets
 import time
 import urllib.parse
 
+from .common import PROXY_PATH, PROXY_QUERY
+
 
 def apigw_event(path: str, query: dict[str, str], cookies: list[str], method: str = "GET", headers: dict | None = None) -> dict:
     """An API Gateway HTTP API (payload 2.0) event, as in functions/login/tests/data: a GET
@@ -97,3 +99,16 @@ def authorizer_event(token: str) -> dict:
             "stage": "$default",
         },
     }
+
+
+def proxy_event(api: str, cookies: list[str]) -> dict:
+    """`GET /api/remote/<api>/items/42?view=full` as the SPA sends it to the proxy: its session
+    cookies, `X-CSRF: 1` and `Sec-Fetch-Site: same-origin` (a same-origin `fetch`)."""
+    return apigw_event(f"/api/remote/{api}/{PROXY_PATH}", PROXY_QUERY, cookies, "GET", {"x-csrf": "1", "sec-fetch-site": "same-origin"})
+
+
+def forwarded_headers(event: dict) -> dict:
+    """The headers of `event` that the proxy passes on to the upstream (all but the session's,
+    `X-CSRF` and `Host`): what the harness sends on its direct calls, with the bearer."""
+    dropped = {"cookie", "x-csrf", "host", "authorization"}
+    return {k: v for k, v in event["headers"].items() if k.lower() not in dropped}

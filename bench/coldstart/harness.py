@@ -9,7 +9,21 @@ run the round, a fresh refresh process serves those two sessions after their acc
 have expired, so that each of its requests makes a refresh grant. An implementation configured
 with two providers (`rust-2p`) gets the round's provider as its default one and the other
 provider instance as its second: every sign-in goes to the default, so its rounds run the same
-events and checks; its outbound requests are taken from both providers' proxies."""
+events and checks; its outbound requests are taken from both providers' proxies.
+
+Ours also runs the proxy function in each round, with the JWTs and session handles of that
+round's refresh: a fresh process with a remote API in `ours` mode only (its cold start fetches
+the secret alone), then a fresh one with a remote API in `provider` mode too (its cold start
+also fetches discovery and the JWKS), each serving one cold and PROXY_WARM_EVENTS warm
+`GET /api/remote/<api>/items/42` events through a gated Runtime API emulator: between two
+events, while the function waits in `/next`, the harness makes the same request straight to
+the upstream (alternately just before and just after the proxied one), so that each proxied
+request has a direct call of its own, measured under the same load. The first direct call of
+each process goes over a new connection, before the process starts (the cold baseline). Every
+answer is checked: a `200` of the upstream, which saw a JWT (`ours`) or an opaque token
+(`provider`), no cookie, no `X-CSRF`; `ours` makes no other outbound request, `provider`
+exactly one DynamoDB request per event and no refresh grant. The floor of the `ours`-only
+cold start, bench/floor with `FLOOR=secret`, runs in the same round."""
 
 from __future__ import annotations
 
@@ -26,9 +40,13 @@ from pathlib import Path
 from .browser import Browser
 from .common import (
     AUTHORIZER_EVENTS,
+    BENCH_AUDIENCE,
     CLIENT_ID,
     INVOKE_TIMEOUT,
     LOGS,
+    PROXY_APIS,
+    PROXY_WARM_EVENTS,
+    SESSION_COOKIE,
     SHORT_ACCESS_TOKEN_TTL,
     REFRESH_COOKIE,
     SESSION_TABLE,
@@ -36,12 +54,13 @@ from .common import (
     log,
     now,
 )
-from .events import apigw_event, authorizer_event, refresh_event, response_cookies
-from .impls import Impl, floor, implementations, noops
+from .events import apigw_event, authorizer_event, forwarded_headers, proxy_event, refresh_event, response_cookies
+from .impls import Impl, floor, floor_secret, implementations, noops
 from .proxy import DYNAMODB_TARGET, classify
 from .quota import CpuQuota
 from .runtime_api import RuntimeApi
 from .services import ProviderInstance, Services
+from .upstream import Direct, check_answer
 
 
 class Harness:
@@ -52,6 +71,7 @@ class Harness:
         self.services = Services(tls=getattr(args, "tls", False))
         self.impls = implementations(args.profile)
         self.floor = floor(args.profile)
+        self.floor_secret = floor_secret(args.profile)
         self.noops = noops(args.profile)
         # Sessions of the last round, to refresh once the provider's access token has expired:
         # (implementation, that round's result, the handle cookies, when the token has expired).
@@ -105,16 +125,24 @@ class Harness:
         """The provider instances `impl` is configured with, the default (`provider`) first."""
         return [provider, self.services.other(provider)][: impl.providers]
 
-    def run_function(self, impl: Impl, function: str, events: list[dict], tag: str, provider: ProviderInstance | None = None, env: dict | None = None) -> dict:
+    def run_function(self, impl: Impl, function: str, events: list[dict], tag: str, provider: ProviderInstance | None = None, env: dict | None = None, drive=None) -> dict:
+        """A fresh process of `function` serving `events`; with `drive`, the emulator is gated
+        and `drive(api)`, called once the process is started, releases the events."""
         provider = provider or self.services.provider
-        api = RuntimeApi(events, function)
+        api = RuntimeApi(events, function, gated=drive is not None)
         env = {**self.function_env(impl, function, api.port, provider), **(env or {})}
         logf = open(LOGS / f"{impl.name}-{function}-{tag}.log", "wb")
         t0 = now()
         join = self.quota.join if self.quota else None
         proc = subprocess.Popen(impl.commands[function], cwd=impl.cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=join)
         logf.close()
-        ok = api.wait_all(INVOKE_TIMEOUT)
+        failed = None
+        if drive is not None:
+            try:
+                drive(api)
+            except (RuntimeError, OSError, ValueError) as e:
+                failed = e
+        ok = failed is None and api.wait_all(INVOKE_TIMEOUT)
         t_done = now()
         hwm = vm_hwm_kb(proc.pid)
         try:
@@ -125,7 +153,7 @@ class Harness:
         proc.returncode = status
         api.close()
         if not ok:
-            errors = "; ".join(f"{k}: {v[:300]!r}" for k, v in api.errors) or "timed out"
+            errors = "; ".join(f"{k}: {v[:300]!r}" for k, v in api.errors) or str(failed or "timed out")
             raise RuntimeError(f"{impl.name} {function} failed ({errors}); see {LOGS}/{impl.name}-{function}-{tag}.log")
 
         invocations = []
@@ -184,9 +212,14 @@ class Harness:
         if "refresh" in impl.commands:
             # The session handle each callback set: the first answer's for the cold refresh,
             # the second's for the warm one. The provider's access token is fresh (3600 s).
-            result["refresh"] = self.run_refresh(impl, session_cookies(impl, callback), tag, self.services.provider, grant=False)
+            handles = session_cookies(impl, callback)
+            result["refresh"] = self.run_refresh(impl, handles, tag, self.services.provider, grant=False)
+            tokens = result["refresh"].pop("tokens")
             if "authorizer" in impl.commands:
-                result["authorizer"] = self.run_authorizer(impl, result["refresh"].pop("tokens"), tag)
+                result["authorizer"] = self.run_authorizer(impl, tokens, tag)
+            if "proxy" in impl.commands:
+                for mode in PROXY_APIS:
+                    result[f"proxy_{mode}"] = self.run_proxy(impl, mode, tokens, handles, tag)
             # Two sessions at the short-lived provider, refreshed once its access tokens have
             # expired (`refresh_expired`); this login and callback are not measured.
             short = self.services.short_provider
@@ -198,6 +231,10 @@ class Harness:
             # The floor's init, in the same round as ours (two events, as ours get).
             result["floor"] = self.run_function(self.floor, "floor", [apigw_event("/api/login", {}, [])] * 2, tag)
             drop_bodies(result["floor"])
+        if "proxy" in impl.commands and self.floor_secret:
+            # The floor of the proxy's `ours`-only cold start (the secret alone).
+            result["floor_secret"] = self.run_function(self.floor_secret, "floor", [apigw_event("/api/login", {}, [])] * 2, tag)
+            drop_bodies(result["floor_secret"])
         if impl.name in self.noops:
             # The runtime alone, on the same runtime client, in the same round.
             result["noop"] = self.run_function(self.noops[impl.name], "noop", [apigw_event("/api/login", {}, [])] * 2, tag)
@@ -272,6 +309,66 @@ class Harness:
             runs[mode] = run
         return runs
 
+    def run_proxy(self, impl: Impl, mode: str, tokens: list[str], handles: list[str], tag: str) -> dict:
+        """A fresh proxy process configured for `mode` (`ours`: one remote API, which takes
+        our JWT; `provider`: that one and another that takes the provider's access token),
+        serving one cold and `--proxy-events` warm requests to the API of `mode`, with the
+        sessions of this round (our JWT as `__Host-session`, and for `provider` the session's
+        handle). Each request is paired with a direct call to the upstream (see the module's
+        documentation); the result has them as `direct_cold_ms` and `direct_warm_ms`, in the
+        order of the warm requests."""
+        base = f"{self.services.upstream_url}/open"
+        env = {"REMOTE_APIS": f"{PROXY_APIS['ours']}={base}", f"REMOTE_API_{PROXY_APIS['ours'].upper()}_AUDIENCE": BENCH_AUDIENCE}
+        if mode == "provider":
+            name = PROXY_APIS["provider"]
+            env["REMOTE_APIS"] += f",{name}={base}"
+            env[f"REMOTE_API_{name.upper()}_TOKEN"] = "provider"
+        warm = getattr(self.args, "proxy_events", PROXY_WARM_EVENTS)
+        events = []
+        for i in range(1 + warm):
+            # The round's two sessions in turn.
+            cookies = [f"{SESSION_COOKIE}={tokens[i % len(tokens)]}"]
+            if mode == "provider":
+                cookies.append(handles[i % len(handles)])
+            events.append(proxy_event(PROXY_APIS[mode], cookies))
+        # The direct calls carry what the proxy sends there: our JWT (of the same size as the
+        # one it mints) or an opaque token of the provider's access token's shape.
+        token, bearer = (tokens[0], "jwt") if mode == "ours" else (base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="), "opaque")
+        direct = Direct(self.services.upstream_url, forwarded_headers(events[0]), token, bearer)
+        direct_cold = direct.call(fresh=True)
+        direct_warm: list[float] = []
+
+        def drive(api: RuntimeApi) -> None:
+            # The cold event is released from the start; each warm one once its direct call
+            # has been made (odd events) or is made right after it (even events).
+            api.wait_response(0, INVOKE_TIMEOUT)
+            for i in range(1, len(events)):
+                if i % 2:
+                    direct_warm.append(direct.call())
+                api.release()
+                api.wait_response(i, INVOKE_TIMEOUT)
+                if not i % 2:
+                    direct_warm.append(direct.call())
+
+        try:
+            run = self.run_function(impl, "proxy", events, f"{tag}-{mode}", env=env, drive=drive)
+        finally:
+            direct.close()
+        for i, resp in enumerate(run["responses"]):
+            body = resp.get("body") or ""
+            if resp.get("isBase64Encoded"):
+                body = base64.b64decode(body)
+            check_answer(resp.get("statusCode"), body if isinstance(body, bytes) else body.encode(), bearer, f"{impl.name} proxy ({mode}), request {i}")
+            ddb = sum(1 for o in run["outbound"] if o["phase"] == f"invoke{i}" and o["dynamodb"])
+            others = sum(1 for o in run["outbound"] if o["phase"] == f"invoke{i}" and not o["dynamodb"])
+            if (ddb, others) != ((mode == "provider"), 0):
+                raise RuntimeError(f"{impl.name} proxy ({mode}) request {i} made {ddb} DynamoDB and {others} other requests")
+        run["mode"] = mode
+        run["direct_cold_ms"] = direct_cold
+        run["direct_warm_ms"] = direct_warm
+        drop_bodies(run)
+        return run
+
     def refresh_expired(self) -> None:
         """The last round's sessions at the short-lived provider, once its access tokens have
         expired: each request makes a refresh grant (provider round trip, lease and store
@@ -310,6 +407,7 @@ class Harness:
             "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "memory_mb": self.quota.memory_mb if self.quota else None,
+            "proxy_warm_events": getattr(self.args, "proxy_events", PROXY_WARM_EVENTS),
             "tls": self.services.tls,
             "cpu_quota": self.quota.describe() if self.quota else None,
         }

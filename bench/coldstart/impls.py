@@ -25,12 +25,12 @@ def implementations(profile: str) -> dict[str, Impl]:
     py = ROOT / "bench" / ".venv" / "bin" / "python"
     node = shutil.which("node") or "node"
     built = CARGO_TARGET / ("release" if profile == "release" else "debug")
-    ours = {f: [str(built / f)] for f in ("login", "callback", "refresh", "authorizer")}
+    ours = {f: [str(built / f)] for f in ("login", "callback", "refresh", "authorizer", "proxy")}
     return {
         "rust": Impl("rust", f"this project (Rust, {profile})", ROOT, ours),
         # The same binaries with a second provider configured (its discovery, and JWKS for
         # callback and refresh, fetched at cold start); every sign-in goes to the default one.
-        # No authorizer: it does not talk to a provider.
+        # No authorizer: it does not talk to a provider; no proxy, measured with ours.
         "rust-2p": Impl(
             "rust-2p",
             f"this project, two providers configured (Rust, {profile}; OIDC_PROVIDERS=main,second)",
@@ -94,6 +94,15 @@ def floor(profile: str) -> Impl | None:
     return Impl("floor", f"the init floor (bench/floor, {profile})", ROOT, {"floor": [str(binary)]})
 
 
+def floor_secret(profile: str) -> Impl | None:
+    """The floor of a cold start that fetches the secret alone (bench/floor with
+    `FLOOR=secret`): the proxy's when every remote API takes our JWT. None when not built."""
+    found = floor(profile)
+    if not found:
+        return None
+    return Impl("floor-secret", f"the init floor with the secret alone (bench/floor, FLOOR=secret, {profile})", ROOT, found.commands, {"FLOOR": "secret"})
+
+
 def variant(spec: str) -> Impl:
     """`NAME=DIR`: the login and callback binaries in DIR (and refresh, when DIR has it) as
     implementation NAME."""
@@ -109,7 +118,7 @@ def variant(spec: str) -> Impl:
 # deployment's build unifies); the dev build (the smoke run) asks for the same set as the
 # Makefile's bins target, every binary of the workspace, so that cargo, unifying features over the
 # set, finds the test build fresh (`make bins`).
-RELEASE_PACKAGES = ["login", "callback", "refresh", "authorizer", "floor"]
+RELEASE_PACKAGES = ["login", "callback", "refresh", "authorizer", "proxy", "floor"]
 
 
 def build(profile: str) -> None:

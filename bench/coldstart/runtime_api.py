@@ -1,6 +1,9 @@
 """The Lambda Runtime API emulator: one per function process, it hands out the events over
 `GET /2018-06-01/runtime/invocation/next` and takes the answers, recording when the process
-first asks for an event (the end of its init) and when each event is handed out and answered."""
+first asks for an event (the end of its init) and when each event is handed out and answered.
+A gated emulator hands out the first event at once and each later one only once the harness
+releases it (`release`), so that the harness can do something of its own between two events
+(the proxy's rounds: a direct call to the upstream while the function waits in `/next`)."""
 
 from __future__ import annotations
 
@@ -17,9 +20,11 @@ class RuntimeApi:
     """A Lambda Runtime API emulator for one process: hands out `events` in order, records when
     the process first asks for one (end of init) and when each answer arrives."""
 
-    def __init__(self, events: list[dict], function_name: str):
+    def __init__(self, events: list[dict], function_name: str, gated: bool = False):
         self.events = [(str(uuid.uuid4()), e) for e in events]
         self.index = 0
+        # How many events may be handed out: all of them, or (gated) the first until `release`.
+        self.released = 1 if gated else len(self.events)
         self.first_next: float | None = None
         self.handed: dict[str, float] = {}
         self.responses: dict[str, tuple[float, bytes]] = {}
@@ -54,7 +59,7 @@ class RuntimeApi:
                 with api.cond:
                     if api.first_next is None:
                         api.first_next = t
-                    while api.index >= len(api.events) and not api.closed:
+                    while api.index >= min(len(api.events), api.released) and not api.closed:
                         api.cond.wait()
                     if api.closed:
                         self.close_connection = True
@@ -94,6 +99,24 @@ class RuntimeApi:
                 self.reply(202, b'{"status":"OK"}')
 
         self.server, self.port = serve(Handler)
+
+    def release(self) -> None:
+        """Lets the next event be handed out (a gated emulator)."""
+        with self.cond:
+            self.released += 1
+            self.cond.notify_all()
+
+    def wait_response(self, i: int, timeout: float) -> None:
+        """Waits until event `i` is answered; raises when the process reports an error or
+        does not answer within `timeout` seconds."""
+        request_id = self.events[i][0]
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while request_id not in self.responses:
+                left = deadline - time.monotonic()
+                if self.errors or left <= 0:
+                    raise RuntimeError(f"event {i} was not answered ({'; '.join(f'{k}: {v[:300]!r}' for k, v in self.errors) or 'timed out'})")
+                self.cond.wait(left)
 
     def wait_all(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

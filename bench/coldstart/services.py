@@ -2,7 +2,9 @@
 (`stack up`, dev/stack, the same that `make dev` and the e2e tests use): moto (Secrets Manager
 and DynamoDB, the secret and the session table in it) and two instances of the local OpenID
 provider (the second with short-lived access tokens for the refresh grants, which is also the
-second provider of the two-provider variant), each behind a counting proxy of the harness. Both
+second provider of the two-provider variant), each behind a counting proxy of the harness; and
+the upstream API the proxy function forwards to (dev/upstream, plain HTTP, no counting proxy:
+the proxy's calls to it and the harness's direct ones go straight to it). Both
 instances register the same client id, so they share one client secret: the secret's
 `client_secret`, also under `client_secrets.second` for the two-provider variant.
 
@@ -82,6 +84,8 @@ class Services:
                 for name, i, e in zip(TWO_PROVIDERS, instances, (env, short_env))
             ],
             "functions": False,
+            # The upstream API (dev/upstream) the proxy forwards to, without the functions.
+            "upstream": True,
             "sessions": True,
             "alg": alg,
             "secret_id": SECRET_ID,
@@ -103,6 +107,9 @@ class Services:
             raise RuntimeError(f"`stack up` exited with {self.stack.returncode}; see {LOGS / 'stack.log'}")
         self.described = json.loads(line)
         self.common_env = {k: v for k, v in self.described["common_env"].items() if k != "RUST_LOG"}
+        # Plain HTTP on loopback in every run (also --tls): the proxy and the harness's direct
+        # calls reach it alike.
+        self.upstream_url = self.described["upstream"]
         moto_port = int(self.described["moto"]["endpoint"].rsplit(":", 1)[1])
         self.moto_proxy = Proxy("moto", moto_port, self.server_tls)
         # Through the proxy, as the functions will: moto's first request on a fresh route.

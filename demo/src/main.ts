@@ -31,8 +31,24 @@ if (location.pathname === '/callback') {
 }
 
 // ---------------------------------------------------------------------------
-// 2. The token is kept in memory and in sessionStorage (this tab only), never in
-//    localStorage or a cookie that this page can read.
+// 1b. The posture (DEMO_MODE, see vite.config.ts), fixed at build time:
+//     - 'token': the SPA flow hands this page our JWT (RFC 10017 section 6.2, a
+//       token-mediating backend); the page keeps it and refreshes it.
+//     - 'cookie': cookie-only (RFC 10017 section 6.1, a backend-for-frontend): this page never
+//       holds a token and writes nothing to localStorage or sessionStorage. Our JWT stays in
+//       the HttpOnly __Host-session cookie; the page calls /api/me and the remote APIs
+//       (/api/remote/<name>/..., DEMO_REMOTE_APIS) with its cookies and X-CSRF: 1, and the
+//       backend attaches the token upstream. Needs the backend's BROWSER_TOKENS=none.
+// ---------------------------------------------------------------------------
+
+declare const __DEMO_MODE__: 'token' | 'cookie';
+declare const __DEMO_REMOTE_APIS__: ReadonlyArray<string>;
+const COOKIE_ONLY = __DEMO_MODE__ === 'cookie';
+const REMOTE_APIS = __DEMO_REMOTE_APIS__;
+
+// ---------------------------------------------------------------------------
+// 2. The token (token mode only) is kept in memory and in sessionStorage (this tab only),
+//    never in localStorage or a cookie that this page can read.
 // ---------------------------------------------------------------------------
 
 const STORAGE_KEY = 'oidc-demo.session';
@@ -59,6 +75,8 @@ function storedItem(key: string): string | null {
 }
 
 function storeItem(key: string, value: string | null): void {
+  // Cookie-only: nothing goes into storage, not even a provider's name.
+  if (COOKIE_ONLY) return;
   try {
     if (value === null) sessionStorage.removeItem(key);
     else sessionStorage.setItem(key, value);
@@ -85,7 +103,7 @@ interface Session {
   user: User;
 }
 
-let session: Session | null = loadSession();
+let session: Session | null = COOKIE_ONLY ? null : loadSession();
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -130,6 +148,7 @@ function loadSession(): Session | null {
 }
 
 function saveSession(s: Session): void {
+  if (COOKIE_ONLY) return; // never reached: cookie-only holds no token
   session = s;
   try {
     sessionStorage.setItem(STORAGE_KEY, JSON.stringify(s));
@@ -170,6 +189,16 @@ async function callApi(
   body?: unknown,
   extraHeaders: Record<string, string> = {},
 ): Promise<Record<string, unknown>> {
+  return (await sendApi(method, path, body, extraHeaders)).data;
+}
+
+/** As callApi, with the answer's status. */
+async function sendApi(
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ status: number; data: Record<string, unknown> }> {
   const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
 
@@ -216,7 +245,7 @@ async function callApi(
     const description = optString(data.error_description) || `The API answered HTTP ${res.status}.`;
     throw new ApiError(description, code, res.status);
   }
-  return data;
+  return { status: res.status, data };
 }
 
 function asApiError(e: unknown): ApiError {
@@ -360,6 +389,249 @@ document.addEventListener('visibilitychange', onBackInView);
 window.addEventListener('focus', onBackInView);
 
 // ---------------------------------------------------------------------------
+// 4b. Cookie-only (DEMO_MODE=cookie): the session is the backend's HttpOnly cookie.
+//
+//     The page knows who is signed in (the user of /api/callback, /api/refresh and /api/me)
+//     and when our JWT in the cookie expires, never the JWT itself. Every call sends the
+//     cookies and X-CSRF: 1. When our JWT has expired, a call is refused with 401
+//     invalid_token (or missing_token, once the browser has dropped the expired cookie): the
+//     page asks POST /api/refresh (the HttpOnly __Host-refresh handle riding along), which
+//     renews the cookie and answers {user, expires_in}, and sends the call once more. A
+//     refused refresh means signed out. Nothing is scheduled: a cookie is renewed when a call
+//     needs it.
+// ---------------------------------------------------------------------------
+
+interface CookieSession {
+  user: User;
+  /** When our JWT in the cookie expires (ms since the epoch), or null when not known. */
+  expiresAt: number | null;
+  /** What last confirmed the session, and when. */
+  via: 'login' | '/api/me' | 'refresh';
+  at: number;
+}
+
+/** The upstream's answer to one call through /api/remote/ (or our error). */
+interface RemoteResult {
+  /** The call's number in this page (1, 2, ...). */
+  seq: number;
+  api: string;
+  path: string;
+  status: number | null;
+  ok: boolean;
+  /** A refresh of the cookie came between a refused first try and the answer. */
+  refreshed: boolean;
+  /** The upstream's JSON answer, or {error, error_description} of a refusal. */
+  body: unknown;
+}
+
+const cookie = {
+  session: null as CookieSession | null,
+  /** What /api/me said (our JWT's claims: no token), or why it could not say. */
+  me: null as Record<string, unknown> | null,
+  /** When /api/me said it. */
+  meAt: 0,
+  meNote: 'Asking /api/me…',
+  refreshes: 0,
+  running: null as Promise<CookieRefresh> | null,
+  remoteSeq: 0,
+  lastRemote: null as RemoteResult | null,
+};
+
+type CookieRefresh = 'refreshed' | 'ended' | 'failed';
+
+/** The session is gone (a refused refresh): the page is signed out. */
+class SignedOut extends ApiError {
+  constructor(
+    readonly outcome: 'ended' | 'failed',
+    cause: ApiError,
+  ) {
+    super(cause.message, cause.code, cause.status);
+    this.name = 'SignedOut';
+  }
+}
+
+let lastRefreshError: ApiError | null = null;
+
+/** The user of a cookie-only answer (`{user, expires_in, return_to?}`). An answer with a token
+ *  means the backend runs BROWSER_TOKENS=body: the token is dropped at once, never kept. */
+function cookieOnlyUser(data: Record<string, unknown>): User {
+  if ('token' in data) {
+    throw new ApiError(
+      'The API handed this page a token: it runs with BROWSER_TOKENS=body, and the cookie-only demo needs BROWSER_TOKENS=none. The token was dropped.',
+      'token_in_body',
+      200,
+    );
+  }
+  const user = parseUser(data.user);
+  if (!user) throw new ApiError('The API answer has no user.', 'bad_response', 200);
+  return user;
+}
+
+function expiresAtFrom(expiresIn: unknown): number | null {
+  return typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : null;
+}
+
+/** One POST /api/refresh at a time; a second caller shares the first's answer. */
+function refreshCookie(): Promise<CookieRefresh> {
+  cookie.running ??= refreshCookieOnce().finally(() => {
+    cookie.running = null;
+  });
+  return cookie.running;
+}
+
+async function refreshCookieOnce(): Promise<CookieRefresh> {
+  try {
+    const data = await callApi('POST', '/api/refresh', {}, { 'X-CSRF': '1' });
+    const user = cookieOnlyUser(data);
+    cookie.session = { user, expiresAt: expiresAtFrom(data.expires_in), via: 'refresh', at: Date.now() };
+    cookie.refreshes += 1;
+    lastRefreshError = null;
+    return 'refreshed';
+  } catch (e) {
+    const err = asApiError(e);
+    lastRefreshError = err;
+    const ended =
+      err.status === 404 || (err.status === 401 && (err.code === 'session_expired' || err.code === 'session_missing'));
+    return ended ? 'ended' : 'failed';
+  }
+}
+
+/** Our JWT in the cookie has expired, or the browser dropped the expired cookie. */
+function cookieExpired(err: ApiError): boolean {
+  return err.status === 401 && (err.code === 'invalid_token' || err.code === 'missing_token');
+}
+
+/** A GET authenticated by the session cookie, with X-CSRF: 1; refreshes the cookie and tries
+ *  once more when our JWT has expired. Throws SignedOut when the refresh is refused. */
+async function cookieGet(path: string): Promise<{ status: number; data: Record<string, unknown>; refreshed: boolean }> {
+  const headers = { 'X-CSRF': '1' };
+  try {
+    return { ...(await sendApi('GET', path, undefined, headers)), refreshed: false };
+  } catch (e) {
+    const err = asApiError(e);
+    if (!cookieExpired(err)) throw err;
+    const outcome = await refreshCookie();
+    if (outcome !== 'refreshed') throw new SignedOut(outcome, lastRefreshError ?? err);
+    return { ...(await sendApi('GET', path, undefined, headers)), refreshed: true };
+  }
+}
+
+/** The signed-out state after a refused refresh. */
+function cookieSignedOut(e: SignedOut): void {
+  const wasSignedIn = cookie.session !== null;
+  cookie.session = null;
+  cookie.me = null;
+  cookie.lastRemote = null;
+  sessionEnded = wasSignedIn && e.outcome === 'ended';
+  renderHome();
+  if (wasSignedIn && e.outcome === 'failed') {
+    showError({
+      title: 'The session cookie could not be renewed: you are signed out in this page.',
+      detail: `${e.message} Reload the page to try again.`,
+      code: e.code,
+    });
+  }
+}
+
+/** Takes what /api/me says (our JWT's claims, from the cookie) as the session. */
+function acceptMe(data: Record<string, unknown>): void {
+  const user = parseUser(data);
+  if (!user) throw new ApiError('The /api/me answer has no sub.', 'bad_response', 200);
+  const exp = typeof data.exp === 'number' ? data.exp * 1000 : null;
+  cookie.session = { user, expiresAt: exp ?? cookie.session?.expiresAt ?? null, via: '/api/me', at: Date.now() };
+  cookie.me = data;
+  cookie.meAt = Date.now();
+}
+
+/** On load: is there a session? GET /api/me with the cookies (after a refresh when our JWT has
+ *  expired or is gone). No cookie and no session handle: plain signed out. */
+async function resumeCookieSession(): Promise<void> {
+  setState('loading');
+  setStatus('Looking for a session (GET /api/me with the session cookie)…');
+  try {
+    acceptMe((await cookieGet('/api/me')).data);
+  } catch (e) {
+    if (e instanceof SignedOut) {
+      cookie.session = null;
+      if (e.outcome === 'failed') cookie.meNote = `Could not look for an existing session (${e.code}).`;
+    } else {
+      const err = asApiError(e);
+      showApiError('Could not look for an existing session.', err);
+    }
+  }
+  renderHome();
+}
+
+/** After a login: what /api/me says about the new session. */
+async function loadCookieMe(): Promise<void> {
+  try {
+    acceptMe((await cookieGet('/api/me')).data);
+    cookie.meNote = '';
+  } catch (e) {
+    if (e instanceof SignedOut) {
+      cookieSignedOut(e);
+      return;
+    }
+    const err = asApiError(e);
+    cookie.meNote = `/api/me could not be read: ${err.message} (${err.code}).`;
+  }
+  if (location.pathname !== '/callback') renderHome();
+}
+
+/** The path of a call to remote API `api`: `echo` is asked who it saw with the call's number. */
+function remotePath(api: string, seq: number): string {
+  const path = `/api/remote/${encodeURIComponent(api)}/whoami`;
+  return api === 'echo' ? `${path}?${new URLSearchParams({ n: String(seq) })}` : path;
+}
+
+async function callRemote(api: string, button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  const seq = ++cookie.remoteSeq;
+  const path = remotePath(api, seq);
+  setStatus(`Calling ${path}…`);
+  let result: RemoteResult;
+  try {
+    const answer = await cookieGet(path);
+    result = { seq, api, path, status: answer.status, ok: true, refreshed: answer.refreshed, body: answer.data };
+  } catch (e) {
+    if (e instanceof SignedOut) {
+      cookieSignedOut(e);
+      return;
+    }
+    const err = asApiError(e);
+    const body = { error: err.code, error_description: err.message };
+    result = { seq, api, path, status: err.status, ok: false, refreshed: false, body };
+  }
+  cookie.lastRemote = result;
+  renderHome();
+}
+
+async function cookieLogout(button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  cookie.session = null;
+  cookie.me = null;
+  cookie.lastRemote = null;
+  renderHome();
+  setStatus('Signed out. Telling the API…');
+  try {
+    // The cookies ride along: the API ends the session, clears them, and answers the
+    // provider's logout URL (with the session's ID token as id_token_hint when the provider
+    // needs one: the one token this page ever sees, and it only passes it to the address bar).
+    const data = await callApi('POST', '/api/logout', {}, { 'X-CSRF': '1' });
+    if (isHttpUrl(data.logout_url)) {
+      setState('redirecting');
+      setStatus('Signed out. Redirecting to the provider to end its session…');
+      location.assign(data.logout_url);
+      return;
+    }
+    setStatus('Signed out.');
+  } catch (e) {
+    const err = asApiError(e);
+    setStatus(`Signed out in this page; /api/logout did not answer (${err.code}), so the session cookie may live on.`);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // 5. Small helpers: DOM building (text only), JWT decoding, URL checks.
 // ---------------------------------------------------------------------------
 
@@ -388,6 +660,12 @@ function byId(id: string): HTMLElement {
 const statusEl = byId('status');
 const errorEl = byId('error');
 const viewEl = byId('view');
+
+// The posture, on the page and on <body data-mode>.
+document.body.dataset.mode = COOKIE_ONLY ? 'cookie' : 'token';
+byId('mode').textContent = COOKIE_ONLY
+  ? 'Posture: cookie-only (RFC 10017 section 6.1, backend-for-frontend). This page never holds a token: our JWT stays in an HttpOnly cookie, and the backend attaches a token to the calls it forwards to the APIs.'
+  : 'Posture: token in the page (RFC 10017 section 6.2, token-mediating backend). The API hands this page our JWT, which it keeps for this tab and sends as a Bearer token.';
 
 type PageState = 'loading' | 'working' | 'redirecting' | 'signed-out' | 'signed-in' | 'error';
 
@@ -491,6 +769,11 @@ function renderHome(): void {
     showError({ title: `The server flow login failed: ${code}`, detail: undefined, code });
   }
 
+  if (COOKIE_ONLY) {
+    renderCookieHome(serverFlow);
+    return;
+  }
+
   const cards: HTMLElement[] = [];
   if (keeper.notice) cards.push(el('p', { id: 'refresh-notice', class: 'notice' }, keeper.notice));
   if (serverFlow) cards.push(renderServerFlowCard());
@@ -534,8 +817,12 @@ function renderSignedOutCard(serverFlow: boolean): HTMLElement {
       'p',
       {},
       PROVIDERS.length ? 'Each “Sign in with …” button' : '“Log in”',
-      ' uses the single-page-app flow: the API returns a token to this page. ',
-      'The server flow leaves the token with the backend, which sets an HttpOnly session cookie instead.',
+      COOKIE_ONLY
+        ? ' uses the single-page-app flow: this page posts the code to the API, which answers who signed in and keeps our token in an HttpOnly session cookie. '
+        : ' uses the single-page-app flow: the API returns a token to this page. ',
+      COOKIE_ONLY
+        ? 'The server flow does the same with redirects only.'
+        : 'The server flow leaves the token with the backend, which sets an HttpOnly session cookie instead.',
     ),
     el(
       'div',
@@ -585,6 +872,113 @@ function renderSignedInCard(s: Session): HTMLElement {
       { id: 'claims' },
       decoded ? JSON.stringify({ header: decoded.header, claims: decoded.claims }, null, 2) : 'The token is not a decodable JWT.',
     ),
+    el('div', { class: 'actions' }, logoutButton),
+  );
+}
+
+/** The cookie-only page: signed in (the user, /api/me, the remote APIs) or signed out. */
+function renderCookieHome(serverFlow: boolean): void {
+  const s = cookie.session;
+  viewEl.replaceChildren(s ? renderCookieSignedInCard(s, serverFlow) : renderSignedOutCard(false));
+  if (s) {
+    setStatus(`Signed in as ${s.user.name || s.user.email || s.user.sub}.`);
+    setState('signed-in');
+  } else if (sessionEnded) {
+    setStatus('Your session has ended.');
+    setState('signed-out');
+  } else {
+    setStatus('Not signed in.');
+    setState('signed-out');
+  }
+}
+
+/** The label of remote API `name`'s button. */
+function remoteLabel(name: string): string {
+  if (name === 'echo') return 'Call the API (our token)';
+  if (name === 'idp') return 'Call the API (provider token)';
+  return `Call the API “${name}”`;
+}
+
+function renderCookieSignedInCard(s: CookieSession, serverFlow: boolean): HTMLElement {
+  const field = (label: string, name: string, value: string | undefined) => [
+    el('dt', {}, label),
+    el('dd', { 'data-field': name }, value ?? '—'),
+  ];
+  const logoutButton = el('button', { id: 'logout', type: 'button' }, 'Log out');
+  logoutButton.addEventListener('click', () => void cookieLogout(logoutButton));
+
+  const expiry =
+    s.expiresAt === null
+      ? el('p', { id: 'expiry' }, 'When our JWT in the session cookie expires is not known here.')
+      : el(
+          'p',
+          { id: 'expiry', 'data-exp': String(Math.floor(s.expiresAt / 1000)) },
+          s.expiresAt <= Date.now() ? 'Our JWT in the session cookie expired ' : 'Our JWT in the session cookie expires ',
+          formatTime(s.expiresAt),
+          s.expiresAt <= Date.now() ? ': the next call renews it.' : '.',
+        );
+
+  const remoteButtons = REMOTE_APIS.map((name) => {
+    const button = el('button', { id: `call-${name}`, type: 'button', class: 'secondary' }, remoteLabel(name));
+    button.addEventListener('click', () => void callRemote(name, button));
+    return button;
+  });
+  const r = cookie.lastRemote;
+  const result = r
+    ? el(
+        'pre',
+        {
+          id: 'remote-result',
+          'data-seq': String(r.seq),
+          'data-api': r.api,
+          'data-path': r.path,
+          'data-status': r.status === null ? '' : String(r.status),
+          'data-ok': String(r.ok),
+          'data-refreshed': String(r.refreshed),
+        },
+        JSON.stringify(r.body, null, 2),
+      )
+    : el('p', { id: 'remote-note', class: 'muted' }, 'No call yet.');
+  const resultTitle =
+    r &&
+    el(
+      'p',
+      { class: 'muted' },
+      `Call ${r.seq}: GET ${r.path} answered ${r.status ?? 'nothing'}`,
+      r.refreshed ? ', after POST /api/refresh renewed the expired session cookie' : '',
+      r.ok ? '. What the API saw:' : '.',
+    );
+
+  return el(
+    'section',
+    { class: 'card', id: 'signed-in' },
+    el('h2', {}, serverFlow ? 'Signed in with the server flow (cookie-only)' : 'Signed in (cookie-only)'),
+    el(
+      'dl',
+      { id: 'user', class: 'fields' },
+      ...field('Name', 'name', s.user.name),
+      ...field('Email', 'email', s.user.email),
+      ...field('Subject', 'sub', s.user.sub),
+    ),
+    expiry,
+    el(
+      'p',
+      { id: 'session', class: 'muted' },
+      `This page holds no token. The session was last confirmed by ${s.via} at ${clock(s.at)}; `,
+      'when our JWT in the cookie has expired, a call answers 401 and the page asks POST /api/refresh ',
+      `to renew the cookie, then tries once more (renewed ${cookie.refreshes} time${cookie.refreshes === 1 ? '' : 's'} so far).`,
+    ),
+    el('h2', {}, 'What /api/me said (the HttpOnly cookie authenticates the call)'),
+    cookie.me && el('p', { class: 'muted' }, `At ${clock(cookie.meAt)}: the claims of our JWT in the cookie then.`),
+    cookie.me
+      ? el('pre', { id: 'me-claims' }, JSON.stringify(cookie.me, null, 2))
+      : el('p', { id: 'me-note', class: 'muted' }, cookie.meNote || 'Nothing yet.'),
+    el('h2', {}, 'The APIs, through /api/remote/ (the backend attaches the token)'),
+    remoteButtons.length
+      ? el('div', { class: 'actions', id: 'remote' }, ...remoteButtons)
+      : el('p', { class: 'muted' }, 'No remote API is configured (DEMO_REMOTE_APIS).'),
+    resultTitle,
+    result,
     el('div', { class: 'actions' }, logoutButton),
   );
 }
@@ -723,6 +1117,26 @@ async function completeCallback(p: CallbackParams | null): Promise<void> {
     return;
   }
 
+  if (COOKIE_ONLY) {
+    let user: User;
+    try {
+      user = cookieOnlyUser(data);
+    } catch (e) {
+      const err = asApiError(e);
+      fail({ title: 'The login could not be completed.', detail: err.message, code: err.code });
+      return;
+    }
+    sessionEnded = false;
+    cookie.session = { user, expiresAt: expiresAtFrom(data.expires_in), via: 'login', at: Date.now() };
+    cookie.me = null;
+    cookie.meNote = 'Asking /api/me…';
+    cookie.lastRemote = null;
+    history.replaceState(null, '', localReturnTo(data.return_to));
+    route();
+    void loadCookieMe();
+    return;
+  }
+
   const fresh = sessionFrom(data);
   if (!fresh) {
     fail({ title: 'The login could not be completed.', detail: 'The API answer has no token or no user.', code: 'bad_response' });
@@ -732,9 +1146,13 @@ async function completeCallback(p: CallbackParams | null): Promise<void> {
   storeItem(PENDING_PROVIDER_KEY, null);
   acceptToken(fresh);
 
-  const returnTo = isLocalPath(data.return_to) && new URL(data.return_to, location.origin).pathname !== '/callback' ? data.return_to : '/';
-  history.replaceState(null, '', returnTo);
+  history.replaceState(null, '', localReturnTo(data.return_to));
   route();
+}
+
+/** The callback's return_to when it is a path of this app other than /callback, else `/`. */
+function localReturnTo(v: unknown): string {
+  return isLocalPath(v) && new URL(v, location.origin).pathname !== '/callback' ? v : '/';
 }
 
 // ---------------------------------------------------------------------------
@@ -764,6 +1182,13 @@ window.addEventListener('unhandledrejection', (ev) => {
  *  here), the page asks /api/refresh once: a reload or a new tab resumes the session without
  *  the provider, and a tab whose session ended elsewhere learns it. */
 function start(): void {
+  if (COOKIE_ONLY) {
+    // The callback page completes a login; any other page asks /api/me whether the cookies
+    // carry a session (the server flow's included).
+    if (location.pathname === '/callback') route();
+    else void resumeCookieSession();
+    return;
+  }
   const serverFlow = new URLSearchParams(location.search).get('flow') === 'server';
   if (location.pathname === '/callback' || serverFlow) {
     route();

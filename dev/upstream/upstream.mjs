@@ -4,6 +4,11 @@
 //   /ours/...      (any method) needs our JWT as a Bearer token, verified against our JWKS
 //   /provider/...  (any method) needs the provider's access token as a Bearer token, checked
 //                  by calling the provider's userinfo endpoint with it
+//   /open/...      (any method) for the benchmarks only (bench/coldstart): needs a Bearer
+//                  token but checks nothing of it (`verified: "none"`), so that a call made
+//                  straight to it and one through the proxy cost the upstream the same, with
+//                  no provider or JWKS round trip in either; `bearer` says whether the token
+//                  is JWT-shaped (`jwt`, what `ours` mode sends) or not (`opaque`)
 //   GET /_seen     {"count": N}: the requests that reached /ours or /provider since start
 //                  (verified or not), so that a test can prove a refused request never came
 //
@@ -11,7 +16,7 @@
 // names of the headers, the body's size and SHA-256. Never a token nor a header's value
 // (content-type apart): the browser tests check that no JWT reaches the page.
 //
-// Under either base, a path whose last segment is one of these behaves differently:
+// Under any base, a path whose last segment is one of these behaves differently:
 //   redirect          302 to https://example.invalid/elsewhere
 //   slow?ms=N         waits N ms (at most 60000), then answers as usual
 //   big?bytes=N       N bytes of application/octet-stream (at most 16 MiB)
@@ -113,12 +118,13 @@ async function handle(req, res) {
   // and hide from a test what the proxy actually sent.
   const [path, query = ''] = req.url.split(/\?(.*)/s);
   const params = new URLSearchParams(query);
-  const base = ['ours', 'provider'].find((b) => path === `/${b}` || path.startsWith(`/${b}/`));
+  const base = ['ours', 'provider', 'open'].find((b) => path === `/${b}` || path.startsWith(`/${b}/`));
   if (!base) {
     if (path === '/_seen' && (req.method === 'GET' || req.method === 'HEAD')) return send(res, 200, { count: seen });
     return send(res, 404, { error: 'not_found' });
   }
-  seen += 1;
+  // `/open` (the benchmarks') is not counted: `_seen` is about the tests' two bases.
+  if (base !== 'open') seen += 1;
   const body = await readBody(req);
   if (body.over) return send(res, 413, { error: 'body_too_large' }, { connection: 'close' });
 
@@ -126,7 +132,8 @@ async function handle(req, res) {
   let claims;
   try {
     if (scheme?.toLowerCase() !== 'bearer' || !token || rest.length > 0) throw new Error('no Bearer token');
-    claims = base === 'ours' ? await verifyOurs(token) : await verifyProvider(token);
+    if (base === 'open') claims = { bearer: /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(token) ? 'jwt' : 'opaque' };
+    else claims = base === 'ours' ? await verifyOurs(token) : await verifyProvider(token);
   } catch (err) {
     // The reason only: the token never goes to the log.
     console.log(`upstream: 401 ${req.method} ${path}: ${err.code ?? err.message}`);
@@ -152,7 +159,7 @@ async function handle(req, res) {
   }
   const headers = last === 'set-cookie' ? { 'set-cookie': 'upstream=planted; Path=/' } : {};
   send(res, 200, {
-    verified: base,
+    verified: base === 'open' ? 'none' : base,
     ...claims,
     method: req.method,
     path,

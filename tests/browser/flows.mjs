@@ -14,6 +14,17 @@
 // - `two-providers`: the demo offers both providers (DEMO_PROVIDERS local, lemon): Sign in with
 //   LemonLDAP::NG as dwho, log out (through its confirmation page), then Sign in with the local
 //   provider as alice.
+// - `cookie-only`: the demo in cookie-only mode (DEMO_MODE=cookie; the backend with
+//   BROWSER_TOKENS=none and sessions): one SPA login, then ROUNDS rounds of calls to the
+//   upstream API through /api/remote/echo (our JWT) and /api/remote/idp (the provider's access
+//   token), ROUND_SECONDS apart, each but the last followed MID_SECONDS later by one more idp
+//   call; then logout. At every step it reads every answer of the app's origin the browser
+//   received (bodies and headers), the addresses the page sent the browser to,
+//   document.cookie, localStorage, sessionStorage and the page's DOM, and fails on a
+//   JWT-shaped string (`eyJ`) anywhere but in the id_token_hint of the provider's logout URL
+//   (in /api/logout's answer and the address the page goes to with it; and the base64 source
+//   maps the Vite dev server inlines in the page's own scripts), or in a header other than an
+//   HttpOnly Set-Cookie. Needs the provider's ID token as id_token_hint at logout.
 //
 // Environment: APP (the demo's origin), USER_LOGIN/USER_PASSWORD, SHOTS (screenshot folder),
 // CHROMIUM (default /usr/bin/chromium).
@@ -342,7 +353,252 @@ async function twoProviders() {
   step('local', await signIn('local', 'alice', 'two-providers-local.png'));
 }
 
-const flows = { logins, session, lemonldap, 'two-providers': twoProviders };
+/** Every JWT-shaped word of `text` (one that starts with `eyJ`, the base64url of `{"`, as
+ *  e2e's `jwts_in`; a random id with `eyJ` inside a word is none), with a little context (at
+ *  most 5). */
+function jwtShaped(text) {
+  const hits = [];
+  for (const m of text.matchAll(/(?<![A-Za-z0-9_.-])eyJ/g)) {
+    if (hits.length === 5) break;
+    hits.push(text.slice(Math.max(0, m.index - 40), m.index + 12));
+  }
+  return hits;
+}
+
+/** An answer's body with what may hold `eyJ` cut out: the provider logout URL's
+ *  id_token_hint in /api/logout's answer (returned as `hints`), and a script's inline base64
+ *  source map (Vite's dev server; base64 of `{"...`). */
+function withoutAllowed(path, body) {
+  const hints = [];
+  if (path === '/api/logout') {
+    try {
+      const hint = new URL(JSON.parse(body).logout_url).searchParams.get('id_token_hint');
+      if (hint) {
+        hints.push(hint);
+        body = body.split(`id_token_hint=${hint}`).join('id_token_hint=<allowed>');
+      }
+    } catch { /* no logout_url: nothing allowed */ }
+  }
+  // Any answer, whatever its content type says (a 304 revalidating a script has none).
+  body = body.replace(/\/\/# sourceMappingURL=data:application\/json;(charset=utf-8;)?base64,[A-Za-z0-9+/=]+/g,
+    '//# sourceMappingURL=<inline source map>');
+  return { body, hints };
+}
+
+async function cookieOnly() {
+  const rounds = Number(process.env.ROUNDS || 3);
+  const roundMs = Number(process.env.ROUND_SECONDS || 65) * 1000;
+  const midMs = Number(process.env.MID_SECONDS || 30) * 1000;
+  const context = await browser.newContext();
+  page = await newTab(context);
+
+  // Every answer of the app's origin, to any tab of the context: its body and headers, read
+  // as it comes (the reads are awaited before each check).
+  const answers = [];
+  const reading = new Set();
+  context.on('response', (resp) => {
+    const url = new URL(resp.url());
+    if (url.origin !== appOrigin) return;
+    const read = (async () => {
+      let body = '';
+      let unread = false;
+      // A redirect has no body; nor, to the browser's API, an answer the page read just before
+      // it navigated away (/api/login's, /api/logout's: the URL each holds is checked as the
+      // page goes there).
+      try { body = (await resp.body()).toString('utf8'); } catch { unread = resp.status() < 300 || resp.status() >= 400; }
+      const headers = await resp.allHeaders().catch(() => ({}));
+      answers.push({ path: url.pathname, status: resp.status(), headers, body, unread });
+    })();
+    reading.add(read);
+    read.finally(() => reading.delete(read));
+  });
+
+  // The secrets the browser holds where scripts cannot see them (HttpOnly cookies, read here
+  // through the browser's own API), for the functions' log check; and the ID token hints.
+  const cookieValues = new Set();
+  const idTokenHints = new Set();
+  // The page's navigations away from the app (the provider's pages, its logout URL among them).
+  const away = [];
+  context.on('request', (req) => {
+    if (req.isNavigationRequest() && new URL(req.url()).origin !== appOrigin) away.push(req.url());
+  });
+  let checkedAway = 0;
+  let checkedAnswers = 0;
+  let sourceMaps = 0;
+  const checks = [];
+
+  /** Reads what the page can reach and what it received since the last check, and fails on a
+   *  JWT-shaped string outside the allowed places. */
+  async function check(name) {
+    while (reading.size) await Promise.all([...reading]);
+    const found = [];
+    for (const a of answers.slice(checkedAnswers)) {
+      const { body, hints } = withoutAllowed(a.path, a.body);
+      hints.forEach((h) => idTokenHints.add(h));
+      if (body !== a.body && !hints.length) sourceMaps += 1;
+      for (const hit of jwtShaped(body)) found.push({ where: `body of ${a.status} ${a.path}`, hit });
+      for (const [header, value] of Object.entries(a.headers)) {
+        // Only an HttpOnly cookie may carry a JWT in a header: scripts cannot read it.
+        const lines = header === 'set-cookie' ? value.split('\n') : [value];
+        for (const line of lines.filter((l) => jwtShaped(l).length)) {
+          if (header === 'set-cookie' && /;\s*httponly/i.test(line)) continue;
+          found.push({ where: `header ${header} of ${a.status} ${a.path}`, hit: jwtShaped(line)[0] });
+        }
+      }
+    }
+    const unread = answers.slice(checkedAnswers).filter((a) => a.unread).map((a) => a.path);
+    // Where the page sent the browser: only the logout URL's id_token_hint may be a JWT.
+    for (const url of away.slice(checkedAway)) {
+      const hint = new URL(url).searchParams.get('id_token_hint');
+      if (hint) idTokenHints.add(hint);
+      const rest = hint ? url.split(`id_token_hint=${hint}`).join('id_token_hint=<allowed>') : url;
+      for (const hit of jwtShaped(rest)) found.push({ where: `the address ${new URL(url).origin}${new URL(url).pathname}`, hit });
+    }
+    checkedAway = away.length;
+    const checked = answers.length - checkedAnswers;
+    checkedAnswers = answers.length;
+    let seen = null;
+    if (new URL(page.url()).origin === appOrigin) {
+      seen = await page.evaluate(() => {
+        const dump = (storage) => Object.fromEntries(Array.from({ length: storage.length }, (_, i) => {
+          const key = storage.key(i);
+          return [key, storage.getItem(key)];
+        }));
+        return {
+          cookie: document.cookie,
+          localStorage: dump(localStorage),
+          sessionStorage: dump(sessionStorage),
+          dom: document.documentElement.outerHTML,
+        };
+      });
+      for (const [what, text] of [
+        ['document.cookie', seen.cookie],
+        ['localStorage', JSON.stringify(seen.localStorage)],
+        ['sessionStorage', JSON.stringify(seen.sessionStorage)],
+        ['the DOM', seen.dom],
+      ]) {
+        for (const hit of jwtShaped(text)) found.push({ where: what, hit });
+      }
+    }
+    for (const c of await context.cookies()) {
+      if (c.name === '__Host-session' || c.name === '__Host-refresh') cookieValues.add(c.value);
+    }
+    const entry = {
+      name,
+      answers: checked,
+      unread,
+      documentCookie: seen && seen.cookie,
+      localStorage: seen && Object.keys(seen.localStorage).length,
+      sessionStorage: seen && Object.keys(seen.sessionStorage).length,
+      found,
+    };
+    checks.push(entry);
+    if (found.length) throw new Error(`a JWT-shaped string reached the page at step ${name}: ${JSON.stringify(found)}`);
+  }
+
+  /** Clicks the button of remote API `api`; what the page shows of the answer (the page numbers
+   *  its calls 1, 2, ...). */
+  let clicks = 0;
+  async function call(api) {
+    const at = Date.now();
+    await page.click(`#call-${api}`);
+    const result = page.locator(`#remote-result[data-seq="${++clicks}"]`);
+    await result.waitFor({ timeout: 60_000 });
+    const attr = (name) => result.getAttribute(`data-${name}`);
+    return {
+      api,
+      t: Math.round((at - started) / 1000),
+      ms: Date.now() - at,
+      seq: Number(await attr('seq')),
+      path: await attr('path'),
+      status: Number(await attr('status')),
+      ok: (await attr('ok')) === 'true',
+      refreshed: (await attr('refreshed')) === 'true',
+      answer: JSON.parse(await result.textContent()),
+      state: await page.getAttribute('body', 'data-state'),
+    };
+  }
+
+  // 1. The page says which posture it runs, offers both APIs only once signed in; SPA login
+  // through the provider's form.
+  await page.goto(app + '/');
+  await page.waitForSelector('body[data-state="signed-out"]');
+  const mode = { data: await page.getAttribute('body', 'data-mode'), text: await page.textContent('#mode') };
+  await check('signed-out');
+  await page.click('#login');
+  await throughProvider('body[data-state="signed-in"], body[data-state="error"]');
+  await check('callback');
+  if (await page.locator('body[data-state="error"]').count()) {
+    throw new Error(`the login failed: ${await page.textContent('#error')}`);
+  }
+  await page.waitForSelector('#me-claims');
+  const started = Date.now();
+  const me = JSON.parse(await page.textContent('#me-claims'));
+  await page.screenshot({ path: `${shots}/cookie-only-signed-in.png`, fullPage: true });
+  const cookies = await context.cookies();
+  const sessionCookie = cookies.find((c) => c.name === '__Host-session');
+  step('sign-in', {
+    mode,
+    askedPassword: sawLoginForm,
+    user: await page.textContent('#user'),
+    sub: await page.textContent('#user [data-field="sub"]'),
+    me,
+    url: page.url(),
+    buttons: await page.locator('#remote button').allTextContents(),
+    claimsShown: (await page.locator('#claims').count()) > 0,
+    session: sessionCookie && { httpOnly: sessionCookie.httpOnly, secure: sessionCookie.secure,
+      sameSite: sessionCookie.sameSite, value: sessionCookie.value },
+  });
+  await check('sign-in');
+
+  // 2. Rounds of calls, spread over several lifetimes of our JWT and of the provider's access
+  // token: a round's first call after our JWT has expired goes through POST /api/refresh.
+  const calls = [];
+  for (let round = 1; round <= rounds; round++) {
+    const due = started + (round - 1) * roundMs;
+    if (Date.now() < due) await page.waitForTimeout(due - Date.now());
+    for (const api of ['echo', 'idp']) {
+      calls.push({ round, ...(await call(api)) });
+      await check(`round ${round} ${api}`);
+    }
+    if (round < rounds) {
+      // Our JWT still valid, the provider's access token expired: the proxy renews it.
+      const mid = due + midMs;
+      if (Date.now() < mid) await page.waitForTimeout(mid - Date.now());
+      calls.push({ round, mid: true, ...(await call('idp')) });
+      await check(`round ${round} mid idp`);
+    }
+  }
+  await page.screenshot({ path: `${shots}/cookie-only-calls.png`, fullPage: true });
+  step('calls', { calls, seconds: Math.round((Date.now() - started) / 1000) });
+
+  // 3. Log out: the API ends the session and answers the provider's logout URL; the page goes
+  // there, the provider asks to confirm, then sends the browser back, signed out.
+  const awayBefore = away.length;
+  await logOut(page);
+  await check('logout');
+  const logoutUrl = away.slice(awayBefore).find((u) => new URL(u).searchParams.has('id_token_hint')) ?? null;
+  const left = (await context.cookies()).filter((c) => c.name.startsWith('__Host-')).map((c) => c.name);
+  // After logout, a call with the cookies the browser still holds is refused.
+  const after = await page.evaluate(async () => {
+    const resp = await fetch('/api/remote/echo/whoami?n=0', { headers: { 'X-CSRF': '1' } });
+    return { status: resp.status, body: await resp.json().catch(() => null) };
+  });
+  await check('after-logout');
+  step('logout', {
+    url: page.url(),
+    logoutUrlHasHint: logoutUrl !== null,
+    logoutAt: logoutUrl && new URL(logoutUrl).origin + new URL(logoutUrl).pathname,
+    cookiesLeft: left,
+    after,
+  });
+  report.checks = checks;
+  report.answersChecked = checkedAnswers;
+  report.sourceMaps = sourceMaps;
+  report.secrets = { cookies: [...cookieValues], idTokenHints: [...idTokenHints] };
+}
+
+const flows = { logins, session, lemonldap, 'two-providers': twoProviders, 'cookie-only': cookieOnly };
 try {
   const flow = flows[process.env.FLOW || 'logins'];
   if (!flow) throw new Error(`unknown FLOW ${process.env.FLOW}`);

@@ -11,7 +11,9 @@
 //! our own work.
 //!
 //! With `FLOOR=runtime` it skips the three fetches: exec, the client and the Runtime API loop
-//! alone, the runtime-only no-op beside the peers' (bench/peers/*/noop).
+//! alone, the runtime-only no-op beside the peers' (bench/peers/*/noop). With `FLOOR=secret`
+//! it fetches the secret alone: the floor of a function that needs no provider at cold start
+//! (the proxy with only `ours`-mode remote APIs).
 
 use std::error::Error;
 
@@ -31,36 +33,19 @@ async fn main() -> Result<()> {
         }
     }
     let http = builder.build()?;
-    if std::env::var("FLOOR").as_deref() != Ok("runtime") {
-        fetch(&http).await?;
+    match std::env::var("FLOOR").as_deref() {
+        Ok("runtime") => {}
+        Ok("secret") => {
+            secret(&http).await?;
+        }
+        _ => fetch(&http).await?,
     }
     serve(&http).await
 }
 
 /// The callback's three outbound requests: the secret while discovery, then the JWKS.
 async fn fetch(http: &reqwest::Client) -> Result<()> {
-    let (aws, issuer, secret_id) =
-        (var("AWS_ENDPOINT_URL")?, var("OIDC_ISSUER")?, var("SECRET_ID")?);
-
-    let secret = async {
-        let body = serde_json::json!({ "SecretId": secret_id }).to_string();
-        let credential = "floor/20260101/us-east-1/secretsmanager/aws4_request";
-        let resp = http
-            .post(&aws)
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", "secretsmanager.GetSecretValue")
-            .header(
-                "authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=0"
-                ),
-            )
-            .body(body)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok::<_, Box<dyn Error + Send + Sync>>(resp.bytes().await?.len())
-    };
+    let issuer = var("OIDC_ISSUER")?;
     let keys = async {
         let discovery = format!("{issuer}/.well-known/openid-configuration");
         let doc: serde_json::Value =
@@ -69,9 +54,30 @@ async fn fetch(http: &reqwest::Client) -> Result<()> {
         let resp = http.get(jwks).send().await?.error_for_status()?;
         Ok::<_, Box<dyn Error + Send + Sync>>(resp.bytes().await?.len())
     };
-    let (secret, keys) = tokio::join!(secret, keys);
+    let (secret, keys) = tokio::join!(secret(http), keys);
     let (_, _) = (secret?, keys?);
     Ok(())
+}
+
+/// Secrets Manager's `GetSecretValue` for `SECRET_ID`, unsigned as moto accepts it: the
+/// answer's size.
+async fn secret(http: &reqwest::Client) -> Result<usize> {
+    let (aws, secret_id) = (var("AWS_ENDPOINT_URL")?, var("SECRET_ID")?);
+    let body = serde_json::json!({ "SecretId": secret_id }).to_string();
+    let credential = "floor/20260101/us-east-1/secretsmanager/aws4_request";
+    let resp = http
+        .post(&aws)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "secretsmanager.GetSecretValue")
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=0"),
+        )
+        .body(body)
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(resp.bytes().await?.len())
 }
 
 /// The Runtime API loop: a fixed `200` for every event.

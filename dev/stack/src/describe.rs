@@ -53,7 +53,7 @@ impl Stack {
 
     /// The upstream API's origin (`/ours/...` wants our JWT, `/provider/...` the provider's
     /// access token, `/_seen` counts the requests that reached either); it runs when the
-    /// functions do.
+    /// functions do, or with [`crate::Options::upstream`].
     pub fn upstream(&self) -> String {
         format!("http://127.0.0.1:{}", self.upstream_port)
     }
@@ -118,7 +118,7 @@ impl Stack {
     /// Everything a caller needs to use the stack, as JSON (no secret in it): the app, moto,
     /// each provider, the functions with their exact environment (`env`) and the part of it
     /// that does not name the providers (`common_env`), the upstream API's origin (`upstream`,
-    /// null when the functions do not run), the logs.
+    /// null when it does not run), the logs.
     pub fn describe(&self) -> Value {
         let map = |env: Vec<(String, String)>| {
             env.into_iter().map(|(k, v)| (k, Value::String(v))).collect::<serde_json::Map<_, _>>()
@@ -155,7 +155,7 @@ impl Stack {
             },
             "providers": providers,
             "functions": functions,
-            "upstream": self.options.functions.then(|| self.upstream()),
+            "upstream": self.options.runs_upstream().then(|| self.upstream()),
             "common_env": map(self.common_env()),
         })
     }

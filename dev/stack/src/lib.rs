@@ -121,6 +121,9 @@ pub struct Options {
     pub provider_env: Vec<(String, String)>,
     /// Start the functions under `cargo lambda watch` (the benchmarks run their own).
     pub functions: bool,
+    /// Start the upstream API even without [`Options::functions`] (the benchmarks, whose
+    /// harness runs the proxy function itself): it always runs with the functions.
+    pub upstream: bool,
     /// Do not wait for the functions to serve (tests of a failing cold start).
     pub functions_may_fail: bool,
     /// Rebuild a function when its sources change (`make dev`).
@@ -133,6 +136,11 @@ pub struct Options {
     pub sessions: bool,
     /// Start the demo SPA too; with two providers, it offers both (`DEMO_PROVIDERS`).
     pub demo: bool,
+    /// The demo's posture (`DEMO_MODE`): `None` or `token`, the SPA holds our JWT; `cookie`,
+    /// cookie-only (give the functions `BROWSER_TOKENS=none` too, through
+    /// [`Options::function_env`]). The demo is told the remote APIs' names (`DEMO_REMOTE_APIS`)
+    /// from the functions' `REMOTE_APIS`.
+    pub demo_mode: Option<String>,
     /// The signing key algorithm of a fresh secret.
     pub alg: Alg,
     /// Keep the secret in this file across runs (made on first use) instead of a fresh one.
@@ -150,7 +158,8 @@ pub struct Options {
     pub api_port: u16,
     /// The demo's port (0: a free one); it is also the app's origin, in the redirect URIs.
     pub demo_port: u16,
-    /// The upstream API's port (0: a free one); it runs with the functions.
+    /// The upstream API's port (0: a free one); it runs with the functions, or with
+    /// [`Options::upstream`].
     pub upstream_port: u16,
     /// How long the functions may take to serve their first request (a first build included).
     pub functions_timeout: Duration,
@@ -164,12 +173,14 @@ impl Default for Options {
             providers: Vec::new(),
             provider_env: Vec::new(),
             functions: true,
+            upstream: false,
             functions_may_fail: false,
             watch_changes: false,
             function_env: Vec::new(),
             function_log_level: Some("TRACE".to_owned()),
             sessions: false,
             demo: false,
+            demo_mode: None,
             alg: Alg::default(),
             secret_file: None,
             secret_id: None,
@@ -185,6 +196,11 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Whether the upstream API runs: with the functions, or when asked for alone.
+    pub(crate) fn runs_upstream(&self) -> bool {
+        self.functions || self.upstream
+    }
+
     /// The providers to start: [`Options::providers`], or the ones [`Options::provider`] and
     /// [`Options::second_provider`] name.
     fn provider_specs(&self) -> Result<Vec<ProviderSpec>, StackError> {

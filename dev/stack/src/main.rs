@@ -14,7 +14,9 @@
 //! `make dev` ports: `MOTO_PORT` (5001), `PROVIDER_PORT` (3000), `LLNG_PORT` (3001),
 //! `API_PORT` (9000), `UPSTREAM_PORT` (9100, the upstream API), `DEMO_PORT` (5173); a default
 //! port that is taken is replaced by a free one, a port that is set and taken stops the start.
-//! `DEV_LEMONLDAP=1` adds LemonLDAP::NG as a second provider; `SECRET_ID` (spa-login/local) and
+//! `DEV_LEMONLDAP=1` adds LemonLDAP::NG as a second provider; `DEV_COOKIE_ONLY=1` runs the
+//! cookie-only posture (the functions get `BROWSER_TOKENS=none`, the demo `DEMO_MODE=cookie`:
+//! no token in the page, its API calls through `/api/remote/`); `SECRET_ID` (spa-login/local) and
 //! `SESSION_TABLE` (spa-login-local-sessions) name the secret and the table. It writes
 //! `stack.json` (what `up --json` prints) and `functions.env` (the functions' environment, for
 //! `cargo lambda watch --env-file`) into its logs folder, `.local/logs/<API port>/`.
@@ -84,6 +86,7 @@ async fn up(args: &[String]) -> Result<(), String> {
 /// `make dev`'s stack.
 async fn dev() -> Result<(), String> {
     let lemon = std::env::var("DEV_LEMONLDAP").is_ok_and(|v| v == "1");
+    let cookie_only = std::env::var("DEV_COOKIE_ONLY").is_ok_and(|v| v == "1");
     let local = root().join(".local");
     let mut providers = vec![ProviderSpec {
         kind: ProviderKind::OidcProvider,
@@ -106,6 +109,11 @@ async fn dev() -> Result<(), String> {
         providers,
         sessions: true,
         demo: true,
+        demo_mode: cookie_only.then(|| "cookie".to_owned()),
+        function_env: match cookie_only {
+            true => vec![("BROWSER_TOKENS".to_owned(), "none".to_owned())],
+            false => Vec::new(),
+        },
         watch_changes: true,
         function_log_level: None,
         secret_file: Some(local.join("secret.json")),

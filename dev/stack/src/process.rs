@@ -105,10 +105,21 @@ impl Service {
         url: &str,
         limit: Duration,
     ) -> Result<(), StackError> {
+        self.wait_for_answer(http, url, limit, reqwest::StatusCode::is_success).await
+    }
+
+    /// [`Service::wait_for`], up when `url` answers a status `accept` takes.
+    pub(crate) async fn wait_for_answer(
+        &mut self,
+        http: &reqwest::Client,
+        url: &str,
+        limit: Duration,
+        accept: fn(&reqwest::StatusCode) -> bool,
+    ) -> Result<(), StackError> {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(resp) = http.get(url).send().await
-                && resp.status().is_success()
+                && accept(&resp.status())
             {
                 return Ok(());
             }

@@ -31,7 +31,7 @@ pub struct Stack {
     pub providers: Vec<Running>,
     pub api_port: u16,
     pub demo_port: u16,
-    /// The upstream API's port (it runs when the functions do).
+    /// The upstream API's port (it runs when the functions do, or with [`Options::upstream`]).
     pub upstream_port: u16,
     /// Our client secret at the first provider (the secret's `client_secret`).
     pub client_secret: String,
@@ -104,8 +104,10 @@ impl Stack {
             stack.moto.create_session_table(table)?;
         }
         stack.start_providers(&client_secrets).await?;
-        if stack.options.functions {
+        if stack.options.runs_upstream() {
             stack.start_upstream().await?;
+        }
+        if stack.options.functions {
             stack.start_functions().await?;
         }
         if stack.options.demo {
@@ -213,9 +215,13 @@ impl Stack {
         let mut watch = functions::watch(self.api_port, &env, self.options.watch_changes);
         let mut service = Service::spawn(&self.logs, "functions", &mut watch)?;
         if !self.options.functions_may_fail {
+            // Up once login answers as a function does: `200`, or a refusal of its own, such
+            // as `404 flow_not_configured` in a deployment with the server flow only (the
+            // runtime answers 5xx while a function cannot start).
             let url = self.function("login", "/api/login");
-            let waited =
-                service.wait_for(&crate::http(), &url, self.options.functions_timeout).await;
+            let answered = |status: &reqwest::StatusCode| status.as_u16() < 500;
+            let limit = self.options.functions_timeout;
+            let waited = service.wait_for_answer(&crate::http(), &url, limit, answered).await;
             self.services.push(service);
             return waited;
         }
@@ -250,6 +256,16 @@ impl Stack {
                 .collect();
             demo.env("DEMO_PROVIDERS", entries.join(","));
         }
+        if let Some(mode) = &self.options.demo_mode {
+            demo.env("DEMO_MODE", mode);
+        }
+        // The remote APIs the page may call (cookie-only): the names of the functions'
+        // `REMOTE_APIS`, none when the functions do not run here.
+        let env = if self.options.functions { self.function_env() } else { Vec::new() };
+        let remote = env.iter().find(|(k, _)| k == "REMOTE_APIS").map_or("", |(_, v)| v);
+        let names: Vec<&str> =
+            remote.split(',').filter_map(|api| api.split_once('=')).map(|(n, _)| n).collect();
+        demo.env("DEMO_REMOTE_APIS", names.join(","));
         let mut service = Service::spawn(&self.logs, "demo", &mut demo)?;
         let waited = service
             .wait_for(&crate::http(), &format!("{}/", self.app()), Duration::from_secs(180))

@@ -340,3 +340,207 @@ async fn browser_user_picks_either_provider_on_the_demo_page() {
     assert_only_our_jwts_reached_the_browser(&report);
     assert_screenshot(&stack, "two-providers-lemon.png");
 }
+
+/// The cookie-only test's rounds of calls are this far apart: longer than our JWT lives.
+const ROUND_SECONDS: u64 = JWT_TTL_SECONDS + 5;
+/// The provider's access token lifetime in the cookie-only test: several expire per round.
+const PROVIDER_TOKEN_TTL_SECONDS: u64 = 20;
+/// Rounds of calls in the cookie-only test, and the extra `idp` call this long into each round
+/// but the last (our JWT still valid, the provider's access token expired).
+const ROUNDS: usize = 3;
+const MID_SECONDS: u64 = 30;
+
+/// Cookie-only: no JWT in any answer body the page received but the provider logout URL's
+/// `id_token_hint` (an ID token of the provider's, there only), and in a header only in an
+/// `HttpOnly` `Set-Cookie`.
+fn assert_no_token_reached_the_page(report: &Value) {
+    for answer in report["api"].as_array().unwrap() {
+        let path = answer["path"].as_str().unwrap_or_default();
+        let body = answer["body"].as_str().unwrap_or_default();
+        for jwt in jwts_in(body) {
+            let (_, claims) = jwt_parts(jwt);
+            let hints = body.matches(&format!("id_token_hint={jwt}")).count();
+            assert!(
+                path == "/api/logout"
+                    && claims["nonce"].is_string()
+                    && hints > 0
+                    && hints == body.matches(jwt).count(),
+                "a JWT reached the page in the body of {path}, not as the logout's id_token_hint"
+            );
+        }
+        for (name, value) in answer["headers"].as_object().unwrap() {
+            let value = value.as_str().unwrap_or_default();
+            for line in value.lines().filter(|l| !jwts_in(l).is_empty()) {
+                let http_only = line.split(';').any(|a| a.trim().eq_ignore_ascii_case("httponly"));
+                assert!(
+                    name == "set-cookie" && http_only,
+                    "a JWT reached the page in header {name} of {path}, readable by scripts"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn cookie_only_demo_calls_the_upstream_through_the_proxy_across_jwt_lifetimes_holding_no_token()
+ {
+    let started = Instant::now();
+    let options = Options {
+        demo: true,
+        demo_mode: Some("cookie".into()),
+        sessions: true,
+        function_env: vec![
+            ("BROWSER_TOKENS".into(), "none".into()),
+            ("SESSION_TTL_SECONDS".into(), JWT_TTL_SECONDS.to_string()),
+        ],
+        // Shorter than our JWT: the idp calls meet expired provider access tokens, which the
+        // backend renews (in /api/refresh, and in the proxy itself while our JWT is valid).
+        provider_env: vec![(
+            "PROVIDER_ACCESS_TOKEN_TTL".into(),
+            PROVIDER_TOKEN_TTL_SECONDS.to_string(),
+        )],
+        ..Options::default()
+    };
+    let stack = Stack::start("browser-cookie-only", options).await;
+    let env = [
+        ("ROUNDS", ROUNDS.to_string()),
+        ("ROUND_SECONDS", ROUND_SECONDS.to_string()),
+        ("MID_SECONDS", MID_SECONDS.to_string()),
+    ];
+    let report = run_flows(&stack, "cookie-only", &env).await;
+    let step = |name: &str| step(&report, name);
+
+    // The page says it runs cookie-only; one SPA login through the provider's form shows Alice
+    // from the callback's answer and from /api/me, and no decoded token.
+    let sign_in = step("sign-in");
+    assert_eq!(sign_in["mode"]["data"], "cookie", "{sign_in}");
+    assert!(sign_in["mode"]["text"].as_str().unwrap().contains("cookie-only"), "{sign_in}");
+    assert_eq!(sign_in["askedPassword"], true, "{sign_in}");
+    assert!(sign_in["user"].as_str().unwrap().contains("Alice Example"), "{sign_in}");
+    assert_eq!(sign_in["sub"], "alice");
+    assert_eq!(sign_in["claimsShown"], false, "{sign_in}");
+    assert!(!sign_in["url"].as_str().unwrap().contains("code="), "{sign_in}");
+    let buttons = ["Call the API (our token)", "Call the API (provider token)"];
+    assert_eq!(sign_in["buttons"], serde_json::json!(buttons), "{sign_in}");
+    let me = &sign_in["me"];
+    assert_eq!(me["sub"], "alice", "{sign_in}");
+    assert_eq!(me["aud"], stack.app());
+    let sid = me["sid"].as_str().expect("our JWT names the session");
+    // Our JWT lives in the HttpOnly cookie only (the test reads it through the browser's API).
+    let session = &sign_in["session"];
+    assert_eq!(session["httpOnly"], true, "{sign_in}");
+    assert_eq!(session["secure"], true);
+    assert_eq!(session["sameSite"], "Lax");
+    let (header, claims) = jwt_parts(session["value"].as_str().unwrap());
+    assert_eq!(header["kid"], "ours-1");
+    assert_eq!((claims["sub"].as_str(), claims["sid"].as_str()), (Some("alice"), Some(sid)));
+    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), JWT_TTL_SECONDS);
+
+    // Every call reached the upstream with a valid bearer token for Alice, never a cookie:
+    // ours with the echo API's audience, or the provider's access token.
+    let calls = step("calls")["calls"].as_array().unwrap().clone();
+    assert_eq!(calls.len(), 3 * ROUNDS - 1, "two calls a round and one between rounds");
+    for call in &calls {
+        let answer = &call["answer"];
+        assert_eq!(call["status"], 200, "{call}");
+        assert_eq!(call["ok"], true, "{call}");
+        assert_eq!(call["state"], "signed-in", "{call}");
+        assert_eq!(answer["sub"], "alice", "{call}");
+        assert_eq!(answer["cookie"], false, "the upstream got a cookie: {call}");
+        assert_eq!(answer["authorization_scheme"], "Bearer", "{call}");
+        assert_eq!(answer["x_csrf"], false, "{call}");
+        assert_eq!(answer["method"], "GET", "{call}");
+        match call["api"].as_str().unwrap() {
+            "echo" => {
+                assert_eq!(answer["verified"], "ours", "{call}");
+                assert_eq!(answer["aud"], "echo-api", "{call}");
+                assert_eq!(answer["sid"], sid, "{call}");
+                assert_eq!(answer["path"], "/ours/whoami", "{call}");
+                assert_eq!(answer["query"], format!("n={}", call["seq"]), "{call}");
+            }
+            "idp" => {
+                assert_eq!(answer["verified"], "provider", "{call}");
+                assert_eq!(answer["path"], "/provider/whoami", "{call}");
+            }
+            other => panic!("a call to {other}"),
+        }
+        // A round's first call after our JWT expired went through POST /api/refresh; calls in
+        // our JWT's life did not.
+        let renewed = call["round"].as_u64() > Some(1) && call["api"] == "echo";
+        let renewed = renewed && call["mid"].is_null();
+        assert_eq!(call["refreshed"], renewed, "{call}");
+    }
+    for call in &calls {
+        let (api, t, ms) = (call["api"].as_str().unwrap(), &call["t"], &call["ms"]);
+        let renewed = if call["refreshed"] == true { ", after /api/refresh" } else { "" };
+        eprintln!("cookie-only call {} ({api}) at {t} s: {ms} ms{renewed}", call["seq"]);
+    }
+    let (first, last) = (calls[0]["t"].as_u64().unwrap(), calls.last().unwrap()["t"].as_u64());
+    let span = last.unwrap() - first;
+    assert!(span >= 2 * JWT_TTL_SECONDS, "the calls span {span} s, not two JWT lifetimes");
+    let refreshed = report["api"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["path"] == "/api/refresh" && a["status"] == 200)
+        .count();
+    assert!(refreshed >= ROUNDS - 1, "{refreshed} refreshes");
+    // The provider's access token was renewed by refresh grants: by /api/refresh at each
+    // round, and by the proxy itself for the calls between rounds.
+    let grants = |function: &str| {
+        let metrics = stack.metric_lines();
+        let by = |m: &&Value| m["FunctionName"] == function && m["Endpoint"] == "refresh";
+        metrics.iter().filter(by).count()
+    };
+    let (by_refresh, by_proxy) = (grants("refresh"), grants("proxy"));
+    assert!(by_refresh >= ROUNDS - 1, "{by_refresh} refresh grants by /api/refresh");
+    assert!(by_proxy >= ROUNDS - 1, "{by_proxy} refresh grants by the proxy");
+
+    // Logout went through the provider's end-session page (with the ID token as its hint),
+    // came back signed out, and left no session cookie: the next call is refused.
+    let logout = step("logout");
+    assert!(logout["url"].as_str().unwrap().starts_with(&stack.app()), "{logout}");
+    assert_eq!(logout["logoutUrlHasHint"], true, "{logout}");
+    assert_eq!(logout["cookiesLeft"], serde_json::json!([]), "{logout}");
+    assert_eq!(logout["after"]["status"], 401, "{logout}");
+    assert_eq!(logout["after"]["body"]["error"], "missing_token", "{logout}");
+
+    // At every step, nothing JWT-shaped in what the page received or can read (the flow fails
+    // otherwise; its checks are counted here), and the same over the API's answers again.
+    let checks = report["checks"].as_array().unwrap();
+    assert!(checks.len() >= calls.len() + 4, "{} checks", checks.len());
+    for check in checks {
+        assert_eq!(check["found"], serde_json::json!([]), "{check}");
+        // A body the browser no longer had to give: only those of /api/login and /api/logout,
+        // which the page reads just before it goes to the URL they hold (checked as addresses).
+        for path in check["unread"].as_array().unwrap() {
+            assert!(path == "/api/login" || path == "/api/logout", "{check}");
+        }
+        if !check["localStorage"].is_null() {
+            assert_eq!((&check["localStorage"], &check["sessionStorage"]), (&0.into(), &0.into()));
+            assert!(!check["documentCookie"].as_str().unwrap().contains("eyJ"), "{check}");
+        }
+    }
+    assert!(report["answersChecked"].as_u64().unwrap() > 20, "{}", report["answersChecked"]);
+    assert_no_token_reached_the_page(&report);
+
+    // The functions logged none of the cookies' values (our JWTs, the session handles) nor the
+    // provider's ID token, and the upstream no token at all.
+    let secrets = &report["secrets"];
+    let mut values: Vec<&str> = ["cookies", "idTokenHints"]
+        .iter()
+        .flat_map(|k| secrets[k].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect();
+    // One JWT of ours a round (the login's, then one per refresh), the session handle, the ID
+    // token of the logout URL.
+    assert!(values.len() >= ROUNDS + 2, "the browser held only {} secrets", values.len());
+    assert_eq!(secrets["idTokenHints"].as_array().unwrap().len(), 1, "{secrets}");
+    values.push("eyJhbGci");
+    stack.assert_log_holds_none(&values);
+    assert!(!stack.log("upstream").contains("eyJ"), "a token in the upstream's log");
+    for shot in ["cookie-only-signed-in.png", "cookie-only-calls.png"] {
+        assert_screenshot(&stack, shot);
+    }
+    eprintln!("browser cookie-only test: {:.0?} in all", started.elapsed());
+}
