@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use http::header::{self, HeaderName};
 use http::{HeaderMap, Method, StatusCode};
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::refresh::Refresh;
 use super::start::{ColdStart, DiscoveredWithKeys, Fetch, Parts, StartError};
@@ -94,6 +94,50 @@ pub struct Proxy {
     keys: Keys,
     /// `SESSION_CHECK=strict`: the JWT's session must still be live.
     strict: bool,
+    /// Provider access tokens this instance read lately, by session (`provider` mode).
+    reused: ProviderTokenCache,
+}
+
+/// How long a warm instance sends a session's provider access token again without reading
+/// the session item (never past the token's expiry): a read and a recorded use per request
+/// would cost a DynamoDB round trip each, several times the proxy's own work. A session ended
+/// meanwhile (logout, back-channel logout) may see its provider token sent for this long
+/// after; with `SESSION_CHECK=strict` the session cookie's JWT is refused at once instead.
+/// Its uses are recorded once per this period at most, far below any idle timeout.
+pub const PROVIDER_TOKEN_REUSE_SECS: u64 = 10;
+/// The most sessions whose token one instance keeps; beyond, the expired entries go, and if
+/// none has, all of them.
+const MAX_REUSED: usize = 1024;
+
+/// Provider access tokens by session id, each with the time until which it may be sent.
+#[derive(Default)]
+struct ProviderTokenCache(std::sync::Mutex<std::collections::HashMap<String, (SecretString, u64)>>);
+
+impl std::fmt::Debug for ProviderTokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProviderTokenCache(..)")
+    }
+}
+
+impl ProviderTokenCache {
+    /// The token of session `sid`, while it may still be sent at `now`.
+    fn get(&self, sid: &str, now: u64) -> Option<String> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (token, until) = map.get(sid)?;
+        (*until > now).then(|| token.expose_secret().to_owned())
+    }
+
+    /// Keeps `token` of session `sid` until `until`.
+    fn put(&self, sid: &str, token: &str, until: u64, now: u64) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_REUSED {
+            map.retain(|_, (_, until)| *until > now);
+            if map.len() >= MAX_REUSED {
+                map.clear();
+            }
+        }
+        map.insert(sid.to_owned(), (SecretString::from(token), until));
+    }
 }
 
 /// Our keys, and what gives the provider's access tokens when an API wants them.
@@ -142,7 +186,7 @@ impl ColdStart for Proxy {
                 Keys::Ours { session: SessionTokens::from_config(&config, signing_keys), sessions }
             }
         };
-        Ok(Self { remote, app_origin, client, keys, strict })
+        Ok(Self { remote, app_origin, client, keys, strict, reused: ProviderTokenCache::default() })
     }
 }
 
@@ -261,17 +305,23 @@ impl Proxy {
                 // The handle must name the JWT's own session: a handle planted beside the
                 // victim's JWT must not lend its provider token to the victim's request, nor
                 // the reverse.
-                if claims.sid.as_deref() != Some(handle.key().as_str()) {
+                let sid = handle.key();
+                if claims.sid.as_deref() != Some(sid.as_str()) {
                     return Err(Error::SessionMissing);
+                }
+                if let Some(token) = self.reused.get(&sid, now) {
+                    return Ok(token);
                 }
                 let (record, at) = within_deadline(req, refresh.renew(&handle, now)).await?;
                 let token = record.tokens.access_token.expose_secret();
+                let expires = record.tokens.access_expires_at;
                 // A session without a refresh token keeps its one access token to the end:
                 // once that has expired there is nothing fresh to send, and a stale token is
                 // never sent.
-                if token.is_empty() || record.tokens.access_expires_at <= at {
+                if token.is_empty() || expires <= at {
                     return Err(Error::ProviderTokenUnavailable);
                 }
+                self.reused.put(&sid, token, expires.min(at + PROVIDER_TOKEN_REUSE_SECS), at);
                 Ok(token.to_owned())
             }
         }

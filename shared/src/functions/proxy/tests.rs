@@ -117,6 +117,7 @@ fn proxy_with(app_origin: Option<&str>, allowed: &[&str]) -> Proxy {
             sessions: None,
         },
         strict: false,
+        reused: ProviderTokenCache::default(),
     }
 }
 
@@ -188,4 +189,20 @@ fn the_api_name_is_looked_up_after_the_prefix() {
     assert_eq!(p.target("/api/remote/orders/a/b").unwrap().1, "a/b");
     assert!(matches!(p.target("/api/remote/billing/a"), Err(Error::RemoteApiUnknown)));
     assert!(matches!(p.target("/api/remote/orders/a/../b"), Err(Error::RemotePathRefused(_))));
+}
+
+#[test]
+fn a_reused_provider_token_is_never_sent_past_its_time() {
+    let cache = ProviderTokenCache::default();
+    cache.put("s1", "at-1", 110, 100);
+    assert_eq!(cache.get("s1", 109).as_deref(), Some("at-1"));
+    assert_eq!(cache.get("s1", 110), None);
+    assert_eq!(cache.get("s2", 100), None);
+    for i in 0..MAX_REUSED {
+        cache.put(&format!("x{i}"), "t", 105, 100);
+    }
+    // Full: the expired entries go first, then all.
+    cache.put("s3", "at-3", 200, 150);
+    assert_eq!(cache.get("s3", 151).as_deref(), Some("at-3"));
+    assert_eq!(cache.get("x1", 101), None);
 }
