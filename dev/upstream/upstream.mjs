@@ -22,6 +22,8 @@
 //   big?bytes=N       N bytes of application/octet-stream (at most 16 MiB)
 //   set-cookie        answers as usual, with Set-Cookie: upstream=planted; Path=/
 //   status?code=N     answers status N (200 to 599) with a small JSON body
+//   echo-token        answers the bearer it received (a misbehaving API: the proxy must not
+//                     pass it on; the one answer here that holds a token)
 //
 // Environment:
 //   UPSTREAM_PORT             listen port on 127.0.0.1 (default 9100)
@@ -146,6 +148,7 @@ async function handle(req, res) {
     res.setHeader('location', 'https://example.invalid/elsewhere');
     return res.end();
   }
+  if (last === 'echo-token') return send(res, 200, { received: token });
   if (last === 'big') {
     const size = number(params, 'bytes', CAP);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });

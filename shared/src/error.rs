@@ -121,6 +121,10 @@ pub enum VerifyError {
     /// `SESSION_CHECK=strict`: the token's session has ended, or it names none.
     #[error("session ended")]
     SessionEnded,
+    /// A token the proxy minted for a remote API (`api` claim): good for that API, never as a
+    /// session of ours, even when its audience is ours.
+    #[error("token minted for a remote API")]
+    ForRemoteApi,
 }
 
 /// One row of the error table: status, stable code, safe description.
@@ -309,6 +313,9 @@ pub enum Error {
     /// The remote API's answer is over the proxy's cap.
     #[error("upstream answer too large")]
     UpstreamTooLarge,
+    /// The remote API's answer holds the bearer token the proxy sent it (an echo).
+    #[error("upstream answer holds the token it was sent")]
+    UpstreamEchoedToken,
     /// A remote API wants the provider's access token and the session holds none.
     #[error("no provider access token in the session")]
     ProviderTokenUnavailable,
@@ -485,6 +492,11 @@ impl Error {
                 "upstream_answer_too_large",
                 "The remote API's answer is too large.",
             ),
+            Self::UpstreamEchoedToken => (
+                S::BAD_GATEWAY,
+                "upstream_echoed_token",
+                "The remote API's answer holds the token it was sent, so it is not passed on.",
+            ),
             Self::ProviderTokenUnavailable => (
                 S::UNAUTHORIZED,
                 "provider_token_unavailable",
@@ -543,6 +555,7 @@ impl Error {
                 | Self::UpstreamTimeout
                 | Self::UpstreamRedirected
                 | Self::UpstreamTooLarge
+                | Self::UpstreamEchoedToken
                 | Self::Internal(_)
         )
     }

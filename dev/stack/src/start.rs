@@ -188,7 +188,29 @@ impl Stack {
     /// function at its first request, so the functions may start after it; it is not restarted
     /// with them ([`Stack::restart_functions`]), as it fetches a JWKS again for a key it does
     /// not know.
+    /// Starts the upstream API. A free port picked at the start may be taken by the time the
+    /// providers are up (tests start stacks side by side): then it is started again, at most
+    /// twice, on another free port (the functions, started after it, are told the last one).
     async fn start_upstream(&mut self) -> Result<(), StackError> {
+        let mut tries = 0;
+        loop {
+            match self.start_upstream_once().await {
+                Err(StackError::NotUp { exited: true, .. })
+                    if self.options.upstream_port == 0 && tries < 2 =>
+                {
+                    tries += 1;
+                    self.upstream_port = free_port()?;
+                    eprintln!(
+                        "stack: the upstream API's port was taken; trying {}",
+                        self.upstream_port
+                    );
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn start_upstream_once(&mut self) -> Result<(), StackError> {
         let env = self.function_env();
         let session_issuer = env.iter().find(|(k, _)| k == "SESSION_ISSUER").map(|(_, v)| v);
         let mut upstream = Command::new("node");
@@ -206,7 +228,10 @@ impl Stack {
         let mut service = Service::spawn(&self.logs, "upstream", &mut upstream)?;
         let url = format!("{}/_seen", self.upstream());
         let waited = service.wait_for(&crate::http(), &url, Duration::from_secs(30)).await;
-        self.services.push(service);
+        // A service that did not come up stops here (its drop), not with the stack.
+        if waited.is_ok() {
+            self.services.push(service);
+        }
         waited
     }
 

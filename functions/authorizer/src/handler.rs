@@ -28,6 +28,20 @@ pub async fn handle(state: &Access, event: Value, now: u64) -> Decision {
         cookies: cookies.as_deref(),
         csrf: header("x-csrf") == Some("1"),
     };
+    // API Gateway caches the answer by the values of the authorizer's identity sources: the
+    // credential the decision rests on must be one of them (or inside one, as the session
+    // cookie is inside the `Cookie` header), else a cached answer would serve a request whose
+    // key is the same but whose credential is not: a shared cookie beside one caller's bearer
+    // token. No identity source: no cache, nothing to match.
+    if let Some(sources) = event.identity_source.as_ref().filter(|s| !s.is_empty()) {
+        let keyed = presented
+            .credential()
+            .is_ok_and(|(token, _)| sources.iter().any(|source| source.contains(token)));
+        if !keyed {
+            lambda_http::tracing::warn!(error = "credential_not_in_cache_key", "not authorized");
+            return decision;
+        }
+    }
     if let Some(claims) = state.authorize(&presented, now).await {
         decision.is_authorized = true;
         // `sub` names a user only together with `idp` (OpenID Connect Core 5.7).

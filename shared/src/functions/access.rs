@@ -76,6 +76,36 @@ impl<'a> From<&'a Request<'a>> for Presented<'a> {
     }
 }
 
+impl<'a> Presented<'a> {
+    /// The token the request is to be authenticated by, and where it came from: a bearer
+    /// token wins over the cookie.
+    ///
+    /// An `Authorization` header of another scheme (`Basic` of a staging gate) is refused,
+    /// never read as "no credentials": the authorizer's answer is cached by that header, so a
+    /// fallback to the cookie would serve one user's "allow" to everyone sending it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AuthorizationNotBearer`], [`Error::CookieDuplicated`], [`Error::MissingToken`].
+    pub fn credential(&self) -> Result<(&'a str, Credential), Error> {
+        let bearer = match self.authorization {
+            None => None,
+            Some(h) => match h.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Some(token.trim())
+                }
+                _ => return Err(Error::AuthorizationNotBearer),
+            },
+        };
+        let cookie = self.cookies.map(cookies::session).transpose()?.flatten();
+        match (bearer, cookie) {
+            (Some(token), _) => Ok((token, Credential::Bearer)),
+            (None, Some(token)) => Ok((token, Credential::Cookie)),
+            (None, None) => Err(Error::MissingToken),
+        }
+    }
+}
+
 impl Access {
     /// Our JWTs (tests mint tokens with them).
     pub fn session(&self) -> &SessionTokens {
@@ -94,24 +124,7 @@ impl Access {
         presented: &Presented<'_>,
         now: u64,
     ) -> Result<(SessionClaims, Credential), Error> {
-        // An `Authorization` header of another scheme (`Basic` of a staging gate) is refused,
-        // never read as "no credentials": the authorizer's answer is cached by that header, so
-        // a fallback to the cookie would serve one user's "allow" to everyone sending it.
-        let bearer = match presented.authorization {
-            None => None,
-            Some(h) => match h.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                    Some(token.trim())
-                }
-                _ => return Err(Error::AuthorizationNotBearer),
-            },
-        };
-        let cookie = presented.cookies.map(cookies::session).transpose()?.flatten();
-        let (token, credential) = match (bearer, cookie) {
-            (Some(token), _) => (token, Credential::Bearer),
-            (None, Some(token)) => (token, Credential::Cookie),
-            (None, None) => return Err(Error::MissingToken),
-        };
+        let (token, credential) = presented.credential()?;
         let safe_method = matches!(*presented.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if credential == Credential::Cookie && !safe_method && !presented.csrf {
             return Err(Error::CsrfRequired);

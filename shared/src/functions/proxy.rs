@@ -67,6 +67,15 @@ const NOT_FORWARDED: &[&str] = &[
     "host",
     "content-length",
     "expect",
+    // What a client says of itself, which a script can write: an upstream that trusts a
+    // proxy's `X-Forwarded-For` must not be fed the script's choice, and it learns nothing of
+    // the user's address otherwise.
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-proto",
+    "x-real-ip",
     // The answer is passed through as it comes: asking for no encoding keeps it readable
     // by the browser whatever API Gateway does with `Content-Encoding`.
     "accept-encoding",
@@ -294,7 +303,9 @@ impl Proxy {
         now: u64,
     ) -> Result<String, Error> {
         match api.token {
-            UpstreamToken::Ours => self.session().mint_for_audience(claims, &api.audience, now),
+            UpstreamToken::Ours => {
+                self.session().mint_for_audience(claims, &api.name, &api.audience, now)
+            }
             UpstreamToken::Provider => {
                 let Keys::WithProvider(refresh) = &self.keys else {
                     return Err(Error::Internal("provider token mode without providers".into()));
@@ -339,6 +350,10 @@ impl Proxy {
         let url = upstream_url(api, path, req.query)?;
         let method = Method::from_bytes(req.method.as_str().as_bytes())
             .map_err(|_| Error::BadRequest("The method cannot be forwarded."))?;
+        // TRACE echoes the request (the bearer we attach among it); CONNECT makes a tunnel.
+        if method == Method::TRACE || method == Method::CONNECT {
+            return Err(Error::MethodNotAllowed);
+        }
         let mut headers = forwarded_headers(req.headers);
         let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| Error::Internal("token not a header value".into()))?;
@@ -350,10 +365,16 @@ impl Proxy {
             .deadline
             .map(|d| d.checked_duration_since(Instant::now() + ANSWER_MARGIN).unwrap_or_default());
         let timeout = left.map_or(api.timeout, |left| left.min(api.timeout));
-        match tokio::time::timeout(timeout, call(request)).await {
-            Ok(answer) => answer,
-            Err(_) => Err(Error::UpstreamTimeout),
+        let answer = match tokio::time::timeout(timeout, call(request)).await {
+            Ok(answer) => answer?,
+            Err(_) => return Err(Error::UpstreamTimeout),
+        };
+        // An upstream that echoes its request (a debug route, an error page quoting headers)
+        // would hand the bearer to the page: an answer holding it is not passed on.
+        if answer.contains(token.as_bytes()) {
+            return Err(Error::UpstreamEchoedToken);
         }
+        Ok(answer)
     }
 }
 
@@ -363,8 +384,9 @@ fn refused(why: &'static str) -> Error {
 }
 
 /// The path below an API's base, as sent (percent-encoded), must stay below it: no empty,
-/// `.` or `..` segment (also percent-encoded), no encoded `/` or `\`, no `\`, no control
-/// character, no encoded NUL. Percent-encoding is otherwise passed on as it came.
+/// `.` or `..` segment (also percent-encoded, also with `;` parameters), no encoded `/`, `\`,
+/// NUL or `%`, no `\`, no control character. Percent-encoding is otherwise passed on as it
+/// came.
 fn check_path(path: &str) -> Result<(), Error> {
     if path.is_empty() {
         return Err(Error::RemotePathRefused("empty path"));
@@ -373,9 +395,10 @@ fn check_path(path: &str) -> Result<(), Error> {
         return Err(Error::RemotePathRefused("a control character, space or backslash"));
     }
     let lower = path.to_ascii_lowercase();
-    for encoded in ["%2f", "%5c", "%00"] {
+    // `%25` is an encoded `%`: a server that decodes twice would read `%252e%252e` as `..`.
+    for encoded in ["%2f", "%5c", "%00", "%25"] {
         if lower.contains(encoded) {
-            return Err(Error::RemotePathRefused("an encoded slash, backslash or NUL"));
+            return Err(Error::RemotePathRefused("an encoded slash, backslash, NUL or percent"));
         }
     }
     let segments: Vec<&str> = lower.split('/').collect();
@@ -385,7 +408,10 @@ fn check_path(path: &str) -> Result<(), Error> {
         if segment.is_empty() && i + 1 != segments.len() {
             return Err(Error::RemotePathRefused("an empty segment"));
         }
-        if matches!(segment.replace("%2e", ".").as_str(), "." | "..") {
+        // Java servers (Tomcat, Jetty, Spring) drop a segment's `;...` parameters before
+        // resolving dot segments: `..;x` is `..` there.
+        let name = segment.split(';').next().unwrap_or_default();
+        if matches!(name.replace("%2e", ".").as_str(), "." | "..") {
             return Err(Error::RemotePathRefused("a dot segment"));
         }
     }
@@ -437,9 +463,10 @@ fn forwarded_headers(from: Option<&HeaderMap>) -> HeaderMap {
 /// One upstream call: a redirect is refused, the body is read up to [`MAX_ANSWER_BODY`], and
 /// the status, the [`PASSED_BACK`] headers and the body are answered.
 async fn call(request: reqwest::RequestBuilder) -> Result<Response, Error> {
+    // `without_url`: the error's text must not carry the query string into the logs.
     let mut answer = request.send().await.map_err(|e| match e.is_timeout() {
         true => Error::UpstreamTimeout,
-        false => Error::UpstreamUnreachable(crate::error::chain(&e)),
+        false => Error::UpstreamUnreachable(crate::error::chain(&e.without_url())),
     })?;
     let status = answer.status();
     if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
@@ -455,8 +482,10 @@ async fn call(request: reqwest::RequestBuilder) -> Result<Response, Error> {
         .filter_map(|(name, value)| Some((name.clone(), value.to_str().ok()?.to_owned())))
         .collect();
     let mut body = Vec::new();
-    while let Some(chunk) =
-        answer.chunk().await.map_err(|e| Error::UpstreamUnreachable(crate::error::chain(&e)))?
+    while let Some(chunk) = answer
+        .chunk()
+        .await
+        .map_err(|e| Error::UpstreamUnreachable(crate::error::chain(&e.without_url())))?
     {
         if body.len() + chunk.len() > MAX_ANSWER_BODY {
             return Err(Error::UpstreamTooLarge);

@@ -51,6 +51,11 @@ pub struct SessionClaims {
     /// Our session, when sessions are on (its id, not the browser's handle).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The remote API this token was minted for by the proxy (`REMOTE_APIS` name): such a
+    /// token is refused by [`SessionTokens::verify`], so a remote API cannot replay it to us
+    /// (at `/api/me`, behind the authorizer, or as a session cookie at the proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
     /// The provider's claims `JWT_CLAIMS` copies (`groups`, `roles`, ...), never one of the
     /// above.
     #[serde(flatten)]
@@ -153,6 +158,7 @@ impl SessionTokens {
             name: user.name.clone(),
             idp: idp.to_owned(),
             sid: sid.map(str::to_owned),
+            api: None,
             extra: user
                 .extra
                 .iter()
@@ -163,9 +169,9 @@ impl SessionTokens {
         self.sign(&claims)
     }
 
-    /// A token for a remote API (the proxy's `ours` mode): the claims of the caller's verified
-    /// token `of`, with `aud` = `audience`, a fresh `jti`, issued at `now`, expiring with `of`
-    /// (never later than our lifetime from `now`).
+    /// A token for remote API `api` (the proxy's `ours` mode): the claims of the caller's
+    /// verified token `of`, with `aud` = `audience`, `api` = `api`, a fresh `jti`, issued at
+    /// `now`, expiring with `of` (never later than our lifetime from `now`).
     ///
     /// # Errors
     ///
@@ -173,10 +179,12 @@ impl SessionTokens {
     pub fn mint_for_audience(
         &self,
         of: &SessionClaims,
+        api: &str,
         audience: &str,
         now: u64,
     ) -> Result<String, Error> {
         let claims = SessionClaims {
+            api: Some(api.to_owned()),
             aud: audience.to_owned(),
             iat: now,
             exp: of.exp.min(now + self.ttl.as_secs()),
@@ -201,8 +209,8 @@ impl SessionTokens {
     }
 
     /// Verifies one of our tokens at `now` (Unix seconds): `kid` names one of our keys, `alg` is
-    /// that key's algorithm, the signature holds, `iss` and `aud` are ours, and `exp` has not
-    /// passed (beyond [`LEEWAY_SECS`]).
+    /// that key's algorithm, the signature holds, `iss` and `aud` are ours, `exp` has not
+    /// passed (beyond [`LEEWAY_SECS`]), and it was not minted for a remote API.
     ///
     /// # Errors
     ///
@@ -228,6 +236,9 @@ impl SessionTokens {
             .claims;
         if claims.exp.saturating_add(LEEWAY_SECS) < now {
             return Err(VerifyError::Expired);
+        }
+        if claims.api.is_some() {
+            return Err(VerifyError::ForRemoteApi);
         }
         Ok(claims)
     }

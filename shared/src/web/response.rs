@@ -54,6 +54,19 @@ impl Response {
         Self { status, body: Body::Binary(body), headers, cache_control: "no-store" }
     }
 
+    /// Whether the body or a header value holds `needle` (the proxy's check that an
+    /// upstream's answer does not carry the token it was sent).
+    pub fn contains(&self, needle: &[u8]) -> bool {
+        let body: &[u8] = match &self.body {
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+        };
+        let holds = |haystack: &[u8]| {
+            !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+        };
+        holds(body) || self.headers.iter().any(|(_, v)| holds(v.as_bytes()))
+    }
+
     /// Replaces `no-store` with a public caching policy (public documents only).
     #[must_use]
     pub fn public(mut self, cache_control: &'static str) -> Self {

@@ -345,6 +345,12 @@ async fn the_proxy_refuses_each_unsafe_request_before_the_upstream_sees_it() {
             "csrf_required",
         ),
         (
+            "TRACE (it would echo the bearer)",
+            remote(&stack, &http, reqwest::Method::TRACE, "echo/x", &cookies),
+            405,
+            "method_not_allowed",
+        ),
+        (
             "a cross-site Origin",
             remote(&stack, &http, get.clone(), "echo/x", &cookies)
                 .header(ORIGIN, "https://evil.example"),
@@ -415,6 +421,7 @@ async fn the_proxy_refuses_each_unsafe_request_before_the_upstream_sees_it() {
         ("an answer over the cap", "echo/big?bytes=5000000", 502, "upstream_answer_too_large"),
         ("slower than its timeout", "slow/slow?ms=4000", 504, "upstream_timeout"),
         ("down", "down/x", 502, "upstream_unreachable"),
+        ("an echo of the token", "echo/echo-token", 502, "upstream_echoed_token"),
     ];
     for (case, rest, status, code) in upstream_failures {
         let started = Instant::now();

@@ -109,6 +109,30 @@ async fn a_non_bearer_authorization_header_never_falls_back_to_the_cookie() {
     assert!(r.is_authorized, "the cookie alone still authorizes");
 }
 
+/// The cookie variant caches by `Cookie` (and `X-CSRF`): an answer resting on a bearer token
+/// beside a cookie everyone shares (`consent=yes`) would be served to everyone sending that
+/// cookie. The credential must be inside the cache key.
+#[tokio::test]
+async fn the_credential_decided_on_must_be_in_the_cache_key() {
+    let (state, t) = access_with_token().await;
+    let keyed = |authorization: Option<&str>, cookie: &str, sources: serde_json::Value| {
+        let mut event = cookie_event(authorization, cookie);
+        event["identitySource"] = sources;
+        event
+    };
+    let shared_cookie = "consent=yes";
+    let bearer = format!("Bearer {t}");
+    let by_cookie_key =
+        keyed(Some(&bearer), shared_cookie, serde_json::json!([shared_cookie, "1"]));
+    let r = handle(&state, by_cookie_key, unix_now()).await;
+    assert!(!r.is_authorized && r.context.is_empty(), "a bearer outside the cache key");
+    let by_bearer_key = keyed(Some(&bearer), shared_cookie, serde_json::json!([bearer]));
+    assert!(handle(&state, by_bearer_key, unix_now()).await.is_authorized);
+    let session = format!("theme=dark; __Host-session={t}");
+    let by_cookie = keyed(None, &session, serde_json::json!([session, "1"]));
+    assert!(handle(&state, by_cookie, unix_now()).await.is_authorized);
+}
+
 /// `sub` names a user only together with `idp`; `sid` names the session (for revocation).
 #[tokio::test]
 async fn the_context_names_the_provider_and_the_session() {

@@ -38,6 +38,11 @@ fn paths_that_could_leave_the_base_are_refused() {
         "/evil.example/x",
         "a//b",
         "a\nb",
+        "..;x",
+        "a/..;/admin",
+        "a/%2e%2e;jsessionid=1/b",
+        "%252e%252e/x",
+        "a%25",
         "a b",
         "caf\u{e9}",
     ] {
@@ -87,6 +92,9 @@ fn credentials_and_hop_by_hop_headers_stay_behind() {
         ("content-type", "application/json"),
         ("x-request-id", "r-1"),
         ("if-none-match", "\"v1\""),
+        ("x-forwarded-for", "203.0.113.7"),
+        ("forwarded", "for=203.0.113.7"),
+        ("x-real-ip", "203.0.113.7"),
     ] {
         h.append(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
@@ -205,4 +213,18 @@ fn a_reused_provider_token_is_never_sent_past_its_time() {
     cache.put("s3", "at-3", 200, 150);
     assert_eq!(cache.get("s3", 151).as_deref(), Some("at-3"));
     assert_eq!(cache.get("x1", 101), None);
+}
+
+#[test]
+fn an_answer_holding_the_token_is_found_in_its_body_or_headers() {
+    let body =
+        Response::passthrough(StatusCode::OK, vec![], b"{\"got\":\"Bearer tok-123\"}".to_vec());
+    assert!(body.contains(b"tok-123"));
+    assert!(!body.contains(b"tok-124"));
+    let header = Response::passthrough(
+        StatusCode::OK,
+        vec![(header::CONTENT_DISPOSITION, "attachment; filename=tok-123".into())],
+        b"{}".to_vec(),
+    );
+    assert!(header.contains(b"tok-123"));
 }

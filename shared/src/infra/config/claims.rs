@@ -4,7 +4,7 @@
 use super::{ConfigError, err};
 
 /// Claims of our JWT that only we set.
-pub const RESERVED: [&str; 13] = [
+pub const RESERVED: [&str; 14] = [
     "iss",
     "aud",
     "sub",
@@ -13,6 +13,7 @@ pub const RESERVED: [&str; 13] = [
     "nbf",
     "jti",
     "sid",
+    "api",
     "idp",
     "email",
     "email_verified",

@@ -146,3 +146,22 @@ fn refuses_none_hmac_and_algorithm_confusion() {
         assert!(t.verify(garbage, now()).is_err(), "{garbage}");
     }
 }
+
+/// The proxy's token for a remote API: the caller's claims with the API's audience and name,
+/// a fresh `jti`, never outliving the caller's token; and never accepted back as a session of
+/// ours, even with our own audience (a remote API cannot replay it to us).
+#[test]
+fn a_token_for_a_remote_api_is_the_callers_and_never_ours_again() {
+    let t = tokens(vec![key("k1", KeyAlg::Es256)]);
+    let at = now();
+    let session = t.mint_in_session(&alice(), "https://idp", Some("s-1"), at - 800).unwrap();
+    let claims = t.verify(&session, at).unwrap();
+    let for_orders = t.mint_for_audience(&claims, "orders", "orders-api", at).unwrap();
+    let (_, c) = parts(&for_orders);
+    assert_eq!((c["aud"].as_str(), c["api"].as_str()), (Some("orders-api"), Some("orders")));
+    assert_eq!((c["sub"].as_str(), c["sid"].as_str()), (Some("alice"), Some("s-1")));
+    assert_eq!(c["exp"].as_u64(), Some(claims.exp), "no longer than the caller's token");
+    assert_ne!(c["jti"].as_str(), Some(claims.jti.as_str()));
+    let same_audience = t.mint_for_audience(&claims, "orders", "spa", at).unwrap();
+    assert_eq!(t.verify(&same_audience, at).unwrap_err(), VerifyError::ForRemoteApi);
+}
