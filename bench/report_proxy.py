@@ -231,7 +231,9 @@ def section(w, runs: list[tuple[str, dict]], prices: dict, session_write_units: 
         w("")
         o, p = s["ours"], s["provider"]
         w(f"Outbound requests per warm request, besides the one to the upstream: `ours` {o['ddb_per_warm']:g} ({o['ddb_kinds']}), "
-          f"`provider` {p['ddb_per_warm']:g} to DynamoDB ({p['ddb_kinds']}: the session read and its use recorded in one call), none to the provider.")
+          f"`provider` {p['ddb_per_warm']:g} to DynamoDB (median; {p['ddb_kinds']}): a session's first request in an instance reads the session "
+          "and records its use in one UpdateItem (the first request of a fresh process above), then the instance reuses its provider "
+          "token for up to 10 s (PROVIDER_TOKEN_REUSE_SECS, never past its expiry); none to the provider.")
         w("")
     cost(w, runs, prices, session_write_units)
     w("### The proxy's targets")
@@ -262,8 +264,9 @@ def cost(w, runs: list[tuple[str, dict]], prices: dict, session_write_units: int
     w(f"${prices['lambda_request'] * 1e6:.2f} per million requests and ${gbs:.10f} per GB-second, DynamoDB on-demand")
     w(f"${prices['dynamodb_write_unit'] * 1e6:.3f} per million write units), the proxy's memory as template.yaml sets it; each")
     w("invocation billed by the millisecond, rounded up; plus API Gateway's HTTP API at $1.00 per million")
-    w("requests (the first 300 million a month), which every proxied call also pays. `provider` mode records")
-    w(f"the session's use on each call ({s['provider']['ddb_kinds']}: {session_write_units} write units for an item of 1-2 KB). A call")
+    w("requests (the first 300 million a month), which every proxied call also pays. `provider` mode reads the")
+    w(f"session and records its use (UpdateItem: {session_write_units} write units for an item of 1-2 KB, ${session_write_units * prices['dynamodb_write_unit'] * 1e6:.2f} per million)")
+    w("on a session's first call in an instance and then at most once per 10 s, not on the warm calls counted here. A call")
     w("with a cold start also bills the init (since August 2025) and reads the secret once ($0.05 per 10,000).")
     w("")
     w("| per million proxied calls | billed duration | Lambda (cold: and the secret's read) | DynamoDB | Lambda + DynamoDB | with API Gateway |")
