@@ -99,14 +99,8 @@ CALLBACK_CRYPTO = {
 }
 
 
-def pct(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile (q in 0..100)."""
-    v = sorted(values)
-    if not v:
-        return float("nan")
-    k = (len(v) - 1) * q / 100
-    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+# Linear-interpolated percentile (q in 0..100), one definition for both reports.
+pct = report_proxy.pct
 
 
 def med(values):

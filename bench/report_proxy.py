@@ -28,6 +28,7 @@ APIGW_HTTP_REQUEST = 1.00 / 1e6
 
 
 def pct(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100)."""
     v = sorted(values)
     if not v:
         return float("nan")

@@ -612,12 +612,19 @@ async function cookieLogout(button: HTMLButtonElement): Promise<void> {
   cookie.me = null;
   cookie.lastRemote = null;
   renderHome();
+  // The cookies ride along: the API ends the session, clears them, and answers the
+  // provider's logout URL (with the session's ID token as id_token_hint when the provider
+  // needs one: the one token this page ever sees, and it only passes it to the address bar).
+  await tellTheApi({}, { 'X-CSRF': '1' }, ' in this page; /api/logout did not answer (CODE), so the session cookie may live on.');
+}
+
+/** `POST /api/logout` with `body` and `headers`, then on to the provider's logout URL when
+ * the API answers one; `failed` is the status line's end when it does not answer (`CODE` is
+ * replaced by the error's code). */
+async function tellTheApi(body: Record<string, string>, headers: Record<string, string>, failed: string): Promise<void> {
   setStatus('Signed out. Telling the API…');
   try {
-    // The cookies ride along: the API ends the session, clears them, and answers the
-    // provider's logout URL (with the session's ID token as id_token_hint when the provider
-    // needs one: the one token this page ever sees, and it only passes it to the address bar).
-    const data = await callApi('POST', '/api/logout', {}, { 'X-CSRF': '1' });
+    const data = await callApi('POST', '/api/logout', body, headers);
     if (isHttpUrl(data.logout_url)) {
       setState('redirecting');
       setStatus('Signed out. Redirecting to the provider to end its session…');
@@ -626,8 +633,7 @@ async function cookieLogout(button: HTMLButtonElement): Promise<void> {
     }
     setStatus('Signed out.');
   } catch (e) {
-    const err = asApiError(e);
-    setStatus(`Signed out in this page; /api/logout did not answer (${err.code}), so the session cookie may live on.`);
+    setStatus(`Signed out${failed.replace('CODE', asApiError(e).code)}`);
   }
 }
 
@@ -793,6 +799,23 @@ function renderHome(): void {
   }
 }
 
+/** One `<dt>`/`<dd>` pair of a field list (`data-field` names it for the tests). */
+function field(label: string, name: string, value: string | undefined): HTMLElement[] {
+  return [el('dt', {}, label), el('dd', { 'data-field': name }, value ?? '—')];
+}
+
+/** The user's name, e-mail and subject as the page shows them (`#user`), then `more`. */
+function userList(user: { name?: string; email?: string; sub: string }, more: HTMLElement[] = []): HTMLElement {
+  return el(
+    'dl',
+    { id: 'user', class: 'fields' },
+    ...field('Name', 'name', user.name),
+    ...field('Email', 'email', user.email),
+    ...field('Subject', 'sub', user.sub),
+    ...more,
+  );
+}
+
 function renderSignedOutCard(serverFlow: boolean): HTMLElement {
   const loginButton = (id: string, text: string, provider?: string) => {
     const button = el('button', { id, type: 'button' }, text);
@@ -841,23 +864,11 @@ function renderSignedInCard(s: Session): HTMLElement {
   const logoutButton = el('button', { id: 'logout', type: 'button' }, 'Log out');
   logoutButton.addEventListener('click', () => void logout(logoutButton));
 
-  const field = (label: string, name: string, value: string | undefined) => [
-    el('dt', {}, label),
-    el('dd', { 'data-field': name }, value ?? '—'),
-  ];
-
   return el(
     'section',
     { class: 'card', id: 'signed-in' },
     el('h2', {}, 'Signed in'),
-    el(
-      'dl',
-      { id: 'user', class: 'fields' },
-      ...field('Name', 'name', s.user.name),
-      ...field('Email', 'email', s.user.email),
-      ...field('Subject', 'sub', s.user.sub),
-      ...(PROVIDERS.length ? field('Provider', 'provider', providerLabel(storedItem(PROVIDER_KEY))) : []),
-    ),
+    userList(s.user, PROVIDERS.length ? field('Provider', 'provider', providerLabel(storedItem(PROVIDER_KEY))) : []),
     el(
       'p',
       { id: 'expiry', 'data-exp': String(Math.floor(exp / 1000)), class: expired ? 'expired' : '' },
@@ -900,10 +911,6 @@ function remoteLabel(name: string): string {
 }
 
 function renderCookieSignedInCard(s: CookieSession, serverFlow: boolean): HTMLElement {
-  const field = (label: string, name: string, value: string | undefined) => [
-    el('dt', {}, label),
-    el('dd', { 'data-field': name }, value ?? '—'),
-  ];
   const logoutButton = el('button', { id: 'logout', type: 'button' }, 'Log out');
   logoutButton.addEventListener('click', () => void cookieLogout(logoutButton));
 
@@ -953,13 +960,7 @@ function renderCookieSignedInCard(s: CookieSession, serverFlow: boolean): HTMLEl
     'section',
     { class: 'card', id: 'signed-in' },
     el('h2', {}, serverFlow ? 'Signed in with the server flow (cookie-only)' : 'Signed in (cookie-only)'),
-    el(
-      'dl',
-      { id: 'user', class: 'fields' },
-      ...field('Name', 'name', s.user.name),
-      ...field('Email', 'email', s.user.email),
-      ...field('Subject', 'sub', s.user.sub),
-    ),
+    userList(s.user),
     expiry,
     el(
       'p',
@@ -1061,24 +1062,11 @@ async function logout(button: HTMLButtonElement): Promise<void> {
   stopRefreshing();
   forgetSession();
   renderHome();
-  setStatus('Signed out. Telling the API…');
-  try {
-    // X-CSRF: the API refuses cookie-authenticated state changes without it (a cross-site form
-    // cannot send it); the server flow's session cookie rides along with credentials: 'include'.
-    const headers: Record<string, string> = { 'X-CSRF': '1' };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    const data = await callApi('POST', '/api/logout', provider ? { provider } : {}, headers);
-    if (isHttpUrl(data.logout_url)) {
-      setState('redirecting');
-      setStatus('Signed out. Redirecting to the provider to end its session…');
-      location.assign(data.logout_url);
-      return;
-    }
-    setStatus('Signed out.');
-  } catch (e) {
-    const err = asApiError(e);
-    setStatus(`Signed out. The token is forgotten in this tab; /api/logout did not answer (${err.code}), ignored.`);
-  }
+  // X-CSRF: the API refuses cookie-authenticated state changes without it (a cross-site form
+  // cannot send it); the server flow's session cookie rides along with credentials: 'include'.
+  const headers: Record<string, string> = { 'X-CSRF': '1' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  await tellTheApi(provider ? { provider } : {}, headers, '. The token is forgotten in this tab; /api/logout did not answer (CODE), ignored.');
 }
 
 async function completeCallback(p: CallbackParams | null): Promise<void> {

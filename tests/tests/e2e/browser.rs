@@ -44,6 +44,12 @@ async fn run_flows(stack: &Stack, flow: &str, env: &[(&str, String)]) -> Value {
     report
 }
 
+/// How many `POST /api/refresh` the page made that answered `200`.
+fn successful_refreshes(report: &Value) -> usize {
+    let calls = report["api"].as_array().unwrap().iter();
+    calls.filter(|a| a["path"] == "/api/refresh" && a["status"] == 200).count()
+}
+
 fn shots(stack: &Stack) -> PathBuf {
     stack.logs.join("screenshots")
 }
@@ -244,12 +250,7 @@ async fn browser_session_outlives_several_jwts_and_logout_in_one_tab_ends_the_ot
             "the browser went to the provider while the session should have sufficed: {request}"
         );
     }
-    let refreshed = report["api"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["path"] == "/api/refresh" && a["status"] == 200)
-        .count();
+    let refreshed = successful_refreshes(&report);
     assert!(refreshed >= 4, "{refreshed} refreshes");
     assert_only_our_jwts_reached_the_browser(&report);
     let shots = [
@@ -478,12 +479,7 @@ async fn cookie_only_demo_calls_the_upstream_through_the_proxy_across_jwt_lifeti
     let (first, last) = (calls[0]["t"].as_u64().unwrap(), calls.last().unwrap()["t"].as_u64());
     let span = last.unwrap() - first;
     assert!(span >= 2 * JWT_TTL_SECONDS, "the calls span {span} s, not two JWT lifetimes");
-    let refreshed = report["api"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["path"] == "/api/refresh" && a["status"] == 200)
-        .count();
+    let refreshed = successful_refreshes(&report);
     assert!(refreshed >= ROUNDS - 1, "{refreshed} refreshes");
     // The provider's access token was renewed by refresh grants: by /api/refresh at each
     // round, and by the proxy itself for the calls between rounds.

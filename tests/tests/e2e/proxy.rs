@@ -72,6 +72,16 @@ fn remote(
     http.request(method, url).header(COOKIE, cookies).header("x-csrf", "1")
 }
 
+/// `GET /api/remote/<rest>` through the proxy as the signed-in browser: the whole answer.
+async fn get_as(
+    stack: &Stack,
+    http: &reqwest::Client,
+    rest: &str,
+    browser: &Browser,
+) -> reqwest::Response {
+    remote(stack, http, reqwest::Method::GET, rest, &browser.cookies()).send().await.unwrap()
+}
+
 async fn status_and_json(req: reqwest::RequestBuilder) -> (u16, Value) {
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
@@ -250,26 +260,15 @@ async fn the_proxy_forwards_with_our_token_or_the_providers_and_passes_the_answe
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body);
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(saw["body_sha256"], hex.as_str());
-    let resp =
-        remote(&stack, &http, reqwest::Method::GET, "echo/status?code=418", &browser.cookies())
-            .send()
-            .await
-            .unwrap();
+    let resp = get_as(&stack, &http, "echo/status?code=418", &browser).await;
     assert_eq!(resp.status(), 418);
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     // The upstream's Set-Cookie never reaches the browser.
-    let resp = remote(&stack, &http, reqwest::Method::GET, "echo/set-cookie", &browser.cookies())
-        .send()
-        .await
-        .unwrap();
+    let resp = get_as(&stack, &http, "echo/set-cookie", &browser).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().get("set-cookie").is_none(), "{:?}", resp.headers());
     // Binary answers pass unchanged.
-    let resp =
-        remote(&stack, &http, reqwest::Method::GET, "echo/big?bytes=100000", &browser.cookies())
-            .send()
-            .await
-            .unwrap();
+    let resp = get_as(&stack, &http, "echo/big?bytes=100000", &browser).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.unwrap().len(), 100_000);
 
