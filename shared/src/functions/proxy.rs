@@ -355,8 +355,10 @@ impl Proxy {
             return Err(Error::MethodNotAllowed);
         }
         let mut headers = forwarded_headers(req.headers);
-        let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
+        let mut bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| Error::Internal("token not a header value".into()))?;
+        // Never printed by the HTTP stack's own debug output.
+        bearer.set_sensitive(true);
         headers.insert(header::AUTHORIZATION, bearer);
         let request = self.client.request(method, url).headers(headers).body(req.body.to_vec());
         // The API's own timeout, and never past the invocation's deadline less the time to
