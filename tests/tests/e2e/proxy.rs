@@ -289,9 +289,14 @@ async fn the_proxy_forwards_with_our_token_or_the_providers_and_passes_the_answe
     assert_eq!(saw["verified"], "provider");
     assert!(stack.session_version(&sid) > version, "no refresh grant for an expired token");
 
-    // No cookie value or token of ours reached the log.
+    // No cookie value, no token of ours and none of the provider's (the ones sent upstream
+    // and the refresh token) reached the log, at TRACE; no JWT at all (the ones minted for
+    // the API included).
     let handle = browser.handle.trim_start_matches("__Host-refresh=");
-    stack.assert_log_holds_none(&[browser.jwt(), handle]);
+    let tokens = stack.session_provider_tokens(&sid);
+    let access = e2e::exposed(&tokens.access_token);
+    let refresh = e2e::exposed(tokens.refresh_token.as_ref().expect("a refresh token"));
+    stack.assert_log_holds_none(&[browser.jwt(), handle, &access, &refresh, "eyJhbGci"]);
     assert!(stack.metric_lines().iter().any(|m| m.get("Proxied").is_some()), "Proxied not counted");
 }
 
