@@ -104,11 +104,15 @@ impl<'c> AsyncHttpClient<'c> for Http {
 ///
 /// [`ClientError`]: the TLS stack cannot be set up, or [`EXTRA_CA_CERTS`] is unusable.
 pub fn http_client() -> Result<Http, ClientError> {
-    let extra = match std::env::var_os(EXTRA_CA_CERTS).filter(|p| !p.is_empty()) {
-        Some(path) => extra_ca_certs(Path::new(&path))?,
-        None => Vec::new(),
-    };
-    build(CONNECT_TIMEOUT, TOTAL_TIMEOUT, extra)
+    build(CONNECT_TIMEOUT, TOTAL_TIMEOUT, configured_extra_ca_certs()?)
+}
+
+/// The certificates of [`EXTRA_CA_CERTS`], none when it is unset or empty.
+fn configured_extra_ca_certs() -> Result<Vec<reqwest::Certificate>, ClientError> {
+    match std::env::var_os(EXTRA_CA_CERTS).filter(|p| !p.is_empty()) {
+        Some(path) => extra_ca_certs(Path::new(&path)),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The CA certificates of the PEM file at `path` ([`EXTRA_CA_CERTS`]).
@@ -151,18 +155,7 @@ pub fn extra_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientEr
 ///
 /// [`ClientError`] when TLS cannot be set up or `EXTRA_CA_CERTS` is unusable.
 pub fn upstream_client() -> Result<reqwest::Client, ClientError> {
-    let extra = match std::env::var_os(EXTRA_CA_CERTS).filter(|p| !p.is_empty()) {
-        Some(path) => extra_ca_certs(Path::new(&path))?,
-        None => Vec::new(),
-    };
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .no_proxy();
-    for cert in extra {
-        builder = builder.add_root_certificate(cert);
-    }
+    let builder = builder(CONNECT_TIMEOUT, configured_extra_ca_certs()?).no_proxy();
     builder.build().map_err(|e| ClientError::Tls(crate::error::chain(&e)))
 }
 
@@ -185,17 +178,23 @@ pub fn build(
     total: Duration,
     extra: Vec<reqwest::Certificate>,
 ) -> Result<Http, ClientError> {
+    let builder = builder(connect, extra).timeout(total);
+    builder.build().map(Http).map_err(|e| ClientError::Tls(crate::error::chain(&e)))
+}
+
+/// What every client of ours shares: no redirects followed, `connect` as the connect
+/// timeout, the web PKI roots plus `extra`, rustls on aws-lc-rs.
+fn builder(connect: Duration, extra: Vec<reqwest::Certificate>) -> reqwest::ClientBuilder {
     // reqwest is built without a default crypto provider; use the one the AWS SDK already
     // links. An error means another one is installed already, which is fine.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect)
-        .timeout(total);
+        .connect_timeout(connect);
     for cert in extra {
         builder = builder.add_root_certificate(cert);
     }
-    builder.build().map(Http).map_err(|e| ClientError::Tls(crate::error::chain(&e)))
+    builder
 }
 
 impl Http {
