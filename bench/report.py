@@ -59,8 +59,27 @@ PRICES = {
 }
 # Each function's memory in template.yaml (the peers are priced at the same sizes).
 MEMORY_MB = {"login": 128, "callback": 256, "refresh": 256, "refresh_expired": 256}
-# Write units of one session write: an item of 1 to 2 KB (sealed provider tokens).
-SESSION_WRITE_UNITS = 2
+# Write units of one session write (PutItem at login; UpdateItem, charged for the larger of the
+# item before and after, at refresh): a typical item is within 1 KB since the provider's tokens
+# are sealed packed and deflated (shared/src/sessions/seal.rs, format 2; size.rs measures
+# oidc-provider's, LemonLDAP::NG's and Okta's). An item with a JWT access token of Okta's size
+# still takes 2.
+SESSION_WRITE_UNITS = 1
+# The same before format 2 (tokens sealed as JSON: items of 1 to 2 KB), shown beside for
+# comparison.
+SESSION_WRITE_UNITS_BEFORE = 2
+# Session item sizes in DynamoDB's count, as shared/src/sessions/size.rs measures them (its test
+# prints them; a few bytes vary with the random values in the tokens).
+SESSION_ITEM_SIZES = (
+    ("oidc-provider (43, 43, 840 characters)", "1287 B: 2 units", "883 B: 1 unit"),
+    ("LemonLDAP::NG (64, 64, 747 characters)", "1189 B: 2 units", "792 B: 1 unit"),
+    ("Okta-sized (43, 964, 920 characters: JWT access token)", "2325 B: 3 units", "1342 B: 2 units"),
+)
+
+
+def units(n: int) -> str:
+    """`n` write units, in words."""
+    return f"{n} write unit{'' if n == 1 else 's'}"
 # Every Lambda function of the workspace, one crate each under functions/ (their arm64
 # bootstraps are sized).
 LAMBDA_FUNCTIONS = tuple(sorted(p.name for p in (Path(__file__).resolve().parent.parent / "functions").iterdir() if (p / "Cargo.toml").is_file()))
@@ -609,15 +628,27 @@ def cost_section(w, summ: dict, source: str) -> None:
     w("Memory as template.yaml sets it (login 128 MB, callback and refresh 256 MB), the peers priced at the")
     w("same sizes. Each invocation is billed by the millisecond, rounded up; since August 2025 Lambda bills")
     w("the init phase of every runtime, so a cold start pays its init. A login is one `/api/login` and one")
-    w(f"`/api/callback`; our callback also writes the session (one PutItem, {SESSION_WRITE_UNITS} write units for an item of 1-2 KB).")
-    w("A cold start (of login and callback both) reads the secret once each. API Gateway ($1.00 per million")
+    w(f"`/api/callback`; our callback also writes the session (one PutItem, {units(SESSION_WRITE_UNITS)} for a typical item")
+    w(f"of at most {SESSION_WRITE_UNITS} KB). A cold start (of login and callback both) reads the secret once each. API Gateway ($1.00 per million")
     w("HTTP API requests) is the same for every implementation and left out.")
+    w("")
+    w("The session item: since the provider's tokens are sealed packed and deflated (format 2, shared/src/sessions/seal.rs),")
+    w(f"a typical item takes {units(SESSION_WRITE_UNITS)} per write; before, sealed as JSON, {units(SESSION_WRITE_UNITS_BEFORE)} (in parentheses: what")
+    w("the same runs cost then). Measured by shared/src/sessions/size.rs, in DynamoDB's count:")
+    w("")
+    w("| provider's tokens (refresh, access, ID token) | item before | item now |")
+    w("| --- | --- | --- |")
+    for row in SESSION_ITEM_SIZES:
+        w("| " + " | ".join(row) + " |")
+    w("")
+    w("An Okta-sized item still takes 2 write units at login and at refresh: its two RSA-2048 signatures (512 random")
+    w("bytes, kept whole: the ID token is the logout's `id_token_hint`) and two claim sets alone come near 1 KB.")
     w("")
 
     def lam(fn, key, s):
         return math.ceil(med(s[key])) / 1000 * MEMORY_MB[fn] / 1024 * p["lambda_gb_second_arm64"] * 1e6
 
-    def ddb(fn, key, s):
+    def ddb(fn, key, s, write_units=SESSION_WRITE_UNITS):
         kinds = s.get(f"{fn}_ddb_{key}_kinds", "none")
         n = med(s.get(f"{fn}_ddb_{key}", [0]))
         if not n or kinds == "none":
@@ -625,20 +656,25 @@ def cost_section(w, summ: dict, source: str) -> None:
         ops = kinds.split("+")
         reads = sum(1 for o in ops if o in ("GetItem", "Query"))
         writes = len(ops) - reads
-        units = reads * p["dynamodb_read_unit"] + writes * SESSION_WRITE_UNITS * p["dynamodb_write_unit"]
-        return units * 1e6 * (n / len(ops))
+        cost = reads * p["dynamodb_read_unit"] + writes * write_units * p["dynamodb_write_unit"]
+        return cost * 1e6 * (n / len(ops))
+
+    def costs(s, write_units):
+        warm = 2 * p["lambda_request"] * 1e6 + lam("login", "login_warm_invoke", s) + lam("callback", "callback_warm_invoke", s) + ddb("callback", "warm", s, write_units)
+        cold = sum(lam(fn, f"{fn}_cold", s) + p["lambda_request"] * 1e6 + p["secrets_manager_call"] * 1e6 + ddb(fn, "cold", s, write_units) for fn in ("login", "callback"))
+        refresh = (p["lambda_request"] * 1e6 + lam("refresh", "refresh_warm_invoke", s) + ddb("refresh", "warm", s, write_units)) if "refresh_warm_invoke" in s else None
+        return (warm, cold, refresh)
+
+    def cell(now, before):
+        if now is None:
+            return "— (none)"
+        return f"${now:.2f}" if f"{now:.2f}" == f"{before:.2f}" else f"${now:.2f} (${before:.2f})"
 
     w("| per million | " + " | ".join(summ) + " |")
     w("|" + " --- |" * (1 + len(summ)))
-    rows = {}
-    for n, s in summ.items():
-        warm = 2 * p["lambda_request"] * 1e6 + lam("login", "login_warm_invoke", s) + lam("callback", "callback_warm_invoke", s) + ddb("callback", "warm", s)
-        cold = sum(lam(fn, f"{fn}_cold", s) + p["lambda_request"] * 1e6 + p["secrets_manager_call"] * 1e6 + ddb(fn, "cold", s) for fn in ("login", "callback"))
-        refresh = (p["lambda_request"] * 1e6 + lam("refresh", "refresh_warm_invoke", s) + ddb("refresh", "warm", s)) if "refresh_warm_invoke" in s else None
-        rows[n] = (warm, cold, refresh)
-    w("| logins, warm (login + callback) | " + " | ".join(f"${v[0]:.2f}" for v in rows.values()) + " |")
-    w("| logins that each start both functions cold | " + " | ".join(f"${v[1]:.2f}" for v in rows.values()) + " |")
-    w("| refreshes, warm (no refresh grant) | " + " | ".join(f"${v[2]:.2f}" if v[2] is not None else "— (none)" for v in rows.values()) + " |")
+    rows = {n: (costs(s, SESSION_WRITE_UNITS), costs(s, SESSION_WRITE_UNITS_BEFORE)) for n, s in summ.items()}
+    for i, label in enumerate(("logins, warm (login + callback)", "logins that each start both functions cold", "refreshes, warm (no refresh grant)")):
+        w(f"| {label} | " + " | ".join(cell(now[i], before[i]) for now, before in rows.values()) + " |")
     w("")
     w("A real mix sits between the first two rows: the share of cold starts depends on the traffic.")
     w("")

@@ -266,7 +266,7 @@ def cost(w, runs: list[tuple[str, dict]], prices: dict, session_write_units: int
     w(f"${prices['dynamodb_write_unit'] * 1e6:.3f} per million write units), the proxy's memory as template.yaml sets it; each")
     w("invocation billed by the millisecond, rounded up; plus API Gateway's HTTP API at $1.00 per million")
     w("requests (the first 300 million a month), which every proxied call also pays. `provider` mode reads the")
-    w(f"session and records its use (UpdateItem: {session_write_units} write units for an item of 1-2 KB, ${session_write_units * prices['dynamodb_write_unit'] * 1e6:.2f} per million)")
+    w(f"session and records its use (UpdateItem: {session_write_units} write unit{'' if session_write_units == 1 else 's'} for a typical item of at most {session_write_units} KB, ${session_write_units * prices['dynamodb_write_unit'] * 1e6:.3f} per million)")
     w("on a session's first call in an instance and then at most once per 10 s, not on the warm calls counted here. A call")
     w("with a cold start also bills the init (since August 2025) and reads the secret once ($0.05 per 10,000).")
     w("")

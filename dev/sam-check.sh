@@ -12,7 +12,8 @@
 #      does not follow references inside the HttpApi body), and every function with a role and
 #      log group of its own, the role allowed only that log group and the secret; the session
 #      table as declared (key h, TTL ttl, SSE, PITR, its two indexes) and each role's DynamoDB
-#      actions exactly the listed ones, with Sessions=On (table created or given) and Off;
+#      statements exactly the listed ones (actions, resources, condition keys and values),
+#      with Sessions=On (table created or given) and Off;
 #   5. every rust-cargolambda function of the template (the list comes from template.yaml) has
 #      its crate at CodeUri with a binary named like BuildProperties.Binary;
 #   6. sam build (cargo lambda build --release --arm64, one function at a time);

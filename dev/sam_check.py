@@ -15,8 +15,11 @@ repository root:
         KEYS_ONLY indexes by_provider_sid on psid and by_subject on subj, deleted with the
         stack), and for Sessions=On with the table created or given, and Sessions=Off: the
         table exactly when created, SESSION_TABLE in every function exactly when on, and each
-        role's DynamoDB actions exactly those of SESSION_TABLE_ACTIONS (none for the others,
-        none at all when off), on the table and its indexes only.
+        role's DynamoDB statements exactly those of SESSION_TABLE_POLICY: its actions, on the
+        table or the named indexes, under the stated conditions (dynamodb:Attributes,
+        dynamodb:Select, dynamodb:LeadingKeys); none for the others, none at all when off. And
+        that this check bites: every statement of those policies with a condition dropped or
+        widened, an action or a resource added, fails it.
 
     python3 dev/sam_check.py functions template.yaml
         Step 5. Every rust-cargolambda function of the template has its crate at CodeUri with a
@@ -66,17 +69,54 @@ IDENTITY = {
 # The session table: Sessions on (table created, or an existing one given) and off.
 EXISTING_TABLE = {"ExistingSessionTable": "spa-login-sessions"}
 SESSIONS_OFF = {"Sessions": "Off"}
-# The DynamoDB actions each function's role may take on the session table (binary name: actions);
-# a function not listed gets none.
-SESSION_TABLE_ACTIONS = {
-    "callback": {"dynamodb:PutItem"},
-    "logout": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"},
-    "refresh": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+# What each function's role may do on the session table with Sessions=On (binary name: its
+# statements); a function not listed may do nothing there. A statement is (actions, resources,
+# condition): resources "table" (the table's ARN) or "index/<name>" (that index's), condition as
+# the policy must state it, None for none. The role's DynamoDB statements must be exactly these,
+# in any order: a statement or condition dropped, widened or added fails the check.
+# dynamodb:Attributes always lists the key h (DynamoDB refuses a request whose key attributes the
+# list leaves out); dynamodb:Select refuses a read without a projection, which names only the key
+# and so would pass dynamodb:Attributes while returning the whole item.
+PROJECTION_ONLY = {"StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}}
+DELETES_ONLY = {"ForAllValues:StringEquals": {"dynamodb:Attributes": ["h"]}}
+TTL_ONLY = {"ForAllValues:StringEquals": {"dynamodb:Attributes": ["h", "ttl"]}, **PROJECTION_ONLY}
+TABLE = ["table"]
+SESSION_TABLE_POLICY = {
+    "callback": [
+        # A new session.
+        ({"dynamodb:PutItem"}, TABLE, None),
+        # SESSION_MAX_PER_USER: the user's keys from by_subject (a KEYS_ONLY index), their login
+        # times and nothing else, deletes of the oldest.
+        ({"dynamodb:Query"}, ["index/by_subject"], None),
+        (
+            {"dynamodb:BatchGetItem"},
+            TABLE,
+            {"ForAllValues:StringEquals": {"dynamodb:Attributes": ["h", "created"]}, **PROJECTION_ONLY},
+        ),
+        ({"dynamodb:BatchWriteItem"}, TABLE, DELETES_ONLY),
+    ],
+    "logout": [
+        # The whole session (its refresh token, to revoke it); deletes.
+        ({"dynamodb:GetItem", "dynamodb:DeleteItem"}, TABLE, None),
+        ({"dynamodb:BatchWriteItem"}, TABLE, DELETES_ONLY),
+        # Back-channel logout: a used logout token's record, and no other item.
+        (
+            {"dynamodb:PutItem"},
+            TABLE,
+            {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["logout-token *"]},
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["h", "ttl"]},
+            },
+        ),
+        # The sessions of a provider session or of a user.
+        ({"dynamodb:Query"}, ["index/by_provider_sid", "index/by_subject"], None),
+    ],
+    "refresh": [({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, TABLE, None)],
     # An API in `provider` mode: the refresh function's path.
-    "proxy": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
-    # SESSION_CHECK=strict: is the JWT's session live?
-    "me": {"dynamodb:GetItem"},
-    "authorizer": {"dynamodb:GetItem"},
+    "proxy": [({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, TABLE, None)],
+    # SESSION_CHECK=strict: is the JWT's session live? Its ttl, nothing more.
+    "me": [({"dynamodb:GetItem"}, TABLE, TTL_ONLY)],
+    "authorizer": [({"dynamodb:GetItem"}, TABLE, TTL_ONLY)],
 }
 # The SessionTable resource as template.yaml must declare it (dev/session_table.py creates the
 # local table from the same Properties).
@@ -380,10 +420,80 @@ def own_role_and_log_group(variants, binaries):
     return results
 
 
+def listed(x):
+    return x if isinstance(x, list) else [x]
+
+
+def role_statements(res, role):
+    """Every policy statement that applies to `role` in resolved resources `res`: its inline
+    Policies, and the AWS::IAM::RolePolicy / AWS::IAM::Policy resources naming it."""
+    p = res.get(role, {}).get("Properties", {})
+    docs = [pol.get("PolicyDocument", {}) for pol in p.get("Policies", [])]
+    for r in res.values():
+        rp = r.get("Properties", {})
+        if r["Type"] == "AWS::IAM::RolePolicy" and rp.get("RoleName") == {"Ref": role}:
+            docs.append(rp.get("PolicyDocument", {}))
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in rp.get("Roles", []):
+            docs.append(rp.get("PolicyDocument", {}))
+    return [st for d in docs for st in d.get("Statement", [])]
+
+
+def touches_dynamodb(st):
+    """Whether statement `st` may allow (or deny) a DynamoDB action: one named, a wildcard, or
+    a NotAction (everything but)."""
+    return "NotAction" in st or any(
+        str(a).lower().startswith("dynamodb") or str(a) == "*"
+        for a in listed(st.get("Action"))
+    )
+
+
+def canonical_statement(st):
+    """Statement `st` in a form that compares equal exactly when it allows the same thing:
+    actions and resources as sets, every condition value as a sorted list ("x" and ["x"] are one
+    value in IAM). The rest but Sid is kept as it is: the Effect, and a NotResource or a
+    Principal, which make it differ."""
+    condition = {
+        op: {key: sorted(json.dumps(v) for v in listed(values)) for key, values in keys.items()}
+        for op, keys in (st.get("Condition") or {}).items()
+    }
+    rest = {k: v for k, v in st.items() if k not in ("Sid", "Action", "Resource", "Condition")}
+    return json.dumps(
+        {
+            "actions": sorted(listed(st.get("Action"))),
+            "resources": sorted(json.dumps(r, sort_keys=True) for r in listed(st.get("Resource"))),
+            "condition": condition,
+            "rest": rest,
+        },
+        sort_keys=True,
+    )
+
+
+def wanted_statements(binary, arn):
+    """The statements SESSION_TABLE_POLICY gives `binary`, with `arn(name)` the ARN of "table"
+    or "index/<name>"."""
+    out = []
+    for actions, resources, condition in SESSION_TABLE_POLICY.get(binary, []):
+        st = {"Effect": "Allow", "Action": sorted(actions), "Resource": [arn(r) for r in resources]}
+        if condition is not None:
+            st["Condition"] = condition
+        out.append(st)
+    return out
+
+
+def session_statements_ok(res, role, want):
+    """Whether the DynamoDB statements of `role` in resolved resources `res` are exactly `want`
+    (as a multiset, order aside): (ok, the statements found)."""
+    found = [st for st in role_statements(res, role) if touches_dynamodb(st)]
+    return sorted(map(canonical_statement, found)) == sorted(map(canonical_statement, want)), found
+
+
 def session_table_checks(source, out, binaries):
     """The session table's declaration in the (expanded) source template, and in the transformed
     template `out`, for Sessions=On (created, or existing) and Off: the table, SESSION_TABLE, and
-    the DynamoDB actions of every function's role. [(ok, what)]."""
+    every function's DynamoDB statements (actions, resources and conditions) exactly those of
+    SESSION_TABLE_POLICY. Then that this comparison bites: each statement of the policies with a
+    condition dropped, a condition value, an action or a resource added must fail it.
+    [(ok, what)]."""
     results = []
     declared = source["Resources"].get("SessionTable")
     results.append(
@@ -394,52 +504,23 @@ def session_table_checks(source, out, binaries):
             + ("" if declared == SESSION_TABLE else f"; declared: {json.dumps(declared)}"),
         )
     )
-    unknown = sorted(set(SESSION_TABLE_ACTIONS) - set(binaries.values()))
-    results.append((not unknown, f"every function of SESSION_TABLE_ACTIONS is in the template: {unknown or 'yes'}"))
-    mapped = {
-        f: set(v["Actions"]) for f, v in (source.get("Mappings", {}).get("SessionTableActions") or {}).items()
-    }
-    from_mapping = {
-        b: mapped.get(n[: -len("Function")], set()) for n, b in binaries.items()
-    }
-    wanted = {b: SESSION_TABLE_ACTIONS.get(b, set()) for b in binaries.values()}
-    results.append(
-        (
-            from_mapping == wanted,
-            "Mappings: SessionTableActions lists exactly the actions of SESSION_TABLE_ACTIONS",
-        )
-    )
+    unknown = sorted(set(SESSION_TABLE_POLICY) - set(binaries.values()))
+    results.append((not unknown, f"every function of SESSION_TABLE_POLICY is in the template: {unknown or 'yes'}"))
 
-    def role_statements(res, role):
-        """Every policy statement that applies to `role`: its inline Policies, and the
-        AWS::IAM::RolePolicy / AWS::IAM::Policy resources naming it."""
-        p = res.get(role, {}).get("Properties", {})
-        docs = [pol.get("PolicyDocument", {}) for pol in p.get("Policies", [])]
-        for r in res.values():
-            rp = r.get("Properties", {})
-            if r["Type"] == "AWS::IAM::RolePolicy" and rp.get("RoleName") == {"Ref": role}:
-                docs.append(rp.get("PolicyDocument", {}))
-            if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in rp.get("Roles", []):
-                docs.append(rp.get("PolicyDocument", {}))
-        return [st for d in docs for st in d.get("Statement", [])]
-
-    def listed(x):
-        return x if isinstance(x, list) else [x]
-
-    created_arn = {"Fn::GetAtt": ["SessionTable", "Arn"]}
-    created_index = {"Fn::Sub": "${SessionTable.Arn}/index/*"}
     existing = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingSessionTable}"
+
+    def created_arn(r):
+        return {"Fn::GetAtt": ["SessionTable", "Arn"]} if r == "table" else {"Fn::Sub": "${SessionTable.Arn}/" + r}
+
+    def existing_arn(r):
+        return {"Fn::Sub": existing} if r == "table" else {"Fn::Sub": existing + "/" + r}
+
     variants = [
-        ("Sessions=On, table created", dict(PARAMS), {"Ref": "SessionTable"}, [created_arn, created_index]),
-        (
-            "Sessions=On, existing table",
-            dict(PARAMS, **EXISTING_TABLE),
-            {"Ref": "ExistingSessionTable"},
-            [{"Fn::Sub": existing}, {"Fn::Sub": existing + "/index/*"}],
-        ),
+        ("Sessions=On, table created", dict(PARAMS), {"Ref": "SessionTable"}, created_arn),
+        ("Sessions=On, existing table", dict(PARAMS, **EXISTING_TABLE), {"Ref": "ExistingSessionTable"}, existing_arn),
         ("Sessions=Off", dict(PARAMS, **SESSIONS_OFF), None, None),
     ]
-    for label, values, env, resources in variants:
+    for label, values, env, arn in variants:
         res = resolve(out, values)
         table = [k for k, v in res.items() if v["Type"] == "AWS::DynamoDB::Table"]
         should = ["SessionTable"] if env == {"Ref": "SessionTable"} else []
@@ -450,30 +531,66 @@ def session_table_checks(source, out, binaries):
             variables = (p.get("Environment") or {}).get("Variables") or {}
             got_env = variables.get("SESSION_TABLE")
             role = (p.get("Role") or {}).get("Fn::GetAtt", [None])[0]
-            dynamo = [
-                st
-                for st in role_statements(res, role)
-                if any(str(a).startswith("dynamodb:") or a == "*" for a in listed(st.get("Action")))
-            ]
-            actions = {a for st in dynamo for a in listed(st.get("Action"))}
-            want = wanted[binary] if env else set()
-            ok = (
-                got_env == env
-                and actions == want
-                and all(
-                    st.get("Effect") == "Allow" and listed(st.get("Resource")) == resources and "NotResource" not in st
-                    for st in dynamo
-                )
-                and len(dynamo) == (1 if want else 0)
+            want = wanted_statements(binary, arn) if env else []
+            same, found = session_statements_ok(res, role, want)
+            ok = got_env == env and same
+            summary = "; ".join(
+                f"{'+'.join(sorted(a))} on {', '.join(r)}" + (f" if {json.dumps(c)}" if c else "")
+                for a, r, c in (SESSION_TABLE_POLICY.get(binary, []) if env else [])
             )
             results.append(
                 (
                     ok,
-                    f"{label}: {binary} SESSION_TABLE={json.dumps(got_env)}, DynamoDB actions "
-                    f"{sorted(actions) or 'none'} (want {sorted(want) or 'none'})"
-                    + ("" if ok or not dynamo else f"; statements {json.dumps(dynamo)}"),
+                    f"{label}: {binary} SESSION_TABLE={json.dumps(got_env)}, DynamoDB statements exactly: "
+                    + (summary or "none")
+                    + ("" if same else f"; found {json.dumps(found)}"),
                 )
             )
+
+    # The comparison above catches a policy made wider or a condition lost: every statement of
+    # the session table policies, changed one way at a time, must fail it.
+    values, arn = dict(PARAMS), created_arn
+    res = resolve(out, values)
+    functions = {k: v for k, v in res.items() if v["Type"] == "AWS::Lambda::Function"}
+    tried, missed = 0, []
+    for name, binary in sorted(binaries.items()):
+        role = (functions[name]["Properties"].get("Role") or {}).get("Fn::GetAtt", [None])[0]
+        want = wanted_statements(binary, arn)
+        for key, r in res.items():
+            rp = r.get("Properties", {})
+            if r["Type"] != "AWS::IAM::RolePolicy" or rp.get("RoleName") != {"Ref": role}:
+                continue
+            for i, st in enumerate(rp["PolicyDocument"]["Statement"]):
+                if not touches_dynamodb(st):
+                    continue
+                changes = [
+                    ("an action added", lambda s: s.update(Action=listed(s["Action"]) + ["dynamodb:Scan"])),
+                    ("a resource added", lambda s: s.update(Resource=listed(s["Resource"]) + ["*"])),
+                ]
+                for op, keys in (st.get("Condition") or {}).items():
+                    changes.append((f"its {op} dropped", lambda s, op=op: s["Condition"].pop(op)))
+                    for k in keys:
+                        changes.append(
+                            (
+                                f"{k} widened with *",
+                                lambda s, op=op, k=k: s["Condition"][op].update({k: listed(s["Condition"][op][k]) + ["*"]}),
+                            )
+                        )
+                if st.get("Condition"):
+                    changes.append(("its Condition dropped", lambda s: s.pop("Condition")))
+                for what, change in changes:
+                    changed = copy.deepcopy(res)
+                    change(changed[key]["Properties"]["PolicyDocument"]["Statement"][i])
+                    tried += 1
+                    if session_statements_ok(changed, role, want)[0]:
+                        missed.append(f"{key} statement {st.get('Sid', i)}: {what}")
+    results.append(
+        (
+            tried > 0 and not missed,
+            f"the statement check fails for each of {tried} widenings of the session table policies"
+            + (f"; not for: {missed}" if missed else ""),
+        )
+    )
     return results
 
 

@@ -28,7 +28,7 @@ use serde_json::json;
 use shared::keygen::KeyAlg;
 use shared::testing::{FakeProvider, Rp, offline_sessions, secret_json};
 use shared::{
-    CallbackParams, Flow, Handle, ProviderTokens, Refresh, Secret, SessionItem, SessionKeys,
+    CallbackParams, Flow, Handle, Owner, ProviderTokens, Refresh, Secret, SessionItem, SessionKeys,
     Sessions, Transaction, User, cookies, unix_now,
 };
 use tokio::runtime::{Builder, Runtime};
@@ -138,8 +138,13 @@ fn session_fixture(rt: &Runtime, f: &Fixture, now: u64) -> SessionFixture {
         access_expires_at: now + 3_600,
         id_token: f.tokens.id_token().map(|t| t.to_string().into()),
     };
-    let (item, _) =
-        sessions.new_item(&handle, &f.user, &f.issuer, Some("provider-sid"), &tokens, now).unwrap();
+    let owner = Owner {
+        user: &f.user,
+        idp: &f.issuer,
+        provider: "default",
+        provider_sid: Some("provider-sid"),
+    };
+    let (item, _) = sessions.new_item(&handle, &owner, &tokens, now).unwrap();
     let handle_cookie = cookies::set_refresh(handle.expose(), 3_600);
     let handle_cookie = handle_cookie.split(';').next().unwrap();
     let cookie_header = format!("{}; {handle_cookie}", f.cookie_header);

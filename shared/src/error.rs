@@ -336,6 +336,11 @@ pub enum Error {
     /// The session table could not be read or written.
     #[error("session store failed: {0}")]
     SessionStore(String),
+    /// A logout ending many sessions ran out of time with some left: nothing is recorded as
+    /// done (a back-channel logout's token is forgotten; "everywhere" keeps the caller's own
+    /// session), so the same request may be sent again and ends the rest.
+    #[error("logout incomplete: {0} sessions ended before the deadline")]
+    LogoutIncomplete(usize),
     /// Our own fault (signing failed, a response could not be built).
     #[error("internal error: {0}")]
     Internal(String),
@@ -521,6 +526,11 @@ impl Error {
                 "session_store_unavailable",
                 "Sessions cannot be reached right now. Try again.",
             ),
+            Self::LogoutIncomplete(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "logout_incomplete",
+                "Not every session could be ended in time. Send the same request again.",
+            ),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error."),
         }
     }
@@ -551,6 +561,7 @@ impl Error {
                 | Self::ProviderTimeout(_)
                 | Self::SessionsOff
                 | Self::SessionStore(_)
+                | Self::LogoutIncomplete(_)
                 | Self::UpstreamUnreachable(_)
                 | Self::UpstreamTimeout
                 | Self::UpstreamRedirected

@@ -67,7 +67,9 @@ pub use oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache, Verifier, fetch_jwks, par
 pub use oidc::key::{ProviderKey, ProviderKeySet};
 pub use oidc::provider::{ACCEPTED_ALGS, OidcClient, Provider, Providers, Upstream};
 pub use return_to::ReturnTo;
-pub use sessions::{Handle, Lease, ProviderTokens, Record, SessionItem, SessionKeys, Sessions};
+pub use sessions::{
+    Ending, Handle, Lease, Owner, ProviderTokens, Record, SessionItem, SessionKeys, Sessions,
+};
 pub use tokens::keygen;
 pub use tokens::secret::{
     ClientSecrets, CookieKey, KeyRing, Secret, SecretError, fetch as fetch_secret,

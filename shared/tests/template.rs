@@ -4,8 +4,9 @@
 //! checks that the rest follows it:
 //!
 //! - each `Fn::ForEach` loop that looks its items up in `Functions` loops over functions the
-//!   mapping has, and over all of them unless it looks them up in a narrower mapping too
-//!   (`SessionTableActions`): no function without its log group and role;
+//!   mapping has, and over all of them unless it looks them up in a narrower mapping too: no
+//!   function without its log group and role (the session table's policies are one resource
+//!   per function, checked statement by statement by `dev/sam_check.py`);
 //! - one `AWS::Serverless::Function` per entry, `<Name>Function` with
 //!   `Metadata.BuildProperties.Binary: <name>`;
 //! - one crate `functions/<name>/` per entry;

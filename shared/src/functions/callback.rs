@@ -25,14 +25,16 @@ use subtle::ConstantTimeEq as _;
 
 use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
 use crate::error::{Error, InteractionNeeded};
+use crate::infra::config::claims::ClaimCopy;
 use crate::infra::config::{BrowserTokens, Config};
 use crate::infra::http::Http;
-use crate::oidc::exchange::{exchange_code, sanitize_code, userinfo};
+use crate::infra::metrics;
+use crate::oidc::exchange::{UserInfo, exchange_code, sanitize_code, userinfo};
 use crate::oidc::id_token;
 use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
 use crate::oidc::provider::Providers;
 use crate::return_to::ReturnTo;
-use crate::sessions::{Handle, ProviderTokens, Sessions};
+use crate::sessions::{Handle, Owner, ProviderTokens, Sessions};
 use crate::tokens::secret::{CookieKey, KeyRing};
 use crate::tokens::session::{SessionTokens, User};
 use crate::tokens::transaction::{Flow, Transaction};
@@ -50,6 +52,8 @@ pub struct Callback {
     cookie_keys: KeyRing<CookieKey>,
     session: SessionTokens,
     sessions: Option<Sessions>,
+    /// How the user is made from the provider's word.
+    rules: UserRules,
 }
 
 impl ColdStart for Callback {
@@ -74,7 +78,8 @@ impl Callback {
         let WithProvider { config, http, providers, signing_keys, cookie_keys, sessions } =
             parts.with_provider(fetched, cooldown)?;
         let session = SessionTokens::from_config(&config, signing_keys);
-        Ok(Self { config, providers, http, cookie_keys, session, sessions })
+        let rules = UserRules::from_config(&config);
+        Ok(Self { config, providers, http, cookie_keys, session, sessions, rules })
     }
 
     /// Our JWTs (tests verify what the callback minted).
@@ -181,30 +186,46 @@ impl Callback {
         let tokens = exchange_code(provider, &self.http, flow, code, &tx.pkce_verifier).await?;
         let verified = self.check_tokens(&tx, &tokens, now).await?;
         let provider_sid = verified.provider_sid();
-        let id_token::Verified { mut user, issuer, claims: id_claims } = verified;
-        let mut info_claims = None;
-        if provider.userinfo {
-            let info = userinfo(provider, &self.http, tokens.access_token(), &user.sub).await?;
-            // An e-mail and its verification travel together, from whichever source gave it.
-            if info.email.is_some() {
-                (user.email, user.email_verified) = (info.email, info.email_verified);
+        let info = match provider.userinfo {
+            true => {
+                let sub = &verified.user.sub;
+                Some(userinfo(provider, &self.http, tokens.access_token(), sub).await?)
             }
-            user.name = info.name.or(user.name);
-            info_claims = Some(info.claims);
-        }
-        if !self.config.claims.names.is_empty() {
-            user.extra = self.config.claims.copy(&id_claims, info_claims.as_ref());
-        }
-        keep_email_if_verified(&mut user, self.config.include_unverified_email);
+            false => None,
+        };
+        let issuer = verified.issuer.clone();
+        let mut user = self.rules.user(verified, info);
         // The token's own issuer: the provider's, or its user's tenant's (Entra ID multi-tenant).
         let idp = &issuer;
         let (token, handle) = match &self.sessions {
-            None => (self.session.mint(&user, idp, now)?, None),
+            None => (self.session.mint_fitting(&mut user, idp, None, now)?, None),
             Some(sessions) => {
-                let stored = ProviderTokens::from_response(&tokens, None, now, self.session.ttl());
-                let (handle, sid) =
-                    sessions.create(&user, idp, provider_sid.as_deref(), &stored, now).await?;
-                (self.session.mint_in_session(&user, idp, Some(&sid), now)?, Some(handle))
+                let margin = sessions.settings().renew_margin;
+                let ttl = self.session.ttl();
+                let stored = ProviderTokens::from_response(&tokens, None, now, ttl, margin);
+                let owner = Owner {
+                    user: &user,
+                    idp,
+                    provider: &provider.name,
+                    provider_sid: provider_sid.as_deref(),
+                };
+                let (handle, sid) = sessions.create(&owner, &stored, now).await?;
+                // The login stands whatever happens here: the cap is enforced again by the
+                // user's next login.
+                match sessions.end_beyond_cap(idp, &user.sub, &sid).await {
+                    Ok(0) => {}
+                    Ok(ended) => {
+                        metrics::sessions_ended(metrics::Ended::OverCap, ended);
+                        tracing::info!(
+                            ended,
+                            "oldest sessions of the user ended (SESSION_MAX_PER_USER)"
+                        );
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = err.code(), detail = %err, "sessions over the cap not ended")
+                    }
+                }
+                (self.session.mint_fitting(&mut user, idp, Some(&sid), now)?, Some(handle))
             }
         };
         Ok(Completed {
@@ -309,6 +330,74 @@ impl Callback {
 /// OpenID Connect Core 5.7: an e-mail address is not an identifier, and one the provider does
 /// not state as verified may not even be the user's. It is kept only with `email_verified:
 /// true`, or, when `OIDC_UNVERIFIED_EMAIL=include`, with `email_verified: false`.
+/// The longest `name` our JWT carries, in bytes; a longer one is left out (and logged).
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// The longest `email` our JWT carries: an address is at most 254 characters (RFC 5321's
+/// path limit), and the rest is no address; a longer one is left out (and logged).
+pub const MAX_EMAIL_BYTES: usize = 254;
+
+/// How the user of our JWTs is made from what the provider says: at login and at every
+/// refresh grant, so that a refreshed JWT says what the provider says now.
+#[derive(Debug, Clone)]
+pub(super) struct UserRules {
+    /// `JWT_CLAIMS` and its caps.
+    claims: ClaimCopy,
+    /// `OIDC_UNVERIFIED_EMAIL`.
+    include_unverified_email: bool,
+}
+
+impl UserRules {
+    /// The rules of `config`.
+    pub(super) fn from_config(config: &Config) -> Self {
+        Self {
+            claims: config.claims.clone(),
+            include_unverified_email: config.include_unverified_email,
+        }
+    }
+
+    /// The user of a verified ID token and, when the provider is asked, its userinfo: `email`
+    /// (with its verification) and `name` from userinfo first, the copied claims from userinfo
+    /// first, each capped ([`ClaimCopy::copy`]); an e-mail kept only if verified (unless
+    /// `OIDC_UNVERIFIED_EMAIL`). Whatever neither source says now is left out.
+    pub(super) fn user(&self, verified: id_token::Verified, info: Option<UserInfo>) -> User {
+        let id_token::Verified { mut user, claims: id_claims, .. } = verified;
+        let mut info_claims = None;
+        if let Some(info) = info {
+            // An e-mail and its verification travel together, from whichever source gave it.
+            if info.email.is_some() {
+                (user.email, user.email_verified) = (info.email, info.email_verified);
+            }
+            user.name = info.name.or(user.name);
+            info_claims = Some(info.claims);
+        }
+        if !self.claims.names.is_empty() {
+            user.extra = self.claims.copy(&id_claims, info_claims.as_ref());
+        }
+        keep_email_if_verified(&mut user, self.include_unverified_email);
+        if user.name.as_ref().is_some_and(|name| name.len() > MAX_NAME_BYTES) {
+            let size = user.name.take().map_or(0, |name| name.len());
+            tracing::warn!(
+                claim = "name",
+                size,
+                cap = MAX_NAME_BYTES,
+                "claim too large, left out of our JWT"
+            );
+        }
+        if user.email.as_ref().is_some_and(|email| email.len() > MAX_EMAIL_BYTES) {
+            let size = user.email.take().map_or(0, |email| email.len());
+            user.email_verified = None;
+            tracing::warn!(
+                claim = "email",
+                size,
+                cap = MAX_EMAIL_BYTES,
+                "claim too large, left out of our JWT"
+            );
+        }
+        user
+    }
+}
+
 fn keep_email_if_verified(user: &mut User, include_unverified: bool) {
     match (user.email.is_some(), user.email_verified) {
         (true, Some(true)) => {}

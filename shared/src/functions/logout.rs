@@ -16,6 +16,8 @@
 //! sessions it names. It needs no cookie and no CSRF header, never redirects, and answers
 //! `200 {}` or `400 invalid_request`, both `no-store`.
 
+use std::time::{Duration, Instant};
+
 use http::StatusCode;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -30,11 +32,11 @@ use crate::oidc::logout_token::{self, MAX_AGE_SECS};
 use crate::oidc::provider::{Provider, Providers, Upstream};
 use crate::oidc::revoke::Revocation;
 use crate::oidc::rp_logout::RpLogout;
-use crate::sessions::{Handle, Sessions};
+use crate::sessions::{Ending, Handle, Record, Sessions};
 use crate::web::cookies;
 use crate::web::request::{Query, Request};
 use crate::web::response::Response;
-use crate::web::routes::{HttpFunction, Route, log_refusal};
+use crate::web::routes::{ANSWER_MARGIN, HttpFunction, Route, log_refusal};
 
 /// The logout function's state: where logouts go, computed once at cold start.
 #[derive(Debug)]
@@ -48,8 +50,10 @@ pub struct Logout {
     http: Http,
 }
 
-/// The session a logout ended: its provider and its last ID token (the logout's hint).
+/// The session a logout ended: its provider (configured name, when stored, and issuer) and
+/// its last ID token (the logout's hint).
 struct Ended {
+    provider: Option<String>,
     idp: String,
     id_token: Option<SecretString>,
 }
@@ -116,18 +120,21 @@ impl ColdStart for Logout {
 impl Logout {
     /// Ends the session of the handle in `cookie_header`, if sessions are on and there is one:
     /// the item is deleted, then its refresh token revoked at the provider. With `everywhere`,
-    /// every session of its user at this provider is deleted too (their refresh tokens are not
-    /// revoked: they are sealed in items deleted unread). Returns the session's provider (its
-    /// issuer) and last ID token, when there was a session.
+    /// every other session of its user at this provider is deleted first, by `until` (their
+    /// refresh tokens are not revoked: they are sealed in items deleted unread). Returns the
+    /// session's provider (its issuer) and last ID token, when there was a session.
     ///
     /// # Errors
     ///
     /// [`Error::SessionStore`] when the table cannot be reached (the logout is refused, so the
-    /// user can try again rather than believe the session ended).
+    /// user can try again rather than believe the session ended);
+    /// [`Error::LogoutIncomplete`] when `until` came before every other session had ended
+    /// (this one is kept, so that the same request can end the rest).
     async fn end_session(
         &self,
         cookie_header: &str,
         everywhere: bool,
+        until: Option<Instant>,
     ) -> Result<Option<Ended>, Error> {
         let Some(sessions) = &self.sessions else { return Ok(None) };
         let Some(handle) = cookies::refresh(cookie_header)?.and_then(Handle::parse) else {
@@ -141,21 +148,28 @@ impl Logout {
             sessions.delete(&handle.key()).await?;
             return Ok(None);
         };
+        if everywhere {
+            let sub = Some(record.user.sub.as_str());
+            let ending =
+                sessions.end_provider_sessions(&record.idp, None, sub, Some(&record.key), until);
+            let Ending { ended, complete } = ending.await?;
+            metrics::sessions_ended(metrics::Ended::LogoutEverywhere, ended);
+            tracing::info!(ended, complete, "logout everywhere");
+            if !complete {
+                return Err(Error::LogoutIncomplete(ended));
+            }
+        }
         sessions.delete(&record.key).await?;
         metrics::sessions_ended(metrics::Ended::Logout, 1);
-        if everywhere {
-            let ended =
-                sessions.end_provider_sessions(&record.idp, None, Some(&record.user.sub)).await?;
-            metrics::sessions_ended(metrics::Ended::LogoutEverywhere, ended);
-            tracing::info!(ended, "logout everywhere");
-        }
-        let revocation = self.providers.by_issuer(&record.idp).and_then(|p| p.revocation.as_ref());
+        let provider = self.providers.of_session(record.provider.as_deref(), &record.idp);
+        let revocation = provider.and_then(|p| p.revocation.as_ref());
         if let (Some(revocation), Some(token)) = (revocation, &record.tokens.refresh_token)
             && let Err(err) = revocation.revoke_refresh_token(&self.http, token).await
         {
             tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
         }
-        Ok(Some(Ended { idp: record.idp, id_token: record.tokens.id_token }))
+        let Record { provider, idp, tokens, .. } = record;
+        Ok(Some(Ended { provider, idp, id_token: tokens.id_token }))
     }
 }
 
@@ -167,7 +181,9 @@ impl Logout {
     ///
     /// [`Error::LogoutTokenRefused`] for anything but a form with one valid, unseen
     /// `logout_token` (nothing is deleted then); [`Error::SessionsOff`];
-    /// [`Error::SessionStore`] (the token is forgotten again, so the provider may retry).
+    /// [`Error::SessionStore`] or [`Error::LogoutIncomplete`] (the deadline came before every
+    /// session had ended): the token is forgotten again, so the provider's retry is no replay
+    /// and ends the rest.
     async fn backchannel(&self, req: &Request<'_>, now: u64) -> Result<usize, Error> {
         let Some(sessions) = &self.sessions else {
             return Err(Error::SessionsOff);
@@ -192,20 +208,36 @@ impl Logout {
         if !sessions.remember_logout_token(idp, &token.jti, keep_until).await? {
             return Err(Error::LogoutTokenRefused("jti replayed"));
         }
-        match sessions.end_provider_sessions(idp, token.sid.as_deref(), token.sub.as_deref()).await
-        {
-            Ok(ended) => {
+        let (sid, sub) = (token.sid.as_deref(), token.sub.as_deref());
+        let ending = sessions.end_provider_sessions(idp, sid, sub, None, ending_by(req)).await;
+        let failed = match ending {
+            Ok(Ending { ended, complete: true }) => {
                 metrics::sessions_ended(metrics::Ended::Backchannel, ended);
-                Ok(ended)
+                return Ok(ended);
             }
-            Err(err) => {
-                if let Err(again) = sessions.forget_logout_token(idp, &token.jti).await {
-                    tracing::warn!(error = again.code(), "logout token not forgotten");
-                }
-                Err(err)
+            Ok(Ending { ended, complete: false }) => {
+                metrics::sessions_ended(metrics::Ended::Backchannel, ended);
+                Error::LogoutIncomplete(ended)
             }
+            Err(err) => err,
+        };
+        if let Err(again) = sessions.forget_logout_token(idp, &token.jti).await {
+            tracing::warn!(error = again.code(), "logout token not forgotten");
         }
+        Err(failed)
     }
+}
+
+/// Time kept back, besides [`ANSWER_MARGIN`], from the deadline of a logout that ends many
+/// sessions: enough to forget a back-channel logout's token (one `DeleteItem`), so that the
+/// provider's retry is not refused as a replay.
+const FORGET_MARGIN: Duration = Duration::from_secs(1);
+
+/// When a logout must stop ending sessions: the invocation's deadline less the margins;
+/// `None` (no limit) without a deadline (tests).
+fn ending_by(req: &Request<'_>) -> Option<Instant> {
+    let margin = ANSWER_MARGIN + FORGET_MARGIN;
+    req.deadline.map(|deadline| deadline.checked_sub(margin).unwrap_or_else(Instant::now))
 }
 
 /// `POST /api/logout`'s optional JSON body.
@@ -299,10 +331,16 @@ impl HttpFunction for Logout {
         };
         // A session names its provider; without one, the request may (else the default one).
         let asked = self.providers.named(named.as_deref())?;
-        let ended =
-            self.end_session(req.cookies.as_deref().unwrap_or_default(), everywhere).await?;
+        let ended = self.end_session(
+            req.cookies.as_deref().unwrap_or_default(),
+            everywhere,
+            ending_by(req),
+        );
+        let ended = ended.await?;
         let (session_provider, id_token) = match &ended {
-            Some(Ended { idp, id_token }) => (self.providers.by_issuer(idp), id_token.as_ref()),
+            Some(Ended { provider, idp, id_token }) => {
+                (self.providers.of_session(provider.as_deref(), idp), id_token.as_ref())
+            }
             None => (None, None),
         };
         let provider = session_provider.unwrap_or(asked);

@@ -38,7 +38,7 @@ use crate::tokens::session::{SessionClaims, SessionTokens};
 use crate::web::cookies;
 use crate::web::request::Request;
 use crate::web::response::Response;
-use crate::web::routes::{ANSWER_MARGIN, HttpFunction, Route, within_deadline};
+use crate::web::routes::{ANSWER_MARGIN, HttpFunction, Route, answer_by, within_deadline};
 
 /// The largest request body forwarded: Lambda's 6 MB invocation payload.
 pub const MAX_REQUEST_BODY: usize = 6 * 1024 * 1024;
@@ -323,7 +323,8 @@ impl Proxy {
                 if let Some(token) = self.reused.get(&sid, now) {
                     return Ok(token);
                 }
-                let (record, at) = within_deadline(req, refresh.renew(&handle, now)).await?;
+                let (record, at) =
+                    within_deadline(req, refresh.renew(&handle, now, answer_by(req))).await?;
                 let token = record.tokens.access_token.expose_secret();
                 let expires = record.tokens.access_expires_at;
                 // A session without a refresh token keeps its one access token to the end:

@@ -9,30 +9,53 @@
 
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use http::StatusCode;
 use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 
-use super::callback::{CookieOnlyBody, cookie_only};
+use super::callback::{CookieOnlyBody, UserRules, cookie_only};
 use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
 use crate::error::Error;
 use crate::infra::config::BrowserTokens;
 use crate::infra::http::Http;
 use crate::infra::metrics::{self, Ended};
-use crate::oidc::exchange::exchange_refresh_token;
+use crate::oidc::exchange::{exchange_refresh_token, userinfo};
 use crate::oidc::id_token;
 use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
-use crate::oidc::provider::Providers;
+use crate::oidc::provider::{Provider, Providers};
 use crate::sessions::{Handle, LEASE_SECS, Lease, Opened, ProviderTokens, Record, Sessions};
 use crate::tokens::session::{SessionTokens, User};
 use crate::web::cookies;
 use crate::web::request::Request;
 use crate::web::response::Response;
-use crate::web::routes::{HttpFunction, Route, log_refusal, within_deadline};
+use crate::web::routes::{HttpFunction, Route, answer_by, log_refusal, within_deadline};
 
-/// How often a request waiting for another's refresh reads the session again.
-const POLL: Duration = Duration::from_millis(100);
+/// The first pause of a request waiting for another's refresh grant before it reads the
+/// session again; each next pause doubles, up to [`LONGEST_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+
+/// The longest pause between two reads of a waiting request: a grant of 9 s costs each
+/// waiter about a dozen reads, not the 90 reads and 90 lease attempts of a fixed 100 ms.
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+/// `pause`, shortened by up to a half at random, so that waiters that started together do
+/// not read together.
+fn jittered(pause: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    // Without randomness (never seen), the whole pause.
+    if SystemRandom::new().fill(&mut byte).is_err() {
+        return pause;
+    }
+    pause - pause / 2 * u32::from(byte[0]) / 255
+}
+
+/// Whether a refresh grant started now can end before `until`: [`LEASE_SECS`] covers the
+/// holder's worst case (see there).
+fn time_for_a_grant(until: Option<Instant>) -> bool {
+    until.is_none_or(|until| until > Instant::now() + Duration::from_secs(LEASE_SECS))
+}
 
 /// The refresh function's state.
 #[derive(Debug)]
@@ -46,6 +69,8 @@ pub struct Refresh {
     sessions: Option<Sessions>,
     /// `BROWSER_TOKENS`: whether the answer may carry our JWT.
     browser_tokens: BrowserTokens,
+    /// How the user is made from the provider's word, as at login.
+    rules: UserRules,
 }
 
 impl ColdStart for Refresh {
@@ -62,7 +87,8 @@ impl Refresh {
     pub(super) fn from_parts(parts: WithProvider) -> Self {
         let WithProvider { config, http, providers, signing_keys, sessions, .. } = parts;
         let session = SessionTokens::from_config(&config, signing_keys);
-        Self { providers, http, session, sessions, browser_tokens: config.browser_tokens }
+        let rules = UserRules::from_config(&config);
+        Self { providers, http, session, sessions, browser_tokens: config.browser_tokens, rules }
     }
 
     /// The session table, when sessions are on.
@@ -94,16 +120,24 @@ impl Refresh {
         &self.session
     }
 
-    /// A fresh JWT for the session of `handle` at `now`; see the module documentation.
+    /// A fresh JWT for the session of `handle` at `now`, within `until` (the invocation's
+    /// budget; see [`Refresh::renew`]); see the module documentation.
     ///
     /// # Errors
     ///
     /// [`Error::SessionExpired`] when the session has ended (it is deleted then), also when
-    /// the provider refuses the refresh token or the refresh answer's ID token is refused;
-    /// [`Error::SessionStore`]; the provider's other errors at the refresh grant (`502`/`504`,
-    /// the session kept and its lease released).
-    pub async fn refresh(&self, handle: &Handle, now: u64) -> Result<Refreshed, Error> {
-        let (record, at) = self.renew(handle, now).await?;
+    /// the provider refuses the refresh token or the refresh answer's ID token is refused, or
+    /// the item no longer opens (its cookie key was removed); [`Error::SessionStore`]; the
+    /// provider's other errors at the refresh grant (`502`/`504`, the session kept and its
+    /// lease released); [`Error::ProviderTimeout`] when too little time is left to start a
+    /// grant, or another request's grant outlasts the wait.
+    pub async fn refresh(
+        &self,
+        handle: &Handle,
+        now: u64,
+        until: Option<Instant>,
+    ) -> Result<Refreshed, Error> {
+        let (record, at) = self.renew(handle, now, until).await?;
         self.mint(record, at)
     }
 
@@ -112,19 +146,41 @@ impl Refresh {
     /// while it lives, else the one the refresh grant gives (one grant per session across
     /// every instance). `/api/refresh` mints from it; the proxy sends its access token.
     ///
+    /// A grant is started only with [`LEASE_SECS`] left before `until` (the invocation's
+    /// deadline less its answer margin; no limit without one): the lease covers the holder's
+    /// worst case, and so does the time left, so no deadline cuts a holder between the grant
+    /// and the store. A request that finds another's lease live only reads the item, after a
+    /// pause that doubles from [`FIRST_PAUSE`] to [`LONGEST_PAUSE`] with jitter, until the
+    /// version moves or the lease lapses; it takes the lease itself only once it has lapsed.
+    ///
     /// # Errors
     ///
     /// As [`Refresh::refresh`].
-    pub async fn renew(&self, handle: &Handle, now: u64) -> Result<(Record, u64), Error> {
+    pub async fn renew(
+        &self,
+        handle: &Handle,
+        now: u64,
+        until: Option<Instant>,
+    ) -> Result<(Record, u64), Error> {
         let sessions = self.sessions.as_ref().ok_or(Error::SessionsOff)?;
         let started = Instant::now();
         // Read and used in one call when no grant is due; otherwise (or near its maximum age)
         // the use is recorded below, once the refresh has succeeded.
-        let (mut record, touched) = match sessions.open(handle, now).await? {
+        let opened = match sessions.open(handle, now).await {
+            // An item that no longer opens (its cookie key was removed from the secret) ends.
+            Err(err @ Error::SessionExpired(_)) => {
+                sessions.delete(&handle.key()).await?;
+                metrics::sessions_ended(Ended::Unusable, 1);
+                return Err(err);
+            }
+            other => other?,
+        };
+        let (mut record, touched) = match opened {
             Opened::Missing => return Err(Error::SessionExpired("no such session")),
             Opened::Used(record) => (record, true),
             Opened::Unused(record) => (record, false),
         };
+        let mut pause = FIRST_PAUSE;
         loop {
             // The clock passed in, moved on by the time this request has waited.
             let at = now + started.elapsed().as_secs();
@@ -133,8 +189,6 @@ impl Refresh {
                     end(sessions, &record, Ended::Timeout, Error::SessionExpired(why)).await
                 );
             }
-            // Our JWT does not depend on the provider's access token: refreshing it is how the
-            // provider is asked again, once per its lifetime, so no margin before its expiry.
             // A use recorded by `open` proved that no grant was due at `now`: this request
             // mints without one, even if `open` took long enough for `at` to reach `renew`.
             if touched || record.tokens.renew_at() > at {
@@ -143,15 +197,22 @@ impl Refresh {
                 }
                 return self.still_configured(record).map(|r| (r, at));
             }
-            if let Some(lease) = sessions.lease(&record, at).await? {
-                let renewed = self.refresh_under(sessions, record, lease, at).await?;
-                return Ok((renewed, at));
+            let leased = record.lease_until.is_some_and(|lease| lease >= at);
+            if !leased {
+                if !time_for_a_grant(until) {
+                    return Err(Error::ProviderTimeout("too little time left for a grant".into()));
+                }
+                if let Some(lease) = sessions.lease(&record, at).await? {
+                    let renewed = self.refresh_under(sessions, record, lease, at).await?;
+                    return Ok((renewed, at));
+                }
             }
             // Another request refreshes this session: wait for its result.
             if started.elapsed() > Duration::from_secs(LEASE_SECS + 5) {
                 return Err(Error::ProviderTimeout("another refresh of this session".into()));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(jittered(pause)).await;
+            pause = (pause * 2).min(LONGEST_PAUSE);
             record = sessions
                 .reread(&record)
                 .await?
@@ -159,8 +220,9 @@ impl Refresh {
         }
     }
 
-    /// The refresh grant under `lease`: store the rotated tokens, or end the session when the
-    /// provider refuses it, or give the lease back when the provider cannot be reached.
+    /// The refresh grant under `lease`: store the rotated tokens and the user as the provider
+    /// describes them now, or end the session when the provider refuses it, or give the lease
+    /// back when the provider cannot be reached.
     async fn refresh_under(
         &self,
         sessions: &Sessions,
@@ -171,7 +233,8 @@ impl Refresh {
         let Some(refresh_token) = record.tokens.refresh_token.clone() else {
             return Err(Error::Internal("refresh without a refresh token".into()));
         };
-        let Some(upstream) = self.providers.by_issuer(&record.idp) else {
+        let Some(upstream) = self.providers.of_session(record.provider.as_deref(), &record.idp)
+        else {
             let gone = Error::SessionExpired("its provider is no longer configured");
             return Err(end(sessions, &record, Ended::Unusable, gone).await);
         };
@@ -192,6 +255,7 @@ impl Refresh {
                     return Err(err);
                 }
             };
+        let mut verified = None;
         if let Some(id_token) = answer.id_token() {
             let previous = record.tokens.id_token.as_ref().map(|t| t.expose_secret());
             let original = id_token::Original {
@@ -208,37 +272,78 @@ impl Refresh {
                 now,
             )
             .await;
-            if let Err(err) = checked {
+            match checked {
+                Ok(ok) => verified = Some(ok),
                 // The refresh token is spent and its successor came with a token we refuse:
                 // the session cannot go on.
-                return Err(end(sessions, &record, Ended::IdTokenRefused, err).await);
+                Err(err) => {
+                    return Err(end(sessions, &record, Ended::IdTokenRefused, err).await);
+                }
             }
         }
-        let stored =
-            ProviderTokens::from_response(&answer, Some(&record.tokens), now, self.session.ttl());
-        if !sessions.store_refreshed(&record, &lease, &stored, now).await? {
+        let user =
+            self.user_now(&upstream.provider, &record, verified, answer.access_token()).await;
+        let (ttl, margin) = (self.session.ttl(), sessions.settings().renew_margin);
+        let stored = ProviderTokens::from_response(&answer, Some(&record.tokens), now, ttl, margin);
+        if !sessions.store_refreshed(&record, &lease, &stored, &user, now).await? {
             return Err(Error::SessionExpired("the refresh lease was lost"));
         }
-        Ok(Record { tokens: stored, ..record })
+        Ok(Record { tokens: stored, user, ..record })
+    }
+
+    /// The user as the provider describes them after a grant, by the login's rules
+    /// ([`UserRules::user`]): from the refreshed ID token and, when the provider is asked at
+    /// login, its userinfo; so a claim the provider no longer sends is dropped. With neither
+    /// (no ID token in the answer, no userinfo), the stored user. The refresh token is spent
+    /// by now, so a userinfo that fails ends nothing: what the ID token says stands, and the
+    /// failure is logged.
+    async fn user_now(
+        &self,
+        provider: &Provider,
+        record: &Record,
+        verified: Option<id_token::Verified>,
+        access_token: &openidconnect::AccessToken,
+    ) -> User {
+        let info = match provider.userinfo {
+            true => match userinfo(provider, &self.http, access_token, &record.user.sub).await {
+                Ok(info) => Some(info),
+                Err(err) => {
+                    tracing::warn!(error = err.code(), detail = %err, "userinfo failed after a refresh grant: the ID token's claims only");
+                    None
+                }
+            },
+            false => None,
+        };
+        match (verified, info) {
+            (Some(verified), info) => self.rules.user(verified, info),
+            (None, Some(info)) => {
+                // No ID token in the answer: userinfo speaks for the provider, on the stored
+                // user's subject (userinfo checked it).
+                let user = User { extra: Default::default(), ..record.user.clone() };
+                let verified = id_token::Verified {
+                    user: User { email: None, email_verified: None, name: None, ..user },
+                    issuer: record.idp.clone(),
+                    claims: Default::default(),
+                };
+                self.rules.user(verified, Some(info))
+            }
+            (None, None) => record.user.clone(),
+        }
     }
 
     /// `record`, while its provider is still configured.
     fn still_configured(&self, record: Record) -> Result<Record, Error> {
-        match self.providers.by_issuer(&record.idp) {
+        match self.providers.of_session(record.provider.as_deref(), &record.idp) {
             Some(_) => Ok(record),
             None => Err(Error::SessionExpired("its provider is no longer configured")),
         }
     }
 
-    /// Our JWT for the session of `record`.
+    /// Our JWT for the session of `record` (fitting its cookie).
     fn mint(&self, record: Record, now: u64) -> Result<Refreshed, Error> {
-        let token = self.session.mint_in_session(
-            &record.user,
-            &record.idp,
-            Some(&record.session_id),
-            now,
-        )?;
-        Ok(Refreshed { token, user: record.user })
+        let Record { mut user, idp, session_id, .. } = record;
+        let token = self.session.mint_fitting(&mut user, &idp, Some(&session_id), now)?;
+        Ok(Refreshed { token, user })
     }
 }
 
@@ -280,7 +385,7 @@ impl HttpFunction for Refresh {
         let handle =
             cookies::refresh(header)?.and_then(Handle::parse).ok_or(Error::SessionMissing)?;
         let cookie_only = cookie_only(self.browser_tokens, req)?;
-        let done = within_deadline(req, self.refresh(&handle, now)).await?;
+        let done = within_deadline(req, self.refresh(&handle, now, answer_by(req))).await?;
         let expires_in = self.session.ttl().as_secs();
         Ok(if cookie_only {
             let body = CookieOnlyBody { expires_in, user: &done.user, return_to: None };

@@ -224,6 +224,21 @@ impl Parts {
                 })?;
             let provider = Provider::new(metadata(&m).clone(), p, client_secret)
                 .map_err(|source| StartError::provider(p, source))?;
+            // A session, a logout token and a refresh find their provider by issuer where
+            // nothing names it: one issuer must never belong to two providers.
+            let overlapping = kept
+                .iter()
+                .find(|other: &&T| other.provider().issuer_rule().overlaps(provider.issuer_rule()));
+            if let Some(other) = overlapping {
+                let problem = format!(
+                    "providers {:?} and {:?} could both accept one issuer (one exact issuer and \
+                     a tenant template admitting it, or one template allowing a tenant twice): \
+                     leave that tenant out of OIDC_ALLOWED_TENANTS of the template's provider",
+                    other.provider().name,
+                    provider.name
+                );
+                return Err(err("OIDC_PROVIDERS", problem).into());
+            }
             kept.push(keep(provider, m, client_secret));
         }
         Providers::new(kept).ok_or_else(|| err("OIDC_PROVIDERS", "names no provider").into())

@@ -139,6 +139,13 @@ pub struct SessionSettings {
     /// still exist (one `GetItem` per request). `stateless` (default): the signature and `exp`
     /// only.
     pub strict: bool,
+    /// `SESSION_MAX_PER_USER` (default 50, 1 to 1000): the most sessions one user may hold at
+    /// one provider; a login beyond it ends the user's oldest.
+    pub max_per_user: usize,
+    /// `SESSION_RENEW_MARGIN_SECONDS` (default 60, 0 to 3600): how long before the provider's
+    /// access token expires a refresh grant renews it, at most (a tenth of its lifetime when
+    /// that is less).
+    pub renew_margin: Duration,
 }
 
 impl Config {
@@ -230,6 +237,29 @@ impl Config {
                 max_age: seconds("SESSION_MAX_AGE_SECONDS", 43_200)?,
                 idle: seconds("SESSION_IDLE_SECONDS", 3_600)?,
                 strict,
+                renew_margin: match get("SESSION_RENEW_MARGIN_SECONDS") {
+                    None => Duration::from_secs(60),
+                    Some(v) => v
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|n| *n <= 3_600)
+                        .map(Duration::from_secs)
+                        .ok_or_else(|| {
+                            err(
+                                "SESSION_RENEW_MARGIN_SECONDS",
+                                "must be a whole number from 0 to 3600",
+                            )
+                        })?,
+                },
+                max_per_user: match get("SESSION_MAX_PER_USER") {
+                    None => 50,
+                    Some(v) => {
+                        v.trim().parse().ok().filter(|n| (1..=1_000).contains(n)).ok_or_else(
+                            || err("SESSION_MAX_PER_USER", "must be a whole number from 1 to 1000"),
+                        )?
+                    }
+                },
             }),
         };
 

@@ -106,8 +106,10 @@ pub enum Ended {
     RevokedAtProvider,
     /// The refresh answer held an ID token we refuse, or none could be read.
     IdTokenRefused,
-    /// Its provider is no longer configured.
+    /// Its provider is no longer configured, or its item no longer opens.
     Unusable,
+    /// The user's oldest, ended by a login beyond `SESSION_MAX_PER_USER`.
+    OverCap,
 }
 
 impl Ended {
@@ -121,6 +123,7 @@ impl Ended {
             Self::RevokedAtProvider => "revoked_at_provider",
             Self::IdTokenRefused => "id_token_refused",
             Self::Unusable => "unusable",
+            Self::OverCap => "over_cap",
         }
     }
 }

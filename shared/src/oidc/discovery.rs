@@ -174,7 +174,7 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, ProviderErr
 /// Every endpoint we may send to (the client secret, a code, a token, a browser) follows the
 /// URL rule of configuration ([`url_rule`]). An endpoint added to [`ExtraMetadata`] belongs
 /// in this list.
-fn check_endpoints(metadata: &Metadata) -> Result<(), ProviderError> {
+pub(crate) fn check_endpoints(metadata: &Metadata) -> Result<(), ProviderError> {
     let extra = metadata.additional_metadata();
     let endpoints: [(&'static str, Option<&url::Url>); 6] = [
         ("authorization_endpoint", Some(metadata.authorization_endpoint().url())),

@@ -95,7 +95,7 @@ pub async fn exchange_refresh_token(
     }))
 }
 
-fn token_error(
+pub(crate) fn token_error(
     e: RequestTokenError<
         FetchError,
         openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
@@ -118,7 +118,9 @@ fn token_error(
     }
 }
 
-fn checked(tokens: Result<CoreTokenResponse, Error>) -> Result<CoreTokenResponse, Error> {
+pub(crate) fn checked(
+    tokens: Result<CoreTokenResponse, Error>,
+) -> Result<CoreTokenResponse, Error> {
     let tokens = tokens?;
     if *tokens.token_type() != CoreTokenType::Bearer {
         return Err(Error::TokenExchangeFailed("token_type is not Bearer".into()));
@@ -152,9 +154,9 @@ pub struct UserInfo {
 /// The claims of a userinfo answer beyond the standard ones openidconnect reads, kept for
 /// `JWT_CLAIMS`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct AllClaims {
+pub(crate) struct AllClaims {
     #[serde(flatten)]
-    all: serde_json::Map<String, serde_json::Value>,
+    pub(crate) all: serde_json::Map<String, serde_json::Value>,
 }
 
 impl openidconnect::AdditionalClaims for AllClaims {}

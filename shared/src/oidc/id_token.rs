@@ -215,20 +215,22 @@ pub struct Original<'a> {
 
 /// Verifies an ID token of a refresh grant's answer (OpenID Connect Core 12.2) for the session
 /// `original`: every check of [`verify`], except that `nonce` may be absent (if present, it is
-/// the original's); `iss`, `sub` and `aud` are the original's, and `auth_time`, if both name
-/// one, too.
+/// the original's); `iss`, `sub` and `aud` are the original's. Its `auth_time`, if both name
+/// one, is the original's or later: providers that put the user's latest sign-in anywhere
+/// there (another device's) are followed, and the refreshed token, stored as the session's
+/// latest, records it; an earlier one is refused.
 ///
 /// # Errors
 ///
 /// [`Error::IdToken`] with the first failed check; [`Error::SessionExpired`] when it names
-/// another subject, audience or authentication.
+/// another subject or audience, or an earlier authentication.
 pub async fn verify_refreshed(
     jwks: &JwksCache,
     id_token: &CoreIdToken,
     access_token: &AccessToken,
     original: &Original<'_>,
     now: u64,
-) -> Result<User, Error> {
+) -> Result<Verified, Error> {
     let before = original.id_token.and_then(payload).unwrap_or_default();
     let original_nonce = before.get("nonce").and_then(Value::as_str);
     let same_nonce = |nonce: Option<&Nonce>| match (nonce, original_nonce) {
@@ -265,11 +267,13 @@ pub async fn verify_refreshed(
         claims.get("auth_time").and_then(Value::as_f64).and_then(numeric_date)
     };
     if let (Some(was), Some(is)) = (auth_time(&before), auth_time(after))
-        && was != is
+        && is < was
     {
-        return Err(Error::SessionExpired("the refreshed ID token names another authentication"));
+        return Err(Error::SessionExpired(
+            "the refreshed ID token names an earlier authentication",
+        ));
     }
-    Ok(verified.user)
+    Ok(verified)
 }
 
 async fn verify_with<N: openidconnect::NonceVerifier + Copy>(

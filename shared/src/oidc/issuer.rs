@@ -123,6 +123,22 @@ impl IssuerRule {
         }
     }
 
+    /// Whether one issuer could pass both this rule and `other`: the same exact issuer, an
+    /// exact issuer that a template admits (an Entra tenant's beside `common` with `*`), or
+    /// one template with tenant lists that share a tenant. Two templates that differ never
+    /// fill to the same issuer here: Entra ID's templates differ only in their fixed parts.
+    pub fn overlaps(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Exact(a), Self::Exact(b)) => a == b,
+            (Self::Exact(exact), template @ Self::Tenant { .. })
+            | (template @ Self::Tenant { .. }, Self::Exact(exact)) => template.admits(exact),
+            (
+                Self::Tenant { template: a, tenants: ours },
+                Self::Tenant { template: b, tenants: theirs },
+            ) => a == b && ours.shares_a_tenant_with(theirs),
+        }
+    }
+
     /// The token's issuer when a token naming `iss` and `tid` passes this rule.
     pub fn check(&self, iss: Option<&str>, tid: Option<&str>) -> Option<String> {
         let iss = iss?;
@@ -163,6 +179,35 @@ mod tests {
         assert!(!rule.admits(&format!("https://evil.example/{TID}/v2.0")));
         let exact = IssuerRule::Exact("https://idp.example".into());
         assert!(exact.admits("https://idp.example") && !exact.admits("https://idp.example/"));
+    }
+
+    #[test]
+    fn two_rules_overlap_when_one_issuer_could_pass_both() {
+        let tenant_issuer = format!("https://login.microsoftonline.com/{TID}/v2.0");
+        let exact = IssuerRule::Exact(tenant_issuer.clone());
+        let any = IssuerRule::Tenant { template: V2.into(), tenants: AllowedTenants::Any };
+        let this_one = IssuerRule::Tenant { template: V2.into(), tenants: only(TID) };
+        let other_one = IssuerRule::Tenant { template: V2.into(), tenants: only(OTHER) };
+        let v1_any = IssuerRule::Tenant { template: V1.into(), tenants: AllowedTenants::Any };
+        let overlapping = [
+            ("one exact issuer twice", &exact, &IssuerRule::Exact(tenant_issuer)),
+            ("a tenant's issuer beside common with *", &exact, &any),
+            ("common with * beside a tenant's issuer", &any, &exact),
+            ("a tenant's issuer beside the template allowing it", &exact, &this_one),
+            ("one template, a tenant allowed by both", &any, &this_one),
+        ];
+        for (case, a, b) in overlapping {
+            assert!(a.overlaps(b), "{case}");
+        }
+        let apart = [
+            ("two exact issuers", &exact, &IssuerRule::Exact("https://idp.example".into())),
+            ("a tenant's issuer beside a template allowing another", &exact, &other_one),
+            ("one template, other tenants", &this_one, &other_one),
+            ("the v1 and v2 templates", &any, &v1_any),
+        ];
+        for (case, a, b) in apart {
+            assert!(!a.overlaps(b) && !b.overlaps(a), "{case}");
+        }
     }
 
     #[test]

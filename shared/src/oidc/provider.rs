@@ -242,6 +242,21 @@ impl<T: Upstream> Providers<T> {
             .or_else(|| items().find(|p| p.provider().issuer_rule().admits(issuer)))
     }
 
+    /// The provider of a session: the one it names (`provider`, the configured name stored at
+    /// login), while that one still admits the session's issuer `idp`; by `idp` for a session
+    /// stored without a name. `None` when the named provider is gone or now has another
+    /// issuer: the session cannot go on with a client it was not made with.
+    pub fn of_session(&self, provider: Option<&str>, idp: &str) -> Option<&T> {
+        match provider {
+            Some(name) => self
+                .items
+                .iter()
+                .find(|p| p.provider().name == name)
+                .filter(|p| p.provider().issuer_rule().admits(idp)),
+            None => self.by_issuer(idp),
+        }
+    }
+
     /// Every provider, the default one first.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.items.iter()

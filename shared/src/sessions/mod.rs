@@ -11,6 +11,7 @@
 //! | `h` (key) | base64url(SHA-256(handle)): also our session id, the `sid` claim of our JWTs |
 //! | `subj` | `idp` and `sub`, for the index `by_subject` |
 //! | `psid` | `idp` and the provider's `sid`, when its ID token had one (index `by_provider_sid`) |
+//! | `prov` | the provider's configured name: refresh, revocation and logout use its client |
 //! | `u` | the user (JSON: sub, email, email_verified, name) |
 //! | `tok` | the provider's tokens, sealed under the session key with `h` bound in |
 //! | `created`, `used`, `ttl` | login time, last use, and when DynamoDB may drop the item |
@@ -23,8 +24,11 @@
 
 mod handle;
 mod seal;
+// An item's size in DynamoDB's count, measured by the tests: nothing needs it at run time.
+#[cfg(test)]
+mod size;
 mod store;
 
 pub use handle::Handle;
 pub use seal::{ProviderTokens, SessionKeys};
-pub use store::{Item as SessionItem, LEASE_SECS, Lease, Opened, Record, Sessions};
+pub use store::{Ending, Item as SessionItem, LEASE_SECS, Lease, Opened, Owner, Record, Sessions};

@@ -8,26 +8,52 @@
 //! result, so a one-time refresh token is used once and its successor is never lost.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 
 use super::handle::{Handle, random_id};
 use super::seal::{ProviderTokens, SessionKeys};
 use crate::error::Error;
 use crate::infra::config::SessionSettings;
+use crate::infra::http::TOTAL_TIMEOUT;
 use crate::tokens::session::User;
 
-/// How long a refresh lease holds: longer than a refresh grant can take (the HTTP client's
-/// 10 s total timeout) so that two holders never overlap.
-pub const LEASE_SECS: u64 = 15;
+/// How long a refresh lease holds: the holder's worst case, by construction from the HTTP
+/// client's total timeout ([`TOTAL_TIMEOUT`], every provider and table call): the lease write,
+/// the token call, a JWKS refetch for the refreshed ID token, userinfo, and the store, each at
+/// its timeout. A holder that is slow but alive never sees its lease taken over, so the
+/// refresh token is never sent twice; and `/api/refresh` starts a grant only with this much
+/// of its invocation left ([`crate::Refresh::renew`]), so no deadline cuts it before the
+/// store either.
+pub const LEASE_SECS: u64 = 5 * TOTAL_TIMEOUT.as_secs();
 
 /// A session item's attributes, as DynamoDB stores them.
 pub type Item = HashMap<String, AttributeValue>;
+
+/// Whose a new session is, and where they signed in.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// The user.
+    pub user: &'a User,
+    /// The issuer of the user's ID token (a tenant's, for a multi-tenant provider).
+    pub idp: &'a str,
+    /// The provider's configured name (`OIDC_PROVIDERS`; `default` without it): the one
+    /// whose client refreshes, revokes and logs the session out, whichever else admits `idp`.
+    pub provider: &'a str,
+    /// The provider's `sid`, when its ID token had one.
+    pub provider_sid: Option<&'a str>,
+}
 
 /// One session as stored.
 #[derive(Debug)]
@@ -39,6 +65,9 @@ pub struct Record {
     pub session_id: String,
     /// The provider's issuer.
     pub idp: String,
+    /// The provider's configured name; `None` for an item stored before names were (its
+    /// provider is then found by `idp`).
+    pub provider: Option<String>,
     /// The user.
     pub user: User,
     /// The provider's `sid`, when known.
@@ -165,7 +194,7 @@ impl Sessions {
         (created + self.settings.max_age.as_secs()).min(used + self.settings.idle.as_secs())
     }
 
-    /// Stores a new session; returns its handle (for the cookie) and our session id.
+    /// Stores a new session of `owner`; returns its handle (for the cookie) and our session id.
     ///
     /// # Errors
     ///
@@ -173,14 +202,12 @@ impl Sessions {
     /// sealing fails.
     pub async fn create(
         &self,
-        user: &User,
-        idp: &str,
-        provider_sid: Option<&str>,
+        owner: &Owner<'_>,
         tokens: &ProviderTokens,
         now: u64,
     ) -> Result<(Handle, String), Error> {
         let handle = Handle::new()?;
-        let (item, session_id) = self.new_item(&handle, user, idp, provider_sid, tokens, now)?;
+        let (item, session_id) = self.new_item(&handle, owner, tokens, now)?;
         self.client
             .put_item()
             .table_name(&self.settings.table)
@@ -201,12 +228,11 @@ impl Sessions {
     pub fn new_item(
         &self,
         handle: &Handle,
-        user: &User,
-        idp: &str,
-        provider_sid: Option<&str>,
+        owner: &Owner<'_>,
         tokens: &ProviderTokens,
         now: u64,
     ) -> Result<(Item, String), Error> {
+        let Owner { user, idp, provider, provider_sid } = *owner;
         let key = handle.key();
         let user_json = serde_json::to_string(user)
             .map_err(|_| Error::Internal("user could not be serialized".into()))?;
@@ -215,6 +241,7 @@ impl Sessions {
             ("h".to_owned(), s(&key)),
             ("subj".to_owned(), s(scoped(idp, &user.sub))),
             ("idp".to_owned(), s(idp)),
+            ("prov".to_owned(), s(provider)),
             ("u".to_owned(), s(user_json)),
             ("tok".to_owned(), AttributeValue::B(Blob::new(sealed))),
             ("created".to_owned(), n(now)),
@@ -328,6 +355,7 @@ impl Sessions {
             key: key.to_owned(),
             session_id: key.to_owned(),
             idp: get_s(item, "idp").ok_or_else(broken)?,
+            provider: get_s(item, "prov"),
             user,
             provider_sid: get_s(item, "psid")
                 .and_then(|p| p.split_once(' ').map(|(_, sid)| sid.to_owned())),
@@ -401,28 +429,33 @@ impl Sessions {
         Ok(written("UpdateItem", result)?.then_some(Lease { owner }))
     }
 
-    /// Stores what a refresh grant gave, under `lease`: the sealed tokens and their `renew`,
-    /// `ver` + 1, the use at `now`, and the lease released. `false` when the lease was lost
-    /// (it expired and another refresh took over), in which case nothing is written.
+    /// Stores what a refresh grant gave, under `lease`: the sealed tokens (sealed under the
+    /// active key, whichever key sealed them before) and their `renew`, the user as the
+    /// provider describes them now, `ver` + 1, the use at `now`, and the lease released.
+    /// `false` when the lease was lost (it expired and another refresh took over), in which
+    /// case nothing is written.
     ///
     /// # Errors
     ///
-    /// [`Error::SessionStore`]; [`Error::Internal`] when sealing fails.
+    /// [`Error::SessionStore`]; [`Error::Internal`] when serializing or sealing fails.
     pub async fn store_refreshed(
         &self,
         record: &Record,
         lease: &Lease,
         tokens: &ProviderTokens,
+        user: &User,
         now: u64,
     ) -> Result<bool, Error> {
+        let user_json = serde_json::to_string(user)
+            .map_err(|_| Error::Internal("user could not be serialized".into()))?;
         let result = self
             .client
             .update_item()
             .table_name(&self.settings.table)
             .key("h", s(&record.key))
             .update_expression(
-                "SET tok = :tok, renew = :renew, ver = ver + :one, used = :now, #ttl = :ttl \
-                 REMOVE lease, lease_by",
+                "SET tok = :tok, u = :u, renew = :renew, ver = ver + :one, used = :now, \
+                 #ttl = :ttl REMOVE lease, lease_by",
             )
             .condition_expression("lease_by = :owner")
             .expression_attribute_names("#ttl", "ttl")
@@ -430,6 +463,7 @@ impl Sessions {
                 ":tok",
                 AttributeValue::B(Blob::new(tokens.seal(&self.keys, &record.key)?)),
             )
+            .expression_attribute_values(":u", s(user_json))
             .expression_attribute_values(":renew", n(tokens.renew_at()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now))
@@ -544,9 +578,17 @@ impl Sessions {
         self.delete(&logout_token_key(idp, jti)).await
     }
 
-    /// Deletes the sessions of provider `idp` that a back-channel logout names: those of its
+    /// Ends the sessions of provider `idp` that a back-channel logout names: those of its
     /// session `sid` (of user `sub` too, when both are given), or every session of `sub` when
-    /// only `sub` is given. Returns how many were deleted.
+    /// only `sub` is given; `except`, the item key of a session its caller ends itself, is
+    /// left alone. Stops at `until`: what is left of the work is then left undone and
+    /// [`Ending::complete`] is `false`, so that the caller can answer before its invocation's
+    /// deadline and the provider (or the user) can run it again.
+    ///
+    /// The deletes run in batches of [`BATCH`], [`PARALLEL_BATCHES`] at a time: one user's
+    /// thousands of sessions end in seconds, not one round trip after another. With both
+    /// `sid` and `sub`, each delete is conditional on the user (`BatchWriteItem` takes no
+    /// condition), in parallel too.
     ///
     /// The indexes are eventually consistent: a session created in the last moment before the
     /// call may not be found yet.
@@ -559,11 +601,17 @@ impl Sessions {
         idp: &str,
         sid: Option<&str>,
         sub: Option<&str>,
-    ) -> Result<usize, Error> {
+        except: Option<&str>,
+        until: Option<Instant>,
+    ) -> Result<Ending, Error> {
         let (index, attribute, value) = match (sid, sub) {
             (Some(sid), _) => ("by_provider_sid", "psid", scoped(idp, sid)),
             (None, Some(sub)) => ("by_subject", "subj", scoped(idp, sub)),
             (None, None) => return Err(Error::Internal("a logout naming nobody".into())),
+        };
+        let user = match (sid, sub) {
+            (Some(_), Some(sub)) => Some(scoped(idp, sub)),
+            _ => None,
         };
         let mut pages = self
             .client
@@ -573,26 +621,202 @@ impl Sessions {
             .key_condition_expression("#a = :v")
             .expression_attribute_names("#a", attribute)
             .expression_attribute_values(":v", s(value))
+            .limit(PAGE)
+            .into_paginator()
+            .send();
+        let mut running = FuturesUnordered::new();
+        let mut ending = Ending { ended: 0, complete: true };
+        let mut keys: Vec<String> = Vec::new();
+        let mut listed = false;
+        loop {
+            // Fill the batches from the index, then keep PARALLEL_BATCHES of them running.
+            while !listed && keys.len() < BATCH {
+                match by(until, pages.next()).await {
+                    None => {
+                        ending.complete = false;
+                        listed = true;
+                    }
+                    Some(None) => listed = true,
+                    Some(Some(page)) => {
+                        let page = page.map_err(store_error("Query"))?;
+                        let found = page.items().iter().filter_map(|item| get_s(item, "h"));
+                        keys.extend(found.filter(|key| Some(key.as_str()) != except));
+                    }
+                }
+            }
+            if !keys.is_empty() && ending.complete && running.len() < PARALLEL_BATCHES {
+                let batch: Vec<String> = keys.drain(..keys.len().min(BATCH)).collect();
+                running.push(self.delete_batch(batch, user.as_deref()));
+                continue;
+            }
+            match by(until, running.next()).await {
+                None => {
+                    ending.complete = false;
+                    break;
+                }
+                Some(None) if keys.is_empty() || !ending.complete => break,
+                Some(None) => {}
+                Some(Some(ended)) => ending.ended += ended?,
+            }
+        }
+        Ok(ending)
+    }
+
+    /// Deletes the sessions of item keys `keys` (at most [`BATCH`]): in one `BatchWriteItem`,
+    /// or, with `user` (`idp` and `sub`), each on condition that it is that user's. Returns
+    /// how many were deleted (or sent to be: a batch does not tell which keys named an item).
+    async fn delete_batch(&self, keys: Vec<String>, user: Option<&str>) -> Result<usize, Error> {
+        let count = keys.len();
+        if let Some(user) = user {
+            let deletes = keys.into_iter().map(|key| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.settings.table)
+                    .key("h", s(key))
+                    .condition_expression("subj = :subj")
+                    .expression_attribute_values(":subj", s(user))
+                    .send()
+            });
+            let mut ended = 0;
+            for result in futures_util::future::join_all(deletes).await {
+                ended += usize::from(written("DeleteItem", result)?);
+            }
+            return Ok(ended);
+        }
+        let mut requests = keys
+            .into_iter()
+            .map(|key| {
+                let delete = DeleteRequest::builder().key("h", s(key)).build();
+                let delete = delete.map_err(|_| Error::Internal("a delete request".into()))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        // DynamoDB may leave part of a batch unprocessed (throttled): sent again, with a pause
+        // that doubles, until done (the caller's deadline bounds the whole).
+        let mut pause = Duration::from_millis(25);
+        while !requests.is_empty() {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.settings.table, requests)
+                .send()
+                .await
+                .map_err(store_error("BatchWriteItem"))?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut left| left.remove(&self.settings.table))
+                .unwrap_or_default();
+            if !requests.is_empty() {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+        Ok(count)
+    }
+
+    /// Ends the oldest sessions of user `sub` at `idp` beyond [`SessionSettings::max_per_user`],
+    /// keeping `keep` (the session just created) whatever its age. Returns how many ended.
+    ///
+    /// One `Query` of the user's keys (the index holds keys only); only over the cap, their
+    /// login times are read (`BatchGetItem`, `created` only) and the oldest deleted. The index
+    /// is eventually consistent: a session made a moment ago elsewhere may not count yet, and
+    /// the next login ends it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn end_beyond_cap(&self, idp: &str, sub: &str, keep: &str) -> Result<usize, Error> {
+        let cap = self.settings.max_per_user;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.settings.table)
+            .index_name("by_subject")
+            .key_condition_expression("subj = :v")
+            .expression_attribute_values(":v", s(scoped(idp, sub)))
+            .limit(PAGE)
             .into_paginator()
             .items()
             .send();
-        let mut ended = 0;
+        let mut others = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(store_error("Query"))?;
-            let Some(key) = get_s(&item, "h") else { continue };
-            let mut delete =
-                self.client.delete_item().table_name(&self.settings.table).key("h", s(key));
-            if let (Some(_), Some(sub)) = (sid, sub) {
-                // Both named: only a session of that provider session *and* that user.
-                delete = delete
-                    .condition_expression("subj = :subj")
-                    .expression_attribute_values(":subj", s(scoped(idp, sub)));
-            }
-            if written("DeleteItem", delete.send().await)? {
-                ended += 1;
+            if let Some(key) = get_s(&item, "h").filter(|key| key != keep) {
+                others.push(key);
             }
         }
+        // `keep` is one of the cap.
+        let over = (others.len() + 1).saturating_sub(cap);
+        if over == 0 {
+            return Ok(0);
+        }
+        let mut born = Vec::with_capacity(others.len());
+        for chunk in others.chunks(100) {
+            let mut wanted =
+                chunk.iter().map(|key| Item::from([("h".to_owned(), s(key))])).collect::<Vec<_>>();
+            while !wanted.is_empty() {
+                let keys = KeysAndAttributes::builder()
+                    .set_keys(Some(wanted))
+                    .projection_expression("h, created")
+                    .build()
+                    .map_err(|_| Error::Internal("a batch read".into()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.settings.table, keys)
+                    .send()
+                    .await
+                    .map_err(store_error("BatchGetItem"))?;
+                let read = out.responses.and_then(|mut r| r.remove(&self.settings.table));
+                for item in read.unwrap_or_default() {
+                    if let (Some(key), Some(created)) = (get_s(&item, "h"), get_n(&item, "created"))
+                    {
+                        born.push((created, key));
+                    }
+                }
+                wanted = out
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&self.settings.table))
+                    .map(|left| left.keys)
+                    .unwrap_or_default();
+            }
+        }
+        // Oldest first; a tie broken by key, so that every instance picks the same.
+        born.sort_unstable();
+        let oldest: Vec<String> = born.into_iter().take(over).map(|(_, key)| key).collect();
+        let mut ended = 0;
+        for batch in oldest.chunks(BATCH) {
+            ended += self.delete_batch(batch.to_vec(), None).await?;
+        }
         Ok(ended)
+    }
+}
+
+/// What [`Sessions::end_provider_sessions`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    /// Sessions ended.
+    pub ended: usize,
+    /// Whether every session named was found and ended; `false` when the deadline came first.
+    pub complete: bool,
+}
+
+/// Keys per page of an index query: about 150 bytes each, so that a page stays well within
+/// what the HTTP client reads of an answer ([`crate::infra::http::MAX_BODY`]), where
+/// DynamoDB's own page may reach 1 MB.
+const PAGE: i32 = 1_000;
+
+/// Keys per `BatchWriteItem` (DynamoDB's limit).
+const BATCH: usize = 25;
+
+/// Batches in flight at once while ending many sessions: 400 deletes per round trip.
+const PARALLEL_BATCHES: usize = 16;
+
+/// `work`'s output, or `None` when `until` comes first (never without `until`).
+async fn by<T>(until: Option<Instant>, work: impl Future<Output = T>) -> Option<T> {
+    match until {
+        Some(until) => tokio::time::timeout_at(until.into(), work).await.ok(),
+        None => Some(work.await),
     }
 }
 
@@ -621,8 +845,9 @@ mod tests {
             access_expires_at: 1_600,
             id_token: None,
         };
-        let (item, sid) =
-            sessions.new_item(&handle, &user, "https://idp", Some("psid"), &tokens, 1_000).unwrap();
+        let owner =
+            Owner { user: &user, idp: "https://idp", provider: "idp", provider_sid: Some("psid") };
+        let (item, sid) = sessions.new_item(&handle, &owner, &tokens, 1_000).unwrap();
         assert_eq!(get_s(&item, "h"), Some(handle.key()));
         let record = sessions.record(&handle.key(), &item).unwrap();
         assert_eq!(
@@ -633,6 +858,7 @@ mod tests {
             (record.user.sub.as_str(), record.provider_sid.as_deref()),
             ("alice", Some("psid"))
         );
+        assert_eq!(record.provider.as_deref(), Some("idp"));
         assert_eq!((record.created, record.used, record.version), (1_000, 1_000, 0));
         assert_eq!(record.tokens.access_token.expose_secret(), "provider-access");
         assert_eq!(record.lease_until, None);

@@ -42,6 +42,8 @@ pub fn offline_sessions(secret: &str) -> Sessions {
         max_age: Duration::from_secs(43_200),
         idle: Duration::from_secs(3_600),
         strict: false,
+        max_per_user: 50,
+        renew_margin: Duration::from_secs(60),
     };
     let keys = SessionKeys::derive(Secret::from_json(secret).unwrap().cookie_keys());
     Sessions::new(client, settings, keys.unwrap())

@@ -21,6 +21,11 @@ use crate::tokens::signing::SigningKey;
 /// Clock skew tolerated when verifying our own tokens.
 pub const LEEWAY_SECS: u64 = 30;
 
+/// The longest token of ours: a `__Host-session` cookie carrying it, with its name and
+/// attributes, stays within the 4096 bytes every browser keeps (RFC 6265 6.1); a longer one is
+/// dropped silently, which in the server flow is a login loop.
+pub const MAX_TOKEN_BYTES: usize = 3_968;
+
 /// The claims of our JWT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionClaims {
@@ -167,6 +172,41 @@ impl SessionTokens {
                 .collect(),
         };
         self.sign(&claims)
+    }
+
+    /// [`SessionTokens::mint_in_session`] for a token that must fit the `__Host-session` cookie
+    /// (and any header): when it would be longer than [`MAX_TOKEN_BYTES`], the copied claims
+    /// of `user` are left out, the largest first, each logged by name and size, until it fits;
+    /// `user` is left as the token says it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when randomness or signing fails.
+    pub fn mint_fitting(
+        &self,
+        user: &mut User,
+        idp: &str,
+        sid: Option<&str>,
+        now: u64,
+    ) -> Result<String, Error> {
+        loop {
+            let token = self.mint_in_session(user, idp, sid, now)?;
+            if token.len() <= MAX_TOKEN_BYTES {
+                return Ok(token);
+            }
+            let largest = user
+                .extra
+                .iter()
+                .map(|(name, value)| (serde_json::to_string(value).map_or(0, |v| v.len()), name))
+                .max()
+                .map(|(size, name)| (size, name.clone()));
+            let Some((size, name)) = largest else {
+                // `name` and `email` are capped, `sub` and `idp` bounded: never seen.
+                return Err(Error::Internal("our token outgrows a cookie without claims".into()));
+            };
+            tracing::warn!(claim = %name, size, token = token.len(), cap = MAX_TOKEN_BYTES, "our token would outgrow its cookie: claim left out");
+            user.extra.remove(&name);
+        }
     }
 
     /// A token for remote API `api` (the proxy's `ours` mode): the claims of the caller's

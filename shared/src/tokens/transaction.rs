@@ -30,7 +30,7 @@ pub const LIFETIME: Duration = Duration::from_secs(600);
 pub const MAX_COOKIE_LEN: usize = 2048;
 /// Clock skew tolerated on `issued_at` from the future (several function instances).
 const FUTURE_SKEW_SECS: u64 = 60;
-const AAD: &[u8] = b"__Host-oidc-tx/v1";
+pub(crate) const AAD: &[u8] = b"__Host-oidc-tx/v1";
 const TAG_LEN: usize = 16;
 
 /// Which flow started the login.

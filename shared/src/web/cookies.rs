@@ -155,6 +155,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_session_cookie_holding_our_longest_token_stays_within_what_browsers_keep() {
+        let longest = "a".repeat(crate::tokens::session::MAX_TOKEN_BYTES);
+        // The longest Max-Age: SESSION_TTL_SECONDS at its most, and a year beyond.
+        let cookie = set_session(&longest, 31_536_000 * 10);
+        assert!(cookie.len() <= 4096, "{} bytes", cookie.len());
+    }
+
+    #[test]
     fn cookie_attributes_are_strict() {
         let name = transaction_name("some-state");
         let set = set_transaction(&name, "abc");

@@ -175,6 +175,13 @@ async fn answer<F: HttpFunction>(function: &F, req: &Request<'_>, now: u64) -> R
 /// Time kept back from the invocation's deadline to answer a refusal.
 pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// When the answer to `req` must be ready: its invocation's deadline less [`ANSWER_MARGIN`];
+/// `None` without a deadline (tests).
+pub fn answer_by(req: &Request<'_>) -> Option<std::time::Instant> {
+    req.deadline
+        .map(|deadline| deadline.checked_sub(ANSWER_MARGIN).unwrap_or_else(std::time::Instant::now))
+}
+
 /// Runs `work` within the request's budget: the invocation's deadline less [`ANSWER_MARGIN`],
 /// so that whatever happens at the provider or the table, an answer leaves before Lambda ends
 /// the invocation. Without a deadline (tests), `work` runs unbounded.
@@ -186,14 +193,10 @@ pub async fn within_deadline<T>(
     req: &Request<'_>,
     work: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    match req.deadline {
-        Some(deadline) => {
-            let answer_by =
-                deadline.checked_sub(ANSWER_MARGIN).unwrap_or_else(std::time::Instant::now);
-            tokio::time::timeout_at(answer_by.into(), work)
-                .await
-                .map_err(|_| Error::ProviderTimeout("request deadline".into()))?
-        }
+    match answer_by(req) {
+        Some(answer_by) => tokio::time::timeout_at(answer_by.into(), work)
+            .await
+            .map_err(|_| Error::ProviderTimeout("request deadline".into()))?,
         None => work.await,
     }
 }

@@ -15,4 +15,5 @@ mod login_options;
 mod proxy;
 mod refresh_grant;
 mod sessions;
+mod sessions_proven;
 mod two_providers;

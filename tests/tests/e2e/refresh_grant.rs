@@ -27,9 +27,9 @@ use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 /// The session table in the module's moto.
-const TABLE: &str = "sessions-refresh-grant";
+pub(crate) const TABLE: &str = "sessions-refresh-grant";
 /// The provider's access token lifetime at login and at each refresh (`expires_in`).
-const ACCESS_TTL: u64 = 60;
+pub(crate) const ACCESS_TTL: u64 = 60;
 /// Every provider token here starts so: no answer of ours may hold it.
 const PROVIDER_TOKEN: &str = "provider-";
 /// Every provider body here holds this word: no answer of ours may repeat it.
@@ -69,7 +69,7 @@ pub(crate) struct Session {
     /// The `__Host-refresh` cookie value.
     pub(crate) handle: String,
     /// The item's `created`.
-    created: u64,
+    pub(crate) created: u64,
     /// Our session id, the `sid` of our JWTs.
     pub(crate) sid: String,
     /// The provider's session id in its ID token (`op-<state>`).
@@ -126,11 +126,24 @@ impl Deployment {
 
     /// [`Self::sign_in`], the code exchange giving `refresh_token` if any.
     async fn sign_in_holding(&self, access_ttl: u64, refresh_token: Option<&str>) -> Session {
+        self.sign_in_with(access_ttl, refresh_token, &json!({})).await
+    }
+
+    /// [`Self::sign_in`] with `extra` claims in the login's ID token.
+    pub(crate) async fn sign_in_with(
+        &self,
+        access_ttl: u64,
+        refresh_token: Option<&str>,
+        extra: &Value,
+    ) -> Session {
         let started = begin(&self.rp, Flow::Spa, None);
         let access = "provider-at-0";
         let provider_sid = format!("op-{}", &started.state[..12]);
         let mut claims = self.provider.claims(&started.nonce, access);
         claims["sid"] = json!(provider_sid);
+        for (name, value) in extra.as_object().into_iter().flatten() {
+            claims[name] = value.clone();
+        }
         let mut body = json!({
             "access_token": access,
             "token_type": "Bearer",
@@ -182,9 +195,14 @@ impl Deployment {
         refresh_with(&self.refresh, session, now).await
     }
 
+    /// The refresh function of this deployment.
+    pub(crate) fn refresh(&self) -> &Refresh {
+        &self.refresh
+    }
+
     /// Mounts the refresh grant's answer to a grant that sends refresh token `sent`, for the
     /// next `times` such grants, each expected.
-    async fn on_grant(&self, sent: &str, answer: ResponseTemplate, times: u64) {
+    pub(crate) async fn on_grant(&self, sent: &str, answer: ResponseTemplate, times: u64) {
         Mock::given(method("POST"))
             .and(path("/token"))
             .and(body_string_contains("grant_type=refresh_token"))
@@ -197,7 +215,7 @@ impl Deployment {
     }
 
     /// Expects no refresh grant at all.
-    async fn forbid_grants(&self) {
+    pub(crate) async fn forbid_grants(&self) {
         Mock::given(method("POST"))
             .and(path("/token"))
             .and(body_string_contains("grant_type=refresh_token"))
@@ -209,7 +227,7 @@ impl Deployment {
 
     /// A grant answer at `at`: access token `provider-at-<n>` for [`ACCESS_TTL`], refresh
     /// token `provider-rt-<n>` when `rotate`, and an ID token for alice when `id_token`.
-    fn answer(&self, n: u32, rotate: bool, id_token: bool, at: u64) -> ResponseTemplate {
+    pub(crate) fn answer(&self, n: u32, rotate: bool, id_token: bool, at: u64) -> ResponseTemplate {
         let access = format!("provider-at-{n}");
         let mut body =
             json!({"access_token": access, "token_type": "Bearer", "expires_in": ACCESS_TTL});
@@ -223,7 +241,7 @@ impl Deployment {
     }
 
     /// The claims of a refreshed ID token for alice at `at` (no nonce: none was sent).
-    fn refreshed_claims(&self, access_token: &str, at: u64) -> Value {
+    pub(crate) fn refreshed_claims(&self, access_token: &str, at: u64) -> Value {
         let mut claims = self.provider.claims("", access_token);
         claims.as_object_mut().unwrap().remove("nonce");
         claims["iat"] = json!(at);
@@ -270,7 +288,12 @@ impl Deployment {
     /// The session outlived this refusal: its item unchanged at version `version`, the lease
     /// released, no cookie touched, and no use recorded (a refresh that failed does not hold
     /// off the idle time: `used` is still the sign-in's).
-    async fn assert_kept(&self, session: &Session, resp: &http::Response<String>, version: u64) {
+    pub(crate) async fn assert_kept(
+        &self,
+        session: &Session,
+        resp: &http::Response<String>,
+        version: u64,
+    ) {
         assert!(set_cookies(resp).is_empty(), "no cookie is touched: {:?}", set_cookies(resp));
         let item = self.item(&session.handle).await.expect("the session is kept");
         assert_eq!(number(&item, "ver"), version);
@@ -280,7 +303,11 @@ impl Deployment {
 }
 
 /// `POST /api/refresh` to `refresh` with the session's handle and `X-CSRF: 1`, at `now`.
-async fn refresh_with(refresh: &Refresh, session: &Session, now: u64) -> http::Response<String> {
+pub(crate) async fn refresh_with(
+    refresh: &Refresh,
+    session: &Session,
+    now: u64,
+) -> http::Response<String> {
     let req = Request {
         cookies: Some(format!("{}={}", cookies::REFRESH, session.handle)),
         csrf: true,
@@ -289,7 +316,7 @@ async fn refresh_with(refresh: &Refresh, session: &Session, now: u64) -> http::R
     serve(refresh, &req, now).await.into_http()
 }
 
-fn number(item: &Item, name: &str) -> u64 {
+pub(crate) fn number(item: &Item, name: &str) -> u64 {
     item[name].as_n().unwrap().parse().unwrap()
 }
 
@@ -509,11 +536,31 @@ async fn refresh_grant_rotation_over_three_refreshes() {
 /// While the provider's access token is valid, a refresh mints from the session without a
 /// grant.
 #[tokio::test]
-async fn refresh_grant_is_not_made_while_the_access_token_is_valid() {
+async fn refresh_grant_is_not_made_while_the_access_token_is_valid_beyond_its_margin() {
     let d = Deployment::start(&[]).await;
     let session = d.sign_in(ACCESS_TTL).await;
     d.forbid_grants().await;
     d.assert_refreshes(&session, session.created, 0).await;
+    // A tenth of its 60 s (under the 60 s margin): renewed from 54 s on.
+    d.assert_refreshes(&session, session.created + ACCESS_TTL - 7, 0).await;
+}
+
+/// A provider whose refresh token dies with its access token refuses every grant made after
+/// the expiry: the grant comes within the margin before it, once per access token.
+#[tokio::test]
+async fn refresh_grant_is_made_within_the_margin_before_the_access_token_expires() {
+    let d = Deployment::start(&[]).await;
+    let session = d.sign_in(ACCESS_TTL).await;
+    let at = session.created + ACCESS_TTL - 5;
+    d.on_grant("provider-rt-0", d.answer(1, true, true, at), 1).await;
+    d.assert_refreshes(&session, at, 1).await;
+    // The next access token is renewed near its own end, not at every refresh.
+    d.assert_refreshes(&session, at + 1, 1).await;
+    d.assert_refreshes(&session, at + ACCESS_TTL - 7, 1).await;
+    // A margin of 0: at the expiry only.
+    let d = Deployment::start(&[("SESSION_RENEW_MARGIN_SECONDS", "0")]).await;
+    let session = d.sign_in(ACCESS_TTL).await;
+    d.forbid_grants().await;
     d.assert_refreshes(&session, session.created + ACCESS_TTL - 1, 0).await;
 }
 

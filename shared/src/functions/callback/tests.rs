@@ -254,6 +254,41 @@ async fn email_verified_travels_with_the_email_and_an_unverified_one_is_left_out
 }
 
 #[tokio::test]
+async fn a_name_or_email_over_its_cap_is_left_out_and_one_at_the_cap_kept() {
+    let provider = FakeProvider::start().await;
+    provider.serve_jwks(&[&provider.key], None).await;
+    let state = provider.state(&secret_json(KeyAlg::Es256, 1), &[]).await;
+    let at_cap = format!("{}@example.com", "a".repeat(MAX_EMAIL_BYTES - 12));
+    let cases = [
+        (
+            json!({"sub": "alice", "name": "n".repeat(MAX_NAME_BYTES + 1), "email": format!("{}@example.com", "a".repeat(300)), "email_verified": true}),
+            None,
+            None,
+        ),
+        (
+            json!({"sub": "alice", "name": "n".repeat(MAX_NAME_BYTES), "email": at_cap, "email_verified": true}),
+            Some("n".repeat(MAX_NAME_BYTES)),
+            Some(at_cap.clone()),
+        ),
+    ];
+    for (info, name, email) in cases {
+        let started = begin(&state, Flow::Spa, None);
+        let claims = provider.claims(&started.nonce, ACCESS_TOKEN);
+        let answer = FakeProvider::token_response(&provider.id_token(&claims), ACCESS_TOKEN);
+        mount_token(&provider, answer, 1).await;
+        mount_userinfo(&provider, info, 1).await;
+        let resp = spa_get(&state, &started, &ok_query(&provider, &started)).await;
+        assert_eq!(resp.status(), 200, "{}", resp.body());
+        let token = json_body(&resp)["token"].as_str().unwrap().to_owned();
+        let ours = state.callback.session().verify(&token, unix_now()).unwrap();
+        assert_eq!((ours.name, ours.email), (name, email));
+        // The next login mounts its own answers.
+        provider.server.reset().await;
+        provider.serve_jwks(&[&provider.key], None).await;
+    }
+}
+
+#[tokio::test]
 async fn interaction_errors_of_the_provider_keep_their_code_in_both_flows() {
     for code in
         ["login_required", "interaction_required", "consent_required", "account_selection_required"]

@@ -26,6 +26,18 @@ impl AllowedTenants {
     }
 }
 
+impl AllowedTenants {
+    /// Whether a tenant could be allowed by both lists.
+    pub fn shares_a_tenant_with(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Any, _) | (_, Self::Any) => true,
+            (Self::Only(ours), Self::Only(theirs)) => {
+                ours.iter().any(|id| theirs.iter().any(|t| t.eq_ignore_ascii_case(id)))
+            }
+        }
+    }
+}
+
 /// A tenant id as Entra ID writes it: a GUID, `8-4-4-4-12` hexadecimal digits.
 fn is_tenant_id(value: &str) -> bool {
     let groups: Vec<&str> = value.split('-').collect();

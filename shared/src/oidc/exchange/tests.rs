@@ -110,11 +110,13 @@ async fn refresh_answers_without_id_token_refresh_token_or_offline_access() {
         Some(&previous),
         1_000,
         std::time::Duration::from_secs(900),
+        std::time::Duration::from_secs(60),
     );
     assert_eq!(stored.refresh_token.as_ref().map(|t| t.expose_secret()), Some("rt-0"));
     assert_eq!(stored.id_token.as_ref().map(|t| t.expose_secret()), Some("the-login-id-token"));
     assert_eq!(stored.access_token.expose_secret(), "at-1");
-    assert_eq!(stored.access_expires_at, 1_300);
+    // Renewed a tenth of its 300 s early (under the 60 s margin).
+    assert_eq!(stored.access_expires_at, 1_270);
 }
 
 #[tokio::test]

@@ -165,3 +165,26 @@ fn a_token_for_a_remote_api_is_the_callers_and_never_ours_again() {
     let same_audience = t.mint_for_audience(&claims, "orders", "spa", at).unwrap();
     assert_eq!(t.verify(&same_audience, at).unwrap_err(), VerifyError::ForRemoteApi);
 }
+
+#[test]
+fn a_token_that_would_outgrow_its_cookie_leaves_out_the_largest_claims_first() {
+    let ours = tokens(vec![key("ours-1", KeyAlg::Rs256)]);
+    let mut user = alice();
+    // Each within the per-claim caps, together past what a cookie holds.
+    user.extra.insert("groups".into(), serde_json::json!(["g".repeat(1_500)]));
+    user.extra.insert("roles".into(), serde_json::json!(["r".repeat(1_200)]));
+    user.extra.insert("dept".into(), serde_json::json!("research"));
+    let whole = ours.mint_in_session(&user, "https://idp", Some(&"s".repeat(43)), now()).unwrap();
+    assert!(whole.len() > MAX_TOKEN_BYTES, "the case is over the cap: {}", whole.len());
+    let token = ours.mint_fitting(&mut user, "https://idp", Some(&"s".repeat(43)), now()).unwrap();
+    assert!(token.len() <= MAX_TOKEN_BYTES, "{}", token.len());
+    let (_, claims) = parts(&token);
+    assert!(claims.get("groups").is_none(), "the largest is left out");
+    assert_eq!(claims["roles"][0].as_str().map(str::len), Some(1_200), "the next one fits");
+    assert_eq!(claims["dept"], "research");
+    assert!(!user.extra.contains_key("groups"), "the user says what the token says");
+    // At the limit: a token that fits keeps everything.
+    let mut fits = alice();
+    let token = ours.mint_fitting(&mut fits, "https://idp", None, now()).unwrap();
+    assert_eq!(parts(&token).1["name"], "Alice");
+}

@@ -1,0 +1,344 @@
+//! The corners of a session that outlive what the provider or an administrator decided, or
+//! that let one user or a slow provider cost everyone, each proven against moto's DynamoDB
+//! with the functions in-process, as in [`crate::refresh_grant`]: the endings of thousands of
+//! sessions within a deadline, the cap per user, claims that follow the provider at each
+//! grant, a lease that a slow holder keeps, waiters that only read, and an item whose key was
+//! removed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, Select, WriteRequest};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use http::Method;
+use serde_json::{Value, json};
+use shared::keygen::KeyAlg;
+use shared::testing::callbacks::json_body;
+use shared::testing::{self, FakeProvider, offline_sessions, secret_json};
+use shared::{Handle, Logout, Owner, ProviderTokens, Refresh, Request, User, cookies, serve};
+use wiremock::ResponseTemplate;
+
+use crate::refresh_grant::{ACCESS_TTL, Deployment, TABLE, assert_refusal, number, refresh_with};
+
+/// A user of this test only: the table outlives each test's provider, whose port (and so
+/// issuer) a later test may get again.
+fn someone() -> String {
+    format!("user-{}", Handle::new().unwrap().key())
+}
+
+/// The sessions of `sub` at the deployment's provider, counted by the `by_subject` index.
+async fn sessions_of(deployment: &Deployment, sub: &str) -> usize {
+    let subject = format!("{} {sub}", deployment.provider.issuer());
+    let mut pages = deployment
+        .dynamodb
+        .query()
+        .table_name(TABLE)
+        .index_name("by_subject")
+        .key_condition_expression("subj = :v")
+        .expression_attribute_values(":v", AttributeValue::S(subject))
+        .select(Select::Count)
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        count += usize::try_from(page.unwrap().count).unwrap();
+    }
+    count
+}
+
+/// `count` sessions of `sub` at the deployment's provider, written straight to the table as
+/// the callback writes them (the same item), in batches.
+async fn sessions_for(deployment: &Deployment, sub: &str, count: usize) {
+    let sessions = offline_sessions(&deployment.secret);
+    let user = User {
+        sub: sub.to_owned(),
+        email: None,
+        email_verified: None,
+        name: None,
+        extra: Default::default(),
+    };
+    let issuer = deployment.provider.issuer();
+    let owner = Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None };
+    let tokens = ProviderTokens {
+        refresh_token: Some("provider-rt-x".to_owned().into()),
+        access_token: "provider-at-x".to_owned().into(),
+        access_expires_at: shared::unix_now() + 600,
+        id_token: None,
+    };
+    let now = shared::unix_now();
+    let items: Vec<WriteRequest> = (0..count)
+        .map(|_| {
+            let (item, _) =
+                sessions.new_item(&Handle::new().unwrap(), &owner, &tokens, now).unwrap();
+            let put = PutRequest::builder().set_item(Some(item)).build().unwrap();
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect();
+    for batch in items.chunks(25) {
+        let mut left = batch.to_vec();
+        while !left.is_empty() {
+            let out = deployment
+                .dynamodb
+                .batch_write_item()
+                .request_items(TABLE, left)
+                .send()
+                .await
+                .unwrap();
+            left = out.unprocessed_items.and_then(|mut u| u.remove(TABLE)).unwrap_or_default();
+        }
+    }
+}
+
+/// A back-channel logout of `token`, with `deadline` as the invocation's.
+async fn backchannel(
+    logout: &Logout,
+    token: &str,
+    deadline: Option<Instant>,
+) -> http::Response<String> {
+    let body = format!("logout_token={token}");
+    let req = Request {
+        content_type: Some("application/x-www-form-urlencoded"),
+        body: body.as_bytes(),
+        deadline,
+        ..testing::request(&Method::POST, "/api/backchannel-logout")
+    };
+    serve(logout, &req, shared::unix_now()).await.into_http()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backchannel_logout_ends_three_thousand_sessions_and_one_cut_short_can_be_sent_again() {
+    let deployment = Deployment::start(&[]).await;
+    let logout: Logout = deployment.another().await;
+    let sub = someone();
+    sessions_for(&deployment, &sub, 3_000).await;
+    assert_eq!(sessions_of(&deployment, &sub).await, 3_000);
+    let mut claims = deployment.provider.logout_claims("unused");
+    claims.as_object_mut().unwrap().remove("sid");
+    claims["sub"] = json!(sub);
+    let token = deployment.provider.logout_token(&claims);
+
+    // An invocation with 2.2 s left: 1 s is kept to answer and 1 s to forget the token, so
+    // the endings get 0.2 s, far less than 3,000 deletes take. It says so, ends what it
+    // could, and forgets the token.
+    let cut =
+        backchannel(&logout, &token, Some(Instant::now() + Duration::from_millis(2_200))).await;
+    assert_refusal(&cut, 503, "logout_incomplete");
+    let left = sessions_of(&deployment, &sub).await;
+    assert!(left > 0, "the cut-short run left sessions behind");
+
+    // The provider's retry of the same token is no replay: it ends the rest.
+    let started = Instant::now();
+    let again = backchannel(&logout, &token, None).await;
+    assert_eq!(again.status(), 200, "{}", again.body());
+    assert_eq!(sessions_of(&deployment, &sub).await, 0, "no session of the user is left");
+    println!("{left} sessions ended in {:?} by one back-channel logout", started.elapsed());
+
+    // Once done, the token is spent.
+    let replay = backchannel(&logout, &token, None).await;
+    assert_refusal(&replay, 400, "invalid_request");
+}
+
+#[tokio::test]
+async fn a_login_beyond_session_max_per_user_ends_the_users_oldest_session() {
+    let deployment = Deployment::start(&[("SESSION_MAX_PER_USER", "2")]).await;
+    let user = json!({"sub": someone()});
+    let first = deployment.sign_in_with(60, Some("provider-rt-0"), &user).await;
+    let second = deployment.sign_in_with(60, Some("provider-rt-0"), &user).await;
+    // Logins in one second: the first is made the older, so that "oldest" is one session.
+    let key = Handle::parse(&first.handle).unwrap().key();
+    deployment
+        .dynamodb
+        .update_item()
+        .table_name(TABLE)
+        .key("h", AttributeValue::S(key))
+        .update_expression("SET created = :c")
+        .expression_attribute_values(":c", AttributeValue::N((first.created - 100).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let third = deployment.sign_in_with(60, Some("provider-rt-0"), &user).await;
+    assert!(deployment.item(&first.handle).await.is_none(), "the oldest session ended");
+    assert!(deployment.item(&second.handle).await.is_some());
+    assert!(deployment.item(&third.handle).await.is_some(), "the new one stands");
+    let resp = deployment.refresh_at(&first, shared::unix_now()).await;
+    deployment.assert_ended(&first, &resp).await;
+}
+
+/// A grant answer whose ID token carries `extra` claims (and `name`), rotating to `n`.
+fn answer_with(deployment: &Deployment, n: u32, at: u64, extra: &Value) -> ResponseTemplate {
+    let access = format!("provider-at-{n}");
+    let mut claims = deployment.refreshed_claims(&access, at);
+    for (name, value) in extra.as_object().into_iter().flatten() {
+        claims[name] = value.clone();
+    }
+    ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TTL,
+        "refresh_token": format!("provider-rt-{n}"),
+        "id_token": deployment.provider.id_token(&claims),
+    }))
+}
+
+/// The claims of the JWT in a refresh answer.
+fn minted(resp: &http::Response<String>) -> Value {
+    assert_eq!(resp.status(), 200, "{}", resp.body());
+    let body = json_body(resp);
+    e2e::jwt_parts(body["token"].as_str().unwrap()).1
+}
+
+#[tokio::test]
+async fn a_refresh_grant_mints_the_claims_the_provider_sends_now_and_drops_the_others() {
+    let deployment = Deployment::start(&[("JWT_CLAIMS", "groups")]).await;
+    let login = json!({"groups": ["admins", "users"], "name": "Alice"});
+    let session = deployment.sign_in_with(60, Some("provider-rt-0"), &login).await;
+    let claims = e2e::jwt_parts(&session.token).1;
+    assert_eq!(
+        (claims["groups"].clone(), claims["name"].clone()),
+        (json!(["admins", "users"]), json!("Alice"))
+    );
+
+    // Removed from `admins` at the provider, and renamed.
+    let at = session.created + 61;
+    let now = json!({"groups": ["users"], "name": "Alice Liddell"});
+    deployment.on_grant("provider-rt-0", answer_with(&deployment, 1, at, &now), 1).await;
+    let claims = minted(&deployment.refresh_at(&session, at).await);
+    assert_eq!(claims["groups"], json!(["users"]));
+    assert_eq!(claims["name"], "Alice Liddell");
+    let item = deployment.item(&session.handle).await.unwrap();
+    assert!(!item["u"].as_s().unwrap().contains("admins"), "the stored user follows too");
+
+    // A claim the provider no longer sends is dropped.
+    let at = at + 61;
+    deployment.on_grant("provider-rt-1", answer_with(&deployment, 2, at, &json!({})), 1).await;
+    let claims = minted(&deployment.refresh_at(&session, at).await);
+    assert!(claims.get("groups").is_none(), "{claims}");
+    assert!(claims.get("name").is_none(), "{claims}");
+    assert_eq!(claims["email"], "alice@example.com");
+    // Between grants, the stored user is minted as stored.
+    let claims = minted(&deployment.refresh_at(&session, at + 1).await);
+    assert!(claims.get("groups").is_none(), "{claims}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_grant_keeps_its_lease_against_a_request_whose_clock_is_past_the_old_lease() {
+    let deployment = Arc::new(Deployment::start(&[]).await);
+    let session = Arc::new(deployment.sign_in(60).await);
+    let at = session.created + 61;
+    // The grant takes 1 s (within the provider timeout of these tests, 1.5 s): long enough
+    // for a second request to arrive during it.
+    let slow = deployment.answer(1, true, true, at).set_delay(Duration::from_secs(1));
+    deployment.on_grant("provider-rt-0", slow, 1).await;
+    let holder = {
+        let (deployment, session) = (deployment.clone(), session.clone());
+        tokio::spawn(async move { deployment.refresh_at(&session, at).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A second instance whose clock reads 20 s later (a slow provider, clocks apart): a lease
+    // of 15 s would have lapsed for it, and it would send the spent refresh token again.
+    let late = deployment.refresh_at(&session, at + 20).await;
+    assert_eq!(late.status(), 200, "{}", late.body());
+    let first = holder.await.unwrap();
+    assert_eq!(first.status(), 200, "{}", first.body());
+    let item = deployment.item(&session.handle).await.unwrap();
+    assert_eq!(number(&item, "ver"), 1, "one grant");
+}
+
+#[tokio::test]
+async fn a_refresh_with_too_little_time_left_starts_no_grant_and_keeps_the_session() {
+    let deployment = Deployment::start(&[]).await;
+    let session = deployment.sign_in(60).await;
+    deployment.forbid_grants().await;
+    let req = Request {
+        cookies: Some(format!("{}={}", cookies::REFRESH, session.handle)),
+        csrf: true,
+        deadline: Some(Instant::now() + Duration::from_secs(20)),
+        ..testing::request(&Method::POST, "/api/refresh")
+    };
+    let resp = serve(deployment.refresh(), &req, session.created + 61).await.into_http();
+    assert_refusal(&resp, 504, "provider_timeout");
+    deployment.assert_kept(&session, &resp, 0).await;
+}
+
+/// Counts the DynamoDB requests a client sends.
+#[derive(Debug, Clone, Default)]
+struct Count(Arc<AtomicUsize>);
+
+impl Intercept for Count {
+    fn name(&self) -> &'static str {
+        "count"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_refreshes_during_a_slow_grant_only_read_with_backoff() {
+    // `WAITERS=200 GRANT_SECS=9` gives the figure; CI runs a smaller one.
+    let waiters: usize = std::env::var("WAITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let grant_secs: u64 =
+        std::env::var("GRANT_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let deployment = Deployment::start(&[]).await;
+    let session = Arc::new(deployment.sign_in(60).await);
+    let at = session.created + 61;
+    let slow = deployment.answer(1, true, true, at).set_delay(Duration::from_secs(grant_secs));
+    deployment.on_grant("provider-rt-0", slow, 1).await;
+    let count = Count::default();
+    let config = deployment.dynamodb.config().to_builder().interceptor(count.clone()).build();
+    let counted = aws_sdk_dynamodb::Client::from_conf(config);
+    // The provider's timeouts as deployed (3 s connect, 10 s in all): the grant outlasts the
+    // tests' own.
+    let parts =
+        deployment.provider.parts_with_sessions(&deployment.secret, &deployment.vars, counted);
+    let refresh: Arc<Refresh> = Arc::new(FakeProvider::function_from(parts).await);
+    let tasks: Vec<_> = (0..waiters)
+        .map(|_| {
+            let (refresh, session) = (refresh.clone(), session.clone());
+            tokio::spawn(async move { refresh_with(&refresh, &session, at).await })
+        })
+        .collect();
+    for task in tasks {
+        let resp = task.await.unwrap();
+        assert_eq!(resp.status(), 200, "{}", resp.body());
+    }
+    let requests = count.0.load(Ordering::Relaxed);
+    let per_refresh = requests as f64 / waiters as f64;
+    println!(
+        "{waiters} parallel refreshes during a {grant_secs} s grant: {requests} DynamoDB requests, {per_refresh:.1} per refresh"
+    );
+    // Each: the open, one lease attempt, and reads with a pause doubling to 1 s. A fixed
+    // 100 ms poll with a lease attempt at each costs 2 × 10 per second of grant.
+    let bound = 3.0 + 2.0 * (grant_secs as f64 + 2.0);
+    assert!(per_refresh <= bound, "{per_refresh:.1} requests per refresh, over {bound}");
+}
+
+#[tokio::test]
+async fn an_item_sealed_under_a_removed_cookie_key_ends_at_its_next_refresh() {
+    let deployment = Deployment::start(&[]).await;
+    let session = deployment.sign_in(60).await;
+    deployment.forbid_grants().await;
+    // The secret after rotations that dropped the key the item was sealed with.
+    let rotated = secret_json(KeyAlg::Es256, 7);
+    let refresh: Refresh = Deployment::function(
+        &deployment.provider,
+        &rotated,
+        &deployment.vars,
+        &deployment.dynamodb,
+    )
+    .await;
+    let resp = refresh_with(&refresh, &session, session.created + 1).await;
+    deployment.assert_ended(&session, &resp).await;
+}
