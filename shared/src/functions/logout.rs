@@ -163,10 +163,17 @@ impl Logout {
         metrics::sessions_ended(metrics::Ended::Logout, 1);
         let provider = self.providers.of_session(record.provider.as_deref(), &record.idp);
         let revocation = provider.and_then(|p| p.revocation.as_ref());
-        if let (Some(revocation), Some(token)) = (revocation, &record.tokens.refresh_token)
-            && let Err(err) = revocation.revoke_refresh_token(&self.http, token).await
-        {
-            tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
+        match (revocation, &record.tokens.refresh_token) {
+            (Some(revocation), Some(token)) => {
+                if let Err(err) = revocation.revoke_refresh_token(&self.http, token).await {
+                    tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
+                }
+            }
+            // Said plainly, so that an operator does not believe the provider forgot it too.
+            (None, Some(_)) => tracing::info!(
+                "refresh token not revoked: the provider announces no revocation_endpoint; it lives at the provider until it expires"
+            ),
+            (_, None) => {}
         }
         let Record { provider, idp, tokens, .. } = record;
         Ok(Some(Ended { provider, idp, id_token: tokens.id_token }))
@@ -240,6 +247,10 @@ fn ending_by(req: &Request<'_>) -> Option<Instant> {
     req.deadline.map(|deadline| deadline.checked_sub(margin).unwrap_or_else(Instant::now))
 }
 
+/// The largest `POST /api/logout` body read: what it may hold is a few dozen bytes, and
+/// nothing larger is parsed.
+const MAX_LOGOUT_BODY: usize = 1024;
+
 /// `POST /api/logout`'s optional JSON body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,10 +265,14 @@ struct LogoutRequest {
 }
 
 impl LogoutRequest {
-    /// No body, or `{"everywhere": true|false, "provider": "<name>"}` sent as JSON.
+    /// No body, or `{"everywhere": true|false, "provider": "<name>"}` sent as JSON, of at most
+    /// [`MAX_LOGOUT_BODY`] bytes.
     fn from_body(req: &Request<'_>) -> Result<Self, Error> {
         if req.body.is_empty() {
             return Ok(Self::default());
+        }
+        if req.body.len() > MAX_LOGOUT_BODY {
+            return Err(Error::RequestTooLarge);
         }
         if !req.is_json() {
             return Err(Error::UnsupportedMediaType);
@@ -382,6 +397,14 @@ impl HttpFunction for Logout {
         };
         log_refusal(req, &err);
         Response::error(&err)
+    }
+}
+
+#[cfg(test)]
+impl Logout {
+    /// This state with the session table `sessions` (the model-based tests' in-memory one).
+    pub(crate) fn with_sessions(self, sessions: Sessions) -> Self {
+        Self { sessions: Some(sessions), ..self }
     }
 }
 

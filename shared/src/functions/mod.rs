@@ -22,4 +22,6 @@ pub mod login;
 pub mod logout;
 pub mod proxy;
 pub mod refresh;
+#[cfg(test)]
+mod sessions_model;
 pub mod start;

@@ -23,6 +23,7 @@
 //! locally from that declaration.
 
 mod handle;
+mod memory;
 mod seal;
 // An item's size in DynamoDB's count, measured by the tests: nothing needs it at run time.
 #[cfg(test)]
@@ -30,5 +31,6 @@ mod size;
 mod store;
 
 pub use handle::Handle;
+pub use memory::Memory;
 pub use seal::{ProviderTokens, SessionKeys};
 pub use store::{Ending, Item as SessionItem, LEASE_SECS, Lease, Opened, Owner, Record, Sessions};

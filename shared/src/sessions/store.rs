@@ -8,6 +8,7 @@
 //! result, so a one-time refresh token is used once and its successor is never lost.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -23,6 +24,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 
 use super::handle::{Handle, random_id};
+use super::memory::Memory;
 use super::seal::{ProviderTokens, SessionKeys};
 use crate::error::Error;
 use crate::infra::config::SessionSettings;
@@ -111,6 +113,23 @@ pub struct Sessions {
     client: aws_sdk_dynamodb::Client,
     settings: SessionSettings,
     keys: SessionKeys,
+    /// The table in memory instead of DynamoDB (the model-based tests only).
+    memory: Option<Arc<Memory>>,
+}
+
+/// The in-memory table, when this one is (the model-based tests; `None` in a function): each
+/// operation below has a branch that writes its condition and update over it, ahead of its
+/// DynamoDB request.
+macro_rules! in_memory {
+    ($sessions:expr, $operation:literal) => {{
+        match &$sessions.memory {
+            Some(memory) => {
+                memory.pause($operation).await;
+                Some(memory.clone())
+            }
+            None => None,
+        }
+    }};
 }
 
 /// A failed table call as [`Error::SessionStore`], named by the operation and the service's
@@ -181,7 +200,18 @@ impl Sessions {
         settings: SessionSettings,
         keys: SessionKeys,
     ) -> Self {
-        Self { client, settings, keys }
+        Self { client, settings, keys, memory: None }
+    }
+
+    /// The table of `settings` held in `memory` (tests: see [`Memory`]).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn in_memory(settings: SessionSettings, keys: SessionKeys, memory: Arc<Memory>) -> Self {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        Self { client, settings, keys, memory: Some(memory) }
     }
 
     /// The limits of a session.
@@ -208,6 +238,12 @@ impl Sessions {
     ) -> Result<(Handle, String), Error> {
         let handle = Handle::new()?;
         let (item, session_id) = self.new_item(&handle, owner, tokens, now)?;
+        if let Some(memory) = in_memory!(self, "PutItem") {
+            if !memory.put_new(&session_id, item) {
+                return Err(Error::SessionStore("PutItem: ConditionalCheckFailedException".into()));
+            }
+            return Ok((handle, session_id));
+        }
         self.client
             .put_item()
             .table_name(&self.settings.table)
@@ -285,6 +321,30 @@ impl Sessions {
         let key = handle.key();
         let idle = self.settings.idle.as_secs();
         let idle_end = now + idle;
+        if let Some(memory) = in_memory!(self, "UpdateItem") {
+            let born = idle_end.saturating_sub(self.settings.max_age.as_secs());
+            let result = memory.update(
+                &key,
+                |item| {
+                    item.is_some_and(|i| {
+                        let at_least =
+                            |name: &str, bound: u64| get_n(i, name).is_some_and(|v| v >= bound);
+                        at_least("used", now.saturating_sub(idle))
+                            && at_least("created", born)
+                            && get_n(i, "renew").is_some_and(|renew| renew > now)
+                    })
+                },
+                |i| {
+                    i.insert("used".to_owned(), n(now));
+                    i.insert("ttl".to_owned(), n(idle_end));
+                },
+            );
+            return match result {
+                Ok(item) => Ok(Opened::Used(self.record(&key, &item)?)),
+                Err(Some(item)) => Ok(Opened::Unused(self.record(&key, &item)?)),
+                Err(None) => Ok(Opened::Missing),
+            };
+        }
         let result = self
             .client
             .update_item()
@@ -328,6 +388,9 @@ impl Sessions {
     }
 
     async fn get_key(&self, key: &str) -> Result<Option<Record>, Error> {
+        if let Some(memory) = in_memory!(self, "GetItem") {
+            return memory.get(key).map(|item| self.record(key, &item)).transpose();
+        }
         let out = self
             .client
             .get_item()
@@ -385,6 +448,18 @@ impl Sessions {
     ///
     /// [`Error::SessionExpired`] when the item is gone; [`Error::SessionStore`].
     pub async fn touch(&self, record: &Record, now: u64) -> Result<(), Error> {
+        if let Some(memory) = in_memory!(self, "UpdateItem") {
+            let ttl = self.expiry(record.created, now);
+            let touched = memory.update(
+                &record.key,
+                |item| item.is_some(),
+                |i| {
+                    i.insert("used".to_owned(), n(now));
+                    i.insert("ttl".to_owned(), n(ttl));
+                },
+            );
+            return touched.map(drop).map_err(|_| Error::SessionExpired("ended meanwhile"));
+        }
         let result = self
             .client
             .update_item()
@@ -411,6 +486,23 @@ impl Sessions {
     /// [`Error::SessionStore`]; [`Error::Internal`] without randomness.
     pub async fn lease(&self, record: &Record, now: u64) -> Result<Option<Lease>, Error> {
         let owner = random_id()?;
+        if let Some(memory) = in_memory!(self, "UpdateItem") {
+            let version = record.version;
+            let taken = memory.update(
+                &record.key,
+                |item| {
+                    item.is_some_and(|i| {
+                        get_n(i, "ver") == Some(version)
+                            && get_n(i, "lease").is_none_or(|lease| lease < now)
+                    })
+                },
+                |i| {
+                    i.insert("lease".to_owned(), n(now + LEASE_SECS));
+                    i.insert("lease_by".to_owned(), s(&owner));
+                },
+            );
+            return Ok(taken.is_ok().then_some(Lease { owner }));
+        }
         let result = self
             .client
             .update_item()
@@ -448,6 +540,26 @@ impl Sessions {
     ) -> Result<bool, Error> {
         let user_json = serde_json::to_string(user)
             .map_err(|_| Error::Internal("user could not be serialized".into()))?;
+        if let Some(memory) = in_memory!(self, "UpdateItem") {
+            let sealed = tokens.seal(&self.keys, &record.key)?;
+            let ttl = self.expiry(record.created, now);
+            let stored = memory.update(
+                &record.key,
+                |item| item.and_then(|i| get_s(i, "lease_by")).is_some_and(|by| by == lease.owner),
+                |i| {
+                    i.insert("tok".to_owned(), AttributeValue::B(Blob::new(sealed)));
+                    i.insert("u".to_owned(), s(user_json));
+                    i.insert("renew".to_owned(), n(tokens.renew_at()));
+                    let version = get_n(i, "ver").unwrap_or_default();
+                    i.insert("ver".to_owned(), n(version + 1));
+                    i.insert("used".to_owned(), n(now));
+                    i.insert("ttl".to_owned(), n(ttl));
+                    i.remove("lease");
+                    i.remove("lease_by");
+                },
+            );
+            return Ok(stored.is_ok());
+        }
         let result = self
             .client
             .update_item()
@@ -481,6 +593,16 @@ impl Sessions {
     ///
     /// [`Error::SessionStore`].
     pub async fn release(&self, record: &Record, lease: &Lease) -> Result<(), Error> {
+        if let Some(memory) = in_memory!(self, "UpdateItem") {
+            let holder = |item: Option<&Item>| {
+                item.and_then(|i| get_s(i, "lease_by")) == Some(lease.owner.clone())
+            };
+            let _released = memory.update(&record.key, holder, |i| {
+                i.remove("lease");
+                i.remove("lease_by");
+            });
+            return Ok(());
+        }
         let result = self
             .client
             .update_item()
@@ -511,6 +633,10 @@ impl Sessions {
     ///
     /// [`Error::SessionStore`].
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        if let Some(memory) = in_memory!(self, "DeleteItem") {
+            memory.delete(key, |_| true);
+            return Ok(());
+        }
         self.client
             .delete_item()
             .table_name(&self.settings.table)
@@ -529,6 +655,12 @@ impl Sessions {
     ///
     /// [`Error::SessionStore`].
     pub async fn is_live(&self, sid: &str, now: u64) -> Result<bool, Error> {
+        if let Some(memory) = in_memory!(self, "GetItem") {
+            return Ok(memory
+                .get(sid)
+                .and_then(|item| get_n(&item, "ttl"))
+                .is_some_and(|t| t > now));
+        }
         let out = self
             .client
             .get_item()
@@ -556,6 +688,11 @@ impl Sessions {
         jti: &str,
         until: u64,
     ) -> Result<bool, Error> {
+        if let Some(memory) = in_memory!(self, "PutItem") {
+            let key = logout_token_key(idp, jti);
+            let item = Item::from([("h".to_owned(), s(&key)), ("ttl".to_owned(), n(until))]);
+            return Ok(memory.put_new(&key, item));
+        }
         let result = self
             .client
             .put_item()
@@ -613,6 +750,20 @@ impl Sessions {
             (Some(_), Some(sub)) => Some(scoped(idp, sub)),
             _ => None,
         };
+        if let Some(memory) = in_memory!(self, "Query") {
+            let mut ended = 0;
+            for key in memory.query(attribute, &value) {
+                if Some(key.as_str()) == except {
+                    continue;
+                }
+                let of_user = |item: Option<&Item>| match &user {
+                    Some(user) => item.and_then(|i| get_s(i, "subj")).as_ref() == Some(user),
+                    None => true,
+                };
+                ended += usize::from(memory.delete(&key, of_user));
+            }
+            return Ok(Ending { ended, complete: true });
+        }
         let mut pages = self
             .client
             .query()
@@ -727,6 +878,25 @@ impl Sessions {
     /// [`Error::SessionStore`].
     pub async fn end_beyond_cap(&self, idp: &str, sub: &str, keep: &str) -> Result<usize, Error> {
         let cap = self.settings.max_per_user;
+        if let Some(memory) = in_memory!(self, "Query") {
+            let others: Vec<String> = memory
+                .query("subj", &scoped(idp, sub))
+                .into_iter()
+                .filter(|key| key != keep)
+                .collect();
+            let over = (others.len() + 1).saturating_sub(cap);
+            let mut born: Vec<(u64, String)> = others
+                .into_iter()
+                .filter_map(|key| Some((get_n(&memory.get(&key)?, "created")?, key)))
+                .collect();
+            born.sort_unstable();
+            let mut ended = 0;
+            for (_, key) in born.into_iter().take(over) {
+                memory.delete(&key, |_| true);
+                ended += 1;
+            }
+            return Ok(ended);
+        }
         let mut pages = self
             .client
             .query()

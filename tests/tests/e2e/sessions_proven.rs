@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 use shared::keygen::KeyAlg;
 use shared::testing::callbacks::json_body;
 use shared::testing::{self, FakeProvider, offline_sessions, secret_json};
-use shared::{Handle, Logout, Owner, ProviderTokens, Refresh, Request, User, cookies, serve};
+use shared::{
+    Handle, Logout, Memory, Owner, ProviderTokens, Refresh, Request, Sessions, User, cookies, serve,
+};
 use wiremock::ResponseTemplate;
 
 use crate::refresh_grant::{ACCESS_TTL, Deployment, TABLE, assert_refusal, number, refresh_with};
@@ -341,4 +343,143 @@ async fn an_item_sealed_under_a_removed_cookie_key_ends_at_its_next_refresh() {
     .await;
     let resp = refresh_with(&refresh, &session, session.created + 1).await;
     deployment.assert_ended(&session, &resp).await;
+}
+
+/// One fixed sequence of every table operation the functions use, on `sessions`: what each
+/// answered, and each session as read back, with the keys named by role (the handles are
+/// random). The in-memory table of the model-based test must write the same.
+async fn transcript(sessions: &Sessions, idp: &str, now: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let someone_else = someone();
+    let (alice, bob) = (someone(), someone_else.as_str());
+    let user = |sub: &str| User {
+        sub: sub.to_owned(),
+        email: None,
+        email_verified: None,
+        name: None,
+        extra: Default::default(),
+    };
+    let (alice_user, bob_user) = (user(&alice), user(bob));
+    let owner = |u| Owner { user: u, idp, provider: "default", provider_sid: Some("op-1") };
+    let tokens = |n: u32, expires: u64| ProviderTokens {
+        refresh_token: Some(format!("rt-{n}").into()),
+        access_token: format!("at-{n}").into(),
+        access_expires_at: expires,
+        id_token: None,
+    };
+    let (a, _) = sessions.create(&owner(&alice_user), &tokens(0, now + 60), now).await.unwrap();
+    let (b, _) = sessions.create(&owner(&alice_user), &tokens(1, now + 60), now + 1).await.unwrap();
+    let (c, _) = sessions.create(&owner(&bob_user), &tokens(2, now + 60), now + 2).await.unwrap();
+    let show = |what: &str, record: &Option<shared::Record>| match record {
+        None => format!("{what}: none"),
+        Some(r) => format!(
+            "{what}: created {} used {} ver {} lease {:?} rt {:?}",
+            r.created - now,
+            r.used - now,
+            r.version,
+            r.lease_until.map(|l| l - now),
+            r.tokens
+                .refresh_token
+                .as_ref()
+                .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned())
+        ),
+    };
+    let opened = |o: shared::Opened| match o {
+        shared::Opened::Missing => "missing".to_owned(),
+        shared::Opened::Used(r) => show("used", &Some(r)),
+        shared::Opened::Unused(r) => show("unused", &Some(r)),
+    };
+    // Open while no grant is due (used), then when one is (unused).
+    out.push(opened(sessions.open(&a, now + 10).await.unwrap()));
+    let due = match sessions.open(&a, now + 70).await.unwrap() {
+        shared::Opened::Unused(r) => r,
+        other => panic!("a grant is due: {other:?}"),
+    };
+    out.push(show("due", &Some(shared::Record { ..due })));
+    let due = sessions.get(&a).await.unwrap().unwrap();
+    // One lease; a second is refused; the holder stores, bumping the version.
+    let lease = sessions.lease(&due, now + 70).await.unwrap().expect("the lease");
+    out.push(format!("second lease: {}", sessions.lease(&due, now + 71).await.unwrap().is_some()));
+    out.push(show("leased", &sessions.reread(&due).await.unwrap()));
+    let next = tokens(3, now + 130);
+    let stored = sessions.store_refreshed(&due, &lease, &next, &alice_user, now + 71).await;
+    out.push(format!("stored: {}", stored.unwrap()));
+    out.push(format!(
+        "stored again with the spent lease: {}",
+        sessions
+            .store_refreshed(&due, &lease, &tokens(4, now + 130), &alice_user, now + 72)
+            .await
+            .unwrap()
+    ));
+    sessions.release(&due, &lease).await.unwrap();
+    out.push(show("after", &sessions.get(&a).await.unwrap()));
+    // A lease of the old version is refused; a lapsed lease may be taken over.
+    out.push(format!("stale lease: {}", sessions.lease(&due, now + 200).await.unwrap().is_some()));
+    let fresh = sessions.get(&a).await.unwrap().unwrap();
+    let first = sessions.lease(&fresh, now + 80).await.unwrap().expect("a lease");
+    out.push(format!(
+        "over a live lease: {}",
+        sessions.lease(&fresh, now + 81).await.unwrap().is_some()
+    ));
+    out.push(format!(
+        "over a lapsed lease: {}",
+        sessions.lease(&fresh, now + 80 + shared::LEASE_SECS + 1).await.unwrap().is_some()
+    ));
+    sessions.release(&fresh, &first).await.unwrap();
+    out.push(show("first holder released nothing", &sessions.get(&a).await.unwrap()));
+    // Touch, liveness, delete, and a touch of a deleted item.
+    let record_b = sessions.get(&b).await.unwrap().unwrap();
+    sessions.touch(&record_b, now + 30).await.unwrap();
+    out.push(show("touched", &sessions.get(&b).await.unwrap()));
+    let c_key = c.key();
+    out.push(format!("live: {}", sessions.is_live(&c_key, now + 3).await.unwrap()));
+    let record_c = sessions.get(&c).await.unwrap().unwrap();
+    sessions.delete(&c_key).await.unwrap();
+    out.push(format!("live after delete: {}", sessions.is_live(&c_key, now + 3).await.unwrap()));
+    out.push(format!(
+        "touch after delete: {:?}",
+        sessions.touch(&record_c, now + 4).await.err().map(|e| e.code())
+    ));
+    out.push(format!("open after delete: {}", opened(sessions.open(&c, now + 4).await.unwrap())));
+    // Logout tokens: a replay is seen.
+    let jti = someone();
+    for _ in 0..2 {
+        let fresh = sessions.remember_logout_token(idp, &jti, now + 300).await.unwrap();
+        out.push(format!("logout token new: {fresh}"));
+    }
+    // Ending alice's sessions but one, then the provider session's by sid and sub.
+    let keep = b.key();
+    let ending = sessions.end_provider_sessions(idp, None, Some(&alice), Some(&keep), None).await;
+    out.push(format!("ended: {:?}", ending.unwrap()));
+    out.push(show("a", &sessions.get(&a).await.unwrap()));
+    out.push(show("b", &sessions.get(&b).await.unwrap()));
+    let by_sid = sessions.end_provider_sessions(idp, Some("op-1"), Some(bob), None, None);
+    out.push(format!("ended by sid of another user: {:?}", by_sid.await.unwrap()));
+    out.push(show("b", &sessions.get(&b).await.unwrap()));
+    out
+}
+
+#[tokio::test]
+async fn the_in_memory_table_answers_a_fixed_sequence_as_moto_does() {
+    let deployment = Deployment::start(&[]).await;
+    let keys = || {
+        let secret = shared::Secret::from_json(&deployment.secret).unwrap();
+        shared::SessionKeys::derive(secret.cookie_keys()).unwrap()
+    };
+    let settings = shared::SessionSettings {
+        table: TABLE.to_owned(),
+        max_age: Duration::from_secs(43_200),
+        idle: Duration::from_secs(3_600),
+        strict: false,
+        max_per_user: 50,
+        renew_margin: Duration::from_secs(60),
+    };
+    let idp = deployment.provider.issuer();
+    let now = shared::unix_now();
+    let moto = Sessions::new(deployment.dynamodb.clone(), settings.clone(), keys());
+    let memory = Sessions::in_memory(settings, keys(), Memory::new(43_200, None));
+    let on_moto = transcript(&moto, &idp, now).await;
+    let in_memory = transcript(&memory, &idp, now).await;
+    assert_eq!(on_moto, in_memory);
+    assert!(on_moto.len() > 20, "{on_moto:#?}");
 }

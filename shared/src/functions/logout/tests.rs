@@ -104,3 +104,25 @@ async fn server_logout_redirects_to_the_provider_or_home() {
     // Said clearly: the provider's own session goes on.
     assert_eq!(body["provider_logout"], "unsupported");
 }
+
+#[tokio::test]
+async fn api_logout_refuses_a_body_over_its_cap_before_parsing_it() {
+    let (_p, state) = setup(true).await;
+    let padded = format!("{{\"everywhere\": false, \"pad\": \"{}\"}}", "x".repeat(MAX_LOGOUT_BODY));
+    for (body, status, code) in
+        [(padded.as_str(), 413, Some("request_too_large")), ("{\"everywhere\": false}", 200, None)]
+    {
+        let req = Request {
+            csrf: true,
+            content_type: Some("application/json"),
+            body: body.as_bytes(),
+            ..crate::testing::request(&Method::POST, "/api/logout")
+        };
+        let resp = serve(&state, &req, crate::unix_now()).await.into_http();
+        assert_eq!(resp.status(), status, "{}", resp.body());
+        if let Some(code) = code {
+            let answer: serde_json::Value = serde_json::from_str(resp.body()).unwrap();
+            assert_eq!(answer["error"], code);
+        }
+    }
+}
