@@ -14,8 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Test-only modules: they may use anything, and nothing but tests uses them.
-const TEST_ONLY: [&str; 3] = ["testing", "proptests", "tests"];
+/// Test-only modules: they may use anything, and nothing but tests (and the fuzz targets of
+/// `fuzz/`, through the `fuzzing` feature) uses them.
+const TEST_ONLY: [&str; 5] =
+    ["testing", "proptests", "tests", "fuzzing", "functions::sessions_model"];
 
 /// The heading of the section of ARCHITECTURE.md that holds the table.
 const SECTION: &str = "### Layers of `shared`";

@@ -212,7 +212,10 @@ impl Callback {
                 let (handle, sid) = sessions.create(&owner, &stored, now).await?;
                 // The login stands whatever happens here: the cap is enforced again by the
                 // user's next login.
-                match sessions.end_beyond_cap(idp, &user.sub, &sid).await {
+                let cap = sessions.end_beyond_cap(idp, &user.sub, &sid);
+                match tokio::time::timeout(CAP_BUDGET, cap).await.unwrap_or_else(|_| {
+                    Err(Error::SessionStore("the cap took longer than its budget".into()))
+                }) {
                     Ok(0) => {}
                     Ok(ended) => {
                         metrics::sessions_ended(metrics::Ended::OverCap, ended);
@@ -327,9 +330,11 @@ impl Callback {
     }
 }
 
-/// OpenID Connect Core 5.7: an e-mail address is not an identifier, and one the provider does
-/// not state as verified may not even be the user's. It is kept only with `email_verified:
-/// true`, or, when `OIDC_UNVERIFIED_EMAIL=include`, with `email_verified: false`.
+/// How long a login may spend ending the user's sessions beyond `SESSION_MAX_PER_USER`: the
+/// login stands when it runs out (the next login ends them), rather than answer a timeout
+/// for a session already stored.
+const CAP_BUDGET: Duration = Duration::from_secs(2);
+
 /// The longest `name` our JWT carries, in bytes; a longer one is left out (and logged).
 pub const MAX_NAME_BYTES: usize = 256;
 
@@ -398,6 +403,9 @@ impl UserRules {
     }
 }
 
+/// OpenID Connect Core 5.7: an e-mail address is not an identifier, and one the provider does
+/// not state as verified may not even be the user's. It is kept only with `email_verified:
+/// true`, or, when `OIDC_UNVERIFIED_EMAIL=include`, with `email_verified: false`.
 fn keep_email_if_verified(user: &mut User, include_unverified: bool) {
     match (user.email.is_some(), user.email_verified) {
         (true, Some(true)) => {}

@@ -236,9 +236,11 @@ impl Logout {
 }
 
 /// Time kept back, besides [`ANSWER_MARGIN`], from the deadline of a logout that ends many
-/// sessions: enough to forget a back-channel logout's token (one `DeleteItem`), so that the
-/// provider's retry is not refused as a replay.
-const FORGET_MARGIN: Duration = Duration::from_secs(1);
+/// sessions: enough to forget a back-channel logout's token (one `DeleteItem`, a few
+/// milliseconds when the table answers at all), so that the provider's retry is not refused
+/// as a replay. A table slower than that can still leave the token recorded: the provider's
+/// retry is then refused, and the sessions left end at their idle time or maximum age.
+const FORGET_MARGIN: Duration = Duration::from_secs(2);
 
 /// When a logout must stop ending sessions: the invocation's deadline less the margins;
 /// `None` (no limit) without a deadline (tests).

@@ -26,7 +26,7 @@ use aws_smithy_types::body::SdkBody;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::infra::config::{ConfigError, err, parse_url};
-use crate::infra::http::{FetchError, Http};
+use crate::infra::http::{FetchError, Http, TOTAL_TIMEOUT};
 
 /// What the AWS clients need from the environment.
 pub struct AwsEnv {
@@ -133,10 +133,16 @@ pub fn secrets_client(env: &AwsEnv, http: &Http) -> aws_sdk_secretsmanager::Clie
     aws_sdk_secretsmanager::Client::from_conf(config.build())
 }
 
-/// The DynamoDB client (sessions), configured as [`secrets_client`] is.
+/// The DynamoDB client (sessions), configured as [`secrets_client`] is, with every operation
+/// bounded at [`TOTAL_TIMEOUT`] retries included: the SDK's standard retries (3 attempts) would
+/// otherwise let one table call outlast the refresh lease, which counts each call at that.
 pub fn dynamodb_client(env: &AwsEnv, http: &Http) -> aws_sdk_dynamodb::Client {
+    let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .operation_timeout(TOTAL_TIMEOUT)
+        .build();
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .timeout_config(timeouts)
         .region(Region::new(env.region.clone()))
         .credentials_provider(credentials(env))
         .http_client(SdkHttp::new(http.clone()));

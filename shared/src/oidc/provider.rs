@@ -244,15 +244,14 @@ impl<T: Upstream> Providers<T> {
 
     /// The provider of a session: the one it names (`provider`, the configured name stored at
     /// login), while that one still admits the session's issuer `idp`; by `idp` for a session
-    /// stored without a name. `None` when the named provider is gone or now has another
-    /// issuer: the session cannot go on with a client it was not made with.
+    /// stored without a name, or whose name is no longer configured (a provider renamed: no
+    /// two providers admit one issuer, the cold start refuses that). `None` when the named
+    /// provider now has another issuer, or no provider admits `idp`: the session cannot go on
+    /// with a client it was not made with.
     pub fn of_session(&self, provider: Option<&str>, idp: &str) -> Option<&T> {
-        match provider {
-            Some(name) => self
-                .items
-                .iter()
-                .find(|p| p.provider().name == name)
-                .filter(|p| p.provider().issuer_rule().admits(idp)),
+        let named = provider.and_then(|name| self.items.iter().find(|p| p.provider().name == name));
+        match named {
+            Some(named) => Some(named).filter(|p| p.provider().issuer_rule().admits(idp)),
             None => self.by_issuer(idp),
         }
     }
@@ -260,5 +259,41 @@ impl<T: Upstream> Providers<T> {
     /// Every provider, the default one first.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.items.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::oidc::discovery::discover;
+    use crate::testing::{CLIENT_SECRET, FakeProvider, config_with};
+
+    /// A provider named `name` at `fake`.
+    async fn named(fake: &FakeProvider, name: &str) -> Provider {
+        let http = crate::infra::http::http_client().unwrap();
+        let metadata = discover(&http, &fake.issuer()).await.unwrap();
+        let config = config_with(&fake.issuer(), &[]);
+        let mut provider_config = config.default_provider().clone();
+        provider_config.name = name.to_owned();
+        Provider::new(metadata, &provider_config, &SecretString::from(CLIENT_SECRET)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_session_finds_the_provider_it_names_and_the_issuer_only_without_a_name() {
+        let (corp, social) = (FakeProvider::start().await, FakeProvider::start().await);
+        let providers =
+            Providers::new(vec![named(&corp, "corp").await, named(&social, "social").await])
+                .unwrap();
+        let name = |found: Option<&Provider>| found.map(|p| p.name.clone());
+        let (corp_iss, social_iss) = (corp.issuer(), social.issuer());
+        // By the name stored at login, while that provider still admits the session's issuer.
+        assert_eq!(name(providers.of_session(Some("social"), &social_iss)), Some("social".into()));
+        assert_eq!(name(providers.of_session(Some("corp"), &social_iss)), None);
+        // Stored before names were, or under a name no longer configured: by issuer.
+        assert_eq!(name(providers.of_session(None, &corp_iss)), Some("corp".into()));
+        assert_eq!(name(providers.of_session(Some("renamed"), &social_iss)), Some("social".into()));
+        assert_eq!(name(providers.of_session(None, "https://gone.example")), None);
     }
 }

@@ -18,7 +18,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::store::Item;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+/// An item, as the table stores it.
+type Item = HashMap<String, AttributeValue>;
 
 /// A session table in memory (tests).
 #[derive(Debug)]
@@ -99,8 +102,7 @@ impl Memory {
             return Err(current.cloned());
         }
         let mut item = current.cloned().unwrap_or_default();
-        item.entry("h".to_owned())
-            .or_insert_with(|| aws_sdk_dynamodb::types::AttributeValue::S(key.to_owned()));
+        item.entry("h".to_owned()).or_insert_with(|| AttributeValue::S(key.to_owned()));
         update(&mut item);
         self.check_write(&mut state, key, &item);
         state.items.insert(key.to_owned(), item.clone());
