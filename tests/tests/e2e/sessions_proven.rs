@@ -483,3 +483,49 @@ async fn the_in_memory_table_answers_a_fixed_sequence_as_moto_does() {
     assert_eq!(on_moto, in_memory);
     assert!(on_moto.len() > 20, "{on_moto:#?}");
 }
+
+#[tokio::test]
+async fn a_refresh_grant_seals_the_item_again_under_the_active_cookie_key() {
+    let deployment = Deployment::start(&[]).await;
+    let session = deployment.sign_in(60).await;
+    // A rotation: a new cookie key first, the one that sealed the item behind it.
+    let mut rotated: Value = serde_json::from_str(&deployment.secret).unwrap();
+    let old = rotated["cookie_keys"][0].clone();
+    let new = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [9u8; 32]);
+    rotated["cookie_keys"] = json!([new, old]);
+    let rotated = rotated.to_string();
+    let refresh: Refresh = Deployment::function(
+        &deployment.provider,
+        &rotated,
+        &deployment.vars,
+        &deployment.dynamodb,
+    )
+    .await;
+    let at = session.created + 61;
+    deployment.on_grant("provider-rt-0", deployment.answer(1, true, true, at), 1).await;
+    let resp = refresh_with(&refresh, &session, at).await;
+    assert_eq!(resp.status(), 200, "{}", resp.body());
+    // The item now opens under the new key alone: the old one may leave the secret.
+    let only_new = json!({"cookie_keys": [new]});
+    let mut secret: Value = serde_json::from_str(&rotated).unwrap();
+    secret["cookie_keys"] = only_new["cookie_keys"].clone();
+    let keys = shared::SessionKeys::derive(
+        shared::Secret::from_json(&secret.to_string()).unwrap().cookie_keys(),
+    );
+    let reader = Sessions::in_memory(
+        shared::SessionSettings {
+            table: TABLE.to_owned(),
+            max_age: Duration::from_secs(43_200),
+            idle: Duration::from_secs(3_600),
+            strict: false,
+            max_per_user: 50,
+            renew_margin: Duration::from_secs(60),
+        },
+        keys.unwrap(),
+        Memory::new(43_200, None),
+    );
+    let key = Handle::parse(&session.handle).unwrap().key();
+    let item = deployment.item(&session.handle).await.unwrap();
+    let record = reader.record(&key, &item).expect("sealed under the active key");
+    assert_eq!(record.version, 1);
+}
