@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help dev bins test unit e2e lint fmt tools secret bench bench-smoke
+.PHONY: help dev bins test unit e2e lint fmt tools secret bench bench-smoke fuzz fuzz-smoke cargo-fuzz
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
@@ -53,3 +53,22 @@ bench: bins ## benchmarks: criterion and the cold-start harness against the Pyth
 
 bench-smoke: bins ## the benchmarks once, measuring nothing (CI): that they still run
 	bash bench/run.sh --smoke
+
+# Fuzzing (fuzz/, its own workspace): one libFuzzer target per parser of browser and provider
+# input, built once (fuzz/run.sh) and run in turn, two at a time. cargo-fuzz runs on the stable
+# toolchain with RUSTC_BOOTSTRAP=1; its build lands in $(CARGO_TARGET_DIR)/fuzz when that is
+# set (CI's cache), else in fuzz/target.
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+export FUZZ_TARGET_DIR ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR)/fuzz,$(CURDIR)/fuzz/target)
+
+cargo-fuzz:
+	@cargo fuzz --version 2>/dev/null | grep -qx 'cargo-fuzz $(CARGO_FUZZ_VERSION)' \
+		|| cargo install --locked cargo-fuzz@$(CARGO_FUZZ_VERSION)
+
+fuzz: cargo-fuzz ## fuzz every parser FUZZ_SECONDS seconds each (default 60; release build); a crash lands in fuzz/artifacts-found/
+	bash fuzz/run.sh $(FUZZ_SECONDS) release
+
+fuzz-smoke: cargo-fuzz ## every fuzz target FUZZ_SMOKE_SECONDS seconds (default 5; debug build): that they build, run and find nothing (CI)
+	bash fuzz/run.sh $(FUZZ_SMOKE_SECONDS) dev

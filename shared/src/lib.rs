@@ -31,6 +31,8 @@ mod sessions;
 mod tokens;
 mod web;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 #[cfg(test)]
 mod proptests;
 #[cfg(any(test, feature = "test-support"))]

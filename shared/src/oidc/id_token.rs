@@ -78,6 +78,13 @@ fn read(id_token: &CoreIdToken) -> Result<Unchecked, IdTokenError> {
         Some(_) => return Err(IdTokenError::Malformed),
     };
     let claims = payload(&text).ok_or(IdTokenError::Malformed)?;
+    // A logout token (Back-Channel Logout 1.0, 2.4: `typ` `logout+jwt`, an `events` claim) is
+    // the provider's too and signed alike; a refreshed ID token needs no nonce, so without
+    // this one could pass for the other (found by the fuzz target `jws_signed`).
+    let typ = header.get("typ").and_then(Value::as_str);
+    if typ.is_some_and(|t| t.eq_ignore_ascii_case("logout+jwt")) || claims.contains_key("events") {
+        return Err(IdTokenError::Malformed);
+    }
     Ok(Unchecked { alg: alg.to_owned(), kid, claims })
 }
 

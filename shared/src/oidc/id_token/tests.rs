@@ -304,7 +304,11 @@ async fn a_refreshed_id_token_may_lack_nonce_must_keep_iss_sub_aud_and_no_earlie
         let result = check_refreshed(&jwks, &issuer, &original, &refreshed(edit)).await;
         assert!(result.is_ok(), "{case}: {result:?}");
     }
-    let refused: [(&str, &Edit); 6] = [
+    let refused: [(&str, &Edit); 7] = [
+        // A logout token of the provider's: no nonce either, but never an ID token.
+        ("a logout token's events", &|c| {
+            c["events"] = json!({"http://schemas.openid.net/event/backchannel-logout": {}})
+        }),
         ("another nonce", &|c| c["nonce"] = json!("another")),
         ("another sub", &|c| c["sub"] = json!("mallory")),
         ("another iss", &|c| c["iss"] = json!("https://evil.example")),
@@ -319,6 +323,12 @@ async fn a_refreshed_id_token_may_lack_nonce_must_keep_iss_sub_aud_and_no_earlie
         let result = check_refreshed(&jwks, &issuer, &original, &refreshed(edit)).await;
         assert!(result.is_err(), "{case} accepted");
     }
+    // A token typed as a logout token is none either, whatever its claims.
+    let mut c = claims(&provider, &key);
+    c["auth_time"] = json!(now - 3600);
+    c.as_object_mut().unwrap().remove("nonce");
+    let typed = key.sign(&c, "logout+jwt");
+    assert!(check_refreshed(&jwks, &issuer, &original, &typed).await.is_err(), "typ logout+jwt");
     // The session's issuer is compared too (an Entra ID tenant's, say).
     let token = refreshed(&|_| {});
     let result = check_refreshed(&jwks, "https://other.example", &original, &token).await;
