@@ -3,7 +3,8 @@
 //! ([`crate::sessions::Memory`], DynamoDB's condition semantics per operation) and a provider
 //! that rotates refresh tokens and refuses any used twice.
 //!
-//! Each case is a random schedule: rounds of requests served at once (refreshes with and
+//! Each case is a random schedule: rounds of requests served at once (logins, which store a
+//! session and end the user's oldest beyond the cap as the callback does; refreshes with and
 //! without a grant, logout, logout everywhere, back-channel logout by `sub`), each request
 //! on one of the instances with its own clock skew, some with a deadline that cuts it at any
 //! await point; between rounds, the clock may jump (access tokens expire, sessions idle out
@@ -21,6 +22,7 @@
 //! `PROPTEST_CASES` raises the number of schedules (`make test` runs the default, 24).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -120,6 +122,8 @@ enum Op {
     Logout { session: usize, instance: usize, everywhere: bool },
     /// The provider's back-channel logout of every session of user `user`.
     Backchannel { user: usize },
+    /// A login of user `user`: the callback's writes (the session, then the cap).
+    Login { user: usize },
 }
 
 /// A round: requests served at once, then the clock moves on by `jump` seconds.
@@ -129,7 +133,11 @@ struct Round {
     jump: u64,
 }
 
+/// Sessions at the start; logins add more. Requests name one by its index, modulo how many
+/// there are.
 const SESSIONS: usize = 4;
+/// `SESSION_MAX_PER_USER` here: logins reach it.
+const CAP: usize = 3;
 const USERS: usize = 2;
 const REFRESHERS: usize = 3;
 const LOGOUTS: usize = 2;
@@ -141,6 +149,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..SESSIONS, 0..LOGOUTS, any::<bool>())
             .prop_map(|(session, instance, everywhere)| Op::Logout { session, instance, everywhere }),
         1 => (0..USERS).prop_map(|user| Op::Backchannel { user }),
+        2 => (0..USERS).prop_map(|user| Op::Login { user }),
     ]
 }
 
@@ -156,8 +165,45 @@ struct World {
     memory: Arc<Memory>,
     refreshers: Vec<Refresh>,
     logouts: Vec<Logout>,
-    /// Each session's handle, item key and user.
-    sessions: Vec<(Handle, String, usize)>,
+    /// Each session's handle, item key, user and refresh token family, in login order.
+    sessions: Mutex<Vec<(Handle, String, usize, String)>>,
+    /// The callback's writes.
+    store: Sessions,
+    /// Logins so far: each session's refresh token family is its number.
+    logins: AtomicUsize,
+}
+
+impl World {
+    /// The handle and item key of session `n` (modulo how many there are).
+    fn session(&self, n: usize) -> (Handle, String) {
+        let sessions = self.sessions.lock().unwrap();
+        let (handle, key, _, _) = &sessions[n % sessions.len()];
+        (Handle::parse(handle.expose()).unwrap(), key.clone())
+    }
+
+    /// The callback's writes for a login of user `n` at `now`: the session, its first
+    /// refresh token issued by the provider, then the user's oldest beyond the cap ended.
+    async fn login(&self, n: usize, now: u64) {
+        let family = format!("s{}", self.logins.fetch_add(1, Ordering::Relaxed));
+        let issuer = self.provider.issuer();
+        let user = User {
+            sub: user(n),
+            email: None,
+            email_verified: None,
+            name: None,
+            extra: Default::default(),
+        };
+        let owner = Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None };
+        let tokens = ProviderTokens {
+            refresh_token: Some(self.rotation.issue(&family).into()),
+            access_token: format!("at-{family}").into(),
+            access_expires_at: now + ACCESS_TTL,
+            id_token: None,
+        };
+        let (handle, key) = self.store.create(&owner, &tokens, now).await.unwrap();
+        self.sessions.lock().unwrap().push((handle, key.clone(), n, family));
+        self.store.end_beyond_cap(&issuer, &user.sub, &key).await.unwrap();
+    }
 }
 
 fn settings() -> SessionSettings {
@@ -166,7 +212,7 @@ fn settings() -> SessionSettings {
         max_age: Duration::from_secs(MAX_AGE),
         idle: Duration::from_secs(IDLE),
         strict: false,
-        max_per_user: 50,
+        max_per_user: CAP,
         renew_margin: Duration::from_secs(0),
     }
 }
@@ -197,6 +243,7 @@ async fn world(seed: u64, now: u64) -> World {
         ("SESSION_MAX_AGE_SECONDS", "900"),
         ("SESSION_IDLE_SECONDS", "400"),
         ("SESSION_RENEW_MARGIN_SECONDS", "0"),
+        ("SESSION_MAX_PER_USER", "3"),
     ];
     let offline = dynamodb_client_at("http://127.0.0.1:9");
     let mut refreshers = Vec::new();
@@ -215,31 +262,23 @@ async fn world(seed: u64, now: u64) -> World {
         let logout: Logout = FakeProvider::function_from(parts).await;
         logouts.push(logout.with_sessions(table()));
     }
-    // The logins: each session stored as the callback stores it, its first refresh token
-    // issued by the provider.
-    let store = table();
-    let issuer = provider.issuer();
-    let mut sessions = Vec::new();
+    // The callback's writes.
+    let keys = SessionKeys::derive(Secret::from_json(&secret).unwrap().cookie_keys()).unwrap();
+    let store = Sessions::in_memory(settings(), keys, memory.clone());
+    let world = World {
+        provider,
+        rotation,
+        memory,
+        refreshers,
+        logouts,
+        sessions: Mutex::new(Vec::new()),
+        store,
+        logins: AtomicUsize::new(0),
+    };
     for n in 0..SESSIONS {
-        let owner_user = n % USERS;
-        let user = User {
-            sub: user(owner_user),
-            email: None,
-            email_verified: None,
-            name: None,
-            extra: Default::default(),
-        };
-        let owner = Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None };
-        let tokens = ProviderTokens {
-            refresh_token: Some(rotation.issue(&format!("s{n}")).into()),
-            access_token: format!("at-s{n}").into(),
-            access_expires_at: now + ACCESS_TTL,
-            id_token: None,
-        };
-        let (handle, key) = store.create(&owner, &tokens, now).await.unwrap();
-        sessions.push((handle, key, owner_user));
+        world.login(n % USERS, now).await;
     }
-    World { provider, rotation, memory, refreshers, logouts, sessions }
+    world
 }
 
 /// Serves `op` at `now`; returns the refresh's status with whether its session had ended
@@ -247,8 +286,8 @@ async fn world(seed: u64, now: u64) -> World {
 async fn run(world: &World, op: &Op, now: u64) -> Option<(u16, bool)> {
     match *op {
         Op::Refresh { session, instance, skew, cut } => {
-            let (handle, key, _) = &world.sessions[session];
-            let ended_before = world.memory.was_deleted(key);
+            let (handle, key) = world.session(session);
+            let ended_before = world.memory.was_deleted(&key);
             let deadline = cut.map(|cut| {
                 Instant::now() + crate::web::routes::ANSWER_MARGIN + Duration::from_micros(cut)
             });
@@ -262,7 +301,7 @@ async fn run(world: &World, op: &Op, now: u64) -> Option<(u16, bool)> {
             Some((resp.into_http().status().as_u16(), ended_before))
         }
         Op::Logout { session, instance, everywhere } => {
-            let (handle, _, _) = &world.sessions[session];
+            let (handle, _) = world.session(session);
             let body = serde_json::to_vec(&json!({ "everywhere": everywhere })).unwrap();
             let req = Request {
                 cookies: Some(format!("{}={}", crate::cookies::REFRESH, handle.expose())),
@@ -288,6 +327,10 @@ async fn run(world: &World, op: &Op, now: u64) -> Option<(u16, bool)> {
             };
             let resp = serve(&world.logouts[0], &req, crate::unix_now()).await.into_http();
             assert_eq!(resp.status(), 200, "a back-channel logout: {}", resp.body());
+            None
+        }
+        Op::Login { user } => {
+            world.login(user, now).await;
             None
         }
     }
@@ -319,11 +362,18 @@ async fn check(seed: u64, schedule: &[Round]) -> Vec<String> {
     )
     .unwrap();
     let reader = Sessions::in_memory(settings(), keys, Memory::new(MAX_AGE, None));
-    for (n, (_, key, _)) in world.sessions.iter().enumerate() {
+    let sessions: Vec<(String, String)> = world
+        .sessions
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, key, _, family)| (key.clone(), family.clone()))
+        .collect();
+    for (n, (key, family)) in sessions.iter().enumerate() {
         let Some(item) = items.get(key) else { continue };
         let record = reader.record(key, item).unwrap();
         let held = record.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_owned());
-        if held.as_ref() != latest.get(&format!("s{n}")) {
+        if held.as_ref() != latest.get(family) {
             violations
                 .push(format!("session {n} holds {held:?}, the provider's latest is another"));
         }
