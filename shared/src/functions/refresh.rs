@@ -19,7 +19,7 @@ use super::callback::{CookieOnlyBody, UserRules, cookie_only};
 use super::start::{ColdStart, DiscoveredWithKeys, Parts, StartError, Verifying, WithProvider};
 use crate::error::Error;
 use crate::infra::config::BrowserTokens;
-use crate::infra::http::Http;
+use crate::infra::http::{Http, TOTAL_TIMEOUT};
 use crate::infra::metrics::{self, Ended};
 use crate::oidc::exchange::{exchange_refresh_token, userinfo};
 use crate::oidc::id_token;
@@ -202,8 +202,11 @@ impl Refresh {
                 if !time_for_a_grant(until) {
                     return Err(Error::ProviderTimeout("too little time left for a grant".into()));
                 }
+                // The lease runs from the clock read before its write, to the second.
+                let lease_ends = Instant::now() + Duration::from_secs(LEASE_SECS - 1);
                 if let Some(lease) = sessions.lease(&record, at).await? {
-                    let renewed = self.refresh_under(sessions, record, lease, at).await?;
+                    let renewed =
+                        self.refresh_under(sessions, record, lease, at, lease_ends).await?;
                     return Ok((renewed, at));
                 }
             }
@@ -229,6 +232,7 @@ impl Refresh {
         record: Record,
         lease: Lease,
         now: u64,
+        lease_ends: Instant,
     ) -> Result<Record, Error> {
         let Some(refresh_token) = record.tokens.refresh_token.clone() else {
             return Err(Error::Internal("refresh without a refresh token".into()));
@@ -285,9 +289,7 @@ impl Refresh {
             self.user_now(&upstream.provider, &record, verified, answer.access_token()).await;
         let (ttl, margin) = (self.session.ttl(), sessions.settings().renew_margin);
         let stored = ProviderTokens::from_response(&answer, Some(&record.tokens), now, ttl, margin);
-        if !sessions.store_refreshed(&record, &lease, &stored, &user, now).await? {
-            return Err(Error::SessionExpired("the refresh lease was lost"));
-        }
+        store_granted(sessions, &record, &lease, (&stored, &user), now, lease_ends).await?;
         Ok(Record { tokens: stored, user, ..record })
     }
 
@@ -344,6 +346,52 @@ impl Refresh {
         let Record { mut user, idp, session_id, .. } = record;
         let token = self.session.mint_fitting(&mut user, &idp, Some(&session_id), now)?;
         Ok(Refreshed { token, user })
+    }
+}
+
+/// Stores what a refresh grant gave (`granted`: the tokens and the user) under `lease`, which
+/// holds until `lease_ends`: the provider has rotated the refresh token already, so a table
+/// call that fails is tried again while the lease leaves time for one more (each is bounded
+/// at [`TOTAL_TIMEOUT`]). A call that failed or timed out may have been applied all the same:
+/// a retry that finds the lease gone reads the item, and the grant is stored when the item
+/// holds the next version with this grant's access token.
+///
+/// # Errors
+///
+/// [`Error::SessionExpired`] when another request took the lease over; the table's error when
+/// the lease runs out first (the lease then lapses, and the next grant sends the refresh
+/// token the provider has rotated: the provider refuses it and the session ends).
+async fn store_granted(
+    sessions: &Sessions,
+    record: &Record,
+    lease: &Lease,
+    (tokens, user): (&ProviderTokens, &User),
+    now: u64,
+    lease_ends: Instant,
+) -> Result<(), Error> {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match sessions.store_refreshed(record, lease, tokens, user, now).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {
+                let again = sessions.reread(record).await?;
+                let ours = again.is_some_and(|stored| {
+                    stored.version == record.version + 1
+                        && stored.tokens.access_token.expose_secret()
+                            == tokens.access_token.expose_secret()
+                });
+                return match ours {
+                    true => Ok(()),
+                    false => Err(Error::SessionExpired("the refresh lease was lost")),
+                };
+            }
+            Err(err) if Instant::now() + pause + TOTAL_TIMEOUT < lease_ends => {
+                tracing::warn!(error = err.code(), detail = %err, "a refresh grant's store failed: trying again within the lease");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(err) => return Err(err),
+        }
     }
 }
 

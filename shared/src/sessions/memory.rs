@@ -41,6 +41,20 @@ struct State {
     rng: Option<u64>,
     /// Calls so far, by operation.
     calls: HashMap<&'static str, usize>,
+    /// One in how many stores of a refresh grant fail (`None`: none does).
+    store_faults: Option<u64>,
+}
+
+/// How a store of a refresh grant fails, when the seed says it does: as a table call that
+/// times out before DynamoDB has it, or after it has applied it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No fault.
+    None,
+    /// The call fails unapplied.
+    Before,
+    /// The call is applied, and fails all the same.
+    After,
 }
 
 impl Memory {
@@ -49,6 +63,27 @@ impl Memory {
     pub fn new(max_age: u64, seed: Option<u64>) -> Arc<Self> {
         let state = State { rng: seed.map(|s| s | 1), ..State::default() };
         Arc::new(Self { state: Mutex::new(state), max_age })
+    }
+
+    /// This table with one in `one_in` stores of a refresh grant failing ([`Fault`]).
+    pub fn with_store_faults(self: Arc<Self>, one_in: u64) -> Arc<Self> {
+        self.state().store_faults = Some(one_in.max(1));
+        self
+    }
+
+    /// Whether this store of a refresh grant fails, and how (from the seed).
+    pub fn store_fault(&self) -> Fault {
+        let mut state = self.state();
+        let Some(one_in) = state.store_faults else { return Fault::None };
+        let Some(x) = state.rng.as_mut() else { return Fault::None };
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        match (*x % one_in, *x % 2) {
+            (0, 0) => Fault::Before,
+            (0, _) => Fault::After,
+            _ => Fault::None,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -24,7 +24,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 
 use super::handle::{Handle, random_id};
-use super::memory::Memory;
+use super::memory::{Fault, Memory};
 use super::seal::{ProviderTokens, SessionKeys};
 use crate::error::Error;
 use crate::infra::config::SessionSettings;
@@ -541,6 +541,11 @@ impl Sessions {
         let user_json = serde_json::to_string(user)
             .map_err(|_| Error::Internal("user could not be serialized".into()))?;
         if let Some(memory) = in_memory!(self, "UpdateItem") {
+            let fault = memory.store_fault();
+            let failed = || Error::SessionStore("UpdateItem: timeout".into());
+            if fault == Fault::Before {
+                return Err(failed());
+            }
             let sealed = tokens.seal(&self.keys, &record.key)?;
             let ttl = self.expiry(record.created, now);
             let stored = memory.update(
@@ -558,6 +563,9 @@ impl Sessions {
                     i.remove("lease_by");
                 },
             );
+            if fault == Fault::After {
+                return Err(failed());
+            }
             return Ok(stored.is_ok());
         }
         let result = self
