@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help dev bins test unit e2e lint fmt tools secret bench bench-smoke fuzz fuzz-smoke cargo-fuzz
+.PHONY: help dev bins test unit e2e lint fmt tools secret bench bench-smoke load fuzz fuzz-smoke cargo-fuzz
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
@@ -53,6 +53,9 @@ bench: bins ## benchmarks: criterion and the cold-start harness against the Pyth
 
 bench-smoke: bins ## the benchmarks once, measuring nothing (CI): that they still run
 	bash bench/run.sh --smoke
+
+load: bins ## sessions under load (bench/load): 1,000 sessions, 4 instances of each function, moto and oidc-provider; its section of BENCHMARKS.md
+	bash bench/run.sh --load
 
 # Fuzzing (fuzz/, its own workspace): one libFuzzer target per parser of browser and provider
 # input, built once (fuzz/run.sh) and run in turn, two at a time. cargo-fuzz runs on the stable

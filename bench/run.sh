@@ -24,6 +24,15 @@
 #   bash bench/run.sh --proxy    the proxy's figures alone: steps 3-5 with ours only (--impls rust,
 #                                into target/bench/proxy*.json), then only the proxy's section of
 #                                BENCHMARKS.md is replaced (report.py --proxy-only); no criterion
+#   bash bench/run.sh --load     sessions under load alone (bench/load: 1,000 sessions through login,
+#                                refresh grants on a 30 s provider access token and logout, 4
+#                                instances of each function, moto and oidc-provider; about 3 min),
+#                                into target/bench/load.json, then only the load section of
+#                                BENCHMARKS.md is replaced (bench/report_load.py); BENCH_LOAD_ARGS
+#                                passes options to it (target/debug/load --help)
+#   The smoke run also runs bench/load --smoke (50 sessions, 10 s access token, still 4 instances
+#   of each function; under a minute) and adds its section to BENCHMARKS-smoke.md; the full run
+#   keeps the load section of the BENCHMARKS.md it replaces.
 #
 # Raw results and logs land in target/bench/. Builds run under `nice -n 10`, measurements do not.
 set -euo pipefail
@@ -31,18 +40,24 @@ cd "$(dirname "$0")/.."
 
 smoke=0
 proxy=0
+load=0
 n=${BENCH_N:-20}
 for arg in "$@"; do
   case $arg in
     --smoke) smoke=1 ;;
     --proxy) proxy=1 ;;
+    --load) load=1 ;;
     --n=*) n=${arg#--n=} ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument $arg (use --smoke, --proxy or --n=N)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $arg (use --smoke, --proxy, --load or --n=N)" >&2; exit 2 ;;
   esac
 done
 if [ "$smoke" = 1 ] && [ "$proxy" = 1 ]; then
   echo "run.sh: --smoke already runs the proxy; use one or the other" >&2
+  exit 2
+fi
+if [ "$load" = 1 ] && [ $((smoke + proxy)) -gt 0 ]; then
+  echo "run.sh: --load runs alone" >&2
   exit 2
 fi
 [ "$smoke" = 1 ] && n=2
@@ -82,6 +97,18 @@ echo "run.sh: building the binaries (the launcher among them)"
 nice -n 10 cargo build --workspace --bins
 
 mkdir -p target/bench
+loadbin="${CARGO_TARGET_DIR:-target}/debug/load"
+
+if [ "$load" = 1 ]; then
+  echo "run.sh: sessions under load (bench/load)"
+  # Checks that fail still leave a report to read; the status is the harness's.
+  status=0
+  # shellcheck disable=SC2086
+  "$loadbin" ${BENCH_LOAD_ARGS:-} --out target/bench/load.json || status=$?
+  [ -f target/bench/load.json ] && python3 bench/report_load.py --in target/bench/load.json
+  exit "$status"
+fi
+
 export CRITERION_HOME="$PWD/target/bench/criterion"
 started=$(date +%s)
 if [ "$smoke" = 1 ]; then
@@ -102,6 +129,9 @@ if [ "$smoke" = 1 ]; then
     echo "run.sh: no writable cgroup cpu controller here: the 128 MB mode is skipped"
   fi
   python3 bench/report.py --smoke --criterion-since "$started" --out target/bench/BENCHMARKS-smoke.md
+  echo "run.sh: sessions under load, CI's budget (bench/load --smoke)"
+  "$loadbin" --smoke --out target/bench/load-smoke.json
+  python3 bench/report_load.py --in target/bench/load-smoke.json --out target/bench/BENCHMARKS-smoke.md >/dev/null
   exit 0
 fi
 
@@ -144,4 +174,7 @@ else
   echo "run.sh: no writable cgroup cpu controller here (run as root): the 128 MB section is left out"
 fi
 
+# report.py writes the whole file again: the load section (`--load`) is carried over.
+cp BENCHMARKS.md target/bench/BENCHMARKS-before.md 2>/dev/null || true
 python3 bench/report.py --criterion-since "$started"
+python3 bench/report_load.py --keep-from target/bench/BENCHMARKS-before.md

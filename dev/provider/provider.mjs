@@ -19,6 +19,10 @@
 //   PROVIDER_ID_TOKEN_TTL               ID token lifetime, seconds (default 3600)
 //   PROVIDER_REFRESH_TOKEN_TTL          refresh token lifetime, seconds (default 1209600, 14 days);
 //                                       the provider's session and grant last at least as long
+//   PROVIDER_STORE_ENTRIES              how many entries the in-memory store keeps (default: oidc-provider's
+//                                       1000, least recently used dropped first); each signed-in session
+//                                       holds several (session, grant, tokens), so a run of many sessions
+//                                       (bench/load) raises it, or the oldest grants are silently forgotten
 //   PROVIDER_BACKCHANNEL_LOGOUT_URI     the client's back-channel logout URI (optional): a logout
 //                                       here then POSTs a logout token there, and ID tokens carry sid
 //   PROVIDER_ACR                        an acr value (optional): every sign-in here records it, it is
@@ -40,6 +44,9 @@ import { createServer } from 'node:http';
 import { text } from 'node:stream/consumers';
 
 import Provider from 'oidc-provider';
+// The development store's own parts (the package has no exports map): its LRU, made larger below.
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
 
 const env = process.env;
 const fail = (msg) => { console.error(`provider: ${msg}`); process.exit(2); };
@@ -66,6 +73,14 @@ const seconds = (name, fallback) => {
 const accessTokenTtl = seconds('PROVIDER_ACCESS_TOKEN_TTL', 3600);
 const idTokenTtl = seconds('PROVIDER_ID_TOKEN_TTL', 3600);
 const refreshTokenTtl = seconds('PROVIDER_REFRESH_TOKEN_TTL', 14 * 24 * 3600);
+// The same in-memory adapter as oidc-provider's default, over a store of the size asked for.
+let adapter;
+if (env.PROVIDER_STORE_ENTRIES) {
+  const entries = Number(env.PROVIDER_STORE_ENTRIES);
+  if (!Number.isInteger(entries) || entries <= 0) fail(`PROVIDER_STORE_ENTRIES is not a positive number: ${env.PROVIDER_STORE_ENTRIES}`);
+  const store = new LRU({ maxSize: entries });
+  adapter = (model) => new MemoryAdapter(model, store);
+}
 // A refresh token cannot outlive its grant, nor (without offline_access) the session.
 const sessionTtl = Math.max(86400, refreshTokenTtl);
 
@@ -94,6 +109,7 @@ const provider = new Provider(issuer, {
     }),
   }],
   jwks: { keys: [signingKey] },
+  ...(adapter && { adapter }),
   ...(acr && { acrValues: [acr] }),
   // Outgoing requests (the back-channel logout): oidc-provider refuses special-use addresses
   // (SSRF protection) and gives up after 2.5 s; the relying party here is on loopback by
