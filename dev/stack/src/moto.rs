@@ -22,19 +22,21 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `.venv/bin/moto_server` on `port` (0: a free one) and waits until it answers.
+    /// Starts moto's server on `port` (0: a free one) and waits until it answers: through
+    /// `dev/moto_server.py`, which handles its requests one at a time, so that a conditional
+    /// write is atomic as DynamoDB's are (moto's own server lets two pass one condition).
     ///
     /// # Errors
     /// When the venv is missing, or moto does not come up.
     pub async fn start(logs: &Path, port: u16) -> Result<Self, StackError> {
-        let server = venv().join("moto_server");
-        if !server.exists() {
+        if !venv().join("moto_server").exists() {
             return Err(StackError::Missing(
                 "moto is not installed (.venv/bin/moto_server): run `make tools`",
             ));
         }
         let port = if port == 0 { free_port()? } else { port };
-        let mut command = Command::new(server);
+        let mut command = Command::new(venv().join("python"));
+        command.arg(root().join("dev/moto_server.py"));
         command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         let mut service = Service::spawn(logs, "moto", &mut command)?;
         let ready = format!("http://127.0.0.1:{port}/moto-api/");
