@@ -57,8 +57,10 @@ def section(r: dict) -> str:
     w("")
     para(w, f"**Regenerated on its own** (`bash bench/run.sh --load`), run of {when}; every other figure of "
          "this file is from the runs its sections name.")
-    para(w, f"{num(s['sessions'])} sessions of {s['users']} users (the provider's `alice` and `bob`, so the run "
-         "sets `SESSION_MAX_PER_USER=1000`) go through login, refresh and logout, against moto's DynamoDB and "
+    para(w, f"{num(s['sessions'])} sessions of {num(s['users'])} users (two devices each: `PROVIDER_EXTRA_USERS` "
+         "adds `user-1`... to the provider; `SESSION_MAX_PER_USER` as deployed) go through login, refresh and "
+         "logout, against moto's DynamoDB (its requests one at a time, so that conditional writes are atomic "
+         "as DynamoDB's are: `dev/moto_server.py`) and "
          f"Secrets Manager and the npm oidc-provider (`dev/provider`) with a {s['access_token_ttl_s']} s access "
          f"token (`PROVIDER_ACCESS_TOKEN_TTL`; the functions renew it {s['renew_margin_s']} s before it expires, "
          "a tenth of its lifetime), all started by the stack launcher (`dev/stack`). The functions run in the "

@@ -23,6 +23,9 @@
 //                                       1000, least recently used dropped first); each signed-in session
 //                                       holds several (session, grant, tokens), so a run of many sessions
 //                                       (bench/load) raises it, or the oldest grants are silently forgotten
+//   PROVIDER_EXTRA_USERS                N more test users, `user-1` to `user-N` (optional; bench/load
+//                                       signs in many users, as an app's sessions are), each
+//                                       with its login as password, like alice and bob
 //   PROVIDER_BACKCHANNEL_LOGOUT_URI     the client's back-channel logout URI (optional): a logout
 //                                       here then POSTs a logout token there, and ID tokens carry sid
 //   PROVIDER_ACR                        an acr value (optional): every sign-in here records it, it is
@@ -89,6 +92,14 @@ const USERS = {
   alice: { sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Example' },
   bob: { sub: 'bob', email: 'bob@example.com', email_verified: true, name: 'Bob Example' },
 };
+if (env.PROVIDER_EXTRA_USERS) {
+  const extra = Number(env.PROVIDER_EXTRA_USERS);
+  if (!Number.isInteger(extra) || extra < 0 || extra > 100000) fail(`PROVIDER_EXTRA_USERS is not a number from 0 to 100000: ${env.PROVIDER_EXTRA_USERS}`);
+  for (let n = 1; n <= extra; n += 1) {
+    const login = `user-${n}`;
+    USERS[login] = { sub: login, email: `${login}@example.com`, email_verified: true, name: `User ${n}` };
+  }
+}
 
 // A fresh RSA signing key per run, like a real provider (not oidc-provider's built-in dev keys).
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
