@@ -341,6 +341,11 @@ pub enum Error {
     /// session), so the same request may be sent again and ends the rest.
     #[error("logout incomplete: {0} sessions ended before the deadline")]
     LogoutIncomplete(usize),
+    /// Too many requests already wait for this session's refresh grant
+    /// ([`crate::sessions::MAX_WAITING`]): this one is answered at once instead of reading the
+    /// item again and again.
+    #[error("too many requests wait for this session's refresh")]
+    SessionBusy,
     /// Our own fault (signing failed, a response could not be built).
     #[error("internal error: {0}")]
     Internal(String),
@@ -525,6 +530,11 @@ impl Error {
                 S::SERVICE_UNAVAILABLE,
                 "session_store_unavailable",
                 "Sessions cannot be reached right now. Try again.",
+            ),
+            Self::SessionBusy => (
+                S::SERVICE_UNAVAILABLE,
+                "session_busy",
+                "Too many requests wait for this session's refresh. Try again in a moment.",
             ),
             Self::LogoutIncomplete(_) => (
                 S::SERVICE_UNAVAILABLE,

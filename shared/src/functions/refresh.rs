@@ -149,9 +149,11 @@ impl Refresh {
     /// A grant is started only with [`LEASE_SECS`] left before `until` (the invocation's
     /// deadline less its answer margin; no limit without one): the lease covers the holder's
     /// worst case, and so does the time left, so no deadline cuts a holder between the grant
-    /// and the store. A request that finds another's lease live only reads the item, after a
-    /// pause that doubles from [`FIRST_PAUSE`] to [`LONGEST_PAUSE`] with jitter, until the
-    /// version moves or the lease lapses; it takes the lease itself only once it has lapsed.
+    /// and the store. A request that finds another's lease live counts itself among the
+    /// session's waiters ([`Sessions::wait_turn`]: beyond [`crate::sessions::MAX_WAITING`] it
+    /// is answered `session_busy`), then only reads the item, after a pause that doubles from
+    /// [`FIRST_PAUSE`] to [`LONGEST_PAUSE`] with jitter, until the version moves or the lease
+    /// lapses; it takes the lease itself only once it has lapsed.
     ///
     /// # Errors
     ///
@@ -181,6 +183,7 @@ impl Refresh {
             Opened::Unused(record) => (record, false),
         };
         let mut pause = FIRST_PAUSE;
+        let mut counted = false;
         loop {
             // The clock passed in, moved on by the time this request has waited.
             let at = now + started.elapsed().as_secs();
@@ -210,7 +213,14 @@ impl Refresh {
                     return Ok((renewed, at));
                 }
             }
-            // Another request refreshes this session: wait for its result.
+            // Another request refreshes this session: wait for its result, counted among the
+            // session's waiters once (too many, and this one is answered at once).
+            if leased && !counted {
+                if !sessions.wait_turn(&record).await? {
+                    return Err(Error::SessionBusy);
+                }
+                counted = true;
+            }
             if started.elapsed() > Duration::from_secs(LEASE_SECS + 5) {
                 return Err(Error::ProviderTimeout("another refresh of this session".into()));
             }

@@ -20,6 +20,7 @@
 //! | `ver` | bumped by every refresh grant; refreshes write conditionally on it |
 //! | `renew` | when a refresh grant is due: the access token's expiry less the renewal margin (`SESSION_RENEW_MARGIN_SECONDS`); never if no refresh token |
 //! | `lease`, `lease_by` | the one refresh in progress, if any, and until when |
+//! | `waiting` | how many requests wait for that refresh (at most `MAX_WAITING`) |
 //!
 //! `template.yaml` (`SessionTable`) declares the table; `dev/session_table.py` creates it
 //! locally from that declaration.
@@ -35,4 +36,6 @@ mod store;
 pub use handle::Handle;
 pub use memory::Memory;
 pub use seal::{ProviderTokens, SessionKeys};
-pub use store::{Ending, Item as SessionItem, LEASE_SECS, Lease, Opened, Owner, Record, Sessions};
+pub use store::{
+    Ending, Item as SessionItem, LEASE_SECS, Lease, MAX_WAITING, Opened, Owner, Record, Sessions,
+};

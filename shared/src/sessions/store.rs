@@ -40,6 +40,12 @@ use crate::tokens::session::User;
 /// store either.
 pub const LEASE_SECS: u64 = 5 * TOTAL_TIMEOUT.as_secs();
 
+/// The most requests that wait for one session's refresh grant while its lease lives (tabs,
+/// and the proxy's calls in `provider` mode): each counts itself once in the item
+/// ([`Sessions::wait_turn`]), and one more is answered `session_busy` at once instead of
+/// reading the item until the grant is stored. The count starts again with each lease.
+pub const MAX_WAITING: u64 = 64;
+
 /// A session item's attributes, as DynamoDB stores them.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -499,6 +505,7 @@ impl Sessions {
                 |i| {
                     i.insert("lease".to_owned(), n(now + LEASE_SECS));
                     i.insert("lease_by".to_owned(), s(&owner));
+                    i.insert("waiting".to_owned(), n(0));
                 },
             );
             return Ok(taken.is_ok().then_some(Lease { owner }));
@@ -508,7 +515,8 @@ impl Sessions {
             .update_item()
             .table_name(&self.settings.table)
             .key("h", s(&record.key))
-            .update_expression("SET lease = :until, lease_by = :owner")
+            .update_expression("SET lease = :until, lease_by = :owner, waiting = :zero")
+            .expression_attribute_values(":zero", n(0))
             .condition_expression(
                 "attribute_exists(h) AND ver = :ver AND (attribute_not_exists(lease) OR lease < :now)",
             )
@@ -561,6 +569,7 @@ impl Sessions {
                     i.insert("ttl".to_owned(), n(ttl));
                     i.remove("lease");
                     i.remove("lease_by");
+                    i.remove("waiting");
                 },
             );
             if fault == Fault::After {
@@ -575,7 +584,7 @@ impl Sessions {
             .key("h", s(&record.key))
             .update_expression(
                 "SET tok = :tok, u = :u, renew = :renew, ver = ver + :one, used = :now, \
-                 #ttl = :ttl REMOVE lease, lease_by",
+                 #ttl = :ttl REMOVE lease, lease_by, waiting",
             )
             .condition_expression("lease_by = :owner")
             .expression_attribute_names("#ttl", "ttl")
@@ -608,6 +617,7 @@ impl Sessions {
             let _released = memory.update(&record.key, holder, |i| {
                 i.remove("lease");
                 i.remove("lease_by");
+                i.remove("waiting");
             });
             return Ok(());
         }
@@ -616,7 +626,7 @@ impl Sessions {
             .update_item()
             .table_name(&self.settings.table)
             .key("h", s(&record.key))
-            .update_expression("REMOVE lease, lease_by")
+            .update_expression("REMOVE lease, lease_by, waiting")
             .condition_expression("lease_by = :owner")
             .expression_attribute_values(":owner", s(&lease.owner))
             .send()
@@ -624,6 +634,41 @@ impl Sessions {
         // Not holding the lease any more is fine: someone else has it, or none is needed.
         written("UpdateItem", result)?;
         Ok(())
+    }
+
+    /// Counts this request among those waiting for the session's refresh grant while its
+    /// lease lives; `false` when [`MAX_WAITING`] already do (the request is answered
+    /// `session_busy`). One conditional `UpdateItem`, made once per waiting request.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn wait_turn(&self, record: &Record) -> Result<bool, Error> {
+        if let Some(memory) = in_memory!(self, "UpdateItem") {
+            let counted = memory.update(
+                &record.key,
+                |item| item.is_some_and(|i| get_n(i, "waiting").is_none_or(|w| w < MAX_WAITING)),
+                |i| {
+                    let waiting = get_n(i, "waiting").unwrap_or_default();
+                    i.insert("waiting".to_owned(), n(waiting + 1));
+                },
+            );
+            return Ok(counted.is_ok());
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.settings.table)
+            .key("h", s(&record.key))
+            .update_expression("ADD waiting :one")
+            .condition_expression(
+                "attribute_exists(h) AND (attribute_not_exists(waiting) OR waiting < :max)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_WAITING))
+            .send()
+            .await;
+        written("UpdateItem", result)
     }
 
     /// The session again, after another refresh may have changed it.
