@@ -15,33 +15,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use shared::{
     Callback, ColdStart, Config, Fetch as _, HttpFunction, Login, Logout, Parts, Refresh,
 };
-
-/// Counts the DynamoDB requests a client sends (as the in-process suites count them).
-#[derive(Debug, Clone, Default)]
-pub struct Count(Arc<AtomicU64>);
-
-impl Count {
-    /// The requests so far.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl Intercept for Count {
-    fn name(&self) -> &'static str {
-        "count"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
+use stack::RequestCount;
 
 tokio::task_local! {
     /// The DynamoDB requests of the request being served on this task.
@@ -73,7 +47,7 @@ pub struct Instances<S> {
     all: Vec<S>,
     next: AtomicUsize,
     /// DynamoDB requests of every instance.
-    pub dynamodb: Count,
+    pub dynamodb: RequestCount,
 }
 
 impl<S> Instances<S> {
@@ -106,7 +80,7 @@ impl Deployment {
 
     /// One instance of `S`, built as `shared::load` builds it at cold start, with a DynamoDB
     /// client of its own counted by `count`.
-    async fn instance<S: ColdStart>(&self, count: &Count) -> Result<(S, Duration), String> {
+    async fn instance<S: ColdStart>(&self, count: &RequestCount) -> Result<(S, Duration), String> {
         let started = Instant::now();
         let config = Config::from_lookup(self.lookup()).map_err(|e| e.to_string())?;
         let aws = shared::AwsEnv::from_lookup(self.lookup()).map_err(|e| e.to_string())?;
@@ -137,7 +111,7 @@ impl Deployment {
         n: usize,
         slowest: &mut Duration,
     ) -> Result<Instances<S>, String> {
-        let dynamodb = Count::default();
+        let dynamodb = RequestCount::default();
         let mut all = Vec::with_capacity(n);
         for _ in 0..n {
             let (state, took) = self.instance(&dynamodb).await?;

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use moto::{Moto, REGION};
+pub use moto::{Moto, REGION, RequestCount};
 pub use paths::{functions as function_names, root, venv};
 pub use process::{free_port, port_is_free};
 pub use providers::{ProviderKind, ProviderSpec};

@@ -6,15 +6,9 @@
 //! removed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, Select, WriteRequest};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use http::Method;
 use serde_json::{Value, json};
 use shared::keygen::KeyAlg;
@@ -267,26 +261,6 @@ async fn a_refresh_with_too_little_time_left_starts_no_grant_and_keeps_the_sessi
     deployment.assert_kept(&session, &resp, 0).await;
 }
 
-/// Counts the DynamoDB requests a client sends.
-#[derive(Debug, Clone, Default)]
-struct Count(Arc<AtomicUsize>);
-
-impl Intercept for Count {
-    fn name(&self) -> &'static str {
-        "count"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_refreshes_during_a_slow_grant_only_read_with_backoff() {
     // `WAITERS=200 GRANT_SECS=9` gives the figure; CI runs a smaller one.
@@ -298,7 +272,7 @@ async fn parallel_refreshes_during_a_slow_grant_only_read_with_backoff() {
     let at = session.created + 61;
     let slow = deployment.answer(1, true, true, at).set_delay(Duration::from_secs(grant_secs));
     deployment.on_grant("provider-rt-0", slow, 1).await;
-    let count = Count::default();
+    let count = stack::RequestCount::default();
     let config = deployment.dynamodb.config().to_builder().interceptor(count.clone()).build();
     let counted = aws_sdk_dynamodb::Client::from_conf(config);
     // The provider's timeouts as deployed (3 s connect, 10 s in all): the grant outlasts the
@@ -325,7 +299,7 @@ async fn parallel_refreshes_during_a_slow_grant_only_read_with_backoff() {
     }
     let waiting = usize::try_from(shared::MAX_WAITING).unwrap();
     assert!(busy <= waiters.saturating_sub(waiting + 1), "{busy} answered session_busy");
-    let requests = count.0.load(Ordering::Relaxed);
+    let requests = count.get();
     let per_refresh = requests as f64 / waiters as f64;
     println!(
         "{waiters} parallel refreshes during a {grant_secs} s grant: {requests} DynamoDB requests, {per_refresh:.1} per refresh"
@@ -352,6 +326,18 @@ async fn an_item_sealed_under_a_removed_cookie_key_ends_at_its_next_refresh() {
     .await;
     let resp = refresh_with(&refresh, &session, session.created + 1).await;
     deployment.assert_ended(&session, &resp).await;
+}
+
+/// The session limits of [`Deployment`]'s table, as the functions read them by default.
+fn default_settings() -> shared::SessionSettings {
+    shared::SessionSettings {
+        table: TABLE.to_owned(),
+        max_age: Duration::from_secs(43_200),
+        idle: Duration::from_secs(3_600),
+        strict: false,
+        max_per_user: 50,
+        renew_margin: Duration::from_secs(60),
+    }
 }
 
 /// One fixed sequence of every table operation the functions use, on `sessions`: what each
@@ -476,14 +462,7 @@ async fn the_in_memory_table_answers_a_fixed_sequence_as_moto_does() {
         let secret = shared::Secret::from_json(&deployment.secret).unwrap();
         shared::SessionKeys::derive(secret.cookie_keys()).unwrap()
     };
-    let settings = shared::SessionSettings {
-        table: TABLE.to_owned(),
-        max_age: Duration::from_secs(43_200),
-        idle: Duration::from_secs(3_600),
-        strict: false,
-        max_per_user: 50,
-        renew_margin: Duration::from_secs(60),
-    };
+    let settings = default_settings();
     let idp = deployment.provider.issuer();
     let now = shared::unix_now();
     let moto = Sessions::new(deployment.dynamodb.clone(), settings.clone(), keys());
@@ -522,18 +501,7 @@ async fn a_refresh_grant_seals_the_item_again_under_the_active_cookie_key() {
     let keys = shared::SessionKeys::derive(
         shared::Secret::from_json(&secret.to_string()).unwrap().cookie_keys(),
     );
-    let reader = Sessions::in_memory(
-        shared::SessionSettings {
-            table: TABLE.to_owned(),
-            max_age: Duration::from_secs(43_200),
-            idle: Duration::from_secs(3_600),
-            strict: false,
-            max_per_user: 50,
-            renew_margin: Duration::from_secs(60),
-        },
-        keys.unwrap(),
-        Memory::new(43_200, None),
-    );
+    let reader = Sessions::in_memory(default_settings(), keys.unwrap(), Memory::new(43_200, None));
     let key = Handle::parse(&session.handle).unwrap().key();
     let item = deployment.item(&session.handle).await.unwrap();
     let record = reader.record(&key, &item).expect("sealed under the active key");
