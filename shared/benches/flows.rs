@@ -28,8 +28,8 @@ use serde_json::json;
 use shared::keygen::KeyAlg;
 use shared::testing::{FakeProvider, Rp, offline_sessions, secret_json};
 use shared::{
-    CallbackParams, Flow, Handle, Owner, ProviderTokens, Refresh, Secret, SessionItem, SessionKeys,
-    Sessions, Transaction, User, cookies, unix_now,
+    CallbackParams, Flow, Handle, LoginOptions, Owner, ProviderTokens, Refresh, Secret,
+    SessionItem, SessionKeys, Sessions, Transaction, User, cookies, unix_now,
 };
 use tokio::runtime::{Builder, Runtime};
 
@@ -64,7 +64,7 @@ fn fixture(rt: &Runtime, alg: KeyAlg) -> Fixture {
         let secret = secret_json(alg, 7);
         let state = provider.state(&secret, &[]).await;
         let now = unix_now();
-        let login = state.login.start(Flow::Spa, None, Some("/orders"), now).unwrap();
+        let login = state.login.start(Flow::Spa, None, Some("/orders"), now).await.unwrap();
         let cookie_header = login.set_cookie.split(';').next().unwrap().to_owned();
         let sealed = cookies::transactions(&cookie_header).next().unwrap().1;
         let tx = Transaction::open(sealed, state.login.cookie_keys(), now).unwrap();
@@ -189,7 +189,13 @@ fn benches(c: &mut Criterion) {
 
     c.bench_function("login/start", |b| {
         b.iter(|| {
-            let login = es.state.login.start(Flow::Spa, None, Some("/orders"), unix_now()).unwrap();
+            // The CPU path (no PAR: the fake provider announces none).
+            let options = LoginOptions::default();
+            let (login, _) = es
+                .state
+                .login
+                .prepare(Flow::Spa, None, Some("/orders"), &options, unix_now())
+                .unwrap();
             black_box(login)
         });
     });

@@ -258,6 +258,10 @@ pub enum Error {
     /// The provider's token endpoint refused the code or answered something unusable.
     #[error("token exchange failed: {0}")]
     TokenExchangeFailed(String),
+    /// The provider's PAR endpoint refused the login's authorization request, or answered
+    /// something unusable (RFC 9126).
+    #[error("pushed authorization request failed: {0}")]
+    ParFailed(String),
     /// The provider's answer carried no ID token.
     #[error("token response without id_token")]
     IdTokenMissing,
@@ -434,6 +438,11 @@ impl Error {
                 "token_exchange_failed",
                 "The provider refused to exchange the code.",
             ),
+            Self::ParFailed(_) => (
+                S::BAD_GATEWAY,
+                "par_failed",
+                "The provider refused the login request pushed to it.",
+            ),
             Self::IdTokenMissing => {
                 (S::BAD_GATEWAY, "id_token_missing", "The provider returned no ID token.")
             }
@@ -563,6 +572,7 @@ impl Error {
         matches!(
             self,
             Self::TokenExchangeFailed(_)
+                | Self::ParFailed(_)
                 | Self::IdTokenMissing
                 | Self::IdToken(_)
                 | Self::UserinfoFailed(_)

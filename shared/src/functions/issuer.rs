@@ -1,8 +1,10 @@
 //! The `issuer` function: our tokens' issuer metadata, `GET /.well-known/openid-configuration`
 //! and `GET /.well-known/jwks.json`, so any API (or API Gateway's JWT authorizer) verifies our
-//! JWTs with no code of its own.
+//! JWTs with no code of its own; and `GET /.well-known/client-jwks.json`, the public client
+//! keys our `private_key_jwt` assertions are signed with, for providers that fetch them
+//! (`jwks_uri` registration) rather than hold a pasted key.
 //!
-//! Both documents are built once at cold start; requests only copy them out.
+//! The documents are built once at cold start; requests only copy them out.
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -19,19 +21,21 @@ use crate::web::routes::{HttpFunction, Route};
 /// stays published, and verifiers refetch on an unknown `kid`, so a few minutes are safe.
 pub const CACHE_CONTROL: &str = "public, max-age=300";
 
-/// The issuer function's state: the two documents, serialized.
+/// The issuer function's state: the documents, serialized.
 #[derive(Debug, Clone)]
 pub struct Issuer {
     metadata: String,
     jwks: String,
+    client_jwks: String,
 }
 
 impl ColdStart for Issuer {
     type Fetch = NoProvider;
 
     fn build(parts: Parts, _: NoProvider) -> Result<Self, StartError> {
-        let (_, signing_keys, _) = parts.secret.into_parts();
-        Ok(Self::new(&SessionTokens::from_config(&parts.config, signing_keys))?)
+        let (clients, signing_keys, _) = parts.secret.into_parts();
+        let issuer = Self::new(&SessionTokens::from_config(&parts.config, signing_keys))?;
+        Ok(issuer.with_client_keys(clients.public_jwks()))
     }
 }
 
@@ -63,17 +67,30 @@ impl Issuer {
                 "iss", "aud", "sub", "iat", "exp", "jti", "email", "email_verified", "name", "idp"
             ],
         });
-        Ok(Self { metadata: metadata.to_string(), jwks: json!({ "keys": keys }).to_string() })
+        Ok(Self {
+            metadata: metadata.to_string(),
+            jwks: json!({ "keys": keys }).to_string(),
+            client_jwks: json!({ "keys": [] }).to_string(),
+        })
+    }
+
+    /// These documents, with `client_keys` (public JWKs) published as the client JWKS.
+    #[must_use]
+    pub fn with_client_keys(mut self, client_keys: Vec<Value>) -> Self {
+        self.client_jwks = json!({ "keys": client_keys }).to_string();
+        self
     }
 }
 
-/// The two documents.
+/// The documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Document {
     /// `/.well-known/openid-configuration`.
     Metadata,
     /// `/.well-known/jwks.json`.
     Jwks,
+    /// `/.well-known/client-jwks.json`.
+    ClientJwks,
 }
 
 impl HttpFunction for Issuer {
@@ -84,12 +101,15 @@ impl HttpFunction for Issuer {
         Route::head("/.well-known/openid-configuration", Document::Metadata),
         Route::get("/.well-known/jwks.json", Document::Jwks),
         Route::head("/.well-known/jwks.json", Document::Jwks),
+        Route::get("/.well-known/client-jwks.json", Document::ClientJwks),
+        Route::head("/.well-known/client-jwks.json", Document::ClientJwks),
     ];
 
     async fn handle(&self, doc: Document, _: &Request<'_>, _: u64) -> Result<Response, Error> {
         let body = match doc {
             Document::Metadata => &self.metadata,
             Document::Jwks => &self.jwks,
+            Document::ClientJwks => &self.client_jwks,
         };
         Ok(Response::raw_json(StatusCode::OK, body.clone()).public(CACHE_CONTROL))
     }

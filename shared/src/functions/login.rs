@@ -13,6 +13,8 @@ use serde::Serialize;
 use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
 use crate::infra::config::{LoginOptions, LoginOptionsConfig, repeats_an_option};
+use crate::infra::http::Http;
+use crate::oidc::par;
 use crate::oidc::provider::{Provider, Providers};
 use crate::return_to::ReturnTo;
 use crate::tokens::secret::{CookieKey, KeyRing};
@@ -25,10 +27,12 @@ use crate::web::routes::{HttpFunction, Route};
 /// Random bytes in `state` and `nonce` (256 bits each).
 const RANDOM_LEN: u32 = 32;
 
-/// The login function's state: each provider's authorize endpoint and the cookie keys.
+/// The login function's state: each provider's authorize endpoint and the cookie keys, and
+/// the HTTP client of pushed authorization requests.
 #[derive(Debug)]
 pub struct Login {
     providers: Providers<Provider>,
+    http: Http,
     cookie_keys: KeyRing<CookieKey>,
     post_login_path: ReturnTo,
     login_options: LoginOptionsConfig,
@@ -40,10 +44,11 @@ impl ColdStart for Login {
     fn build(parts: Parts, Discovered(metadata): Discovered) -> Result<Self, StartError> {
         let (client_secrets, _, cookie_keys) = parts.secret.into_parts();
         let providers =
-            Parts::providers(&parts.config, &client_secrets, metadata, |m| m, |p, _, _| p)?;
+            Parts::providers(&parts.config, &client_secrets, metadata, |m| m, |p, _| p)?;
         let config = parts.config;
         Ok(Self {
             providers,
+            http: parts.http,
             cookie_keys,
             post_login_path: config.post_login_path,
             login_options: config.login_options,
@@ -69,20 +74,22 @@ impl Login {
     /// Starts a login of `flow` at `provider` (a name; `None`: the default provider): fresh
     /// `state`, `nonce` and PKCE S256 verifier, sealed with the active cookie key together with
     /// the provider and `return_to` (or `POST_LOGIN_PATH` when it is absent or not a safe
-    /// relative path).
+    /// relative path). With PAR (`OIDC_PAR`), the authorization request is pushed to the
+    /// provider first, and the URL carries only `client_id` and `request_uri`.
     ///
     /// # Errors
     ///
     /// [`Error::UnknownProvider`]; [`Error::FlowNotConfigured`] when the flow's redirect URI
-    /// is not set for that provider; [`Error::Internal`] when sealing fails.
-    pub fn start(
+    /// is not set for that provider; [`Error::Internal`] when sealing fails; with PAR,
+    /// [`Error::ParFailed`], [`Error::ProviderTimeout`], [`Error::ProviderUnreachable`].
+    pub async fn start(
         &self,
         flow: Flow,
         provider: Option<&str>,
         return_to: Option<&str>,
         now: u64,
     ) -> Result<LoginStart, Error> {
-        self.start_with(flow, provider, return_to, &LoginOptions::default(), now)
+        self.start_with(flow, provider, return_to, &LoginOptions::default(), now).await
     }
 
     /// [`Login::start`] with login `options` (already allowed by
@@ -92,7 +99,7 @@ impl Login {
     /// # Errors
     ///
     /// As [`Login::start`].
-    pub fn start_with(
+    pub async fn start_with(
         &self,
         flow: Flow,
         provider: Option<&str>,
@@ -100,6 +107,28 @@ impl Login {
         options: &LoginOptions,
         now: u64,
     ) -> Result<LoginStart, Error> {
+        let (mut login, provider) = self.prepare(flow, provider, return_to, options, now)?;
+        if let Some(endpoint) = &provider.par_endpoint {
+            login.authorize_url =
+                par::push(provider, &self.http, endpoint, &login.authorize_url, now).await?;
+        }
+        Ok(login)
+    }
+
+    /// [`Login::start_with`] up to the authorize URL with every parameter in its query, and the
+    /// provider it is for: what PAR, when on, then pushes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Login::start`], but for PAR's.
+    pub fn prepare(
+        &self,
+        flow: Flow,
+        provider: Option<&str>,
+        return_to: Option<&str>,
+        options: &LoginOptions,
+        now: u64,
+    ) -> Result<(LoginStart, &Provider), Error> {
         let provider = self.providers.named(provider)?;
         let redirect = provider.redirect_uri(flow)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -147,7 +176,8 @@ impl Login {
         };
         let sealed = transaction.seal(self.cookie_keys.active())?;
         let name = cookies::transaction_name(&transaction.state);
-        Ok(LoginStart { authorize_url, set_cookie: cookies::set_transaction(&name, &sealed) })
+        let set_cookie = cookies::set_transaction(&name, &sealed);
+        Ok((LoginStart { authorize_url, set_cookie }, provider))
     }
 
     /// The `Set-Cookie`s that make room for one more login among those in flight in
@@ -210,8 +240,9 @@ impl HttpFunction for Login {
         }
         let query = Query::parse(req.query)?;
         let options = self.login_options.read(|name| query.get(name))?;
-        let login =
-            self.start_with(flow, query.get("provider"), query.get("return_to"), &options, now)?;
+        let login = self
+            .start_with(flow, query.get("provider"), query.get("return_to"), &options, now)
+            .await?;
         let url = login.authorize_url.as_str();
         let response = match flow {
             Flow::Spa => Response::json(StatusCode::OK, &LoginBody { login_url: url }),

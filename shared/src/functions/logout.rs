@@ -90,9 +90,8 @@ impl ColdStart for Logout {
             &client_secrets,
             metadata,
             |m| m,
-            |provider, metadata, secret| {
-                let revocation =
-                    on.then(|| Revocation::from_metadata(&metadata, &provider, secret));
+            |provider, metadata| {
+                let revocation = on.then(|| Revocation::from_metadata(&metadata, &provider));
                 let jwks = on.then(|| {
                     let uri = metadata.jwks_uri().to_string();
                     JwksCache::unfetched(uri, &provider, http.clone(), JWKS_REFETCH_COOLDOWN)

@@ -11,9 +11,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::infra::aws::{AwsEnv, dynamodb_client, secrets_client};
-use crate::infra::config::{Config, ConfigError, ProviderConfig, err};
+use crate::infra::config::{ClientAuthMethod, Config, ConfigError, ProviderConfig, err};
 use crate::infra::http::{Http, http_client};
 use crate::infra::metrics;
+use crate::oidc::client_auth::ClientMaterial;
 use crate::oidc::discovery::{Metadata, ProviderError, discover};
 use crate::oidc::jwks::{JwksCache, fetch_jwks};
 use crate::oidc::key::ProviderKeySet;
@@ -22,7 +23,6 @@ use crate::sessions::{SessionKeys, Sessions};
 use crate::tokens::secret::{self, ClientSecrets, Secret, SecretError};
 use crate::tokens::secret::{CookieKey, KeyRing};
 use crate::tokens::signing::SigningKey;
-use secrecy::SecretString;
 
 /// Why a function refuses to start. Each message names what to fix; none carries a secret.
 #[derive(Debug, thiserror::Error)]
@@ -203,26 +203,35 @@ pub struct WithProvider {
 
 impl Parts {
     /// Each provider's client from its discovery document (`metadata`, in the configuration's
-    /// order) with its client secret, made into what the function keeps by `keep`.
+    /// order) with its client secret or client keys (`OIDC_CLIENT_AUTH`), made into what the function keeps by `keep`.
     ///
     /// # Errors
     ///
     /// [`StartError::Provider`] when a provider cannot serve this relying party;
-    /// [`StartError::Secret`] when the secret holds no client secret for one.
+    /// [`StartError::Secret`] when the secret holds no client secret (or, for
+    /// `private_key_jwt`, no client key) for one.
     pub fn providers<M, T: Upstream>(
         config: &Config,
         client_secrets: &ClientSecrets,
         fetched: Vec<M>,
         metadata: impl Fn(&M) -> &Metadata,
-        mut keep: impl FnMut(Provider, M, &SecretString) -> T,
+        mut keep: impl FnMut(Provider, M) -> T,
     ) -> Result<Providers<T>, StartError> {
         let mut kept = Vec::with_capacity(fetched.len());
         for (index, (p, m)) in config.providers.iter().zip(fetched).enumerate() {
-            let client_secret =
-                client_secrets.for_provider(&p.name, index == 0).map_err(|source| {
-                    StartError::Secret { secret_id: config.secret_id.clone(), source }
-                })?;
-            let provider = Provider::new(metadata(&m).clone(), p, client_secret)
+            let in_secret =
+                |source| StartError::Secret { secret_id: config.secret_id.clone(), source };
+            let method = Provider::client_auth_method(metadata(&m), p)
+                .map_err(|source| StartError::provider(p, source))?;
+            let material = match method {
+                ClientAuthMethod::PrivateKeyJwt => {
+                    ClientMaterial::Keys(client_secrets.keys_for(&p.name).map_err(in_secret)?)
+                }
+                _ => ClientMaterial::Secret(
+                    client_secrets.for_provider(&p.name, index == 0).map_err(in_secret)?.clone(),
+                ),
+            };
+            let provider = Provider::with_credentials(metadata(&m).clone(), p, material)
                 .map_err(|source| StartError::provider(p, source))?;
             // A session, a logout token and a refresh find their provider by issuer where
             // nothing names it: one issuer must never belong to two providers.
@@ -239,7 +248,7 @@ impl Parts {
                 );
                 return Err(err("OIDC_PROVIDERS", problem).into());
             }
-            kept.push(keep(provider, m, client_secret));
+            kept.push(keep(provider, m));
         }
         Providers::new(kept).ok_or_else(|| err("OIDC_PROVIDERS", "names no provider").into())
     }
@@ -264,7 +273,7 @@ impl Parts {
             &client_secrets,
             fetched,
             |(m, _)| m,
-            |provider, (m, keys), _| {
+            |provider, (m, keys)| {
                 let jwks = JwksCache::new(
                     m.jwks_uri().to_string(),
                     keys,

@@ -108,6 +108,57 @@ pub struct ProviderConfig {
     pub allowed_tenants: Option<AllowedTenants>,
     /// `OIDC_LOGOUT`: how the browser logs out at the provider.
     pub logout: LogoutStyle,
+    /// `OIDC_CLIENT_AUTH`: how our client authenticates at the provider; `None` follows
+    /// discovery (`client_secret_basic` unless only `client_secret_post` is announced).
+    pub client_auth: Option<ClientAuthMethod>,
+    /// `OIDC_CLIENT_ASSERTION_AUDIENCE`: the `aud` of `private_key_jwt` assertions.
+    pub assertion_audience: AssertionAudience,
+    /// `OIDC_PAR`: pushed authorization requests (RFC 9126).
+    pub par: ParMode,
+}
+
+/// `OIDC_CLIENT_AUTH`: how our client authenticates at the token, PAR and revocation endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: the client secret in an `Authorization: Basic` header.
+    SecretBasic,
+    /// `client_secret_post`: the client secret in the form.
+    SecretPost,
+    /// `private_key_jwt`: a JWT signed with a client key of the secret; no client secret.
+    PrivateKeyJwt,
+}
+
+impl ClientAuthMethod {
+    /// Its name in `OIDC_CLIENT_AUTH` and in discovery.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SecretBasic => "client_secret_basic",
+            Self::SecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+/// `OIDC_CLIENT_ASSERTION_AUDIENCE`: what a `private_key_jwt` assertion names as `aud`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAudience {
+    /// `issuer` (default): the provider's issuer identifier, the audience the 2025 fix for
+    /// private_key_jwt recommends and FAPI 2.0 requires.
+    Issuer,
+    /// `token_endpoint`: the token endpoint's URL, for providers that want it (Entra ID, Okta;
+    /// the default for their hosts).
+    TokenEndpoint,
+}
+
+/// `OIDC_PAR`: whether a login pushes its authorization request first (RFC 9126).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParMode {
+    /// `auto` (default): when discovery announces a `pushed_authorization_request_endpoint`.
+    Auto,
+    /// `on`: always; a provider without the endpoint stops the cold start.
+    On,
+    /// `off`: never; a provider that requires it stops the cold start.
+    Off,
 }
 
 /// `OIDC_LOGOUT`: how the browser ends its session at the provider ([`crate::oidc::rp_logout`]).
@@ -419,7 +470,42 @@ fn provider(
             _ => return Err(err(variable, "must be auto, end_session, cognito, auth0 or none")),
         },
     };
+    let client_auth = match optional("CLIENT_AUTH") {
+        None => None,
+        Some((variable, value)) => Some(match value.trim() {
+            "client_secret_basic" => ClientAuthMethod::SecretBasic,
+            "client_secret_post" => ClientAuthMethod::SecretPost,
+            "private_key_jwt" => ClientAuthMethod::PrivateKeyJwt,
+            _ => {
+                return Err(err(
+                    variable,
+                    "must be client_secret_basic, client_secret_post or private_key_jwt",
+                ));
+            }
+        }),
+    };
+    let assertion_audience = match optional("CLIENT_ASSERTION_AUDIENCE") {
+        None if wants_token_endpoint_audience(&issuer) => AssertionAudience::TokenEndpoint,
+        None => AssertionAudience::Issuer,
+        Some((variable, value)) => match value.trim() {
+            "issuer" => AssertionAudience::Issuer,
+            "token_endpoint" => AssertionAudience::TokenEndpoint,
+            _ => return Err(err(variable, "must be issuer or token_endpoint")),
+        },
+    };
+    let par = match optional("PAR") {
+        None => ParMode::Auto,
+        Some((variable, value)) => match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => ParMode::Auto,
+            "on" => ParMode::On,
+            "off" => ParMode::Off,
+            _ => return Err(err(variable, "must be auto, on or off")),
+        },
+    };
     Ok(ProviderConfig {
+        client_auth,
+        assertion_audience,
+        par,
         logout,
         allowed_tenants,
         name: name.to_owned(),
@@ -447,6 +533,14 @@ impl Config {
             None => path.to_owned(),
         }
     }
+}
+
+/// Providers whose documentation asks for the token endpoint as a client assertion's `aud`:
+/// Entra ID (`login.microsoftonline.com`) and Okta (`*.okta.com`, `*.oktapreview.com`).
+fn wants_token_endpoint_audience(issuer: &Url) -> bool {
+    let host = issuer.host_str().unwrap_or_default().to_ascii_lowercase();
+    host == "login.microsoftonline.com"
+        || [".okta.com", ".oktapreview.com", ".okta-emea.com"].iter().any(|s| host.ends_with(s))
 }
 
 /// RFC 6749 scope-token characters: `%x21 / %x23-5B / %x5D-7E`.

@@ -75,6 +75,8 @@ pub enum Endpoint {
     Userinfo,
     /// The revocation endpoint.
     Revocation,
+    /// The pushed authorization request endpoint (RFC 9126).
+    Par,
 }
 
 impl Endpoint {
@@ -87,6 +89,7 @@ impl Endpoint {
             Self::Refresh => "refresh",
             Self::Userinfo => "userinfo",
             Self::Revocation => "revocation",
+            Self::Par => "par",
         }
     }
 }

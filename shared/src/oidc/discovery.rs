@@ -29,6 +29,12 @@ pub struct ExtraMetadata {
     /// RFC 8414: the PKCE methods the provider supports; absent says nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// RFC 9126: where a login pushes its authorization request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<url::Url>,
+    /// RFC 9126: the provider takes authorization requests only through PAR.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -89,9 +95,25 @@ pub enum ProviderError {
     },
     /// The provider supports no client authentication we can do.
     #[error(
-        "the provider supports neither client_secret_basic nor client_secret_post at its token endpoint"
+        "the provider supports neither client_secret_basic nor client_secret_post at its token endpoint: set OIDC_CLIENT_AUTH=private_key_jwt if it supports that"
     )]
     NoClientAuthMethod,
+    /// `OIDC_CLIENT_AUTH` names a method the provider does not announce.
+    #[error(
+        "OIDC_CLIENT_AUTH is {method}, which the provider's token_endpoint_auth_methods_supported does not list"
+    )]
+    ClientAuthNotSupported {
+        /// The configured method.
+        method: &'static str,
+    },
+    /// `OIDC_PAR=on` and the provider announces no PAR endpoint.
+    #[error("OIDC_PAR is on, and the provider announces no pushed_authorization_request_endpoint")]
+    NoParEndpoint,
+    /// `OIDC_PAR=off` and the provider requires PAR.
+    #[error(
+        "OIDC_PAR is off, and the provider announces require_pushed_authorization_requests: set it to auto"
+    )]
+    ParRequired,
     /// The provider announces no ID token algorithm we accept.
     #[error(
         "the provider announces none of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA for ID tokens"
@@ -176,13 +198,17 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, ProviderErr
 /// in this list.
 pub(crate) fn check_endpoints(metadata: &Metadata) -> Result<(), ProviderError> {
     let extra = metadata.additional_metadata();
-    let endpoints: [(&'static str, Option<&url::Url>); 6] = [
+    let endpoints: [(&'static str, Option<&url::Url>); 7] = [
         ("authorization_endpoint", Some(metadata.authorization_endpoint().url())),
         ("token_endpoint", metadata.token_endpoint().map(|u| u.url())),
         ("userinfo_endpoint", metadata.userinfo_endpoint().map(|u| u.url())),
         ("jwks_uri", Some(metadata.jwks_uri().url())),
         ("end_session_endpoint", extra.end_session_endpoint.as_ref()),
         ("revocation_endpoint", extra.revocation_endpoint.as_ref()),
+        (
+            "pushed_authorization_request_endpoint",
+            extra.pushed_authorization_request_endpoint.as_ref(),
+        ),
     ];
     for (field, url) in endpoints {
         if let Some(url) = url {
@@ -209,6 +235,7 @@ mod tests {
             "jwks_uri",
             "end_session_endpoint",
             "revocation_endpoint",
+            "pushed_authorization_request_endpoint",
         ] {
             for bad in
                 ["http://idp.example/x", "ftp://localhost/x", "https://user:pw@idp.example/x"]

@@ -1,5 +1,5 @@
-//! The back channel of a login: the code exchange at the token endpoint (client secret and
-//! PKCE verifier) and the userinfo call. Provider answers are mapped to our [`Error`]s; the
+//! The back channel of a login: the code exchange at the token endpoint (client
+//! authentication and PKCE verifier) and the userinfo call. Provider answers are mapped to our [`Error`]s; the
 //! provider's words (`error_description`, bodies) are never kept beyond a sanitized code.
 
 use std::borrow::Cow;
@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::provider::Provider;
 use crate::error::{Error, IdTokenError};
+use crate::infra::clock::unix_now;
 use crate::infra::http::{FetchError, Http};
 use crate::infra::metrics::{self, Endpoint};
 use crate::tokens::transaction::Flow;
@@ -40,8 +41,8 @@ fn fetch_error(e: FetchError) -> Error {
     }
 }
 
-/// Exchanges `code` for the provider's tokens, with the client secret and the login's PKCE
-/// verifier, at the redirect URI of `flow`; the answer must be a `Bearer` token response.
+/// Exchanges `code` for the provider's tokens, with the client's authentication
+/// ([`Provider::credentials`]) and the login's PKCE verifier, at the redirect URI of `flow`; the answer must be a `Bearer` token response.
 ///
 /// # Errors
 ///
@@ -55,13 +56,16 @@ pub async fn exchange_code(
     pkce_verifier: &SecretString,
 ) -> Result<CoreTokenResponse, Error> {
     let redirect = provider.redirect_uri(flow)?;
-    let result = provider
+    let mut request = provider
         .client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|_| Error::Internal("no token endpoint".into()))?
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.expose_secret().to_owned()))
-        .set_redirect_uri(Cow::Borrowed(redirect))
-        .request_async(http);
+        .set_redirect_uri(Cow::Borrowed(redirect));
+    for (name, value) in provider.credentials.assertion_fields(unix_now())? {
+        request = request.add_extra_param(name, value.expose_secret().to_owned());
+    }
+    let result = request.request_async(http);
     let result = metrics::provider_call(Endpoint::Token, result, unreachable).await;
     checked(result.map_err(token_error))
 }
@@ -79,11 +83,14 @@ pub async fn exchange_refresh_token(
     refresh_token: &SecretString,
 ) -> Result<CoreTokenResponse, Error> {
     let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
-    let result = provider
+    let mut request = provider
         .client
         .exchange_refresh_token(&token)
-        .map_err(|_| Error::Internal("no token endpoint".into()))?
-        .request_async(http);
+        .map_err(|_| Error::Internal("no token endpoint".into()))?;
+    for (name, value) in provider.credentials.assertion_fields(unix_now())? {
+        request = request.add_extra_param(name, value.expose_secret().to_owned());
+    }
+    let result = request.request_async(http);
     let result = metrics::provider_call(Endpoint::Refresh, result, unreachable).await;
     checked(result.map_err(|e| match e {
         RequestTokenError::ServerResponse(r)

@@ -5,6 +5,7 @@
 //! Inside, one way: `key` <- `issuer` <- `discovery` <- `provider` <- `jwks` <- `id_token` <-
 //! `logout_token`; `exchange` and `revoke` use `provider`.
 
+pub mod client_auth;
 pub mod discovery;
 pub mod exchange;
 pub mod id_token;
@@ -12,6 +13,7 @@ pub mod issuer;
 pub mod jwks;
 pub mod key;
 pub mod logout_token;
+pub mod par;
 pub mod provider;
 pub mod revoke;
 pub mod rp_logout;

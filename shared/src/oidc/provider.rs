@@ -9,10 +9,11 @@ use openidconnect::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
+use super::client_auth::{ClientCredentials, ClientMaterial};
 use super::discovery::{Metadata, ProviderError};
 use super::issuer::{IssuerProblem, IssuerRule};
 use crate::error::Error;
-use crate::infra::config::ProviderConfig;
+use crate::infra::config::{AssertionAudience, ClientAuthMethod, ParMode, ProviderConfig};
 use crate::tokens::transaction::Flow;
 
 /// JWS algorithms we verify (ID tokens, logout tokens), when the provider announces them: each
@@ -68,6 +69,10 @@ pub struct Provider {
     pub scopes: Vec<Scope>,
     /// Call userinfo after the code exchange (`OIDC_USERINFO`, and the provider has one).
     pub userinfo: bool,
+    /// How our client authenticates (the token request's, PAR's and revocation's).
+    pub credentials: ClientCredentials,
+    /// The PAR endpoint, when logins push their authorization request (`OIDC_PAR`).
+    pub par_endpoint: Option<url::Url>,
     spa_redirect: Option<RedirectUrl>,
     server_redirect: Option<RedirectUrl>,
 }
@@ -79,6 +84,8 @@ impl std::fmt::Debug for Provider {
             .field("issuer", &self.issuer)
             .field("iss_parameter_supported", &self.iss_parameter_supported)
             .field("algorithms", &self.algorithms)
+            .field("credentials", &self.credentials)
+            .field("par", &self.par_endpoint.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +100,53 @@ impl Provider {
         metadata: Metadata,
         config: &ProviderConfig,
         client_secret: &SecretString,
+    ) -> Result<Self, ProviderError> {
+        Self::with_credentials(metadata, config, ClientMaterial::Secret(client_secret.clone()))
+    }
+
+    /// How our client authenticates at the provider of `metadata`: `OIDC_CLIENT_AUTH`, which
+    /// the provider must list (an absent list means `client_secret_basic` only, RFC 8414),
+    /// else `client_secret_basic` unless only `client_secret_post` is listed.
+    ///
+    /// # Errors
+    ///
+    /// [`ProviderError::ClientAuthNotSupported`], [`ProviderError::NoClientAuthMethod`].
+    pub fn client_auth_method(
+        metadata: &Metadata,
+        config: &ProviderConfig,
+    ) -> Result<ClientAuthMethod, ProviderError> {
+        let announced = metadata.token_endpoint_auth_methods_supported();
+        let lists = |m: &CoreClientAuthMethod| {
+            announced.map_or(*m == CoreClientAuthMethod::ClientSecretBasic, |l| l.contains(m))
+        };
+        let named = |method: ClientAuthMethod| match method {
+            ClientAuthMethod::SecretBasic => CoreClientAuthMethod::ClientSecretBasic,
+            ClientAuthMethod::SecretPost => CoreClientAuthMethod::ClientSecretPost,
+            ClientAuthMethod::PrivateKeyJwt => CoreClientAuthMethod::PrivateKeyJwt,
+        };
+        match config.client_auth {
+            Some(method) if lists(&named(method)) => Ok(method),
+            Some(method) => Err(ProviderError::ClientAuthNotSupported { method: method.as_str() }),
+            None if lists(&CoreClientAuthMethod::ClientSecretBasic) => {
+                Ok(ClientAuthMethod::SecretBasic)
+            }
+            None if lists(&CoreClientAuthMethod::ClientSecretPost) => {
+                Ok(ClientAuthMethod::SecretPost)
+            }
+            None => Err(ProviderError::NoClientAuthMethod),
+        }
+    }
+
+    /// Builds the client from checked metadata, the configuration and the client's secret or
+    /// keys (`material`, which [`Self::client_auth_method`] chose).
+    ///
+    /// # Errors
+    ///
+    /// [`ProviderError`] when the provider cannot serve this relying party.
+    pub fn with_credentials(
+        metadata: Metadata,
+        config: &ProviderConfig,
+        material: ClientMaterial,
     ) -> Result<Self, ProviderError> {
         let announced = metadata.issuer().as_str();
         let issuer_rule =
@@ -118,13 +172,31 @@ impl Provider {
         if pkce.as_ref().is_some_and(|methods| !methods.iter().any(|m| m == "S256")) {
             return Err(ProviderError::NoPkceS256);
         }
-        // RFC 8414 / OIDC Discovery: absent means client_secret_basic.
-        let auth_type = match metadata.token_endpoint_auth_methods_supported() {
-            None => AuthType::BasicAuth,
-            Some(m) if m.contains(&CoreClientAuthMethod::ClientSecretBasic) => AuthType::BasicAuth,
-            Some(m) if m.contains(&CoreClientAuthMethod::ClientSecretPost) => AuthType::RequestBody,
-            Some(_) => return Err(ProviderError::NoClientAuthMethod),
+        let method = Self::client_auth_method(&metadata, config)?;
+        let token_endpoint = metadata.token_endpoint().ok_or(ProviderError::NoTokenEndpoint)?;
+        let credentials = match (method, material) {
+            (ClientAuthMethod::PrivateKeyJwt, ClientMaterial::Keys(keys)) => {
+                let audience = match config.assertion_audience {
+                    AssertionAudience::Issuer => metadata.issuer().as_str().to_owned(),
+                    AssertionAudience::TokenEndpoint => token_endpoint.as_str().to_owned(),
+                };
+                ClientCredentials::assertion(&config.client_id, keys, audience)
+            }
+            (ClientAuthMethod::PrivateKeyJwt, ClientMaterial::Secret(_)) => {
+                return Err(ProviderError::ClientAuthNotSupported { method: "private_key_jwt" });
+            }
+            (_, ClientMaterial::Keys(_)) => return Err(ProviderError::NoClientAuthMethod),
+            (method, ClientMaterial::Secret(secret)) => ClientCredentials::secret(
+                &config.client_id,
+                secret,
+                method == ClientAuthMethod::SecretBasic,
+            ),
         };
+        // openidconnect sends the secret itself (Basic or in the form); with an assertion it
+        // sends only `client_id` in the form, and the exchange adds the assertion.
+        let auth_type =
+            if credentials.is_basic() { AuthType::BasicAuth } else { AuthType::RequestBody };
+        let par_endpoint = Self::par_endpoint(&metadata, config.par)?;
         let algorithms = accepted_algorithms(metadata.id_token_signing_alg_values_supported());
         if algorithms.is_empty() {
             return Err(ProviderError::NoAcceptedAlgorithm);
@@ -132,10 +204,12 @@ impl Provider {
         let extra = metadata.additional_metadata().clone();
         let issuer_url = metadata.issuer().clone();
         let has_userinfo = metadata.userinfo_endpoint().is_some();
+        let client_secret =
+            credentials.client_secret().map(|s| ClientSecret::new(s.expose_secret().to_owned()));
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(config.client_id.clone()),
-            Some(ClientSecret::new(client_secret.expose_secret().to_owned())),
+            client_secret,
         )
         .set_auth_type(auth_type);
         let scopes = config
@@ -156,9 +230,32 @@ impl Provider {
             algorithms,
             scopes,
             userinfo: config.userinfo && has_userinfo,
+            credentials,
+            par_endpoint,
             spa_redirect: config.spa_redirect_uri.clone().map(RedirectUrl::from_url),
             server_redirect: config.server_redirect_uri.clone().map(RedirectUrl::from_url),
         })
+    }
+
+    /// The PAR endpoint logins push to under `mode`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`ProviderError::NoParEndpoint`] for `on` without an endpoint;
+    /// [`ProviderError::ParRequired`] for `off` at a provider that requires PAR.
+    fn par_endpoint(metadata: &Metadata, mode: ParMode) -> Result<Option<url::Url>, ProviderError> {
+        let extra = metadata.additional_metadata();
+        let endpoint = extra.pushed_authorization_request_endpoint.clone();
+        match mode {
+            ParMode::Off if extra.require_pushed_authorization_requests => {
+                Err(ProviderError::ParRequired)
+            }
+            ParMode::Off => Ok(None),
+            ParMode::On => endpoint.map(Some).ok_or(ProviderError::NoParEndpoint),
+            // A provider that requires PAR and names no endpoint is refused at its first login
+            // rather than here: it says so in its own error.
+            ParMode::Auto => Ok(endpoint),
+        }
     }
 
     /// The redirect URI of `flow`.

@@ -50,7 +50,9 @@ pub fn begin(state: &Rp, flow: Flow, return_to: Option<&str>) -> Started {
 
 /// [`begin`] as if started at `now` (a login of the past, whose cookie has expired).
 pub fn begin_at(state: &Rp, flow: Flow, return_to: Option<&str>, now: u64) -> Started {
-    let start = state.login.start(flow, None, return_to, now).unwrap();
+    // The fake providers announce no PAR endpoint: nothing is pushed.
+    let options = crate::infra::config::LoginOptions::default();
+    let (start, _) = state.login.prepare(flow, None, return_to, &options, now).unwrap();
     let (state, nonce) = state_and_nonce(&start.authorize_url);
     let cookie = start.set_cookie.split(';').next().unwrap().to_owned();
     Started { state, nonce, cookie }

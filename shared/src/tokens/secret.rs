@@ -5,9 +5,18 @@
 //!   "client_secret": "...",
 //!   "client_secrets": {"<provider name>": "..."},
 //!   "signing_keys": [{"kid": "2026-11", "private_key_pem": "-----BEGIN PRIVATE KEY-----..."}],
-//!   "cookie_keys": ["<base64 of 32 random bytes>"]
+//!   "cookie_keys": ["<base64 of 32 random bytes>"],
+//!   "client_keys": {"<provider name>": [{"kid": "corp-2026-12", "alg": "PS256",
+//!                   "private_key_pem": "...", "certificate_pem": "..."}]}
 //! }
 //! ```
+//!
+//! `client_keys` are the keys a provider whose client authenticates by `private_key_jwt`
+//! (`OIDC_CLIENT_AUTH`) signs its assertions with, by provider name: the first signs, the
+//! others are published until removed, so they rotate like the signing keys. `alg` is RS256 or
+//! PS256 for an RSA key, ES256 for a P-256 key, EdDSA for an Ed25519 key (default: RS256, ES256,
+//! EdDSA by key); `certificate_pem`, the key's certificate, makes assertions name it by
+//! `x5t#S256` (Entra ID's certificate credentials). Such a provider needs no client secret.
 //!
 //! `client_secret` is the default provider's (the only one, or the first of `OIDC_PROVIDERS`);
 //! `client_secrets` holds each provider's by its name, and wins over `client_secret`. A provider
@@ -65,6 +74,14 @@ pub enum SecretError {
         /// The provider's name.
         provider: String,
     },
+    /// No client key for a provider that authenticates by `private_key_jwt`.
+    #[error(
+        "no client key for provider {provider:?}: add one to client_keys (secret-tool client-key add), or set OIDC_CLIENT_AUTH to a client secret method"
+    )]
+    NoClientKeys {
+        /// The provider's name.
+        provider: String,
+    },
     /// `signing_keys` is empty.
     #[error("signing_keys is empty: at least one key is needed")]
     NoSigningKeys,
@@ -76,6 +93,16 @@ pub enum SecretError {
         /// What is wrong.
         #[source]
         source: SigningKeyError,
+    },
+    /// A client key is unusable.
+    #[error("client_keys.{provider}[{index}]: {problem}")]
+    ClientKey {
+        /// The provider's name.
+        provider: String,
+        /// Position in its array.
+        index: usize,
+        /// What is wrong (never key material).
+        problem: String,
     },
     /// Two signing keys share a `kid`.
     #[error("signing_keys[{index}]: kid is used by an earlier key")]
@@ -172,11 +199,84 @@ impl<K: fmt::Debug> fmt::Debug for KeyRing<K> {
     }
 }
 
-/// The client secrets: the default provider's, and each provider's by name.
+/// A client key (`private_key_jwt`): the signing key, and the SHA-256 thumbprint of its
+/// certificate when the secret holds one.
+pub struct ClientKey {
+    key: SigningKey,
+    x5t_s256: Option<String>,
+}
+
+impl fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientKey").field("kid", &self.key.kid()).finish_non_exhaustive()
+    }
+}
+
+impl ClientKey {
+    /// The key that signs assertions.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// `x5t#S256` of the key's certificate, when it has one.
+    pub fn x5t_s256(&self) -> Option<&str> {
+        self.x5t_s256.as_deref()
+    }
+
+    /// The public key as published at `/.well-known/client-jwks.json` (with `x5t#S256` when
+    /// there is a certificate).
+    pub fn public_jwk(&self) -> serde_json::Value {
+        let mut jwk = self.key.public_jwk().clone();
+        if let (Some(t), serde_json::Value::Object(map)) = (&self.x5t_s256, &mut jwk) {
+            map.insert("x5t#S256".into(), serde_json::Value::String(t.clone()));
+        }
+        jwk
+    }
+
+    fn parse(raw: &RawClientKey) -> Result<Self, String> {
+        let key = SigningKey::from_pkcs8_pem(&raw.kid, raw.private_key_pem.expose_secret())
+            .map_err(|e| e.to_string())?;
+        let key = match (raw.alg.as_deref(), key.alg_name()) {
+            (None, _) | (Some("RS256"), "RS256") | (Some("ES256"), "ES256") => key,
+            (Some("EdDSA"), "EdDSA") => key,
+            (Some("PS256"), "RS256") => key.with_pss().ok_or("PS256 needs an RSA key")?,
+            (Some(alg @ ("RS256" | "PS256" | "ES256" | "EdDSA")), found) => {
+                return Err(format!("alg {alg} does not fit the key, which signs {found}"));
+            }
+            (Some(_), _) => return Err("alg must be RS256, PS256, ES256 or EdDSA".into()),
+        };
+        let x5t_s256 = match &raw.certificate_pem {
+            None => None,
+            Some(pem) => Some(certificate_thumbprint(&key, pem)?),
+        };
+        Ok(Self { key, x5t_s256 })
+    }
+}
+
+/// The base64url SHA-256 of the certificate in `pem`, which must certify `key`.
+fn certificate_thumbprint(key: &SigningKey, pem: &str) -> Result<String, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let der = CertificateDer::from_pem_slice(pem.trim().as_bytes())
+        .map_err(|_| "certificate_pem is not a PEM certificate (-----BEGIN CERTIFICATE-----)")?;
+    // Not a full X.509 parse: a certificate of this key carries its public key (the RSA
+    // modulus, or the curve point) byte for byte in its SubjectPublicKeyInfo, and a mismatch
+    // would otherwise show only as a provider's refusal at the first login.
+    let public = key.public_bytes();
+    if !der.windows(public.len()).any(|w| w == public.as_slice()) {
+        return Err("certificate_pem does not certify this private key".into());
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
+    Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
+/// The client's credentials at each provider: the client secrets (the default provider's, and
+/// each provider's by name) and the client keys by provider name.
 #[derive(Clone)]
 pub struct ClientSecrets {
     default: Option<SecretString>,
     by_provider: std::collections::BTreeMap<String, SecretString>,
+    keys: std::collections::BTreeMap<String, std::sync::Arc<KeyRing<ClientKey>>>,
 }
 
 impl fmt::Debug for ClientSecrets {
@@ -184,6 +284,7 @@ impl fmt::Debug for ClientSecrets {
         f.debug_struct("ClientSecrets")
             .field("default", &self.default.as_ref().map(|_| "[redacted]"))
             .field("by_provider", &self.by_provider.keys().collect::<Vec<_>>())
+            .field("keys", &self.keys)
             .finish()
     }
 }
@@ -200,6 +301,24 @@ impl ClientSecrets {
             .get(name)
             .or(self.default.as_ref().filter(|_| is_default))
             .ok_or_else(|| SecretError::NoClientSecret { provider: name.to_owned() })
+    }
+
+    /// Provider `name`'s client keys, the active one first.
+    ///
+    /// # Errors
+    ///
+    /// [`SecretError::NoClientKeys`].
+    pub fn keys_for(&self, name: &str) -> Result<std::sync::Arc<KeyRing<ClientKey>>, SecretError> {
+        self.keys
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SecretError::NoClientKeys { provider: name.to_owned() })
+    }
+
+    /// Every client key's public JWK, for `/.well-known/client-jwks.json`: each provider's,
+    /// the active key first.
+    pub fn public_jwks(&self) -> Vec<serde_json::Value> {
+        self.keys.values().flat_map(|ring| ring.iter().map(ClientKey::public_jwk)).collect()
     }
 }
 
@@ -231,6 +350,18 @@ struct RawSecret {
     client_secrets: std::collections::BTreeMap<String, SecretString>,
     signing_keys: Vec<RawSigningKey>,
     cookie_keys: Vec<SecretString>,
+    #[serde(default)]
+    client_keys: std::collections::BTreeMap<String, Vec<RawClientKey>>,
+}
+
+#[derive(Deserialize)]
+struct RawClientKey {
+    kid: String,
+    #[serde(default)]
+    alg: Option<String>,
+    private_key_pem: SecretString,
+    #[serde(default)]
+    certificate_pem: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -257,7 +388,10 @@ impl Secret {
             column: e.column(),
         })?;
         let mut every = raw.client_secret.iter().chain(raw.client_secrets.values());
-        if raw.client_secret.is_none() && raw.client_secrets.is_empty() {
+        if raw.client_secret.is_none()
+            && raw.client_secrets.is_empty()
+            && raw.client_keys.is_empty()
+        {
             return Err(SecretError::NoClientSecret { provider: "default".to_owned() });
         }
         if every.any(|s| s.expose_secret().is_empty()) {
@@ -282,8 +416,9 @@ impl Secret {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let cookie_keys = KeyRing::new(cookie_keys).ok_or(SecretError::NoCookieKeys)?;
+        let keys = client_keys(&raw.client_keys)?;
         let client_secret =
-            ClientSecrets { default: raw.client_secret, by_provider: raw.client_secrets };
+            ClientSecrets { default: raw.client_secret, by_provider: raw.client_secrets, keys };
         Ok(Self { client_secret, signing_keys, cookie_keys })
     }
 
@@ -306,6 +441,33 @@ impl Secret {
     pub fn into_parts(self) -> (ClientSecrets, KeyRing<SigningKey>, KeyRing<CookieKey>) {
         (self.client_secret, self.signing_keys, self.cookie_keys)
     }
+}
+
+/// The client keys by provider; a `kid` names one key of all (one JWKS publishes them all).
+fn client_keys(
+    raw: &std::collections::BTreeMap<String, Vec<RawClientKey>>,
+) -> Result<std::collections::BTreeMap<String, std::sync::Arc<KeyRing<ClientKey>>>, SecretError> {
+    let mut kids = std::collections::BTreeSet::new();
+    let mut out = std::collections::BTreeMap::new();
+    for (provider, entries) in raw {
+        let problem = |index: usize, problem: String| SecretError::ClientKey {
+            provider: provider.clone(),
+            index,
+            problem,
+        };
+        let mut keys = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            let key = ClientKey::parse(entry).map_err(|p| problem(index, p))?;
+            if !kids.insert(entry.kid.clone()) {
+                return Err(problem(index, "kid is used by another client key".into()));
+            }
+            keys.push(key);
+        }
+        let ring =
+            KeyRing::new(keys).ok_or_else(|| problem(0, "no key: the array is empty".into()))?;
+        out.insert(provider.clone(), std::sync::Arc::new(ring));
+    }
+    Ok(out)
 }
 
 /// Reads and parses the secret from Secrets Manager.

@@ -285,7 +285,7 @@ impl SessionTokens {
 }
 
 /// A fresh `jti`: 128 random bits.
-fn new_jti() -> Result<String, Error> {
+pub(crate) fn new_jti() -> Result<String, Error> {
     let mut jti = [0u8; 16];
     SystemRandom::new()
         .fill(&mut jti)
@@ -293,7 +293,8 @@ fn new_jti() -> Result<String, Error> {
     Ok(URL_SAFE_NO_PAD.encode(jti))
 }
 
-fn b64_json<T: Serialize>(value: &T) -> Result<String, Error> {
+/// `value` as base64url JSON: a part of a compact JWS.
+pub(crate) fn b64_json<T: Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_vec(value)
         .map(|json| URL_SAFE_NO_PAD.encode(json))
         .map_err(|_| Error::Internal("token part not serializable".into()))

@@ -1,7 +1,9 @@
 //! Our signing keys: parsed once from PKCS#8 PEM, used to sign our JWTs and to publish a JWKS.
 //!
 //! The algorithm follows the key: RSA (2048 bits or more) signs RS256, P-256 signs ES256,
-//! Ed25519 signs EdDSA.
+//! Ed25519 signs EdDSA. A client key (private_key_jwt) may have its RSA key sign PS256 instead
+//! ([`SigningKey::with_pss`]); our own JWTs stay RS256, the one RSA algorithm API Gateway's JWT
+//! authorizer accepts.
 
 use std::fmt;
 
@@ -9,7 +11,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::PublicKeyComponents;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
-    RsaKeyPair,
+    RSA_PSS_SHA256, RsaKeyPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -45,6 +47,8 @@ enum KeyPair {
 pub struct SigningKey {
     kid: String,
     pair: KeyPair,
+    /// An RSA key signs PS256 (RSASSA-PSS) rather than RS256.
+    pss: bool,
     decoding: DecodingKey,
     public_jwk: Value,
 }
@@ -109,7 +113,7 @@ impl SigningKey {
         } else {
             return Err(SigningKeyError::Unsupported);
         };
-        let mut key = Self { kid: kid.to_owned(), pair, decoding, public_jwk };
+        let mut key = Self { kid: kid.to_owned(), pair, pss: false, decoding, public_jwk };
         let alg = key.alg_name();
         if let Value::Object(map) = &mut key.public_jwk {
             map.insert("kid".into(), Value::String(key.kid.clone()));
@@ -117,6 +121,30 @@ impl SigningKey {
             map.insert("alg".into(), Value::String(alg.into()));
         }
         Ok(key)
+    }
+
+    /// This key signing PS256 (RSASSA-PSS with SHA-256), as FAPI 2.0 asks of client
+    /// assertions; `None` when it is no RSA key.
+    pub fn with_pss(mut self) -> Option<Self> {
+        if !matches!(self.pair, KeyPair::Rsa(_)) {
+            return None;
+        }
+        // The same public key verifies either padding: only the algorithm named changes.
+        self.pss = true;
+        if let Value::Object(map) = &mut self.public_jwk {
+            map.insert("alg".into(), Value::String("PS256".into()));
+        }
+        Some(self)
+    }
+
+    /// The key's public part as DER bytes that a certificate of it must contain: the RSA
+    /// modulus, or the EC or Ed25519 point.
+    pub(crate) fn public_bytes(&self) -> Vec<u8> {
+        match &self.pair {
+            KeyPair::Rsa(rsa) => PublicKeyComponents::<Vec<u8>>::from(rsa.public_key()).n,
+            KeyPair::P256(ec) => ec.public_key().as_ref().to_vec(),
+            KeyPair::Ed25519(ed) => ed.public_key().as_ref().to_vec(),
+        }
     }
 
     /// The key id, sent as `kid` in our tokens' header.
@@ -127,6 +155,7 @@ impl SigningKey {
     /// The JWS algorithm this key signs with.
     pub fn algorithm(&self) -> Algorithm {
         match self.pair {
+            KeyPair::Rsa(_) if self.pss => Algorithm::PS256,
             KeyPair::Rsa(_) => Algorithm::RS256,
             KeyPair::P256(_) => Algorithm::ES256,
             KeyPair::Ed25519(_) => Algorithm::EdDSA,
@@ -136,6 +165,7 @@ impl SigningKey {
     /// The JOSE name of [`Self::algorithm`].
     pub fn alg_name(&self) -> &'static str {
         match self.pair {
+            KeyPair::Rsa(_) if self.pss => "PS256",
             KeyPair::Rsa(_) => "RS256",
             KeyPair::P256(_) => "ES256",
             KeyPair::Ed25519(_) => "EdDSA",
@@ -161,7 +191,8 @@ impl SigningKey {
         match &self.pair {
             KeyPair::Rsa(rsa) => {
                 let mut signature = vec![0; rsa.public_modulus_len()];
-                rsa.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)?;
+                let padding = if self.pss { &RSA_PSS_SHA256 } else { &RSA_PKCS1_SHA256 };
+                rsa.sign(padding, &SystemRandom::new(), message, &mut signature)?;
                 Ok(signature)
             }
             KeyPair::P256(ec) => Ok(ec.sign(&SystemRandom::new(), message)?.as_ref().to_vec()),

@@ -188,7 +188,7 @@ async fn open_redirect_return_to_in_its_many_spellings() {
         " //evil.example",
         "/\u{3002}/evil",
     ] {
-        let start = state.login.start(Flow::Server, None, Some(evil), unix_now()).unwrap();
+        let start = state.login.start(Flow::Server, None, Some(evil), unix_now()).await.unwrap();
         let value = shared::cookies::transactions(start.set_cookie.split(';').next().unwrap())
             .next()
             .unwrap()

@@ -82,6 +82,25 @@ async fn get_as(
     remote(stack, http, reqwest::Method::GET, rest, &browser.cookies()).send().await.unwrap()
 }
 
+/// `GET /api/remote/<rest>` as the signed-in browser, which must answer `status`: the
+/// headers and body. Otherwise the test fails showing the body and the functions' log.
+async fn answered(
+    stack: &Stack,
+    http: &reqwest::Client,
+    rest: &str,
+    browser: &Browser,
+    status: u16,
+) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    let resp = get_as(stack, http, rest, browser).await;
+    let (got, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let body = resp.bytes().await.unwrap().to_vec();
+    if got != status {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(2000)]).into_owned();
+        panic!("{rest}: {got}, not {status}: {shown}\n{}", stack.log("functions"));
+    }
+    (headers, body)
+}
+
 async fn status_and_json(req: reqwest::RequestBuilder) -> (u16, Value) {
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
@@ -260,17 +279,14 @@ async fn the_proxy_forwards_with_our_token_or_the_providers_and_passes_the_answe
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body);
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(saw["body_sha256"], hex.as_str());
-    let resp = get_as(&stack, &http, "echo/status?code=418", &browser).await;
-    assert_eq!(resp.status(), 418);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let (headers, _) = answered(&stack, &http, "echo/status?code=418", &browser, 418).await;
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
     // The upstream's Set-Cookie never reaches the browser.
-    let resp = get_as(&stack, &http, "echo/set-cookie", &browser).await;
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers().get("set-cookie").is_none(), "{:?}", resp.headers());
+    let (headers, _) = answered(&stack, &http, "echo/set-cookie", &browser, 200).await;
+    assert!(headers.get("set-cookie").is_none(), "{headers:?}");
     // Binary answers pass unchanged.
-    let resp = get_as(&stack, &http, "echo/big?bytes=100000", &browser).await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.bytes().await.unwrap().len(), 100_000);
+    let (_, body) = answered(&stack, &http, "echo/big?bytes=100000", &browser, 200).await;
+    assert_eq!(body.len(), 100_000);
 
     // `provider`: the session's access token, checked upstream at the provider's userinfo;
     // after its expiry, renewed once on the server (the session's version moves).

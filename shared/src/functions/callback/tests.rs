@@ -333,7 +333,7 @@ async fn login_asking(
         acr_values: vec!["urn:a:mfa".into()],
         ..Default::default()
     };
-    let start = state.login.start_with(Flow::Spa, None, None, &options, unix_now()).unwrap();
+    let start = state.login.start_with(Flow::Spa, None, None, &options, unix_now()).await.unwrap();
     let q: std::collections::HashMap<_, _> =
         start.authorize_url.query_pairs().into_owned().collect();
     let cookie = start.set_cookie.split(';').next().unwrap().to_owned();

@@ -29,7 +29,7 @@ async fn get(state: &Login, path: &str, query: Option<&str>) -> http::Response<S
 #[tokio::test]
 async fn authorize_url_carries_pkce_state_nonce_and_scopes() {
     let (provider, state) = state().await;
-    let start = state.start(Flow::Spa, None, Some("/app"), unix_now()).unwrap();
+    let start = state.start(Flow::Spa, None, Some("/app"), unix_now()).await.unwrap();
     let url = &start.authorize_url;
     assert!(url.as_str().starts_with(&format!("{}/authorize?", provider.issuer())));
     let q = query(url);
@@ -50,8 +50,8 @@ async fn authorize_url_carries_pkce_state_nonce_and_scopes() {
 #[tokio::test]
 async fn every_login_is_fresh() {
     let (_provider, state) = state().await;
-    let a = state.start(Flow::Spa, None, None, unix_now()).unwrap();
-    let b = state.start(Flow::Spa, None, None, unix_now()).unwrap();
+    let a = state.start(Flow::Spa, None, None, unix_now()).await.unwrap();
+    let b = state.start(Flow::Spa, None, None, unix_now()).await.unwrap();
     let (qa, qb) = (query(&a.authorize_url), query(&b.authorize_url));
     for field in ["state", "nonce", "code_challenge"] {
         assert_ne!(qa[field], qb[field], "{field}");
@@ -63,7 +63,7 @@ async fn every_login_is_fresh() {
 async fn the_cookie_holds_what_the_callback_needs() {
     let (_provider, state) = state().await;
     let now = unix_now();
-    let start = state.start(Flow::Server, None, Some("//evil.example"), now).unwrap();
+    let start = state.start(Flow::Server, None, Some("//evil.example"), now).await.unwrap();
     let q = query(&start.authorize_url);
     assert_eq!(q["redirect_uri"], SERVER_REDIRECT);
     let value =
@@ -170,7 +170,7 @@ async fn allowed_login_options_reach_the_authorize_url_and_the_transaction() {
         assert_eq!(tx.return_to.as_str(), "/x");
     }
     // Without options the authorize URL is what it always was, and so is the transaction.
-    let start = state.start(Flow::Spa, None, None, now).unwrap();
+    let start = state.start(Flow::Spa, None, None, now).await.unwrap();
     let q = query(&start.authorize_url);
     for name in ["prompt", "max_age", "login_hint", "acr_values"] {
         assert!(!q.contains_key(name), "{name}");
