@@ -1,7 +1,7 @@
 // Local OpenID Connect provider for development and end-to-end tests.
 //
 // Runs `oidc-provider` (npm) on loopback over plain HTTP with one confidential
-// client (authorization_code + PKCE S256, client_secret_basic) and two fixed
+// client (authorization_code + PKCE S256; client_secret_basic unless told otherwise) and two fixed
 // test users. Login uses oidc-provider's devInteractions forms; the login
 // submission is checked here: login must be `alice` or `bob` and the password
 // must equal the login (alice/alice, bob/bob). Anything else is refused with a
@@ -12,7 +12,8 @@
 //   PROVIDER_HOST                       bind host (default 127.0.0.1)
 //   PROVIDER_ISSUER                     announced issuer (default http://localhost:${PROVIDER_PORT})
 //   OIDC_CLIENT_ID                      client id (default local-spa)
-//   OIDC_CLIENT_SECRET                  client secret (required)
+//   OIDC_CLIENT_SECRET                  client secret (required, unless the client authenticates by
+//                                       private_key_jwt; then it is not registered)
 //   PROVIDER_REDIRECT_URIS              comma-separated redirect URIs (required)
 //   PROVIDER_POST_LOGOUT_REDIRECT_URIS  comma-separated post-logout redirect URIs (optional)
 //   PROVIDER_ACCESS_TOKEN_TTL           access token lifetime, seconds (default 3600)
@@ -32,6 +33,68 @@
 //                                       announced in acr_values_supported, and an ID token of a login
 //                                       that sent acr_values carries it as acr (asked for or not: the
 //                                       request is voluntary, so the relying party must check)
+//   PROVIDER_CLIENT_AUTH                how the client authenticates at the token, PAR and revocation
+//                                       endpoints (oidc-provider 9 has one method per client for all):
+//                                       client_secret_basic (default), client_secret_post or
+//                                       private_key_jwt (RFC 7523; assertions signed RS256, PS256 or
+//                                       ES256). It is the only method announced in
+//                                       token_endpoint_auth_methods_supported
+//   PROVIDER_CLIENT_JWKS_URI            the client's jwks_uri (required with private_key_jwt, unused
+//                                       otherwise): its public keys, fetched on first use, not at
+//                                       start, and again
+//                                       for an unknown kid once the copy is 60 s old (or older than
+//                                       the answer's Cache-Control max-age)
+//   PROVIDER_PAR                        pushed authorization requests (RFC 9126): off (default: not
+//                                       announced), on (announced), required (announced as
+//                                       require_pushed_authorization_requests, and an authorization
+//                                       request without a request_uri from it is refused)
+//   PROVIDER_DPOP                       DPoP (RFC 9449): off (default: not announced, a DPoP header
+//                                       is ignored and tokens are Bearer), on (announced; a proof
+//                                       binds the tokens), required (the client's
+//                                       dpop_bound_access_tokens: a token request without a proof is
+//                                       refused)
+//   PROVIDER_DPOP_NONCE                 1: every DPoP proof must carry a server nonce (the first
+//                                       answer is use_dpop_nonce with a DPoP-Nonce header); needs
+//                                       PROVIDER_DPOP on or required
+//   PROVIDER_SIGNING_ALG                the ID token signing key (fresh per run): RS256 (default),
+//                                       PS256 (both RSA-2048) or ES256 (P-256); the client is
+//                                       registered with it as id_token_signed_response_alg
+//   PROVIDER_PROFILE                    fapi2: oidc-provider's FAPI 2.0 Security Profile mode (below),
+//                                       whose defaults are then PROVIDER_CLIENT_AUTH=private_key_jwt,
+//                                       PROVIDER_PAR=required, PROVIDER_DPOP=required and
+//                                       PROVIDER_SIGNING_ALG=PS256; setting one of these otherwise
+//                                       makes a provider that deviates from the profile (for tests of
+//                                       the relying party's refusals), with a warning
+//   PROVIDER_TRUST_PROXY                1: build URLs with the scheme a TLS-terminating proxy forwards
+//
+// FAPI 2.0 (PROVIDER_PROFILE=fapi2, `features.fapi.profile: '2.0'`): what oidc-provider 9.13.3
+// enforces itself (lib/helpers/defaults.js, lib/actions/authorization/response_parameters.js,
+// lib/helpers/oidc_context.js):
+//   - a private_key_jwt assertion's aud must be the issuer identifier, a string equal to it (no
+//     array, no token endpoint URL: assertJwtClientAuthClaimsAndHeader);
+//   - PKCE is required (pkceRequired; required here for every client anyway);
+//   - redirect_uri may not be left out of an authorization request, even with one registered
+//     (oneRedirectUriClients);
+//   - access tokens are not accepted in a query parameter (getAccessToken);
+//   - a request object (not used here) must carry exp, nbf and aud, exp at most 3600 s after nbf.
+// The rest of the profile is this file's configuration, not the mode's: PAR required, DPoP-bound
+// tokens required, private_key_jwt, a PS256 ID token key, assertion and DPoP proof algorithms
+// PS256, ES256, EdDSA only, authorization codes living 60 s. The iss authorization response
+// parameter (RFC 9207) is sent in every mode (authorization_response_iss_parameter_supported).
+//
+// What it received, one line each on stdout, for tests to read (never a token, code, assertion,
+// secret or DPoP proof):
+//   provider: received authorization par=<yes|no> dpop_jkt=<yes|no>
+//       an authorization answered with a code; par: its request came from the PAR endpoint
+//       (request_uri); dpop_jkt: the code is bound to a DPoP key (a proof or dpop_jkt at PAR)
+//   provider: received par auth=<method> dpop=<yes|no> dpop_jkt=<yes|no>
+//   provider: received token grant=authorization_code auth=<method> dpop=<yes|no> par=<yes|no>
+//   provider: received token grant=refresh_token auth=<method> dpop=<yes|no>
+//       auth: the client authentication method used (the registered one, the only one accepted);
+//       dpop: a DPoP proof was accepted (the token is DPoP-bound; at PAR, the request)
+//   provider: received revocation auth=<method> token=<access_token|refresh_token|unknown>
+//   provider: received userinfo dpop=<yes|no>      (dpop: the access token is DPoP-bound)
+//   provider: refused <authorization|par|token|revocation|userinfo>: <OAuth error code>
 //
 // Refresh tokens: one with every code exchange (no offline_access or prompt=consent needed),
 // rotated on every use (a used one is refused, and reusing it revokes the grant), revocable
@@ -65,8 +128,33 @@ const postLogoutRedirectUris = list(env.PROVIDER_POST_LOGOUT_REDIRECT_URIS);
 const backchannelLogoutUri = env.PROVIDER_BACKCHANNEL_LOGOUT_URI || undefined;
 const acr = env.PROVIDER_ACR || undefined;
 
+// One of `allowed`, or `fallback` when unset or empty.
+const oneOf = (name, allowed, fallback) => {
+  const value = env[name] || fallback;
+  if (!allowed.includes(value)) fail(`${name} must be ${allowed.join(', ')} (got ${JSON.stringify(env[name])})`);
+  return value;
+};
+const profile = oneOf('PROVIDER_PROFILE', ['none', 'fapi2'], 'none');
+const fapi2 = profile === 'fapi2';
+// Under the FAPI 2.0 profile, the profile's value of a setting unless told otherwise.
+const setting = (name, allowed, plain, fapi) => {
+  const value = oneOf(name, allowed, fapi2 ? fapi : plain);
+  if (fapi2 && value !== fapi) console.error(`provider: warning: ${name}=${value} deviates from the FAPI 2.0 profile (${fapi})`);
+  return value;
+};
+const clientAuth = setting('PROVIDER_CLIENT_AUTH', ['client_secret_basic', 'client_secret_post', 'private_key_jwt'], 'client_secret_basic', 'private_key_jwt');
+const par = setting('PROVIDER_PAR', ['off', 'on', 'required'], 'off', 'required');
+const dpop = setting('PROVIDER_DPOP', ['off', 'on', 'required'], 'off', 'required');
+const signingAlg = setting('PROVIDER_SIGNING_ALG', ['RS256', 'PS256', 'ES256'], 'RS256', 'PS256');
+const dpopNonce = oneOf('PROVIDER_DPOP_NONCE', ['0', '1'], '0') === '1';
+const clientJwksUri = env.PROVIDER_CLIENT_JWKS_URI || undefined;
+const privateKeyJwt = clientAuth === 'private_key_jwt';
+
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PROVIDER_PORT is not a valid port: ${env.PROVIDER_PORT}`);
-if (!clientSecret) fail('OIDC_CLIENT_SECRET is required');
+if (!clientSecret && !privateKeyJwt) fail('OIDC_CLIENT_SECRET is required (unless PROVIDER_CLIENT_AUTH=private_key_jwt)');
+if (privateKeyJwt && !clientJwksUri) fail('PROVIDER_CLIENT_JWKS_URI is required with PROVIDER_CLIENT_AUTH=private_key_jwt');
+if (clientJwksUri && !/^https?:\/\/[^/]/.test(clientJwksUri)) fail(`PROVIDER_CLIENT_JWKS_URI is not an http(s) URL: ${clientJwksUri}`);
+if (dpopNonce && dpop === 'off') fail('PROVIDER_DPOP_NONCE=1 needs PROVIDER_DPOP=on or required');
 if (redirectUris.length === 0) fail('PROVIDER_REDIRECT_URIS is required (comma-separated URIs)');
 const seconds = (name, fallback) => {
   const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
@@ -101,15 +189,24 @@ if (env.PROVIDER_EXTRA_USERS) {
   }
 }
 
-// A fresh RSA signing key per run, like a real provider (not oidc-provider's built-in dev keys).
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' };
+// A fresh signing key per run, like a real provider (not oidc-provider's built-in dev keys).
+const { privateKey } = signingAlg === 'ES256'
+  ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  : generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: signingAlg };
+// Algorithms of client assertions and DPoP proofs; FAPI 2.0 allows PS256, ES256 and EdDSA only.
+const assertionAlgs = fapi2 ? ['PS256', 'ES256', 'EdDSA'] : ['RS256', 'PS256', 'ES256'];
+const dpopAlgs = fapi2 ? ['PS256', 'ES256', 'EdDSA'] : ['ES256', 'PS256', 'RS256', 'EdDSA'];
 
 const provider = new Provider(issuer, {
   clients: [{
     client_id: clientId,
-    client_secret: clientSecret,
-    token_endpoint_auth_method: 'client_secret_basic',
+    // With private_key_jwt no secret is registered: the client cannot fall back to one.
+    ...(privateKeyJwt ? { jwks_uri: clientJwksUri } : { client_secret: clientSecret }),
+    token_endpoint_auth_method: clientAuth,
+    id_token_signed_response_alg: signingAlg,
+    require_pushed_authorization_requests: par === 'required',
+    dpop_bound_access_tokens: dpop === 'required',
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: redirectUris,
@@ -122,9 +219,10 @@ const provider = new Provider(issuer, {
   jwks: { keys: [signingKey] },
   ...(adapter && { adapter }),
   ...(acr && { acrValues: [acr] }),
-  // Outgoing requests (the back-channel logout): oidc-provider refuses special-use addresses
-  // (SSRF protection) and gives up after 2.5 s; the relying party here is on loopback by
-  // design, and a function's first request under `cargo lambda watch` may take longer.
+  // Outgoing requests (the back-channel logout, the client's jwks_uri): oidc-provider refuses
+  // special-use addresses (SSRF protection) and gives up after 2.5 s; the relying party here is
+  // on loopback by design, and a function's first request under `cargo lambda watch` may take
+  // longer.
   fetch: (url, options) => {
     const { dispatcher, ...rest } = options;
     return globalThis.fetch(url, { ...rest, signal: AbortSignal.timeout(10000) });
@@ -135,7 +233,8 @@ const provider = new Provider(issuer, {
     names: { session: 'op_session', interaction: 'op_interaction', resume: 'op_interaction_resume' },
   },
   responseTypes: ['code'],
-  clientAuthMethods: ['client_secret_basic'],
+  clientAuthMethods: [clientAuth],
+  enabledJWA: { clientAuthSigningAlgValues: assertionAlgs, dPoPSigningAlgValues: dpopAlgs },
   scopes: ['openid', 'profile', 'email', 'offline_access'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   pkce: { required: () => true },
@@ -145,6 +244,15 @@ const provider = new Provider(issuer, {
     backchannelLogout: { enabled: true },
     // A client revokes only its own tokens (the default policy, without its notice).
     revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId },
+    // Both on by default in oidc-provider 9; here only when asked for.
+    pushedAuthorizationRequests: { enabled: par !== 'off', requirePushedAuthorizationRequests: par === 'required' },
+    dPoP: {
+      enabled: dpop !== 'off',
+      // Server nonces (a 32-byte HKDF secret; each nonce valid for about 5 minutes), required
+      // in every proof: the first proof without one is answered `use_dpop_nonce`.
+      ...(dpopNonce && { nonceSecret: randomBytes(32), requireNonce: () => true }),
+    },
+    ...(fapi2 && { fapi: { enabled: true, profile: '2.0' } }),
   },
   ttl: {
     AuthorizationCode: 60, AccessToken: accessTokenTtl, IdToken: idTokenTtl, RefreshToken: refreshTokenTtl,
@@ -162,6 +270,61 @@ const provider = new Provider(issuer, {
 });
 
 provider.on('server_error', (ctx, err) => console.error('provider: server_error', err));
+
+// What the endpoints received, for tests (format in the header). Never a token, code, assertion,
+// secret or proof: only methods, yes/no and OAuth error codes.
+const received = (what, fields) => {
+  const shown = Object.entries(fields).map(([k, v]) => ` ${k}=${v}`).join('');
+  console.log(`provider: received ${what}${shown}`);
+};
+const yesNo = (value) => (value ? 'yes' : 'no');
+// The codes issued from a pushed request, until exchanged (at most the last 10000; a code lives 60 s).
+const pushedCodes = new Set();
+provider.on('authorization.success', (ctx) => {
+  const { entities } = ctx.oidc;
+  const pushed = 'PushedAuthorizationRequest' in entities || Boolean(entities.Interaction?.parJti);
+  const code = entities.AuthorizationCode;
+  if (pushed && code) {
+    pushedCodes.add(code.jti);
+    if (pushedCodes.size > 10000) pushedCodes.delete(pushedCodes.values().next().value);
+  }
+  received('authorization', { par: yesNo(pushed), dpop_jkt: yesNo(code?.dpopJkt) });
+});
+provider.on('pushed_authorization_request.success', (ctx, client) => {
+  received('par', {
+    auth: client.clientAuthMethod,
+    dpop: yesNo(dpop !== 'off' && ctx.get('DPoP')),
+    dpop_jkt: yesNo(ctx.oidc.entities.PushedAuthorizationRequest?.dpopJkt),
+  });
+});
+provider.on('grant.success', (ctx) => {
+  const { params, client, entities } = ctx.oidc;
+  const grant = params.grant_type;
+  const fields = { grant, auth: client.clientAuthMethod, dpop: yesNo(entities.AccessToken?.jkt) };
+  if (grant === 'authorization_code') fields.par = yesNo(pushedCodes.delete(entities.AuthorizationCode?.jti));
+  received('token', fields);
+});
+// Revocation and userinfo emit no success event: read after the request.
+provider.use(async (ctx, next) => {
+  await next();
+  const route = ctx.status < 400 ? ctx.oidc?.route : undefined;
+  if (route === 'revocation') {
+    const { client, entities } = ctx.oidc;
+    const token = ('RefreshToken' in entities && 'refresh_token') || ('AccessToken' in entities && 'access_token') || 'unknown';
+    received('revocation', { auth: client?.clientAuthMethod, token });
+  } else if (route === 'userinfo') {
+    received('userinfo', { dpop: yesNo(ctx.oidc.entities.AccessToken?.jkt) });
+  }
+});
+for (const [event, endpoint] of [
+  ['authorization.error', 'authorization'],
+  ['pushed_authorization_request.error', 'par'],
+  ['grant.error', 'token'],
+  ['revocation.error', 'revocation'],
+  ['userinfo.error', 'userinfo'],
+]) {
+  provider.on(event, (ctx, err) => console.log(`provider: refused ${endpoint}: ${err.error ?? 'server_error'}`));
+}
 provider.on('backchannel.success', (ctx, client) => console.log(`provider: back-channel logout sent to ${client.clientId}`));
 provider.on('backchannel.error', (ctx, err, client) => console.error(`provider: back-channel logout to ${client.clientId} failed: ${err.message}`));
 

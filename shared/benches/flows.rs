@@ -137,6 +137,7 @@ fn session_fixture(rt: &Runtime, f: &Fixture, now: u64) -> SessionFixture {
         access_token: ACCESS_TOKEN.to_owned().into(),
         access_expires_at: now + 3_600,
         id_token: f.tokens.id_token().map(|t| t.to_string().into()),
+        dpop_key: None,
     };
     let owner = Owner {
         user: &f.user,

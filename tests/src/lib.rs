@@ -18,7 +18,8 @@ mod stack;
 use std::time::Duration;
 
 pub use ::stack::{
-    CLIENT_ID, Moto, Options, ProviderKind, SECOND_CLIENT_ID, SECRET_ID, free_port, root,
+    CLIENT_ID, ClientAuth, ClientSpec, Moto, Offer, Options, ProviderKind, SECOND_CLIENT_ID,
+    SECRET_ID, SigAlg, free_port, root,
 };
 use base64::Engine as _;
 pub use jar::Jar;

@@ -131,7 +131,7 @@ impl Stack {
     }
 
     /// Every secret value of the stack's secret: the client secrets, each cookie key, and each
-    /// signing key's PEM body line by line (a log could hold any of them).
+    /// signing and client key's PEM body line by line (a log could hold any of them).
     fn secret_material(&self) -> Vec<String> {
         let doc: Value = serde_json::from_str(self.secret.expose_secret()).unwrap();
         let mut values = vec![doc["client_secret"].as_str().unwrap().to_owned()];
@@ -139,7 +139,9 @@ impl Stack {
         values.extend(others.filter_map(|(_, v)| v.as_str()).map(str::to_owned));
         let cookie_keys = doc["cookie_keys"].as_array().into_iter().flatten();
         values.extend(cookie_keys.filter_map(Value::as_str).map(str::to_owned));
-        for key in doc["signing_keys"].as_array().into_iter().flatten() {
+        let client_keys = doc["client_keys"].as_object().into_iter().flatten();
+        let client_keys = client_keys.flat_map(|(_, keys)| keys.as_array().into_iter().flatten());
+        for key in doc["signing_keys"].as_array().into_iter().flatten().chain(client_keys) {
             let pem = key["private_key_pem"].as_str().unwrap();
             // The base64 lines (64 characters each, the last one shorter); not the armour.
             values.extend(

@@ -116,7 +116,7 @@ impl Stack {
     }
 
     /// Everything a caller needs to use the stack, as JSON (no secret in it): the app, moto,
-    /// each provider, the functions with their exact environment (`env`) and the part of it
+    /// each provider (with how our client is registered there, `client`), the functions with their exact environment (`env`) and the part of it
     /// that does not name the providers (`common_env`), the upstream API's origin (`upstream`,
     /// null when it does not run), the logs.
     pub fn describe(&self) -> Value {
@@ -130,6 +130,7 @@ impl Stack {
                 json!({
                     "name": p.spec.name, "kind": p.spec.kind, "issuer": p.issuer, "port": p.port,
                     "client_id": p.spec.client_id, "users": p.spec.kind.users(),
+                    "client": p.client,
                     "log": self.logs.join(format!("{}.log", p.service)),
                 })
             })
@@ -173,6 +174,9 @@ impl Stack {
                 p.issuer,
                 p.spec.kind.users()
             );
+            if let Some(client) = p.client.summary() {
+                let _ = writeln!(out, "    {:<22} our client: {client}", "");
+            }
         }
         let _ = writeln!(out);
         let row = |out: &mut String, what: &str, value: &str| {

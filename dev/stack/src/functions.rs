@@ -10,8 +10,8 @@ use crate::paths::{root, venv};
 
 /// What the environment is made from.
 pub(crate) struct Deployment<'a> {
-    /// Each provider's name, issuer and our client id there, the default first.
-    pub(crate) providers: Vec<(&'a str, &'a str, &'a str)>,
+    /// Each provider, the default first.
+    pub(crate) providers: Vec<ProviderVars<'a>>,
     pub(crate) app: &'a str,
     pub(crate) secret_id: &'a str,
     pub(crate) moto: String,
@@ -19,6 +19,18 @@ pub(crate) struct Deployment<'a> {
     pub(crate) log_level: Option<&'a str>,
     /// The upstream API, when it runs (with the functions).
     pub(crate) upstream: Option<Upstream>,
+}
+
+/// One provider as the functions' environment names it.
+pub(crate) struct ProviderVars<'a> {
+    /// Its name in `OIDC_PROVIDERS` when there are several.
+    pub(crate) name: &'a str,
+    pub(crate) issuer: &'a str,
+    /// Our client id there.
+    pub(crate) client_id: &'a str,
+    /// Its other settings, by the suffix of `OIDC_[<NAME>_]<SUFFIX>` (`CLIENT_AUTH`, `DPOP`,
+    /// `PROFILE`: [`crate::ClientSpec`]).
+    pub(crate) settings: Vec<(&'static str, &'static str)>,
 }
 
 /// The upstream API (`dev/upstream/upstream.mjs`) as the functions see it.
@@ -47,22 +59,24 @@ pub(crate) fn post_logout(app: &str) -> String {
     format!("{app}/")
 }
 
-/// The variables that name the providers: `OIDC_ISSUER` and `OIDC_CLIENT_ID` for one;
-/// `OIDC_PROVIDERS` and each one's `OIDC_<NAME>_ISSUER` and `OIDC_<NAME>_CLIENT_ID` for
-/// several (the unprefixed ones are then refused as ambiguous).
-pub(crate) fn provider_env(providers: &[(&str, &str, &str)]) -> Vec<(String, String)> {
-    if let [(_, issuer, client_id)] = providers {
-        return vec![
-            ("OIDC_ISSUER".into(), (*issuer).to_owned()),
-            ("OIDC_CLIENT_ID".into(), (*client_id).to_owned()),
-        ];
+/// The variables that name the providers: `OIDC_ISSUER`, `OIDC_CLIENT_ID` and the settings
+/// (`OIDC_CLIENT_AUTH`, ...) for one; `OIDC_PROVIDERS` and each one's `OIDC_<NAME>_ISSUER`,
+/// `OIDC_<NAME>_CLIENT_ID` and settings for several (the unprefixed ones are then refused as
+/// ambiguous).
+pub(crate) fn provider_env(providers: &[ProviderVars<'_>]) -> Vec<(String, String)> {
+    let vars = |prefix: &str, p: &ProviderVars<'_>| {
+        let named = [("ISSUER", p.issuer), ("CLIENT_ID", p.client_id)];
+        let all = named.into_iter().chain(p.settings.iter().copied());
+        all.map(|(suffix, value)| (format!("{prefix}{suffix}"), value.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    if let [only] = providers {
+        return vars("OIDC_", only);
     }
-    let names: Vec<&str> = providers.iter().map(|(name, _, _)| *name).collect();
+    let names: Vec<&str> = providers.iter().map(|p| p.name).collect();
     let mut env = vec![("OIDC_PROVIDERS".to_owned(), names.join(","))];
-    for (name, issuer, client_id) in providers {
-        let upper = name.to_ascii_uppercase();
-        env.push((format!("OIDC_{upper}_ISSUER"), (*issuer).to_owned()));
-        env.push((format!("OIDC_{upper}_CLIENT_ID"), (*client_id).to_owned()));
+    for p in providers {
+        env.extend(vars(&format!("OIDC_{}_", p.name.to_ascii_uppercase()), p));
     }
     env
 }
@@ -153,6 +167,15 @@ mod tests {
     use super::*;
 
     fn deployment<'a>(providers: Vec<(&'a str, &'a str, &'a str)>) -> Deployment<'a> {
+        let providers = providers
+            .into_iter()
+            .map(|(name, issuer, client_id)| ProviderVars {
+                name,
+                issuer,
+                client_id,
+                settings: Vec::new(),
+            })
+            .collect();
         Deployment {
             providers,
             app: "http://localhost:5173",
@@ -191,6 +214,30 @@ mod tests {
         assert_eq!(get(&env, "OIDC_ISSUER"), None, "ambiguous beside OIDC_PROVIDERS");
         assert_eq!(get(&env, "SESSION_TABLE"), Some(""));
         assert_eq!(env.iter().filter(|(k, _)| k == "SESSION_TABLE").count(), 1);
+    }
+
+    #[test]
+    fn a_providers_client_settings_follow_its_naming() {
+        let fapi = crate::ClientSpec { fapi2: true, ..crate::ClientSpec::default() };
+        let mut one = deployment(vec![("local", "http://a", "one")]);
+        one.providers[0].settings = fapi.function_settings();
+        let vars = env(&one, &[]);
+        assert_eq!(get(&vars, "OIDC_PROFILE"), Some("fapi2"));
+        assert_eq!(get(&vars, "OIDC_CLIENT_AUTH"), None, "the profile implies it");
+
+        let pkjwt = crate::ClientSpec {
+            auth: Some(crate::ClientAuth::PrivateKeyJwt),
+            dpop: Some(crate::Offer::Required),
+            ..crate::ClientSpec::default()
+        };
+        let mut two = deployment(vec![("local", "http://a", "one"), ("lemon", "http://b", "two")]);
+        two.providers[0].settings = pkjwt.function_settings();
+        let vars = env(&two, &[]);
+        assert_eq!(get(&vars, "OIDC_LOCAL_CLIENT_AUTH"), Some("private_key_jwt"));
+        assert_eq!(get(&vars, "OIDC_LOCAL_DPOP"), Some("on"));
+        assert_eq!(get(&vars, "OIDC_CLIENT_AUTH"), None, "ambiguous beside OIDC_PROVIDERS");
+        assert_eq!(get(&vars, "OIDC_LEMON_CLIENT_AUTH"), None, "the other provider as before");
+        assert_eq!(get(&vars, "OIDC_LEMON_DPOP"), None);
     }
 
     #[test]

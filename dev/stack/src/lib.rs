@@ -5,7 +5,8 @@
 //!   AWS SDK (so the functions read it exactly as in AWS) and, with [`Options::sessions`], the
 //!   session table made by `dev/session_table.py` from `template.yaml`'s declaration;
 //! - the OpenID providers asked for ([`ProviderKind`]: the npm `oidc-provider`, LemonLDAP::NG),
-//!   each with our client registered;
+//!   each with our client registered (at oidc-provider, also by `private_key_jwt`, with PAR,
+//!   DPoP or the FAPI 2.0 profile: [`Options::client`]);
 //! - the upstream API the proxy function forwards to (`dev/upstream/upstream.mjs`), with the
 //!   functions: it verifies our JWT against the issuer function's JWKS, and the provider's
 //!   access token at its userinfo endpoint;
@@ -19,6 +20,7 @@
 //! the end of its standard input, also while it starts. [`Stack::describe`] hands the caller the endpoints
 //! and the exact environment of the functions, as JSON (`stack up --json`).
 
+mod client;
 mod describe;
 mod functions;
 mod moto;
@@ -33,6 +35,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use client::{ClientAuth, ClientSpec, Offer, SigAlg};
 pub use moto::{Moto, REGION, RequestCount};
 pub use paths::{functions as function_names, root, venv};
 pub use process::{free_port, port_is_free};
@@ -119,6 +122,10 @@ pub struct Options {
     /// Extra environment for every provider of [`Options::provider`] and
     /// [`Options::second_provider`].
     pub provider_env: Vec<(String, String)>,
+    /// How our client is registered at every oidc-provider of the stack, beyond its client
+    /// secret: `private_key_jwt` (the stack makes the client key), PAR, DPoP, the FAPI 2.0
+    /// profile. The default asks for none of them; anything else needs an oidc-provider.
+    pub client: ClientSpec,
     /// Start the functions under `cargo lambda watch` (the benchmarks run their own).
     pub functions: bool,
     /// Start the upstream API even without [`Options::functions`] (the benchmarks, whose
@@ -172,6 +179,7 @@ impl Default for Options {
             second_provider: None,
             providers: Vec::new(),
             provider_env: Vec::new(),
+            client: ClientSpec::default(),
             functions: true,
             upstream: false,
             functions_may_fail: false,
@@ -201,9 +209,33 @@ impl Options {
         self.functions || self.upstream
     }
 
+    /// How our client is registered at a provider of `kind`: [`Options::client`] at
+    /// oidc-provider, the default elsewhere.
+    pub(crate) fn client_for(&self, kind: ProviderKind) -> ClientSpec {
+        match kind {
+            ProviderKind::OidcProvider => self.client.clone(),
+            ProviderKind::LemonLdap => ClientSpec::default(),
+        }
+    }
+
     /// The providers to start: [`Options::providers`], or the ones [`Options::provider`] and
-    /// [`Options::second_provider`] name.
+    /// [`Options::second_provider`] name; refused when [`Options::client`] cannot apply.
     fn provider_specs(&self) -> Result<Vec<ProviderSpec>, StackError> {
+        let specs = self.slots()?;
+        if self.client != ClientSpec::default() {
+            if !specs.iter().any(|s| s.kind == ProviderKind::OidcProvider) {
+                return Err(StackError::Options(
+                    "Options::client applies to oidc-provider, and this stack runs none".into(),
+                ));
+            }
+            self.client
+                .check()
+                .map_err(|e| StackError::Options(format!("Options::client: {e}")))?;
+        }
+        Ok(specs)
+    }
+
+    fn slots(&self) -> Result<Vec<ProviderSpec>, StackError> {
         if !self.providers.is_empty() {
             return Ok(self.providers.clone());
         }
@@ -237,4 +269,37 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 /// The client of the stack's own requests (is a service up yet?).
 pub(crate) fn http() -> reqwest::Client {
     http_client(Duration::from_secs(10))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_client_spec_goes_to_oidc_provider_and_is_refused_without_one() {
+        let fapi = ClientSpec { fapi2: true, ..ClientSpec::default() };
+        let two = Options {
+            second_provider: Some(ProviderKind::LemonLdap),
+            client: fapi.clone(),
+            ..Options::default()
+        };
+        assert_eq!(two.provider_specs().unwrap().len(), 2);
+        assert_eq!(two.client_for(ProviderKind::OidcProvider), fapi);
+        assert_eq!(two.client_for(ProviderKind::LemonLdap), ClientSpec::default());
+        let lemon =
+            Options { provider: ProviderKind::LemonLdap, client: fapi, ..Options::default() };
+        assert!(lemon.provider_specs().is_err());
+        let nonce = ClientSpec { dpop_nonce: true, ..ClientSpec::default() };
+        let alone = Options { client: nonce, ..Options::default() };
+        assert!(alone.provider_specs().is_err(), "a DPoP nonce without DPoP");
+    }
+
+    #[test]
+    fn options_read_the_client_spec_from_json() {
+        let options: Options =
+            serde_json::from_str(r#"{"client": {"fapi2": true, "dpop_nonce": true}}"#).unwrap();
+        assert!(options.client.fapi2 && options.client.dpop_nonce);
+        assert!(serde_json::from_str::<Options>(r#"{"client": {"pkjwt": true}}"#).is_err());
+    }
 }

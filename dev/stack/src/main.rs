@@ -14,7 +14,10 @@
 //! `make dev` ports: `MOTO_PORT` (5001), `PROVIDER_PORT` (3000), `LLNG_PORT` (3001),
 //! `API_PORT` (9000), `UPSTREAM_PORT` (9100, the upstream API), `DEMO_PORT` (5173); a default
 //! port that is taken is replaced by a free one, a port that is set and taken stops the start.
-//! `DEV_LEMONLDAP=1` adds LemonLDAP::NG as a second provider; `DEV_COOKIE_ONLY=1` runs the
+//! `DEV_LEMONLDAP=1` adds LemonLDAP::NG as a second provider; `DEV_CLIENT` registers our client
+//! at the local oidc-provider as its JSON says (stack::ClientSpec, e.g. `{"fapi2": true}` or
+//! `{"auth": "private_key_jwt", "dpop": "on"}`; the client key goes into the kept secret);
+//! `DEV_COOKIE_ONLY=1` runs the
 //! cookie-only posture (the functions get `BROWSER_TOKENS=none`, the demo `DEMO_MODE=cookie`:
 //! no token in the page, its API calls through `/api/remote/`); `SECRET_ID` (spa-login/local) and
 //! `SESSION_TABLE` (spa-login-local-sessions) name the secret and the table. It writes
@@ -23,7 +26,9 @@
 
 use std::process::ExitCode;
 
-use stack::{Options, ProviderKind, ProviderSpec, Stack, StackError, port_is_free, root};
+use stack::{
+    ClientSpec, Options, ProviderKind, ProviderSpec, Stack, StackError, port_is_free, root,
+};
 use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
@@ -87,6 +92,10 @@ async fn up(args: &[String]) -> Result<(), String> {
 async fn dev() -> Result<(), String> {
     let lemon = std::env::var("DEV_LEMONLDAP").is_ok_and(|v| v == "1");
     let cookie_only = std::env::var("DEV_COOKIE_ONLY").is_ok_and(|v| v == "1");
+    let client: ClientSpec = match std::env::var("DEV_CLIENT").ok().filter(|v| !v.is_empty()) {
+        Some(json) => serde_json::from_str(&json).map_err(|e| format!("DEV_CLIENT: {e}"))?,
+        None => ClientSpec::default(),
+    };
     let local = root().join(".local");
     let mut providers = vec![ProviderSpec {
         kind: ProviderKind::OidcProvider,
@@ -107,6 +116,7 @@ async fn dev() -> Result<(), String> {
     let api_port = port("API_PORT", 9000)?;
     let options = Options {
         providers,
+        client,
         sessions: true,
         demo: true,
         demo_mode: cookie_only.then(|| "cookie".to_owned()),

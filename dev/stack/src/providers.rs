@@ -6,6 +6,7 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::ClientSpec;
 use crate::paths::root;
 
 /// Which OpenID provider a slot runs.
@@ -81,6 +82,10 @@ pub(crate) struct Registration<'a> {
     pub(crate) backchannel_logout_uri: Option<String>,
     /// Where LemonLDAP::NG keeps its state (its portal's log among it).
     pub(crate) state_dir: &'a Path,
+    /// How our client is registered beyond its client secret (oidc-provider only).
+    pub(crate) client: &'a ClientSpec,
+    /// Where the issuer function publishes our client keys (`private_key_jwt`).
+    pub(crate) client_jwks_uri: String,
 }
 
 /// The command that starts provider `kind` with `reg`.
@@ -93,6 +98,7 @@ pub(crate) fn command(kind: ProviderKind, reg: &Registration<'_>) -> Command {
             // With sessions, a logout at the provider calls our back-channel logout.
             let backchannel = reg.backchannel_logout_uri.iter();
             command.envs(backchannel.map(|u| ("PROVIDER_BACKCHANNEL_LOGOUT_URI", u)));
+            command.envs(reg.client.provider_env(&reg.client_jwks_uri));
             (
                 command,
                 [

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::functions::{self, Deployment, UPSTREAM_AUDIENCE, Upstream};
+use crate::client::ClientSpec;
+use crate::functions::{self, Deployment, ProviderVars, UPSTREAM_AUDIENCE, Upstream};
 use crate::paths::root;
 use crate::process::{Service, free_port, stop_all};
 use crate::providers::{self, ProviderKind, ProviderSpec, Registration};
@@ -21,6 +22,9 @@ pub struct Running {
     pub issuer: String,
     /// The name of its service, its log `<logs>/<service>.log`.
     pub service: String,
+    /// How our client is registered there beyond its client secret ([`Options::client`] at
+    /// oidc-provider).
+    pub client: ClientSpec,
 }
 
 /// A running stack; dropping it stops everything it started.
@@ -78,9 +82,10 @@ impl Stack {
                 1 => "second-provider".to_owned(),
                 _ => format!("provider-{}", i + 1),
             };
-            providers.push(Running { spec: spec.clone(), port, issuer, service });
+            let client = options.client_for(spec.kind);
+            providers.push(Running { spec: spec.clone(), port, issuer, service, client });
         }
-        let (secret, client_secrets) = make_secret(&options, &specs)?;
+        let (secret, client_secrets) = make_secret(&options, &providers)?;
         let mut stack = Self {
             name: name.to_owned(),
             logs,
@@ -178,6 +183,10 @@ impl Stack {
             post_logout_uri: &post_logout_uri,
             backchannel_logout_uri: backchannel,
             state_dir: &state_dir,
+            client: &p.client,
+            // Served by the issuer function beside our JWKS; the provider fetches it at the
+            // first private_key_jwt assertion, so it may start before the functions.
+            client_jwks_uri: self.function("issuer", "/.well-known/client-jwks.json"),
         };
         let mut command = providers::command(p.spec.kind, &reg);
         command.envs(p.spec.env.iter().map(|(k, v)| (k, v)));
@@ -314,7 +323,12 @@ impl Stack {
             providers: self
                 .providers
                 .iter()
-                .map(|p| (p.spec.name.as_str(), p.issuer.as_str(), p.spec.client_id.as_str()))
+                .map(|p| ProviderVars {
+                    name: &p.spec.name,
+                    issuer: &p.issuer,
+                    client_id: &p.spec.client_id,
+                    settings: p.client.function_settings(),
+                })
                 .collect(),
             app: &self.app,
             secret_id: &self.secret_id,
@@ -369,14 +383,16 @@ fn private_dir(dir: &std::path::Path) -> Result<(), StackError> {
 }
 
 /// The stack's secret and each provider's client secret (providers with the same client id
-/// share one).
+/// share one), with a client key for each provider whose client needs one.
 fn make_secret(
     options: &Options,
-    specs: &[ProviderSpec],
+    providers: &[Running],
 ) -> Result<(SecretString, Vec<String>), StackError> {
+    let specs: Vec<&ProviderSpec> = providers.iter().map(|p| &p.spec).collect();
+    let keys = client_keys(providers);
     if let Some(path) = &options.secret_file {
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
-        return secret::kept(path, options.alg.into(), &names);
+        return secret::kept(path, options.alg.into(), &names, &keys);
     }
     let mut secrets: Vec<String> = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
@@ -388,6 +404,44 @@ fn make_secret(
     }
     let others: Vec<(String, String)> =
         specs.iter().zip(&secrets).skip(1).map(|(s, c)| (s.name.clone(), c.clone())).collect();
-    let doc = secret::fresh(options.alg.into(), &secrets[0], &others)?;
+    let doc = secret::fresh(options.alg.into(), &secrets[0], &others, &keys)?;
     Ok((doc, secrets))
+}
+
+/// The client keys the secret must hold, under each provider's name as the functions know it:
+/// `default` for the only one (the unprefixed variables), else its `OIDC_PROVIDERS` name.
+fn client_keys(providers: &[Running]) -> Vec<secret::ClientKey> {
+    let name = |p: &Running| match providers.len() {
+        1 => shared::DEFAULT_PROVIDER.to_owned(),
+        _ => p.spec.name.clone(),
+    };
+    let alg = |p: &Running| p.client.client_key_alg();
+    providers
+        .iter()
+        .filter_map(|p| alg(p).map(|alg| secret::ClientKey { provider: name(p), alg }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientAuth, SigAlg};
+
+    fn running(name: &str, client: ClientSpec) -> Running {
+        let spec = ProviderSpec { name: name.to_owned(), ..ProviderSpec::default() };
+        Running { spec, port: 0, issuer: String::new(), service: String::new(), client }
+    }
+
+    #[test]
+    fn a_client_key_is_named_as_the_functions_name_its_provider() {
+        let pkjwt = ClientSpec { auth: Some(ClientAuth::PrivateKeyJwt), ..ClientSpec::default() };
+        let only = client_keys(&[running("local", pkjwt.clone())]);
+        assert_eq!(only.len(), 1);
+        assert_eq!((only[0].provider.as_str(), only[0].alg), ("default", SigAlg::PS256));
+        assert_eq!(only[0].kid(), "client-default-1");
+        let two = [running("local", ClientSpec::default()), running("second", pkjwt)];
+        let keys = client_keys(&two);
+        assert_eq!(keys.len(), 1, "only the provider that asks");
+        assert_eq!(keys[0].kid(), "client-second-1");
+    }
 }

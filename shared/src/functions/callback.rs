@@ -29,6 +29,7 @@ use crate::infra::config::claims::ClaimCopy;
 use crate::infra::config::{BrowserTokens, Config};
 use crate::infra::http::Http;
 use crate::infra::metrics;
+use crate::oidc::dpop::DpopKey;
 use crate::oidc::exchange::{UserInfo, exchange_code, sanitize_code, userinfo};
 use crate::oidc::id_token;
 use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
@@ -183,13 +184,18 @@ impl Callback {
         // The provider the login started with, and no other, from here on.
         let upstream = self.upstream(&tx)?;
         let provider = &upstream.provider;
-        let tokens = exchange_code(provider, &self.http, flow, code, &tx.pkce_verifier).await?;
+        // OIDC_DPOP: the session's key, made here; the tokens are bound to it from the start.
+        let dpop = DpopKey::of_session(provider.dpop, None)?;
+        let tokens =
+            exchange_code(provider, &self.http, flow, code, &tx.pkce_verifier, dpop.as_ref())
+                .await?;
         let verified = self.check_tokens(&tx, &tokens, now).await?;
         let provider_sid = verified.provider_sid();
         let info = match provider.userinfo {
             true => {
                 let sub = &verified.user.sub;
-                Some(userinfo(provider, &self.http, tokens.access_token(), sub).await?)
+                let access = tokens.access_token();
+                Some(userinfo(provider, &self.http, access, sub, dpop.as_ref()).await?)
             }
             false => None,
         };
@@ -202,7 +208,8 @@ impl Callback {
             Some(sessions) => {
                 let margin = sessions.settings().renew_margin;
                 let ttl = self.session.ttl();
-                let stored = ProviderTokens::from_response(&tokens, None, now, ttl, margin);
+                let mut stored = ProviderTokens::from_response(&tokens, None, now, ttl, margin);
+                stored.dpop_key = dpop.as_ref().map(DpopKey::to_stored);
                 let owner = Owner {
                     user: &user,
                     idp,

@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::infra::config::LogoutStyle;
 use crate::infra::http::Http;
 use crate::infra::metrics;
+use crate::oidc::dpop::DpopKey;
 use crate::oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache};
 use crate::oidc::logout_token::{self, MAX_AGE_SECS};
 use crate::oidc::provider::{Provider, Providers, Upstream};
@@ -164,7 +165,10 @@ impl Logout {
         let revocation = provider.and_then(|p| p.revocation.as_ref());
         match (revocation, &record.tokens.refresh_token) {
             (Some(revocation), Some(token)) => {
-                if let Err(err) = revocation.revoke_refresh_token(&self.http, token).await {
+                let dpop =
+                    record.tokens.dpop_key.as_ref().and_then(|k| DpopKey::from_stored(k).ok());
+                let revoked = revocation.revoke_refresh_token(&self.http, token, dpop.as_ref());
+                if let Err(err) = revoked.await {
                     tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
                 }
             }

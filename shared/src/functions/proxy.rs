@@ -30,8 +30,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::refresh::Refresh;
 use super::start::{ColdStart, DiscoveredWithKeys, Fetch, Parts, StartError};
 use crate::error::{Error, VerifyError};
+use crate::infra::clock::unix_now;
 use crate::infra::config::{Config, RemoteApi, RemoteApis, UpstreamToken, is_loopback};
 use crate::infra::http::{Http, upstream_client};
+use crate::oidc::dpop::{DPOP, DpopKey};
 use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
 use crate::sessions::{Handle, Sessions};
 use crate::tokens::session::{SessionClaims, SessionTokens};
@@ -120,7 +122,15 @@ const MAX_REUSED: usize = 1024;
 
 /// Provider access tokens by session id, each with the time until which it may be sent.
 #[derive(Default)]
-struct ProviderTokenCache(std::sync::Mutex<std::collections::HashMap<String, (SecretString, u64)>>);
+struct ProviderTokenCache(std::sync::Mutex<std::collections::HashMap<String, (Relayed, u64)>>);
+
+/// The token a request to a remote API carries: ours, or the provider's with the session's
+/// DPoP key when the token is bound to one (`OIDC_DPOP`: each request then carries a proof).
+#[derive(Clone)]
+struct Relayed {
+    token: SecretString,
+    dpop: Option<SecretString>,
+}
 
 impl std::fmt::Debug for ProviderTokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,14 +140,14 @@ impl std::fmt::Debug for ProviderTokenCache {
 
 impl ProviderTokenCache {
     /// The token of session `sid`, while it may still be sent at `now`.
-    fn get(&self, sid: &str, now: u64) -> Option<String> {
+    fn get(&self, sid: &str, now: u64) -> Option<Relayed> {
         let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (token, until) = map.get(sid)?;
-        (*until > now).then(|| token.expose_secret().to_owned())
+        let (relayed, until) = map.get(sid)?;
+        (*until > now).then(|| relayed.clone())
     }
 
     /// Keeps `token` of session `sid` until `until`.
-    fn put(&self, sid: &str, token: &str, until: u64, now: u64) {
+    fn put(&self, sid: &str, relayed: &Relayed, until: u64, now: u64) {
         let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_REUSED {
             map.retain(|_, (_, until)| *until > now);
@@ -145,7 +155,7 @@ impl ProviderTokenCache {
                 map.clear();
             }
         }
-        map.insert(sid.to_owned(), (SecretString::from(token), until));
+        map.insert(sid.to_owned(), (relayed.clone(), until));
     }
 }
 
@@ -292,8 +302,8 @@ impl Proxy {
         Ok(claims)
     }
 
-    /// The bearer token for `api`: a JWT of ours with the API's audience, or the session's
-    /// provider access token, renewed when it has expired.
+    /// The token for `api`: a JWT of ours with the API's audience, or the session's provider
+    /// access token (with its DPoP key when bound to one), renewed when it has expired.
     async fn token_for(
         &self,
         api: &RemoteApi,
@@ -301,10 +311,12 @@ impl Proxy {
         cookie_header: &str,
         req: &Request<'_>,
         now: u64,
-    ) -> Result<String, Error> {
+    ) -> Result<Relayed, Error> {
         match api.token {
             UpstreamToken::Ours => {
-                self.session().mint_for_audience(claims, &api.name, &api.audience, now)
+                let token =
+                    self.session().mint_for_audience(claims, &api.name, &api.audience, now)?;
+                Ok(Relayed { token: SecretString::from(token), dpop: None })
             }
             UpstreamToken::Provider => {
                 let Keys::WithProvider(refresh) = &self.keys else {
@@ -320,8 +332,8 @@ impl Proxy {
                 if claims.sid.as_deref() != Some(sid.as_str()) {
                     return Err(Error::SessionMissing);
                 }
-                if let Some(token) = self.reused.get(&sid, now) {
-                    return Ok(token);
+                if let Some(relayed) = self.reused.get(&sid, now) {
+                    return Ok(relayed);
                 }
                 let (record, at) =
                     within_deadline(req, refresh.renew(&handle, now, answer_by(req))).await?;
@@ -333,21 +345,26 @@ impl Proxy {
                 if token.is_empty() || expires <= at {
                     return Err(Error::ProviderTokenUnavailable);
                 }
-                self.reused.put(&sid, token, expires.min(at + PROVIDER_TOKEN_REUSE_SECS), at);
-                Ok(token.to_owned())
+                let relayed = Relayed {
+                    token: SecretString::from(token.to_owned()),
+                    dpop: record.tokens.dpop_key.clone(),
+                };
+                self.reused.put(&sid, &relayed, expires.min(at + PROVIDER_TOKEN_REUSE_SECS), at);
+                Ok(relayed)
             }
         }
     }
 
-    /// Sends the request to `api` at `path` (below its base) with `token`, and passes the
-    /// answer back.
+    /// Sends the request to `api` at `path` (below its base) with `relayed`'s token (`Bearer`,
+    /// or `DPoP` with a proof for this request), and passes the answer back.
     async fn forward(
         &self,
         req: &Request<'_>,
         api: &RemoteApi,
         path: &str,
-        token: &str,
+        relayed: &Relayed,
     ) -> Result<Response, Error> {
+        let token = relayed.token.expose_secret();
         let url = upstream_url(api, path, req.query)?;
         let method = Method::from_bytes(req.method.as_str().as_bytes())
             .map_err(|_| Error::BadRequest("The method cannot be forwarded."))?;
@@ -356,11 +373,20 @@ impl Proxy {
             return Err(Error::MethodNotAllowed);
         }
         let mut headers = forwarded_headers(req.headers);
-        let mut bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
+        let scheme = if relayed.dpop.is_some() { "DPoP" } else { "Bearer" };
+        let mut bearer = http::HeaderValue::from_str(&format!("{scheme} {token}"))
             .map_err(|_| Error::Internal("token not a header value".into()))?;
         // Never printed by the HTTP stack's own debug output.
         bearer.set_sensitive(true);
         headers.insert(header::AUTHORIZATION, bearer);
+        if let Some(stored) = &relayed.dpop {
+            // RFC 9449 section 7: a proof of this request, with the token's hash (`ath`).
+            let key = DpopKey::from_stored(stored)?;
+            let proof = key.proof(method.as_str(), url.as_str(), Some(token), None, unix_now())?;
+            let proof = http::HeaderValue::from_str(&proof)
+                .map_err(|_| Error::Internal("proof not a header value".into()))?;
+            headers.insert(DPOP, proof);
+        }
         let request = self.client.request(method, url).headers(headers).body(req.body.to_vec());
         // The API's own timeout, and never past the invocation's deadline less the time to
         // answer.
@@ -520,8 +546,8 @@ impl HttpFunction for Proxy {
         }
         let cookie_header = req.cookies.as_deref().unwrap_or_default();
         let claims = self.caller(cookie_header, now).await?;
-        let token = self.token_for(api, &claims, cookie_header, req, now).await?;
-        self.forward(req, api, path, &token).await
+        let relayed = self.token_for(api, &claims, cookie_header, req, now).await?;
+        self.forward(req, api, path, &relayed).await
     }
 }
 

@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::infra::config::BrowserTokens;
 use crate::infra::http::{Http, TOTAL_TIMEOUT};
 use crate::infra::metrics::{self, Ended};
+use crate::oidc::dpop::DpopKey;
 use crate::oidc::exchange::{exchange_refresh_token, userinfo};
 use crate::oidc::id_token;
 use crate::oidc::jwks::JWKS_REFETCH_COOLDOWN;
@@ -252,23 +253,25 @@ impl Refresh {
             let gone = Error::SessionExpired("its provider is no longer configured");
             return Err(end(sessions, &record, Ended::Unusable, gone).await);
         };
-        let answer =
-            match exchange_refresh_token(&upstream.provider, &self.http, &refresh_token).await {
-                Ok(answer) => answer,
-                // `invalid_grant`, or an ID token that does not even parse (refused as one that
-                // fails its checks, below).
-                Err(err @ Error::SessionExpired(_)) => {
-                    return Err(end(sessions, &record, Ended::RevokedAtProvider, err).await);
-                }
-                Err(err @ Error::IdToken(_)) => {
-                    return Err(end(sessions, &record, Ended::IdTokenRefused, err).await);
-                }
-                Err(err) => {
-                    // The provider is down or slow: nobody is logged out for that.
-                    sessions.release(&record, &lease).await?;
-                    return Err(err);
-                }
-            };
+        let dpop = DpopKey::of_session(upstream.provider.dpop, record.tokens.dpop_key.as_ref())?;
+        let granted =
+            exchange_refresh_token(&upstream.provider, &self.http, &refresh_token, dpop.as_ref());
+        let answer = match granted.await {
+            Ok(answer) => answer,
+            // `invalid_grant`, or an ID token that does not even parse (refused as one that
+            // fails its checks, below).
+            Err(err @ Error::SessionExpired(_)) => {
+                return Err(end(sessions, &record, Ended::RevokedAtProvider, err).await);
+            }
+            Err(err @ Error::IdToken(_)) => {
+                return Err(end(sessions, &record, Ended::IdTokenRefused, err).await);
+            }
+            Err(err) => {
+                // The provider is down or slow: nobody is logged out for that.
+                sessions.release(&record, &lease).await?;
+                return Err(err);
+            }
+        };
         let mut verified = None;
         if let Some(id_token) = answer.id_token() {
             let previous = record.tokens.id_token.as_ref().map(|t| t.expose_secret());
@@ -295,10 +298,14 @@ impl Refresh {
                 }
             }
         }
+        let access = answer.access_token();
         let user =
-            self.user_now(&upstream.provider, &record, verified, answer.access_token()).await;
+            self.user_now(&upstream.provider, &record, verified, access, dpop.as_ref()).await;
         let (ttl, margin) = (self.session.ttl(), sessions.settings().renew_margin);
-        let stored = ProviderTokens::from_response(&answer, Some(&record.tokens), now, ttl, margin);
+        let mut stored =
+            ProviderTokens::from_response(&answer, Some(&record.tokens), now, ttl, margin);
+        // The key the new tokens are bound to (the session's, or one made for this grant).
+        stored.dpop_key = dpop.as_ref().map(DpopKey::to_stored);
         store_granted(sessions, &record, &lease, (&stored, &user), now, lease_ends).await?;
         Ok(Record { tokens: stored, user, ..record })
     }
@@ -315,9 +322,11 @@ impl Refresh {
         record: &Record,
         verified: Option<id_token::Verified>,
         access_token: &openidconnect::AccessToken,
+        dpop: Option<&DpopKey>,
     ) -> User {
+        let sub = &record.user.sub;
         let info = match provider.userinfo {
-            true => match userinfo(provider, &self.http, access_token, &record.user.sub).await {
+            true => match userinfo(provider, &self.http, access_token, sub, dpop).await {
                 Ok(info) => Some(info),
                 Err(err) => {
                     tracing::warn!(error = err.code(), detail = %err, "userinfo failed after a refresh grant: the ID token's claims only");

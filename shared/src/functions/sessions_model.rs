@@ -210,6 +210,7 @@ impl World {
             access_token: format!("at-{family}").into(),
             access_expires_at: now + ACCESS_TTL,
             id_token: None,
+            dpop_key: None,
         };
         let (handle, key) = self.store.create(&owner, &tokens, now).await.unwrap();
         self.sessions.lock().unwrap().push((handle, key.clone(), n, family));

@@ -115,6 +115,8 @@ pub struct ProviderConfig {
     pub assertion_audience: AssertionAudience,
     /// `OIDC_PAR`: pushed authorization requests (RFC 9126).
     pub par: ParMode,
+    /// `OIDC_DPOP`: the provider's tokens bound to a key of the session (RFC 9449).
+    pub dpop: bool,
 }
 
 /// `OIDC_CLIENT_AUTH`: how our client authenticates at the token, PAR and revocation endpoints.
@@ -502,7 +504,16 @@ fn provider(
             _ => return Err(err(variable, "must be auto, on or off")),
         },
     };
+    let dpop = match optional("DPOP") {
+        None => false,
+        Some((variable, value)) => match value.trim().to_ascii_lowercase().as_str() {
+            "on" => true,
+            "off" => false,
+            _ => return Err(err(variable, "must be on or off")),
+        },
+    };
     Ok(ProviderConfig {
+        dpop,
         client_auth,
         assertion_audience,
         par,

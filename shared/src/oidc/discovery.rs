@@ -35,6 +35,9 @@ pub struct ExtraMetadata {
     /// RFC 9126: the provider takes authorization requests only through PAR.
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9449: the algorithms of DPoP proofs the provider takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -106,6 +109,11 @@ pub enum ProviderError {
         /// The configured method.
         method: &'static str,
     },
+    /// `OIDC_DPOP=on` and the provider announces no DPoP with ES256.
+    #[error(
+        "OIDC_DPOP is on, and the provider's dpop_signing_alg_values_supported does not list ES256 (or is absent)"
+    )]
+    NoDpop,
     /// `OIDC_PAR=on` and the provider announces no PAR endpoint.
     #[error("OIDC_PAR is on, and the provider announces no pushed_authorization_request_endpoint")]
     NoParEndpoint,

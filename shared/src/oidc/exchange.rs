@@ -11,6 +11,7 @@ use openidconnect::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
+use super::dpop::DpopKey;
 use super::provider::Provider;
 use crate::error::{Error, IdTokenError};
 use crate::infra::clock::unix_now;
@@ -54,6 +55,7 @@ pub async fn exchange_code(
     flow: Flow,
     code: &str,
     pkce_verifier: &SecretString,
+    dpop: Option<&DpopKey>,
 ) -> Result<CoreTokenResponse, Error> {
     let redirect = provider.redirect_uri(flow)?;
     let mut request = provider
@@ -65,9 +67,17 @@ pub async fn exchange_code(
     for (name, value) in provider.credentials.assertion_fields(unix_now())? {
         request = request.add_extra_param(name, value.expose_secret().to_owned());
     }
-    let result = request.request_async(http);
-    let result = metrics::provider_call(Endpoint::Token, result, unreachable).await;
-    checked(result.map_err(token_error))
+    let result = match dpop {
+        Some(key) => {
+            let client = provider.dpop_client(http, key);
+            metrics::provider_call(Endpoint::Token, request.request_async(&client), unreachable)
+                .await
+        }
+        None => {
+            metrics::provider_call(Endpoint::Token, request.request_async(http), unreachable).await
+        }
+    };
+    checked(result.map_err(token_error), dpop.is_some())
 }
 
 /// The refresh grant (RFC 6749 section 6) with the client's authentication, as for the code
@@ -81,6 +91,7 @@ pub async fn exchange_refresh_token(
     provider: &Provider,
     http: &Http,
     refresh_token: &SecretString,
+    dpop: Option<&DpopKey>,
 ) -> Result<CoreTokenResponse, Error> {
     let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
     let mut request = provider
@@ -90,16 +101,26 @@ pub async fn exchange_refresh_token(
     for (name, value) in provider.credentials.assertion_fields(unix_now())? {
         request = request.add_extra_param(name, value.expose_secret().to_owned());
     }
-    let result = request.request_async(http);
-    let result = metrics::provider_call(Endpoint::Refresh, result, unreachable).await;
-    checked(result.map_err(|e| match e {
+    let result = match dpop {
+        Some(key) => {
+            let client = provider.dpop_client(http, key);
+            metrics::provider_call(Endpoint::Refresh, request.request_async(&client), unreachable)
+                .await
+        }
+        None => {
+            metrics::provider_call(Endpoint::Refresh, request.request_async(http), unreachable)
+                .await
+        }
+    };
+    let result = result.map_err(|e| match e {
         RequestTokenError::ServerResponse(r)
             if *r.error() == openidconnect::core::CoreErrorResponseType::InvalidGrant =>
         {
             Error::SessionExpired("the provider refused the refresh token")
         }
         other => token_error(other),
-    }))
+    });
+    checked(result, dpop.is_some())
 }
 
 pub(crate) fn token_error(
@@ -125,12 +146,22 @@ pub(crate) fn token_error(
     }
 }
 
+/// The answer, when its `token_type` is the one asked for: `DPoP` for a request with a proof
+/// (`dpop`; a provider answering `Bearer` ignored the proof, and its token is not bound),
+/// `Bearer` otherwise (either in any case).
 pub(crate) fn checked(
     tokens: Result<CoreTokenResponse, Error>,
+    dpop: bool,
 ) -> Result<CoreTokenResponse, Error> {
     let tokens = tokens?;
-    if *tokens.token_type() != CoreTokenType::Bearer {
-        return Err(Error::TokenExchangeFailed("token_type is not Bearer".into()));
+    let fits = match (tokens.token_type(), dpop) {
+        (CoreTokenType::Bearer, false) => true,
+        (CoreTokenType::Extension(t), true) => t.eq_ignore_ascii_case("dpop"),
+        _ => false,
+    };
+    if !fits {
+        let expected = if dpop { "DPoP" } else { "Bearer" };
+        return Err(Error::TokenExchangeFailed(format!("token_type is not {expected}")));
     }
     Ok(tokens)
 }
@@ -179,6 +210,7 @@ pub async fn userinfo(
     http: &Http,
     access_token: &AccessToken,
     sub: &str,
+    dpop: Option<&DpopKey>,
 ) -> Result<UserInfo, Error> {
     let request = provider
         .client
@@ -187,32 +219,38 @@ pub async fn userinfo(
             Some(openidconnect::SubjectIdentifier::new(sub.to_owned())),
         )
         .map_err(|_| Error::Internal("no userinfo endpoint".into()))?;
-    let claims: openidconnect::UserInfoClaims<AllClaims, openidconnect::core::CoreGenderClaim> =
-        metrics::provider_call(
-            Endpoint::Userinfo,
-            request.request_async(http),
-            |r| matches!(r, Err(UserInfoError::Request(e)) if e.is_unreachable()),
-        )
-        .await
-        .map_err(|e| match e {
-            UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
-                Error::UserinfoSubjectMismatch
-            }
-            UserInfoError::Request(FetchError::Timeout) => {
-                Error::ProviderTimeout("userinfo".into())
-            }
-            UserInfoError::Request(fetch) => match fetch_error(fetch) {
-                Error::TokenExchangeFailed(detail) => Error::UserinfoFailed(detail),
-                other => other,
-            },
-            UserInfoError::Response(status, _body, _) => {
-                Error::UserinfoFailed(format!("HTTP {}", status.as_u16()))
-            }
-            UserInfoError::Parse(err) => {
-                Error::UserinfoFailed(format!("unparseable answer at {}", err.path()))
-            }
-            _ => Error::UserinfoFailed("unusable answer".into()),
-        })?;
+    let unreachable = |r: &Result<_, UserInfoError<FetchError>>| matches!(r, Err(UserInfoError::Request(e)) if e.is_unreachable());
+    let claims: Result<
+        openidconnect::UserInfoClaims<AllClaims, openidconnect::core::CoreGenderClaim>,
+        _,
+    > = match dpop {
+        Some(key) => {
+            let client = provider.dpop_client(http, key);
+            metrics::provider_call(Endpoint::Userinfo, request.request_async(&client), unreachable)
+                .await
+        }
+        None => {
+            metrics::provider_call(Endpoint::Userinfo, request.request_async(http), unreachable)
+                .await
+        }
+    };
+    let claims = claims.map_err(|e| match e {
+        UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
+            Error::UserinfoSubjectMismatch
+        }
+        UserInfoError::Request(FetchError::Timeout) => Error::ProviderTimeout("userinfo".into()),
+        UserInfoError::Request(fetch) => match fetch_error(fetch) {
+            Error::TokenExchangeFailed(detail) => Error::UserinfoFailed(detail),
+            other => other,
+        },
+        UserInfoError::Response(status, _body, _) => {
+            Error::UserinfoFailed(format!("HTTP {}", status.as_u16()))
+        }
+        UserInfoError::Parse(err) => {
+            Error::UserinfoFailed(format!("unparseable answer at {}", err.path()))
+        }
+        _ => Error::UserinfoFailed("unusable answer".into()),
+    })?;
     Ok(UserInfo {
         claims: claims.additional_claims().all.clone(),
         email: claims.email().map(|e| e.as_str().to_owned()),

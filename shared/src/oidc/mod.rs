@@ -7,6 +7,7 @@
 
 pub mod client_auth;
 pub mod discovery;
+pub mod dpop;
 pub mod exchange;
 pub mod id_token;
 pub mod issuer;

@@ -11,9 +11,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::client_auth::{ClientCredentials, ClientMaterial};
 use super::discovery::{Metadata, ProviderError};
+use super::dpop::{DpopHttp, DpopKey, Nonces};
 use super::issuer::{IssuerProblem, IssuerRule};
 use crate::error::Error;
 use crate::infra::config::{AssertionAudience, ClientAuthMethod, ParMode, ProviderConfig};
+use crate::infra::http::Http;
 use crate::tokens::transaction::Flow;
 
 /// JWS algorithms we verify (ID tokens, logout tokens), when the provider announces them: each
@@ -73,6 +75,10 @@ pub struct Provider {
     pub credentials: ClientCredentials,
     /// The PAR endpoint, when logins push their authorization request (`OIDC_PAR`).
     pub par_endpoint: Option<url::Url>,
+    /// The provider's tokens are bound to a key of each session (`OIDC_DPOP`).
+    pub dpop: bool,
+    /// The DPoP nonces the provider gave, by origin.
+    pub dpop_nonces: Nonces,
     spa_redirect: Option<RedirectUrl>,
     server_redirect: Option<RedirectUrl>,
 }
@@ -86,6 +92,7 @@ impl std::fmt::Debug for Provider {
             .field("algorithms", &self.algorithms)
             .field("credentials", &self.credentials)
             .field("par", &self.par_endpoint.is_some())
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +204,10 @@ impl Provider {
         let auth_type =
             if credentials.is_basic() { AuthType::BasicAuth } else { AuthType::RequestBody };
         let par_endpoint = Self::par_endpoint(&metadata, config.par)?;
+        let dpop_algs = &metadata.additional_metadata().dpop_signing_alg_values_supported;
+        if config.dpop && !dpop_algs.as_ref().is_some_and(|a| a.iter().any(|a| a == "ES256")) {
+            return Err(ProviderError::NoDpop);
+        }
         let algorithms = accepted_algorithms(metadata.id_token_signing_alg_values_supported());
         if algorithms.is_empty() {
             return Err(ProviderError::NoAcceptedAlgorithm);
@@ -232,6 +243,8 @@ impl Provider {
             userinfo: config.userinfo && has_userinfo,
             credentials,
             par_endpoint,
+            dpop: config.dpop,
+            dpop_nonces: Nonces::default(),
             spa_redirect: config.spa_redirect_uri.clone().map(RedirectUrl::from_url),
             server_redirect: config.server_redirect_uri.clone().map(RedirectUrl::from_url),
         })
@@ -256,6 +269,11 @@ impl Provider {
             // rather than here: it says so in its own error.
             ParMode::Auto => Ok(endpoint),
         }
+    }
+
+    /// The HTTP client of a request with a proof of `key` (the session's), through `http`.
+    pub fn dpop_client<'a>(&'a self, http: &'a Http, key: &'a DpopKey) -> DpopHttp<'a> {
+        DpopHttp::new(http, key, &self.dpop_nonces, &self.credentials)
     }
 
     /// The redirect URI of `flow`.

@@ -28,7 +28,8 @@
 //!
 //! ```text
 //! plaintext := varint(e) flags varint(len(deflated)) deflated token(r)? token(a) token(i)?
-//! flags     := bit 0: r present, bit 1: i present
+//!              token(k)?
+//! flags     := bit 0: r present, bit 1: i present, bit 2: k (the DPoP key) present
 //! token     := 0 varint(bytes)              the token's text, from the inflated stream
 //!            | 1 varint(chars) packed       base64url characters, 3 bytes for each 4
 //!            | 2 varint(bytes) bytes        lower-case hex, 1 byte for each 2 characters
@@ -133,6 +134,10 @@ pub struct ProviderTokens {
     /// The last ID token (for the next issue's logout hint).
     #[serde(rename = "i", default)]
     pub id_token: Option<SecretString>,
+    /// The session's DPoP key (`OIDC_DPOP`), the base64url of its PKCS#8 bytes: the tokens are
+    /// bound to it, and each request that uses them signs a proof with it.
+    #[serde(rename = "k", default)]
+    pub dpop_key: Option<SecretString>,
 }
 
 impl fmt::Debug for ProviderTokens {
@@ -140,6 +145,7 @@ impl fmt::Debug for ProviderTokens {
         f.debug_struct("ProviderTokens")
             .field("refresh_token", &self.refresh_token.is_some())
             .field("access_expires_at", &self.access_expires_at)
+            .field("dpop", &self.dpop_key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +187,8 @@ impl ProviderTokens {
                 .id_token()
                 .map(|t| SecretString::from(t.to_string()))
                 .or_else(|| previous.and_then(|p| p.id_token.clone())),
+            // The key the tokens were bound to: the callback's, kept by every grant.
+            dpop_key: previous.and_then(|p| p.dpop_key.clone()),
         }
     }
 }
@@ -290,6 +298,8 @@ const KIND_JWS: u8 = 3;
 const HAS_REFRESH: u8 = 1;
 /// `flags`: an ID token follows.
 const HAS_ID: u8 = 2;
+/// A packed plaintext's flag: a DPoP key follows the ID token (base64url, packed as a token).
+const HAS_DPOP: u8 = 4;
 
 /// Appends `value` as unsigned LEB128.
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -402,9 +412,11 @@ fn pack_token(out: &mut Vec<u8>, text: &mut Vec<u8>, token: &str) {
 fn pack(tokens: &ProviderTokens) -> Result<Vec<u8>, Error> {
     let refresh = tokens.refresh_token.as_ref().map(|t| t.expose_secret());
     let id = tokens.id_token.as_ref().map(|t| t.expose_secret());
+    let dpop = tokens.dpop_key.as_ref().map(|t| t.expose_secret());
     let mut described = Vec::new();
     let mut text = Vec::new();
-    for token in [refresh, Some(tokens.access_token.expose_secret()), id].into_iter().flatten() {
+    let all = [refresh, Some(tokens.access_token.expose_secret()), id, dpop];
+    for token in all.into_iter().flatten() {
         pack_token(&mut described, &mut text, token);
     }
     if text.len() > MAX_INFLATED {
@@ -414,7 +426,9 @@ fn pack(tokens: &ProviderTokens) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(described.len() + deflated.len() + 16);
     put_varint(&mut out, tokens.access_expires_at);
     out.push(
-        if refresh.is_some() { HAS_REFRESH } else { 0 } | if id.is_some() { HAS_ID } else { 0 },
+        if refresh.is_some() { HAS_REFRESH } else { 0 }
+            | if id.is_some() { HAS_ID } else { 0 }
+            | if dpop.is_some() { HAS_DPOP } else { 0 },
     );
     put_varint(&mut out, deflated.len() as u64);
     out.extend_from_slice(&deflated);
@@ -548,7 +562,7 @@ fn unpack(plain: &[u8]) -> Option<ProviderTokens> {
     let mut described = Reader(plain);
     let access_expires_at = described.varint()?;
     let flags = described.byte()?;
-    if flags & !(HAS_REFRESH | HAS_ID) != 0 {
+    if flags & !(HAS_REFRESH | HAS_ID | HAS_DPOP) != 0 {
         return None;
     }
     let deflated_len = described.len()?;
@@ -558,12 +572,14 @@ fn unpack(plain: &[u8]) -> Option<ProviderTokens> {
     let refresh_token = if flags & HAS_REFRESH != 0 { Some(next()?) } else { None };
     let access_token = next()?;
     let id_token = if flags & HAS_ID != 0 { Some(next()?) } else { None };
+    let dpop_key = if flags & HAS_DPOP != 0 { Some(next()?) } else { None };
     // Nothing left over: what was sealed is exactly what opened.
     (described.0.is_empty() && text.0.is_empty()).then_some(ProviderTokens {
         refresh_token,
         access_token,
         access_expires_at,
         id_token,
+        dpop_key,
     })
 }
 
@@ -581,6 +597,7 @@ mod tests {
             access_token: "provider-access-token".to_owned().into(),
             access_expires_at: 1_000,
             id_token: None,
+            dpop_key: None,
         }
     }
 
@@ -606,6 +623,7 @@ mod tests {
             access_token: access.to_owned().into(),
             access_expires_at: 1_767_312_345,
             id_token: id.map(|t| t.to_owned().into()),
+            dpop_key: None,
         }
     }
 

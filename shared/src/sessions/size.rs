@@ -140,6 +140,7 @@ mod tests {
             access_token: SecretString::from(access),
             access_expires_at: NOW + 3_600,
             id_token: Some(SecretString::from(id)),
+            dpop_key: None,
         }
     }
 

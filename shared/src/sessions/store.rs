@@ -1067,6 +1067,7 @@ mod tests {
             access_token: "provider-access".to_owned().into(),
             access_expires_at: 1_600,
             id_token: None,
+            dpop_key: None,
         };
         let owner =
             Owner { user: &user, idp: "https://idp", provider: "idp", provider_sid: Some("psid") };

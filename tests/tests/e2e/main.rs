@@ -6,6 +6,7 @@
 
 mod backchannel;
 mod browser;
+mod client_auth;
 mod cold_start;
 mod concurrency;
 mod http_flows;

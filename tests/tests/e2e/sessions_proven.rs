@@ -65,6 +65,7 @@ async fn sessions_for(deployment: &Deployment, sub: &str, count: usize) {
         access_token: "provider-at-x".to_owned().into(),
         access_expires_at: shared::unix_now() + 600,
         id_token: None,
+        dpop_key: None,
     };
     let now = shared::unix_now();
     let items: Vec<WriteRequest> = (0..count)
@@ -361,6 +362,7 @@ async fn transcript(sessions: &Sessions, idp: &str, now: u64) -> Vec<String> {
         access_token: format!("at-{n}").into(),
         access_expires_at: expires,
         id_token: None,
+        dpop_key: None,
     };
     let (a, _) = sessions.create(&owner(&alice_user), &tokens(0, now + 60), now).await.unwrap();
     let (b, _) = sessions.create(&owner(&alice_user), &tokens(1, now + 60), now + 1).await.unwrap();

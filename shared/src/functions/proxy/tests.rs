@@ -204,17 +204,19 @@ fn the_api_name_is_looked_up_after_the_prefix() {
 #[test]
 fn a_reused_provider_token_is_never_sent_past_its_time() {
     let cache = ProviderTokenCache::default();
-    cache.put("s1", "at-1", 110, 100);
-    assert_eq!(cache.get("s1", 109).as_deref(), Some("at-1"));
-    assert_eq!(cache.get("s1", 110), None);
-    assert_eq!(cache.get("s2", 100), None);
+    let relayed = |t: &str| Relayed { token: SecretString::from(t.to_owned()), dpop: None };
+    let token = |r: Option<Relayed>| r.map(|r| r.token.expose_secret().to_owned());
+    cache.put("s1", &relayed("at-1"), 110, 100);
+    assert_eq!(token(cache.get("s1", 109)).as_deref(), Some("at-1"));
+    assert_eq!(token(cache.get("s1", 110)), None);
+    assert_eq!(token(cache.get("s2", 100)), None);
     for i in 0..MAX_REUSED {
-        cache.put(&format!("x{i}"), "t", 105, 100);
+        cache.put(&format!("x{i}"), &relayed("t"), 105, 100);
     }
     // Full: the expired entries go first, then all.
-    cache.put("s3", "at-3", 200, 150);
-    assert_eq!(cache.get("s3", 151).as_deref(), Some("at-3"));
-    assert_eq!(cache.get("x1", 101), None);
+    cache.put("s3", &relayed("at-3"), 200, 150);
+    assert_eq!(token(cache.get("s3", 151)).as_deref(), Some("at-3"));
+    assert_eq!(token(cache.get("x1", 101)), None);
 }
 
 #[test]

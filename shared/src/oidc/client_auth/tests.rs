@@ -238,14 +238,16 @@ async fn the_code_exchange_and_revocation_send_a_fresh_assertion_and_no_secret()
         .await;
     let (provider, keys) = private_key_jwt_provider(&fake, &[]).await;
     let http = http_client().unwrap();
-    exchange_code(&provider, &http, Flow::Spa, "the-code", &SecretString::from("v")).await.unwrap();
+    exchange_code(&provider, &http, Flow::Spa, "the-code", &SecretString::from("v"), None)
+        .await
+        .unwrap();
     let mut doc = fake.discovery();
     doc["revocation_endpoint"] = json!(revocation_url);
     doc["token_endpoint_auth_methods_supported"] =
         listed_methods()["token_endpoint_auth_methods_supported"].clone();
     let metadata: crate::oidc::discovery::Metadata = serde_json::from_value(doc).unwrap();
     let revocation = Revocation::from_metadata(&metadata, &provider).unwrap();
-    revocation.revoke_refresh_token(&http, &SecretString::from("rt-1")).await.unwrap();
+    revocation.revoke_refresh_token(&http, &SecretString::from("rt-1"), None).await.unwrap();
 
     let received = fake.server.received_requests().await.unwrap();
     let posts: Vec<_> = received.iter().filter(|r| r.method.as_str() == "POST").collect();

@@ -31,11 +31,12 @@ async fn answer(fake: &FakeProvider, grant: &str, body: Value) {
 }
 
 async fn code(provider: &Provider, http: &Http) -> Result<CoreTokenResponse, Error> {
-    exchange_code(provider, http, Flow::Spa, "the-code", &SecretString::from("verifier")).await
+    exchange_code(provider, http, Flow::Spa, "the-code", &SecretString::from("verifier"), None)
+        .await
 }
 
 async fn refresh(provider: &Provider, http: &Http) -> Result<CoreTokenResponse, Error> {
-    exchange_refresh_token(provider, http, &SecretString::from("rt-0")).await
+    exchange_refresh_token(provider, http, &SecretString::from("rt-0"), None).await
 }
 
 #[tokio::test]
@@ -104,6 +105,7 @@ async fn refresh_answers_without_id_token_refresh_token_or_offline_access() {
         access_token: SecretString::from("at-0"),
         access_expires_at: 0,
         id_token: Some(SecretString::from("the-login-id-token")),
+        dpop_key: None,
     };
     let stored = ProviderTokens::from_response(
         &answer,
@@ -133,9 +135,9 @@ async fn extra_members_of_userinfo_are_ignored_and_its_sub_must_match() {
         .mount(&fake.server)
         .await;
     let at = AccessToken::new("at".into());
-    let info = userinfo(&provider, &http, &at, "alice").await.unwrap();
+    let info = userinfo(&provider, &http, &at, "alice", None).await.unwrap();
     assert_eq!(info.email.as_deref(), Some("alice@example.com"));
     assert_eq!(info.name.as_deref(), Some("Alice"));
-    let other = userinfo(&provider, &http, &at, "bob").await;
+    let other = userinfo(&provider, &http, &at, "bob", None).await;
     assert!(matches!(other, Err(Error::UserinfoSubjectMismatch)), "{other:?}");
 }
