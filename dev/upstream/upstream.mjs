@@ -3,7 +3,12 @@
 //
 //   /ours/...      (any method) needs our JWT as a Bearer token, verified against our JWKS
 //   /provider/...  (any method) needs the provider's access token as a Bearer token, checked
-//                  by calling the provider's userinfo endpoint with it
+//                  by calling the provider's userinfo endpoint with it; or a DPoP-bound one
+//                  (`Authorization: DPoP`), whose proof is checked as a resource server does
+//                  (RFC 9449 section 7: signature with the key it embeds, typ, htm, htu, a
+//                  fresh iat, ath) and answered with its key's thumbprint (`jkt`): without
+//                  the session's key the token is worth nothing at userinfo, so the test
+//                  checks the binding there itself
 //   /open/...      (any method) for the benchmarks only (bench/coldstart): needs a Bearer
 //                  token but checks nothing of it (`verified: "none"`), so that a call made
 //                  straight to it and one through the proxy cost the upstream the same, with
@@ -39,7 +44,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, createRemoteJWKSet, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 
 const env = process.env;
 const fail = (msg) => { console.error(`upstream: ${msg}`); process.exit(2); };
@@ -88,6 +93,24 @@ async function verifyProvider(token) {
   return { sub };
 }
 
+// A DPoP proof of this request for `token` (RFC 9449 section 4.3): its key's thumbprint.
+async function verifyDpop(req, path, token) {
+  const proof = req.headers.dpop;
+  if (typeof proof !== 'string') throw new Error('no DPoP proof');
+  const header = decodeProtectedHeader(proof);
+  if (header.typ !== 'dpop+jwt' || !header.jwk || header.jwk.d) throw new Error('not a DPoP proof header');
+  const key = await importJWK(header.jwk, header.alg);
+  const { payload } = await jwtVerify(proof, key, { typ: 'dpop+jwt', algorithms: ['ES256', 'PS256', 'EdDSA'] });
+  const htu = `http://${req.headers.host}${path}`;
+  if (payload.htm !== req.method) throw new Error('htm');
+  if (payload.htu !== htu) throw new Error('htu');
+  if (typeof payload.iat !== 'number' || Math.abs(payload.iat - Date.now() / 1000) > 60) throw new Error('iat');
+  if (typeof payload.jti !== 'string' || payload.jti.length < 16) throw new Error('jti');
+  const ath = createHash('sha256').update(token).digest('base64url');
+  if (payload.ath !== ath) throw new Error('ath');
+  return { jkt: await calculateJwkThumbprint(header.jwk, 'sha256') };
+}
+
 // Reads the body up to the cap: its size and SHA-256, and whether it went over.
 async function readBody(req) {
   const hash = createHash('sha256');
@@ -133,8 +156,10 @@ async function handle(req, res) {
   const [scheme, token, ...rest] = (req.headers.authorization ?? '').trim().split(/\s+/);
   let claims;
   try {
-    if (scheme?.toLowerCase() !== 'bearer' || !token || rest.length > 0) throw new Error('no Bearer token');
+    const dpop = scheme?.toLowerCase() === 'dpop' && base === 'provider';
+    if ((scheme?.toLowerCase() !== 'bearer' && !dpop) || !token || rest.length > 0) throw new Error('no Bearer token');
     if (base === 'open') claims = { bearer: /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(token) ? 'jwt' : 'opaque' };
+    else if (dpop) claims = await verifyDpop(req, path, token);
     else claims = base === 'ours' ? await verifyOurs(token) : await verifyProvider(token);
   } catch (err) {
     // The reason only: the token never goes to the log.

@@ -63,7 +63,9 @@ pub use infra::http::{
     CONNECT_TIMEOUT, ClientError, EXTRA_CA_CERTS, FetchError, Http, MAX_BODY, TOTAL_TIMEOUT,
     extra_ca_certs, http_client, http_client_with, upstream_client,
 };
+pub use oidc::client_auth::{ClientCredentials, ClientMaterial};
 pub use oidc::discovery::{ExtraMetadata, Metadata, ProviderError, discover};
+pub use oidc::dpop::{DpopKey, htu as dpop_htu};
 pub use oidc::id_token::{LEEWAY_SECS as ID_TOKEN_LEEWAY_SECS, MAX_ID_TOKEN_LEN};
 pub use oidc::jwks::{JWKS_REFETCH_COOLDOWN, JwksCache, Verifier, fetch_jwks, parse_jwks};
 pub use oidc::key::{ProviderKey, ProviderKeySet};

@@ -117,6 +117,9 @@ pub struct ProviderConfig {
     pub par: ParMode,
     /// `OIDC_DPOP`: the provider's tokens bound to a key of the session (RFC 9449).
     pub dpop: bool,
+    /// `OIDC_PROFILE=fapi2`: the FAPI 2.0 Security Profile (the settings above made to fit it,
+    /// RFC 9207 `iss` required, ID tokens signed PS256, ES256 or EdDSA only).
+    pub fapi2: bool,
 }
 
 /// `OIDC_CLIENT_AUTH`: how our client authenticates at the token, PAR and revocation endpoints.
@@ -504,15 +507,53 @@ fn provider(
             _ => return Err(err(variable, "must be auto, on or off")),
         },
     };
-    let dpop = match optional("DPOP") {
-        None => false,
+    let dpop_set = match optional("DPOP") {
+        None => None,
         Some((variable, value)) => match value.trim().to_ascii_lowercase().as_str() {
-            "on" => true,
-            "off" => false,
+            "on" => Some(true),
+            "off" => Some(false),
             _ => return Err(err(variable, "must be on or off")),
         },
     };
+    let fapi2 = match optional("PROFILE") {
+        None => false,
+        Some((variable, value)) => match value.trim().to_ascii_lowercase().as_str() {
+            "fapi2" => true,
+            "none" => false,
+            _ => return Err(err(variable, "must be fapi2 or none")),
+        },
+    };
+    let mut dpop = dpop_set.unwrap_or(false);
+    let (mut client_auth, mut par, mut assertion_audience) = (client_auth, par, assertion_audience);
+    if fapi2 {
+        // The FAPI 2.0 Security Profile (section 5.3): private_key_jwt (or mTLS, which a Lambda
+        // behind API Gateway cannot present), PAR, sender-constrained tokens (DPoP), PKCE S256
+        // (every login sends it), `iss` in the response, and the issuer as the only audience. A
+        // setting that says otherwise is a mistake to name, not to override in silence.
+        let contradiction = |base: &str, what: &str| {
+            let variable = optional(base).map_or_else(|| var(base), |(v, _)| v);
+            err(variable, format!("{what} under OIDC_PROFILE=fapi2"))
+        };
+        match client_auth {
+            None | Some(ClientAuthMethod::PrivateKeyJwt) => {}
+            Some(_) => return Err(contradiction("CLIENT_AUTH", "must be private_key_jwt")),
+        }
+        if par == ParMode::Off {
+            return Err(contradiction("PAR", "must be auto or on"));
+        }
+        if dpop_set == Some(false) {
+            return Err(contradiction("DPOP", "must be on"));
+        }
+        if optional("CLIENT_ASSERTION_AUDIENCE").is_some()
+            && assertion_audience == AssertionAudience::TokenEndpoint
+        {
+            return Err(contradiction("CLIENT_ASSERTION_AUDIENCE", "must be issuer"));
+        }
+        (client_auth, par, dpop, assertion_audience) =
+            (Some(ClientAuthMethod::PrivateKeyJwt), ParMode::On, true, AssertionAudience::Issuer);
+    }
     Ok(ProviderConfig {
+        fapi2,
         dpop,
         client_auth,
         assertion_audience,

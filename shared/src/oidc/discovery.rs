@@ -109,6 +109,12 @@ pub enum ProviderError {
         /// The configured method.
         method: &'static str,
     },
+    /// `OIDC_PROFILE=fapi2` and the provider announces none of PS256, ES256, EdDSA for ID
+    /// tokens.
+    #[error(
+        "OIDC_PROFILE is fapi2, and the provider announces none of PS256, ES256, EdDSA for ID tokens"
+    )]
+    NoFapi2Algorithm,
     /// `OIDC_DPOP=on` and the provider announces no DPoP with ES256.
     #[error(
         "OIDC_DPOP is on, and the provider's dpop_signing_alg_values_supported does not list ES256 (or is absent)"

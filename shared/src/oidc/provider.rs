@@ -32,6 +32,13 @@ pub const ACCEPTED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
+/// The ID token algorithms FAPI 2.0 allows (section 5.4): PS256, ES256, EdDSA.
+pub const FAPI2_ALGS: [CoreJwsSigningAlgorithm; 3] = [
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
 /// The algorithms accepted from a provider announcing `announced`: [`ACCEPTED_ALGS`] it names,
 /// whatever else it names (LemonLDAP::NG announces `none` and HS* beside RS256).
 pub fn accepted_algorithms(announced: &[CoreJwsSigningAlgorithm]) -> Vec<CoreJwsSigningAlgorithm> {
@@ -208,7 +215,14 @@ impl Provider {
         if config.dpop && !dpop_algs.as_ref().is_some_and(|a| a.iter().any(|a| a == "ES256")) {
             return Err(ProviderError::NoDpop);
         }
-        let algorithms = accepted_algorithms(metadata.id_token_signing_alg_values_supported());
+        let mut algorithms = accepted_algorithms(metadata.id_token_signing_alg_values_supported());
+        if config.fapi2 {
+            // FAPI 2.0 section 5.4: PS256, ES256 or EdDSA only.
+            algorithms.retain(|a| FAPI2_ALGS.contains(a));
+            if algorithms.is_empty() {
+                return Err(ProviderError::NoFapi2Algorithm);
+            }
+        }
         if algorithms.is_empty() {
             return Err(ProviderError::NoAcceptedAlgorithm);
         }
@@ -236,7 +250,10 @@ impl Provider {
             issuer_url,
             issuer_rule,
             client_id: config.client_id.clone(),
-            iss_parameter_supported: extra.authorization_response_iss_parameter_supported,
+            // FAPI 2.0 requires `iss` in every authorization response (RFC 9207): it is then
+            // required whatever discovery says.
+            iss_parameter_supported: extra.authorization_response_iss_parameter_supported
+                || config.fapi2,
             end_session_endpoint: extra.end_session_endpoint,
             algorithms,
             scopes,

@@ -11,6 +11,7 @@ use e2e::{
     sign_in_at_provider,
 };
 use reqwest::header::LOCATION;
+use secrecy::ExposeSecret as _;
 use serde_json::Value;
 
 /// The provider's access-token lifetime: short enough to wait past for a refresh grant.
@@ -165,4 +166,146 @@ async fn the_provider_refuses_an_assertion_for_another_audience_and_the_login_sa
     assert_eq!(resp.json::<Value>().await.unwrap()["error"], "par_failed");
     let lines = provider_lines(&stack);
     assert!(lines.iter().any(|l| l.contains("refused par: invalid_client")), "{lines:#?}");
+}
+
+/// A userinfo request at the provider with `token` presented as `scheme`, and a proof of
+/// `key` when given (with the provider's nonce when it asks for one): the final status.
+async fn userinfo_with(
+    stack: &Stack,
+    token: &str,
+    scheme: &str,
+    key: Option<&shared::DpopKey>,
+) -> u16 {
+    let http = client();
+    let discovery =
+        get_json(&http, &format!("{}/.well-known/openid-configuration", stack.issuer())).await;
+    let url = discovery["userinfo_endpoint"].as_str().unwrap().to_owned();
+    let mut nonce: Option<String> = None;
+    for _ in 0..2 {
+        let mut req = http.get(&url).header("authorization", format!("{scheme} {token}"));
+        if let Some(key) = key {
+            let proof =
+                key.proof("GET", &url, Some(token), nonce.as_deref(), shared::unix_now()).unwrap();
+            req = req.header("dpop", proof);
+        }
+        let resp = req.send().await.unwrap();
+        let given = resp.headers().get("dpop-nonce").map(|v| v.to_str().unwrap().to_owned());
+        if resp.status() == 401 && given.is_some() && nonce.is_none() && key.is_some() {
+            nonce = given;
+            continue;
+        }
+        return resp.status().as_u16();
+    }
+    unreachable!("at most one retry")
+}
+
+#[tokio::test]
+async fn the_fapi2_profile_logs_in_refreshes_relays_and_logs_out_with_dpop_bound_tokens() {
+    let options = Options {
+        sessions: true,
+        client: ClientSpec { fapi2: true, dpop_nonce: true, ..ClientSpec::default() },
+        provider_env: vec![(
+            "PROVIDER_ACCESS_TOKEN_TTL".into(),
+            ACCESS_TOKEN_TTL.as_secs().to_string(),
+        )],
+        function_env: vec![("BROWSER_TOKENS".into(), "none".into())],
+        ..Options::default()
+    };
+    let stack = Stack::start("client-auth-fapi2", options).await;
+    let http = client();
+
+    // The login goes through PAR; the provider's ID token is PS256 (the profile's).
+    let (login_url, tx) = flows::spa_login(&stack, &http, "/api/login").await;
+    let url = url::Url::parse(&login_url).unwrap();
+    assert_eq!(url.query_pairs().count(), 2, "{login_url}");
+    let redirect =
+        sign_in_at_provider(&http, &mut Jar::default(), &login_url, "alice", "alice").await;
+    assert!(flows::param(&redirect, "iss").is_some(), "RFC 9207 iss in the response");
+    let resp = flows::spa_callback(&stack, &http, &redirect, &tx).await;
+    assert_eq!(resp.status(), 200, "{}\n{}", stack.log("functions"), stack.log("provider"));
+    let set = flows::set_cookies(&resp);
+    let cookie = |name: &str| {
+        let whole = set.iter().find(|c| c.starts_with(name)).unwrap_or_else(|| panic!("{name}"));
+        whole.split(';').next().unwrap().to_owned()
+    };
+    let (session, handle) = (cookie("__Host-session="), cookie("__Host-refresh="));
+    let jwt = session.trim_start_matches("__Host-session=").to_owned();
+    let sid = jwt_parts(&jwt).1["sid"].as_str().unwrap().to_owned();
+
+    // The session holds its DPoP key; the provider's access token is worth nothing without it:
+    // refused as a Bearer token, refused with another key's proof, taken with the session's.
+    let tokens = stack.session_provider_tokens(&sid);
+    let stored = tokens.dpop_key.as_ref().expect("the session's DPoP key");
+    let key = shared::DpopKey::from_stored(stored).unwrap();
+    let access = secrecy::ExposeSecret::expose_secret(&tokens.access_token).to_owned();
+    assert_eq!(userinfo_with(&stack, &access, "Bearer", None).await, 401);
+    let stranger = shared::DpopKey::generate().unwrap();
+    assert_eq!(userinfo_with(&stack, &access, "DPoP", Some(&stranger)).await, 401);
+    assert_eq!(userinfo_with(&stack, &access, "DPoP", Some(&key)).await, 200);
+
+    // The proxy relays the bound token with a proof of this request, of the session's key.
+    let cookies = format!("{session}; {handle}");
+    let relay = || {
+        http.get(stack.function("proxy", "/api/remote/idp/me?x=1"))
+            .header("cookie", &cookies)
+            .header("x-csrf", "1")
+    };
+    let resp = relay().send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
+    let saw: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (saw["authorization_scheme"].as_str(), saw["jkt"].as_str()),
+        (Some("DPoP"), Some(key.thumbprint().as_str())),
+        "{saw}"
+    );
+
+    // After the access token's expiry: a refresh grant with a proof (and the provider's
+    // nonce), the new token bound to the same key, relayed again.
+    let version = stack.session_version(&sid);
+    tokio::time::sleep(ACCESS_TOKEN_TTL + Duration::from_secs(1)).await;
+    let resp = relay().send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}\n{}", stack.log("functions"), stack.log("provider"));
+    let saw: Value = resp.json().await.unwrap();
+    assert_eq!(saw["jkt"].as_str(), Some(key.thumbprint().as_str()));
+    assert!(stack.session_version(&sid) > version, "a refresh grant was made");
+    let renewed = stack.session_provider_tokens(&sid);
+    let renewed_key = shared::DpopKey::from_stored(renewed.dpop_key.as_ref().unwrap()).unwrap();
+    assert_eq!(renewed_key.thumbprint(), key.thumbprint());
+
+    // Logout revokes with an assertion.
+    let resp = flows::post_with_handle(&stack, &http, "logout", "/api/logout", &handle).await;
+    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
+
+    let lines = provider_lines(&stack);
+    let saw = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        saw("received token grant=authorization_code auth=private_key_jwt dpop=yes par=yes"),
+        1,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        saw("received token grant=refresh_token auth=private_key_jwt dpop=yes"),
+        1,
+        "{lines:#?}"
+    );
+    assert!(saw("received userinfo dpop=yes") >= 2, "{lines:#?}");
+    assert_eq!(
+        saw("received revocation auth=private_key_jwt token=refresh_token"),
+        1,
+        "{lines:#?}"
+    );
+    // The nonce dance happened, and nothing else was refused but this test's own probes.
+    assert!(saw("refused token: use_dpop_nonce") >= 1, "{lines:#?}");
+    let other = lines
+        .iter()
+        .filter(|l| {
+            l.contains("refused")
+                && !l.contains("use_dpop_nonce")
+                && !l.contains("refused userinfo")
+        })
+        .count();
+    assert_eq!(other, 0, "{lines:#?}");
+
+    let value = handle.split_once('=').unwrap().1;
+    stack.assert_log_holds_none(&[value, &jwt, &access, stored.expose_secret()]);
 }

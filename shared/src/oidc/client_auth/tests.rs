@@ -325,3 +325,56 @@ async fn a_method_the_provider_does_not_list_stops_the_cold_start_naming_the_var
     let err = crate::infra::config::Config::from_lookup(lookup).unwrap_err();
     assert_eq!(err.variable, "OIDC_CLIENT_AUTH");
 }
+
+#[test]
+fn the_fapi2_profile_sets_its_modes_and_a_contradiction_stops_the_cold_start_naming_it() {
+    let issuer = "https://dev-1.okta.com/oauth2/default";
+    let config = config_with(issuer, &[("OIDC_PROFILE", "fapi2")]);
+    let p = config.default_provider();
+    assert!(p.fapi2 && p.dpop);
+    assert_eq!(p.client_auth, Some(crate::infra::config::ClientAuthMethod::PrivateKeyJwt));
+    assert_eq!(p.par, crate::infra::config::ParMode::On);
+    // The issuer, even on a host whose default is the token endpoint: FAPI 2.0 takes no other.
+    assert_eq!(p.assertion_audience, crate::infra::config::AssertionAudience::Issuer);
+    // What the template sets by default fits: PAR auto, nothing else.
+    let fits = config_with(issuer, &[("OIDC_PROFILE", "fapi2"), ("OIDC_PAR", "auto")]);
+    assert_eq!(fits.default_provider().par, crate::infra::config::ParMode::On);
+    let vars = crate::testing::env(issuer);
+    for (name, value) in [
+        ("OIDC_CLIENT_AUTH", "client_secret_basic"),
+        ("OIDC_PAR", "off"),
+        ("OIDC_DPOP", "off"),
+        ("OIDC_CLIENT_ASSERTION_AUDIENCE", "token_endpoint"),
+    ] {
+        let lookup = |n: &str| match n {
+            "OIDC_PROFILE" => Some("fapi2".to_owned()),
+            n if n == name => Some(value.to_owned()),
+            n => vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()),
+        };
+        let err = crate::infra::config::Config::from_lookup(lookup).unwrap_err();
+        assert_eq!(err.variable, name);
+        assert!(err.problem.contains("under OIDC_PROFILE=fapi2"), "{}", err.problem);
+    }
+}
+
+#[tokio::test]
+async fn under_fapi2_only_ps256_es256_or_eddsa_id_tokens_and_iss_is_required() {
+    let mut doc = listed_methods();
+    doc["id_token_signing_alg_values_supported"] = json!(["RS256", "PS256"]);
+    doc["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+    doc["pushed_authorization_request_endpoint"] = json!("https://idp.example/par");
+    let fake = FakeProvider::start_with(crate::testing::key("idp-1", KeyAlg::Rs256), doc.clone()).await;
+    let (provider, _) = private_key_jwt_provider(&fake, &[("OIDC_PROFILE", "fapi2")]).await;
+    assert_eq!(provider.algorithms, [openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPssSha256]);
+    assert!(provider.dpop && provider.par_endpoint.is_some() && provider.iss_parameter_supported);
+    // RS256 only: refused at cold start.
+    doc["id_token_signing_alg_values_supported"] = json!(["RS256"]);
+    let fake = FakeProvider::start_with(crate::testing::key("idp-1", KeyAlg::Rs256), doc).await;
+    let http = http_client().unwrap();
+    let metadata = discover(&http, &fake.issuer()).await.unwrap();
+    let config = config_with(&fake.issuer(), &[("OIDC_PROFILE", "fapi2")]);
+    let secret = secret_with_key("client-1", "ES256", &pem(KeyAlg::Es256), None).unwrap();
+    let err = Provider::with_credentials(metadata, config.default_provider(), ClientMaterial::Keys(ring(&secret)))
+        .unwrap_err();
+    assert!(err.to_string().contains("OIDC_PROFILE is fapi2"), "{err}");
+}
