@@ -115,6 +115,11 @@ pub enum ProviderError {
         "OIDC_PROFILE is fapi2, and the provider announces none of PS256, ES256, EdDSA for ID tokens"
     )]
     NoFapi2Algorithm,
+    /// `OIDC_PROFILE=fapi2` and the active client key signs RS256.
+    #[error(
+        "OIDC_PROFILE is fapi2, and the active client key signs RS256: FAPI 2.0 takes PS256, ES256 or EdDSA (secret-tool client-key add --alg PS256)"
+    )]
+    Fapi2ClientKey,
     /// `OIDC_DPOP=on` and the provider announces no DPoP with ES256.
     #[error(
         "OIDC_DPOP is on, and the provider's dpop_signing_alg_values_supported does not list ES256 (or is absent)"

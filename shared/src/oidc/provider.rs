@@ -189,6 +189,12 @@ impl Provider {
         let method = Self::client_auth_method(&metadata, config)?;
         let token_endpoint = metadata.token_endpoint().ok_or(ProviderError::NoTokenEndpoint)?;
         let credentials = match (method, material) {
+            (ClientAuthMethod::PrivateKeyJwt, ClientMaterial::Keys(keys))
+                if config.fapi2 && keys.active().signing_key().alg_name() == "RS256" =>
+            {
+                // FAPI 2.0 section 5.4: PS256, ES256 or EdDSA, client assertions included.
+                return Err(ProviderError::Fapi2ClientKey);
+            }
             (ClientAuthMethod::PrivateKeyJwt, ClientMaterial::Keys(keys)) => {
                 let audience = match config.assertion_audience {
                     AssertionAudience::Issuer => metadata.issuer().as_str().to_owned(),

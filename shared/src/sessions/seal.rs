@@ -602,6 +602,36 @@ mod tests {
     }
 
     #[test]
+    fn a_dpop_key_survives_sealing_and_a_cookie_key_rotation_and_stays_with_each_grant() {
+        let key = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg".to_owned() + &"A".repeat(100);
+        let with_key = ProviderTokens { dpop_key: Some(key.clone().into()), ..tokens() };
+        let old = SessionKeys::derive(&ring(&[[1; 32]])).unwrap();
+        let sealed = with_key.seal(&old, "item-a").unwrap();
+        // Rotated: the new cookie key first; the old one still opens, the new one reseals.
+        let rotated = SessionKeys::derive(&ring(&[[2; 32], [1; 32]])).unwrap();
+        let opened = ProviderTokens::open(&sealed, &rotated, "item-a").unwrap();
+        assert_eq!(opened.dpop_key.as_ref().unwrap().expose_secret(), key);
+        let resealed = opened.seal(&rotated, "item-a").unwrap();
+        let only_new = SessionKeys::derive(&ring(&[[2; 32]])).unwrap();
+        let reopened = ProviderTokens::open(&resealed, &only_new, "item-a").unwrap();
+        assert_eq!(reopened.dpop_key.as_ref().unwrap().expose_secret(), key);
+        // A grant's new tokens keep the key they are bound to.
+        let answer: openidconnect::core::CoreTokenResponse = serde_json::from_value(
+            serde_json::json!({"access_token": "at-2", "token_type": "DPoP", "expires_in": 60}),
+        )
+        .unwrap();
+        let next = ProviderTokens::from_response(
+            &answer,
+            Some(&reopened),
+            0,
+            std::time::Duration::from_secs(60),
+            std::time::Duration::ZERO,
+        );
+        assert_eq!(next.dpop_key.unwrap().expose_secret(), key);
+        assert!(!format!("{with_key:?}").contains(&key[..20]));
+    }
+
+    #[test]
     fn sealed_tokens_open_under_any_key_bound_to_their_item() {
         let old = SessionKeys::derive(&ring(&[[1; 32]])).unwrap();
         let rotated = SessionKeys::derive(&ring(&[[2; 32], [1; 32]])).unwrap();

@@ -9,6 +9,7 @@
 
 mod browser_side;
 mod claims;
+mod client_auth;
 mod dependencies;
 mod id_token;
 mod keys;

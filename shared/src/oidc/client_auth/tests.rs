@@ -363,9 +363,13 @@ async fn under_fapi2_only_ps256_es256_or_eddsa_id_tokens_and_iss_is_required() {
     doc["id_token_signing_alg_values_supported"] = json!(["RS256", "PS256"]);
     doc["dpop_signing_alg_values_supported"] = json!(["ES256"]);
     doc["pushed_authorization_request_endpoint"] = json!("https://idp.example/par");
-    let fake = FakeProvider::start_with(crate::testing::key("idp-1", KeyAlg::Rs256), doc.clone()).await;
+    let fake =
+        FakeProvider::start_with(crate::testing::key("idp-1", KeyAlg::Rs256), doc.clone()).await;
     let (provider, _) = private_key_jwt_provider(&fake, &[("OIDC_PROFILE", "fapi2")]).await;
-    assert_eq!(provider.algorithms, [openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPssSha256]);
+    assert_eq!(
+        provider.algorithms,
+        [openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPssSha256]
+    );
     assert!(provider.dpop && provider.par_endpoint.is_some() && provider.iss_parameter_supported);
     // RS256 only: refused at cold start.
     doc["id_token_signing_alg_values_supported"] = json!(["RS256"]);
@@ -374,7 +378,29 @@ async fn under_fapi2_only_ps256_es256_or_eddsa_id_tokens_and_iss_is_required() {
     let metadata = discover(&http, &fake.issuer()).await.unwrap();
     let config = config_with(&fake.issuer(), &[("OIDC_PROFILE", "fapi2")]);
     let secret = secret_with_key("client-1", "ES256", &pem(KeyAlg::Es256), None).unwrap();
-    let err = Provider::with_credentials(metadata, config.default_provider(), ClientMaterial::Keys(ring(&secret)))
-        .unwrap_err();
+    let err = Provider::with_credentials(
+        metadata,
+        config.default_provider(),
+        ClientMaterial::Keys(ring(&secret)),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("OIDC_PROFILE is fapi2"), "{err}");
+    // An RS256 client key: refused too; PS256 of the same kind of key is taken.
+    let fake = FakeProvider::start_with(crate::testing::key("idp-1", KeyAlg::Rs256), {
+        let mut d = listed_methods();
+        d["id_token_signing_alg_values_supported"] = json!(["PS256"]);
+        d["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+        d["pushed_authorization_request_endpoint"] = json!("https://idp.example/par");
+        d
+    })
+    .await;
+    let config = config_with(&fake.issuer(), &[("OIDC_PROFILE", "fapi2")]);
+    let rsa = pem(KeyAlg::Rs256);
+    for (alg, ok) in [("RS256", false), ("PS256", true)] {
+        let metadata = discover(&http, &fake.issuer()).await.unwrap();
+        let secret = secret_with_key("client-1", alg, &rsa, None).unwrap();
+        let keys = ClientMaterial::Keys(ring(&secret));
+        let built = Provider::with_credentials(metadata, config.default_provider(), keys);
+        assert_eq!(built.is_ok(), ok, "{alg}: {:?}", built.err().map(|e| e.to_string()));
+    }
 }
