@@ -2,7 +2,7 @@
 proxy), and their peers (login and callback only: they have no sessions), as fresh processes
 behind a Lambda Runtime API emulator, against moto and the local OpenID provider on loopback.
 
-    python3 bench/coldstart.py [--n 20] [--impls rust,rust-2p,python,node] [--alg ES256] [--skip-build]
+    python3 bench/coldstart.py [--n 20] [--impls rust,rust-2p,rust-par,rust-fapi2,python,node] [--alg ES256] [--skip-build]
                                [--profile release|dev] [--tls] [--memory-mb 128] [--proxy-events 20]
 
 Python 3.11 standard library only. What it does:
@@ -45,8 +45,19 @@ Python 3.11 standard library only. What it does:
    with two providers (`OIDC_PROVIDERS=main,second`; the one secret holds `client_secrets` for
    `second` too): `main` is the round's provider (the sign-ins go there, as
    for `rust`), `second` the other instance, whose discovery (and JWKS, for callback and
-   refresh) each cold start also fetches. One unrecorded warm-up round per implementation comes first
-   (warm page cache, moto and the provider warmed up).
+   refresh) each cold start also fetches. `rust-par` and `rust-fapi2` (asked for by name, not run
+   by default) run the same rounds with the same binaries authenticating without a shared
+   secret: `rust-par` by private_key_jwt (an assertion signed with a PS256 client key of its
+   secret on every token and PAR request) at a provider that requires PAR (each login pushes its
+   authorization request: one more provider call per login, checked), `rust-fapi2` with the FAPI
+   2.0 profile (`OIDC_PROFILE=fapi2`: private_key_jwt, PAR, a DPoP key per session and a proof on
+   the code exchange, userinfo and refresh grants) at a provider in FAPI 2.0 mode that requires
+   a DPoP nonce in every proof (a cold process's first proof is refused `use_dpop_nonce` and
+   sent again). Each mode has two provider instances of its own (the rounds' and a short-lived
+   one) and a secret of its own (`rust`'s plus the client key); the provider fetches our public
+   client keys from a JWKS the harness serves where the issuer function would (services.py).
+   One unrecorded warm-up round per implementation comes first (warm page cache, moto and the
+   provider warmed up; for the variants, the provider's fetch of the client JWKS).
    Ours also runs, in each round, the proxy function against the upstream API the launcher
    starts (dev/upstream, its benchmark-only `/open` base, which checks no token): a fresh
    process with a remote API in `ours` mode only, then one with a `provider`-mode API too, each

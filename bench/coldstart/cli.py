@@ -39,7 +39,9 @@ def main() -> int:
         "--impls",
         default="rust,rust-2p,rust-stateless,python,node",
         help="comma-separated: rust, rust-2p (ours with two providers configured), rust-stateless (ours with "
-        "sessions off), python, node (default: all five)",
+        "sessions off), python, node (default: these five); also rust-par (ours with private_key_jwt and PAR "
+        "required) and rust-fapi2 (ours with the FAPI 2.0 profile: private_key_jwt, PAR, DPoP with provider "
+        "nonces), each against provider instances of its own",
     )
     parser.add_argument("--alg", default="ES256", help="our JWT's signing key: ES256 (default) or RS256")
     parser.add_argument("--skip-build", action="store_true", help="use the built binaries as they are")
@@ -80,7 +82,7 @@ def main() -> int:
     args = parser.parse_args()
     names = [n.strip() for n in args.impls.split(",")]
     check_peers(names)
-    if not args.skip_build and {"rust", "rust-2p"} & set(names):
+    if not args.skip_build and any(n == "rust" or n.startswith("rust-") for n in names):
         build(args.profile)
     harness = Harness(args)
     for spec in args.variant:

@@ -29,6 +29,38 @@ REFRESH_COOKIE = "__Host-refresh"
 # for it to pass. The rounds' own provider keeps its default (3600 s): the Python peer's client
 # (Authlib) treats a token that expires within 60 s as expired and would refuse its userinfo.
 SHORT_ACCESS_TOKEN_TTL = 3
+# The client-authentication variants (`rust-par`, `rust-fapi2`, impls.py), by mode: each mode
+# gets two provider instances of its own configured for it (the rounds' one, and one whose
+# access tokens live SHORT_ACCESS_TOKEN_TTL, for the refresh grants), named `<mode>` and
+# `<mode>short` in the launcher, and a secret of its own in moto (`client_secret_id`: today's
+# secret plus one client key). Every mode authenticates by private_key_jwt (the launcher's
+# `client: {"auth": "private_key_jwt", "key_alg": "PS256"}` makes the keys and points each
+# provider at the client JWKS, which the harness serves: services.py); `provider_env` is the
+# rest of the provider's configuration (dev/provider/provider.mjs), `function_env` what the
+# functions are told (as dev/stack's ClientSpec tells them: OIDC_PAR stays `auto`, which follows
+# the provider's announced PAR endpoint).
+CLIENT_MODES = {
+    # private_key_jwt and PAR required.
+    "par": {
+        "provider_env": {"PROVIDER_PAR": "required"},
+        "function_env": {"OIDC_CLIENT_AUTH": "private_key_jwt"},
+    },
+    # The FAPI 2.0 profile (private_key_jwt with the issuer as audience, PAR required, DPoP
+    # required, PS256 ID tokens), with DPoP server nonces required in every proof.
+    "fapi2": {
+        "provider_env": {"PROVIDER_PROFILE": "fapi2", "PROVIDER_DPOP_NONCE": "1"},
+        "function_env": {"OIDC_PROFILE": "fapi2"},
+    },
+}
+# The client key's algorithm (RSA-2048, PSS): FAPI 2.0 takes PS256, ES256 or EdDSA.
+CLIENT_KEY_ALG = "PS256"
+
+
+def client_secret_id(mode: str) -> str:
+    """The secret of the variants of client mode `mode`."""
+    return f"{SECRET_ID}-{mode}"
+
+
 HARNESS_HEADER = "X-Bench-Harness"
 INVOKE_TIMEOUT = 60.0
 # Authorizer events per process (the first opens the connections; the rest are warm).

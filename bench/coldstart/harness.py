@@ -9,7 +9,12 @@ run the round, a fresh refresh process serves those two sessions after their acc
 have expired, so that each of its requests makes a refresh grant. An implementation configured
 with two providers (`rust-2p`) gets the round's provider as its default one and the other
 provider instance as its second: every sign-in goes to the default, so its rounds run the same
-events and checks; its outbound requests are taken from both providers' proxies.
+events and checks; its outbound requests are taken from both providers' proxies. A variant of a
+client mode (`rust-par`, `rust-fapi2`: common.CLIENT_MODES) runs the same rounds against that
+mode's two provider instances (services.py); its login requests must each push one
+authorization request where the provider requires PAR (checked), and a refresh grant's count
+is of the token endpoint's successful answers (a DPoP nonce retry, `use_dpop_nonce` then the
+grant, is one grant of two requests).
 
 Ours also runs the proxy function in each round, with the JWTs and session handles of that
 round's refresh: a fresh process with a remote API in `ours` mode only (its cold start fetches
@@ -42,6 +47,7 @@ from .common import (
     AUTHORIZER_EVENTS,
     BENCH_AUDIENCE,
     CLIENT_ID,
+    CLIENT_MODES,
     INVOKE_TIMEOUT,
     LOGS,
     PROXY_APIS,
@@ -74,13 +80,17 @@ class Harness:
         self.floor_secret = floor_secret(args.profile)
         self.noops = noops(args.profile)
         # Sessions of the last round, to refresh once the provider's access token has expired:
-        # (implementation, that round's result, the handle cookies, when the token has expired).
-        self.pending: list[tuple[Impl, dict, list[str], float]] = []
+        # (implementation, that round's result, the handle cookies, when the token has expired,
+        # the short-lived provider instance they are at).
+        self.pending: list[tuple[Impl, dict, list[str], float, ProviderInstance]] = []
         # `--memory-mb`: every function process under a CPU quota of Lambda's size.
         self.quota = CpuQuota(args.memory_mb) if getattr(args, "memory_mb", None) else None
 
     def start(self):
-        self.services.start(self.args.alg)
+        # The client modes of the implementations asked for, each its provider instances.
+        names = [n.strip() for n in self.args.impls.split(",") if n.strip()]
+        modes = [m for m in CLIENT_MODES if any(self.impls[n].client == m for n in names if n in self.impls)]
+        self.services.start(self.args.alg, modes)
 
     def function_env(self, impl: Impl, function: str, api_port: int, provider: ProviderInstance) -> dict:
         env = {
@@ -163,13 +173,13 @@ class Harness:
             invocations.append({"handed": handed, "response": t_resp, "body": json.loads(body)})
         outbound = self.services.moto_proxy.between(t0, t_done)
         # Which configured provider (`main` for the default one) each provider request went to.
-        role, jwks_path = {}, {}
+        role, paths = {}, {}
         for name, instance in zip(TWO_PROVIDERS, self.providers_of(impl, provider)):
             outbound += instance.proxy.between(t0, t_done)
-            role[instance.proxy.name], jwks_path[instance.proxy.name] = name, instance.jwks_path
+            role[instance.proxy.name], paths[instance.proxy.name] = name, instance.paths
         outbound.sort(key=lambda r: r["start"])
         for r in outbound:
-            r["kind"] = classify(r, jwks_path.get(r["upstream"], ""))
+            r["kind"] = classify(r, paths.get(r["upstream"], {}))
             r["phase"] = "other"
             if r["start"] < api.first_next:
                 r["phase"] = "init"
@@ -207,13 +217,15 @@ class Harness:
         }
 
     def round(self, impl: Impl, tag: str) -> dict:
-        login, callback = self.sign_in(impl, tag, self.services.provider)
+        # The rounds' provider instance and the short-lived one, of the implementation's mode.
+        main, short = self.services.pair(impl.client)
+        login, callback = self.sign_in(impl, tag, main)
         result = {"login": login, "callback": callback}
         if "refresh" in impl.commands:
             # The session handle each callback set: the first answer's for the cold refresh,
             # the second's for the warm one. The provider's access token is fresh (3600 s).
             handles = session_cookies(impl, callback)
-            result["refresh"] = self.run_refresh(impl, handles, tag, self.services.provider, grant=False)
+            result["refresh"] = self.run_refresh(impl, handles, tag, main, grant=False)
             tokens = result["refresh"].pop("tokens")
             if "authorizer" in impl.commands:
                 result["authorizer"] = self.run_authorizer(impl, tokens, tag)
@@ -222,10 +234,9 @@ class Harness:
                     result[f"proxy_{mode}"] = self.run_proxy(impl, mode, tokens, handles, tag)
             # Two sessions at the short-lived provider, refreshed once its access tokens have
             # expired (`refresh_expired`); this login and callback are not measured.
-            short = self.services.short_provider
             _, short_callback = self.sign_in(impl, tag + "-short", short)
             expired_at = math.floor(time.time()) + SHORT_ACCESS_TOKEN_TTL + 0.05
-            self.pending.append((impl, result, session_cookies(impl, short_callback), expired_at))
+            self.pending.append((impl, result, session_cookies(impl, short_callback), expired_at, short))
             drop_bodies(short_callback)
         if impl.name == "rust" and self.floor:
             # The floor's init, in the same round as ours (two events, as ours get).
@@ -247,6 +258,12 @@ class Harness:
         """A fresh login process (two events), the sign-in at `provider` for both login URLs,
         a fresh callback process (two events), each answer checked."""
         login = self.run_function(impl, "login", [apigw_event("/api/login", {"return_to": "/orders"}, [])] * 2, tag, provider)
+        # Where the provider requires PAR, each login request pushes its authorization request
+        # (one `201` of the PAR endpoint); elsewhere none does.
+        for i in range(len(login["responses"])):
+            pushed = [o for o in login["outbound"] if o["phase"] == f"invoke{i}" and o["kind"] == "par"]
+            if [o["status"] for o in pushed] != ([201] if provider.par_required else []):
+                raise RuntimeError(f"{impl.name} login request {i} made PAR requests {[o['status'] for o in pushed]} (provider requires PAR: {provider.par_required})")
         callback_events = []
         for resp in login["responses"]:
             if resp.get("statusCode") != 200:
@@ -280,7 +297,9 @@ class Harness:
         for i, resp in enumerate(run["responses"]):
             if not self.check_token(impl, "refresh", resp).get("sid"):
                 raise RuntimeError(f"{impl.name} refresh answered a JWT without `sid`")
-            grants = sum(1 for o in run["outbound"] if o["phase"] == f"invoke{i}" and o["kind"] == "token")
+            # Successful answers only: under DPoP with provider nonces, a cold process's first
+            # grant is refused `use_dpop_nonce` and made again with the nonce.
+            grants = sum(1 for o in run["outbound"] if o["phase"] == f"invoke{i}" and o["kind"] == "token" and o["status"] == 200)
             if grants != int(grant):
                 why = "the provider's access token had not expired" if grant else "the provider's access token had expired"
                 raise RuntimeError(f"{impl.name} refresh request {i} made {grants} refresh grants, expected {int(grant)} ({why}?)")
@@ -377,9 +396,9 @@ class Harness:
         """The last round's sessions at the short-lived provider, once its access tokens have
         expired: each request makes a refresh grant (provider round trip, lease and store
         writes). The other implementations' rounds ran meanwhile, so the wait is shorter."""
-        for impl, result, handles, expired_at in self.pending:
+        for impl, result, handles, expired_at, short in self.pending:
             time.sleep(max(0.0, expired_at - time.time()))
-            result["refresh_expired"] = self.run_refresh(impl, handles, "expired", self.services.short_provider, grant=True)
+            result["refresh_expired"] = self.run_refresh(impl, handles, "expired", short, grant=True)
             result["refresh_expired"].pop("tokens")
         self.pending.clear()
 
@@ -403,7 +422,11 @@ class Harness:
         return {
             "n": self.args.n,
             "alg": self.args.alg,
-            "impls": {n: {"label": self.impls[n].label, "rounds": results[n]} for n in names},
+            "impls": {n: {"label": self.impls[n].label, "client": self.impls[n].client, "rounds": results[n]} for n in names},
+            # How each client mode's providers and functions were configured (common.CLIENT_MODES),
+            # and how often the providers fetched the client JWKS the harness serves.
+            "client_modes": {m: CLIENT_MODES[m] for m in self.services.modes},
+            "client_jwks_fetches": self.services.client_jwks.fetches if self.services.client_jwks else None,
             "issuer_announces_iss_parameter": self.services.provider.iss_parameter,
             "short_access_token_ttl": SHORT_ACCESS_TOKEN_TTL,
             "seconds": round(time.time() - started, 1),

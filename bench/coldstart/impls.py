@@ -2,7 +2,9 @@
 where it has one): this project's functions as cargo built them (`build`), the Python peer
 (bench/peers/python, awslambdaric) and the Node peer (bench/peers/node, runtime.mjs), neither
 of which has sessions or a refresh, the same binaries of ours with two providers configured
-(`rust-2p`: OIDC_PROVIDERS, see Harness.function_env), and `--variant` builds of ours."""
+(`rust-2p`: OIDC_PROVIDERS, see Harness.function_env), the same binaries authenticating without
+a shared secret (`rust-par`, `rust-fapi2`: common.CLIENT_MODES, each against provider instances
+of its own configured for it), and `--variant` builds of ours."""
 
 from __future__ import annotations
 
@@ -10,15 +12,27 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .common import CARGO_TARGET, ROOT, log
+from .common import CARGO_TARGET, CLIENT_MODES, ROOT, client_secret_id, log
 
 
 class Impl:
-    def __init__(self, name: str, label: str, cwd: Path, commands: dict[str, list[str]], extra_env: dict | None = None, providers: int = 1):
+    def __init__(self, name: str, label: str, cwd: Path, commands: dict[str, list[str]], extra_env: dict | None = None, providers: int = 1, client: str | None = None):
         self.name, self.label, self.cwd, self.commands = name, label, cwd, commands
         self.extra_env = extra_env or {}
         # How many providers it is configured with: 1 (OIDC_ISSUER) or 2 (OIDC_PROVIDERS).
         self.providers = providers
+        # Its client mode (common.CLIENT_MODES), whose provider instances and secret it uses;
+        # None: client_secret_basic at the rounds' provider, the secret SECRET_ID.
+        self.client = client
+
+
+def client_variant(mode: str, name: str, what: str, profile: str, ours: dict[str, list[str]]) -> Impl:
+    """Our login, callback and refresh with client mode `mode`: its function settings, its
+    secret (today's plus a client key), its provider instances. No authorizer (it does not talk
+    to a provider), no proxy (measured with ours)."""
+    env = {**CLIENT_MODES[mode]["function_env"], "SECRET_ID": client_secret_id(mode)}
+    settings = ", ".join(f"{k}={v}" for k, v in CLIENT_MODES[mode]["function_env"].items())
+    return Impl(name, f"this project, {what} (Rust, {profile}; {settings})", ROOT, {f: ours[f] for f in ("login", "callback", "refresh")}, env, client=mode)
 
 
 def implementations(profile: str) -> dict[str, Impl]:
@@ -38,6 +52,11 @@ def implementations(profile: str) -> dict[str, Impl]:
             {f: ours[f] for f in ("login", "callback", "refresh")},
             providers=2,
         ),
+        # The same binaries authenticating without a shared secret, each at provider instances
+        # configured for it: private_key_jwt with PAR required; the FAPI 2.0 profile
+        # (private_key_jwt, PAR, DPoP with the provider's nonces required).
+        "rust-par": client_variant("par", "rust-par", "private_key_jwt, PAR required", profile, ours),
+        "rust-fapi2": client_variant("fapi2", "rust-fapi2", "FAPI 2.0: private_key_jwt, PAR, DPoP with provider nonces", profile, ours),
         # The same binaries with sessions off (SESSION_TABLE empty is unset): the callback then
         # does what the peers' does, with no session write; no refresh.
         "rust-stateless": Impl(

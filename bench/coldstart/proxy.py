@@ -1,8 +1,8 @@
 """The counting reverse proxies in front of moto and the provider: every request a function
-makes passes one, which records it with its start and end times (requests marked with
-HARNESS_HEADER are the harness's own and not counted); `classify` names what a recorded
-request was (secret, discovery, jwks, token, userinfo, or the DynamoDB operation by its
-`X-Amz-Target`: GetItem, PutItem, UpdateItem, DeleteItem...)."""
+makes passes one, which records it with its start and end times and status (requests marked
+with HARNESS_HEADER are the harness's own and not counted); `classify` names what a recorded
+request was (secret, discovery, jwks, token, userinfo, par, revocation, or the DynamoDB
+operation by its `X-Amz-Target`: GetItem, PutItem, UpdateItem, DeleteItem...)."""
 
 from __future__ import annotations
 
@@ -112,14 +112,16 @@ class Proxy:
 DYNAMODB_TARGET = "DynamoDB_20120810."
 
 
-def classify(record: dict, jwks_path: str) -> str:
+def classify(record: dict, paths: dict[str, str]) -> str:
+    """`paths`: the provider's endpoints by path, as its discovery document names them
+    (ProviderInstance.paths: `jwks`, `token`, `userinfo`, `par`, `revocation`...)."""
     if record["upstream"] == "moto":
         target = record["target"].split(".")[-1]
         return {"GetSecretValue": "secret"}.get(target, target or "aws")
     path = record["path"]
     if path.endswith("/.well-known/openid-configuration"):
         return "discovery"
-    if path == jwks_path:
-        return "jwks"
+    if path in paths:
+        return paths[path]
     return {"/token": "token", "/me": "userinfo"}.get(path, path)
 

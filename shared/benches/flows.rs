@@ -351,5 +351,58 @@ fn crypto(c: &mut Criterion) {
     });
 }
 
-criterion_group!(flows, benches, id_token_signature, crypto);
+/// What client authentication without a shared secret adds to a request of ours, on the CPU:
+/// a `private_key_jwt` assertion per token, PAR or revocation request (PS256 and ES256 keys),
+/// and with DPoP a proof per request (ES256, the token's hash for a resource request), and the
+/// session key made at each callback and opened at each refresh.
+fn client_auth(c: &mut Criterion) {
+    use secrecy::SecretString;
+    use shared::{ClientCredentials, DpopKey};
+
+    let pem = |alg| shared::keygen::signing_key_pem(alg).unwrap().expose_secret().to_owned();
+    let secret = Secret::from_json(
+        &json!({
+            "signing_keys": [{"kid": "ours-1", "private_key_pem": pem(KeyAlg::Es256)}],
+            "cookie_keys": [base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [1u8; 32])],
+            "client_keys": {
+                "ps": [{"kid": "ps-1", "alg": "PS256", "private_key_pem": pem(KeyAlg::Rs256)}],
+                "es": [{"kid": "es-1", "alg": "ES256", "private_key_pem": pem(KeyAlg::Es256)}],
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    for (provider, alg) in [("ps", "PS256"), ("es", "ES256")] {
+        let keys = secret.client_secrets().keys_for(provider).unwrap();
+        let credentials =
+            ClientCredentials::assertion("client", keys, "https://idp.example.com".into());
+        c.bench_function(&format!("client_auth/assertion/{alg}"), |b| {
+            b.iter(|| black_box(credentials.assertion_fields(unix_now()).unwrap()));
+        });
+    }
+    let basic = ClientCredentials::secret("client", SecretString::from("s3cr3t"), true);
+    c.bench_function("client_auth/client_secret_basic", |b| {
+        b.iter(|| black_box(basic.authentication(unix_now()).unwrap()));
+    });
+    let key = DpopKey::generate().unwrap();
+    c.bench_function("client_auth/dpop_proof/token_request", |b| {
+        let url = "https://idp.example.com/oauth2/token";
+        b.iter(|| black_box(key.proof("POST", url, None, None, unix_now()).unwrap()));
+    });
+    c.bench_function("client_auth/dpop_proof/resource_request", |b| {
+        let url = "https://api.example.com/v1/orders?page=2";
+        b.iter(|| {
+            black_box(key.proof("GET", url, Some(ACCESS_TOKEN), Some("nonce-1"), unix_now()))
+        });
+    });
+    c.bench_function("client_auth/dpop_key/generate", |b| {
+        b.iter(|| black_box(DpopKey::generate().unwrap()));
+    });
+    let stored = key.to_stored();
+    c.bench_function("client_auth/dpop_key/open_stored", |b| {
+        b.iter(|| black_box(DpopKey::from_stored(black_box(&stored)).unwrap()));
+    });
+}
+
+criterion_group!(flows, benches, id_token_signature, crypto, client_auth);
 criterion_main!(flows);
