@@ -13,7 +13,14 @@ The proxy's section comes from the same harness results (bench/report_proxy.py).
 (`bash bench/run.sh --proxy`) and replaces the proxy section of the existing --out file, whose
 other figures stay as they are (bench/analysis.md is appended again).
 
-    python3 bench/report.py [--smoke] [--proxy-only] [--out BENCHMARKS.md]
+The section "Client authentication without a shared secret" compares `rust` with `rust-par` and
+`rust-fapi2` (bench/coldstart: private_key_jwt, PAR, DPoP) when the harness run measured them.
+With --client-auth-only it comes from target/bench/client-auth.json (`bash bench/run.sh
+--client-auth`; --client-auth-results names another) and replaces only that section of --out
+(between its two HTML comments; inserted before the proxy's section when --out has none). A full
+report whose run has no variants keeps the section --out already has.
+
+    python3 bench/report.py [--smoke] [--proxy-only | --client-auth-only] [--out BENCHMARKS.md]
 
 Python 3.11 standard library only.
 """
@@ -645,26 +652,6 @@ def cost_section(w, summ: dict, source: str) -> None:
     w("bytes, kept whole: the ID token is the logout's `id_token_hint`) and two claim sets alone come near 1 KB.")
     w("")
 
-    def lam(fn, key, s):
-        return math.ceil(med(s[key])) / 1000 * MEMORY_MB[fn] / 1024 * p["lambda_gb_second_arm64"] * 1e6
-
-    def ddb(fn, key, s, write_units=SESSION_WRITE_UNITS):
-        kinds = s.get(f"{fn}_ddb_{key}_kinds", "none")
-        n = med(s.get(f"{fn}_ddb_{key}", [0]))
-        if not n or kinds == "none":
-            return 0.0
-        ops = kinds.split("+")
-        reads = sum(1 for o in ops if o in ("GetItem", "Query"))
-        writes = len(ops) - reads
-        cost = reads * p["dynamodb_read_unit"] + writes * write_units * p["dynamodb_write_unit"]
-        return cost * 1e6 * (n / len(ops))
-
-    def costs(s, write_units):
-        warm = 2 * p["lambda_request"] * 1e6 + lam("login", "login_warm_invoke", s) + lam("callback", "callback_warm_invoke", s) + ddb("callback", "warm", s, write_units)
-        cold = sum(lam(fn, f"{fn}_cold", s) + p["lambda_request"] * 1e6 + p["secrets_manager_call"] * 1e6 + ddb(fn, "cold", s, write_units) for fn in ("login", "callback"))
-        refresh = (p["lambda_request"] * 1e6 + lam("refresh", "refresh_warm_invoke", s) + ddb("refresh", "warm", s, write_units)) if "refresh_warm_invoke" in s else None
-        return (warm, cold, refresh)
-
     def cell(now, before):
         if now is None:
             return "— (none)"
@@ -680,6 +667,47 @@ def cost_section(w, summ: dict, source: str) -> None:
     w("")
 
 
+def lambda_cost(fn: str, key: str, s: dict) -> float:
+    """Dollars per million invocations of `fn` lasting the median of `s[key]` ms, billed by
+    the millisecond rounded up, at its memory (MEMORY_MB)."""
+    return math.ceil(med(s[key])) / 1000 * MEMORY_MB[fn] / 1024 * PRICES["lambda_gb_second_arm64"] * 1e6
+
+
+def ddb_cost(fn: str, key: str, s: dict, write_units: int = SESSION_WRITE_UNITS) -> float:
+    """Dollars per million of `fn`'s DynamoDB requests in `key` (`cold`: init and the first
+    request; `warm`), from the operations of the most frequent sequence and their median count."""
+    kinds = s.get(f"{fn}_ddb_{key}_kinds", "none")
+    n = med(s.get(f"{fn}_ddb_{key}", [0]))
+    if not n or kinds == "none":
+        return 0.0
+    ops = kinds.split("+")
+    reads = sum(1 for o in ops if o in ("GetItem", "Query"))
+    writes = len(ops) - reads
+    cost = reads * PRICES["dynamodb_read_unit"] + writes * write_units * PRICES["dynamodb_write_unit"]
+    return cost * 1e6 * (n / len(ops))
+
+
+def costs(s: dict, write_units: int = SESSION_WRITE_UNITS) -> tuple:
+    """Dollars per million: warm logins (login + callback), logins that start both functions
+    cold, warm refreshes without a refresh grant (None without a refresh function)."""
+    p = PRICES
+    warm = 2 * p["lambda_request"] * 1e6 + lambda_cost("login", "login_warm_invoke", s) + lambda_cost("callback", "callback_warm_invoke", s) + ddb_cost("callback", "warm", s, write_units)
+    cold = sum(lambda_cost(fn, f"{fn}_cold", s) + p["lambda_request"] * 1e6 + p["secrets_manager_call"] * 1e6 + ddb_cost(fn, "cold", s, write_units) for fn in ("login", "callback"))
+    refresh = (p["lambda_request"] * 1e6 + lambda_cost("refresh", "refresh_warm_invoke", s) + ddb_cost("refresh", "warm", s, write_units)) if "refresh_warm_invoke" in s else None
+    return (warm, cold, refresh)
+
+
+def grant_costs(s: dict, write_units: int = SESSION_WRITE_UNITS) -> tuple:
+    """Dollars per million refreshes that make a refresh grant: warm, and each in a fresh
+    process (init, the secret read, the first request); (None, None) without them."""
+    p = PRICES
+    if "refresh_expired_warm_invoke" not in s:
+        return (None, None)
+    warm = p["lambda_request"] * 1e6 + lambda_cost("refresh_expired", "refresh_expired_warm_invoke", s) + ddb_cost("refresh_expired", "warm", s, write_units)
+    cold = p["lambda_request"] * 1e6 + lambda_cost("refresh_expired", "refresh_expired_cold", s) + p["secrets_manager_call"] * 1e6 + ddb_cost("refresh_expired", "cold", s, write_units)
+    return (warm, cold)
+
+
 def ms(v: float) -> str:
     if v != v:
         return "n/a"
@@ -690,6 +718,298 @@ def ratio(peer: float, ours: float) -> str:
     if not ours or ours != ours or peer != peer:
         return "n/a"
     return f"{peer / ours:.1f}x"
+
+
+# ---------------------------------------------------------------------------------------------
+# Client authentication without a shared secret (rust-par, rust-fapi2)
+
+# The section sits between these two comments, so that `report.py --client-auth-only` replaces
+# it in an existing BENCHMARKS.md, and a full report keeps it when its run has no variants.
+CLIENT_AUTH_BEGIN = "<!-- client-auth: generated by bench/report.py (--client-auth-only) -->"
+CLIENT_AUTH_END = "<!-- client-auth: end -->"
+# The variants the section compares with `rust` (client_secret_basic), in order.
+CLIENT_AUTH_VARIANTS = ("rust-par", "rust-fapi2")
+
+
+def has_client_auth(cold: dict | None) -> bool:
+    return bool(cold) and "rust" in cold["impls"] and any(v in cold["impls"] for v in CLIENT_AUTH_VARIANTS)
+
+
+def client_auth_section(w, cold: dict, source: str, partial: bool) -> None:
+    """What authenticating without a shared secret costs: `rust` (client_secret_basic) and the
+    variants of the harness's client modes, measured in one run, interleaved round by round.
+    `partial`: regenerated on its own (`--client-auth-only`), said so at its top."""
+    impls = cold["impls"]
+    names = ["rust"] + [v for v in CLIENT_AUTH_VARIANTS if v in impls]
+    variants = names[1:]
+    summ = {n: summarize(impls[n]["rounds"]) for n in names}
+    rounds = {n: impls[n]["rounds"] for n in names}
+    base = summ["rust"]
+    modes = cold.get("client_modes", {})
+
+    def cell(values, unit="ms"):
+        return f"{ms(med(values))} ({ms(pct(values, 90))}) {unit}"
+
+    def env_text(env: dict) -> str:
+        return ", ".join(f"`{k}={v}`" for k, v in env.items()) or "none"
+
+    w(CLIENT_AUTH_BEGIN)
+    w("## Client authentication without a shared secret: PAR, private_key_jwt, DPoP")
+    w("")
+    if partial:
+        w("**Regenerated on its own** (`bash bench/run.sh --client-auth`: the harness with `--impls " + ",".join(names) + "`, then")
+        w("`bench/report.py --client-auth-only`), from the run named below; every other figure of this file is")
+        w("from the runs its sections name.")
+        w("")
+    w(f"From {source}: run of {cold['started_utc']}, N = {cold['n']} rounds (plus one unrecorded warm-up round), {cold['seconds']} s,")
+    w(f"load average before / after {' '.join(cold['loadavg_before'])} / {' '.join(cold['loadavg_after'])} (the machine is shared); on loopback,")
+    tls = "with TLS" if cold.get("tls") else "without TLS"
+    quota = f"under the {cold['memory_mb']} MB CPU quota" if cold.get("memory_mb") else "without a CPU quota"
+    build = "release" if "release" in impls["rust"]["label"] else "debug"
+    w(f"{tls}, {quota}, our JWT signed with {cold['alg']}. The same {build} binaries in {len(names)} configurations,")
+    w("interleaved round by round, with the same events and checks as the loopback run's (its method above):")
+    w("")
+    w(f"- **rust**: today's client authentication, `client_secret_basic` (the client secret in an `Authorization: Basic` header).")
+    for n in variants:
+        mode = impls[n].get("client")
+        spec = modes.get(mode, {})
+        w(f"- **{n}**: {impls[n]['label']}. Its provider: {env_text(spec.get('provider_env', {}))} (over `PROVIDER_CLIENT_AUTH=private_key_jwt`).")
+    w("")
+    w("Each variant has two oidc-provider instances of its own (`dev/provider/provider.mjs`, started by the launcher")
+    w("with `client: {\"auth\": \"private_key_jwt\", \"key_alg\": \"PS256\"}`), the rounds' one and one whose access tokens")
+    w(f"live {cold.get('short_access_token_ttl', '?')} s for the refresh grants, and a secret of its own: `rust`'s plus one RSA-2048 client key (PS256) under")
+    w("`client_keys.default`, which every assertion is signed with (a fresh one per token, PAR and refresh request).")
+    w("The harness runs no issuer function: it serves the public client keys where the issuer function's")
+    fetches = cold.get("client_jwks_fetches")
+    fetched = f" (fetched {fetches} times in the run, by {2 * len(variants)} providers)" if fetches is not None else ""
+    w(f"`/.well-known/client-jwks.json` would be, and each provider fetches them at its first assertion{fetched},")
+    w("in the warm-up round. Where the provider requires PAR, each login request must push its authorization")
+    w("request (one `201` of the PAR endpoint per request, checked); under FAPI 2.0 the provider requires a DPoP")
+    w("nonce in every proof, so the first proof of a fresh process is refused `use_dpop_nonce` and sent again")
+    w("with the nonce, which the process then keeps for that origin. A refresh grant is counted by the token")
+    w("endpoint's successful answers (checked: one per request with an expired access token, none otherwise).")
+    w("")
+    busy = max(float(x) for x in cold["loadavg_before"][:1] + cold["loadavg_after"][:1])
+    if busy >= 1.5:
+        w(f"The machine was busy during this run (a 1-minute load average up to {busy:g} on {os.cpu_count()} cores, other work beside")
+        w("the harness): the absolute times are longer and more spread than in a quiet run, moto's answers most of all. The")
+        w("provider round trips are counted, not timed, and so exact; of the times, the paired differences and the")
+        w("processes' own CPU time are the least moved.")
+        w("")
+
+    labels = {
+        "login": "login",
+        "callback": "callback",
+        "refresh": "refresh (provider token fresh)",
+        "refresh_expired": "refresh with a refresh grant",
+    }
+    rows = [
+        ("login", "init (start → first `/next`)", "init"),
+        ("login", "**cold start → first response**", "cold"),
+        ("login", "first request, event → answer", "first_invoke"),
+        ("login", "**warm request, event → answer**", "warm_invoke"),
+        ("callback", "init", "init"),
+        ("callback", "**cold start → first response**", "cold"),
+        ("callback", "first request, event → answer (code exchange, userinfo, session write)", "first_invoke"),
+        ("callback", "**warm request, event → answer**", "warm_invoke"),
+        ("refresh", "cold start → first response", "cold"),
+        ("refresh", "warm request", "warm_invoke"),
+        ("refresh_expired", "init", "init"),
+        ("refresh_expired", "**cold start → first response**", "cold"),
+        ("refresh_expired", "first request, event → answer", "first_invoke"),
+        ("refresh_expired", "**warm request, event → answer**", "warm_invoke"),
+        ("login", "CPU time of the process (init and two requests)", "cpu_ms"),
+        ("callback", "CPU time of the process", "cpu_ms"),
+        ("refresh_expired", "CPU time of the process", "cpu_ms"),
+        ("login", "peak RSS", "rss_mb"),
+        ("callback", "peak RSS", "rss_mb"),
+        ("refresh_expired", "peak RSS", "rss_mb"),
+    ]
+    w("### Durations")
+    w("")
+    w("Medians (p90) over the rounds; the difference and ratio are of the medians, the variant's minus / over `rust`'s;")
+    w("the paired difference is the median (p90) over the rounds of each round's variant minus `rust` value (the")
+    w("rounds are interleaved, so a paired difference is less moved by the load of the moment).")
+    w("")
+    header = ["`rust` (client_secret_basic)"]
+    for n in variants:
+        header += [f"`{n}`", "difference", "ratio", "paired difference"]
+    w("| function: what | " + " | ".join(header) + " |")
+    w("|" + " --- |" * (1 + len(header)))
+    for fn, what, suffix in rows:
+        key = f"{fn}_{suffix}"
+        if key not in base:
+            continue
+        unit = "MB" if suffix == "rss_mb" else "ms"
+        cells = [cell(base[key], unit)]
+        for n in variants:
+            s = summ[n]
+            if key not in s:
+                cells += ["—", "", "", ""]
+                continue
+            paired = [b - a for a, b in zip(base[key], s[key])]
+            cells += [
+                cell(s[key], unit),
+                f"{med(s[key]) - med(base[key]):+.1f} {unit}",
+                ratio(med(s[key]), med(base[key])),
+                f"{med(paired):+.1f} ({pct(paired, 90):+.1f}) {unit}",
+            ]
+        w(f"| {labels[fn]}: {what} | " + " | ".join(cells) + " |")
+    w("")
+
+    # Provider round trips, per operation.
+    def provider_reqs(r, fn, phase):
+        return [o for o in r[fn]["outbound"] if o["phase"] == phase and o.get("provider")]
+
+    def label(o):
+        if o["status"] < 300:
+            return o["kind"]
+        return f"{o['kind']} {o['status']}" + (f" {o['error']}" if o.get("error") else "")
+
+    def seq(n, fn, phase):
+        """The provider requests of `phase` (the most frequent sequence over the rounds, in
+        the order they started), and their median count."""
+        found = [" → ".join(label(o) for o in provider_reqs(r, fn, phase)) or "none" for r in rounds[n]]
+        counts = [len(provider_reqs(r, fn, phase)) for r in rounds[n]]
+        common = max(set(found), key=found.count)
+        return med(counts), common, found.count(common)
+
+    ops = [
+        ("login", "init", "login: cold start (init)"),
+        ("login", "invoke0", "login: first request"),
+        ("login", "invoke1", "login: warm request"),
+        ("callback", "init", "callback: cold start (init)"),
+        ("callback", "invoke0", "callback: first request of a fresh process"),
+        ("callback", "invoke1", "callback: warm request"),
+        ("refresh", "init", "refresh: cold start (init)"),
+        ("refresh", "invoke0", "refresh (provider token fresh): a request"),
+        ("refresh_expired", "invoke0", "refresh grant: first request of a fresh process"),
+        ("refresh_expired", "invoke1", "refresh grant: warm request"),
+    ]
+    w("### Provider round trips per operation")
+    w("")
+    w("Requests to the provider counted at its proxy (Secrets Manager and DynamoDB left out; they are the same")
+    w("for all three but for the secret's size): the median count, and the most frequent sequence over the rounds")
+    w("in the order the requests started (a refusal with its status and OAuth error code), with how many rounds")
+    w("had it. Extra = the variant's median count minus `rust`'s: each is one more network round trip to the")
+    w("provider in a deployment (on loopback, a millisecond or two).")
+    w("")
+    header = ["`rust`"] + [f"`{n}`" for n in variants] + [f"extra, `{n}`" for n in variants]
+    w("| operation | " + " | ".join(header) + " |")
+    w("|" + " --- |" * (1 + len(header)))
+    for fn, phase, what in ops:
+        if not all(fn in r for n in names for r in rounds[n]):
+            continue
+        found = {n: seq(n, fn, phase) for n in names}
+        cells = [f"{c:g}: {s} ({k}/{len(rounds[n])})" for n, (c, s, k) in found.items()]
+        cells += [f"{found[n][0] - found['rust'][0]:+g}" for n in variants]
+        w(f"| {what} | " + " | ".join(cells) + " |")
+    w("")
+
+    # The claim: PAR and private_key_jwt add nothing to login's cold start.
+    def login_init_plain(r):
+        kinds = sorted(o["kind"] for o in r["login"]["outbound"] if o["phase"] == "init")
+        return kinds == ["discovery", "secret"]
+
+    plain = {n: sum(1 for r in rounds[n] if login_init_plain(r)) for n in names}
+    w("**Login's cold start stays free of provider calls beyond discovery**: its init made exactly the secret's")
+    w("request and the provider's discovery in " + ", ".join(f"{plain[n]}/{len(rounds[n])} `{n}`" for n in names) + " cold starts;")
+    w("the pushed authorization request is made by each login request, not at init (the table above). The")
+    w("requests at init, by function (the most frequent set, median count):")
+    w("")
+    w("| function | " + " | ".join(f"`{n}`" for n in names) + " |")
+    w("|" + " --- |" * (1 + len(names)))
+    for fn in ("login", "callback", "refresh", "refresh_expired"):
+        if f"{fn}_init_reqs" not in base:
+            continue
+        w(f"| {labels[fn]} | " + " | ".join(f"{med(summ[n][f'{fn}_init_reqs']):g} ({summ[n][f'{fn}_init_kind_counts']})" for n in names) + " |")
+    w("")
+
+    # Timelines of the median callback and refresh-grant rounds.
+    for fn, what in (("callback", "callback"), ("refresh_expired", "refresh with a refresh grant")):
+        w(f"Cold-start timeline of the median {what} round (ms from process start; init and the first request):")
+        w("")
+        for n in names:
+            rs = rounds[n]
+            if not rs or not all(fn in r for r in rs):
+                continue
+            r = sorted(rs, key=lambda r: r[fn]["first_response_ms"])[len(rs) // 2][fn]
+            parts = [f"{label(o)} {o['start_ms']:.1f}–{o['end_ms']:.1f}" for o in r["outbound"] if o["phase"] in ("init", "invoke0")]
+            w(f"- **{n}**: init ends {r['init_ms']:.1f}; first answer {r['first_response_ms']:.1f}; requests: " + "; ".join(parts))
+        w("")
+
+    # Cost, priced as the Cost section prices.
+    p = PRICES
+    w("### What a million operations cost in each mode")
+    w("")
+    w(f"Priced as the Cost section prices (Lambda on arm64 in us-east-1, {PRICES_CHECKED} list prices: ${p['lambda_request'] * 1e6:.2f} per million")
+    w(f"requests, ${p['lambda_gb_second_arm64']:.10f} per GB-second; Secrets Manager; DynamoDB on-demand, {units(SESSION_WRITE_UNITS)} per session")
+    w("write; each invocation billed by the millisecond rounded up, a cold start with its init; login 128 MB, callback")
+    w("and refresh 256 MB), but from this run's durations: on loopback without a CPU quota, so faster than Lambda at")
+    w("these sizes (the Cost section's own table is from the 128 MB run). The provider's extra round trips and")
+    w("signatures cost only Lambda time here; in a deployment each round trip adds network time to the")
+    w("billed duration too. A refresh with a refresh grant is one `POST /api/refresh` whose provider access")
+    w("token has expired (the grant, the userinfo call, the lease and store writes).")
+    w("")
+    priced = {n: costs(summ[n]) + grant_costs(summ[n]) for n in names}
+
+    def dollars(v):
+        return "—" if v is None else f"${v:.2f}"
+
+    w("| per million | " + " | ".join(f"`{n}`" for n in names) + " | " + " | ".join(f"`{n}` − `rust`" for n in variants) + " |")
+    w("|" + " --- |" * (1 + len(names) + len(variants)))
+    cost_rows = (
+        "logins, warm (login + callback)",
+        "logins that each start both functions cold",
+        "refreshes, warm (no refresh grant)",
+        "refreshes with a refresh grant, warm",
+        "refreshes with a refresh grant, each in a fresh process",
+    )
+    for i, what in enumerate(cost_rows):
+        values = [priced[n][i] for n in names]
+        diffs = [("—" if priced[n][i] is None or priced["rust"][i] is None else f"{priced[n][i] - priced['rust'][i]:+.2f}") for n in variants]
+        w(f"| {what} | " + " | ".join(dollars(v) for v in values) + " | " + " | ".join(diffs) + " |")
+    w("")
+    w(CLIENT_AUTH_END)
+
+
+def client_auth_splice(existing: str, new_section: str) -> str:
+    """`existing` (a BENCHMARKS.md) with its client-authentication section replaced by
+    `new_section`; without one, inserted before the proxy's section (or the criterion one)."""
+    if CLIENT_AUTH_BEGIN in existing and CLIENT_AUTH_END in existing:
+        head, rest = existing.split(CLIENT_AUTH_BEGIN, 1)
+        _, tail = rest.split(CLIENT_AUTH_END, 1)
+        return head + new_section.rstrip("\n") + tail
+    for before in (report_proxy.PROXY_BEGIN, "## Warm CPU (criterion"):
+        at = existing.find("\n" + before)
+        if at >= 0:
+            return existing[: at + 1] + new_section.rstrip("\n") + "\n\n" + existing[at + 1 :]
+    return existing.rstrip("\n") + "\n\n" + new_section.rstrip("\n") + "\n"
+
+
+def kept_client_auth(out: Path) -> str | None:
+    """The client-authentication section of an existing report, as it is."""
+    if not out.exists():
+        return None
+    text = out.read_text()
+    if CLIENT_AUTH_BEGIN not in text or CLIENT_AUTH_END not in text:
+        return None
+    return CLIENT_AUTH_BEGIN + text.split(CLIENT_AUTH_BEGIN, 1)[1].split(CLIENT_AUTH_END, 1)[0] + CLIENT_AUTH_END
+
+
+def client_auth_only(out: Path, results: Path) -> int:
+    """`--client-auth-only`: the client-authentication section of `out`, from `results`,
+    replaced in place."""
+    if not results.exists():
+        raise SystemExit(f"report: no {results} (bash bench/run.sh --client-auth)")
+    cold = json.loads(results.read_text())
+    if not has_client_auth(cold):
+        raise SystemExit(f"report: {results} has no rust with rust-par or rust-fapi2")
+    lines: list[str] = []
+    client_auth_section(lines.append, cold, f"`{results.relative_to(ROOT) if results.is_relative_to(ROOT) else results}`", partial=True)
+    out.write_text(client_auth_splice(out.read_text() if out.exists() else "", "\n".join(lines) + "\n"))
+    print(f"report: replaced the client-authentication section of {out}")
+    return 0
 
 
 def proxy_results(first: Path, names: tuple[str, str, str]) -> list[tuple[str, dict]]:
@@ -733,9 +1053,21 @@ def main() -> int:
         action="store_true",
         help="replace only the proxy's section of --out, from target/bench/proxy*.json (bash bench/run.sh --proxy)",
     )
+    parser.add_argument(
+        "--client-auth-only",
+        action="store_true",
+        help="replace only the client-authentication section of --out, from --client-auth-results (bash bench/run.sh --client-auth)",
+    )
+    parser.add_argument(
+        "--client-auth-results",
+        default=str(OUT / "client-auth.json"),
+        help="the harness run with rust and rust-par/rust-fapi2 (default target/bench/client-auth.json)",
+    )
     args = parser.parse_args()
     if args.proxy_only:
         return proxy_only(Path(args.out))
+    if args.client_auth_only:
+        return client_auth_only(Path(args.out), Path(args.client_auth_results))
 
     cold = json.loads(Path(args.coldstart).read_text()) if Path(args.coldstart).exists() else None
     crit = criterion_results(Path(args.criterion), args.criterion_since)
@@ -928,6 +1260,18 @@ def main() -> int:
         cost_section(w, quota_summ, "the 128 MB run above")
     elif cold:
         cost_section(w, summ, "the loopback run above, without a CPU quota (faster than Lambda at these sizes)")
+
+    # ---- client authentication without a shared secret ----
+    # From this run when it measured the variants; else the section of the file replaced, as
+    # `--client-auth-only` last wrote it.
+    if has_client_auth(cold):
+        client_auth_section(w, cold, "the loopback run above", partial=False)
+        w("")
+    else:
+        kept = kept_client_auth(Path(args.out))
+        if kept:
+            w(kept)
+            w("")
 
     # ---- the proxy ----
     proxy_runs = proxy_results(Path(args.coldstart), ("coldstart.json", "coldstart-tls.json", "coldstart-128mb.json"))

@@ -20,7 +20,9 @@
 #   bash bench/run.sh            full run: N=20 rounds (BENCH_N overrides), criterion defaults
 #   bash bench/run.sh --smoke    CI: shows that everything still runs, measures nothing: the
 #                                criterion benchmarks once each in test mode, the harness on the
-#                                debug build for N=2, the report in target/bench/BENCHMARKS-smoke.md
+#                                debug build for N=2 (the client-authentication variants rust-par
+#                                and rust-fapi2 among its implementations: about 15 s more), the
+#                                report in target/bench/BENCHMARKS-smoke.md
 #   bash bench/run.sh --proxy    the proxy's figures alone: steps 3-5 with ours only (--impls rust,
 #                                into target/bench/proxy*.json), then only the proxy's section of
 #                                BENCHMARKS.md is replaced (report.py --proxy-only); no criterion
@@ -30,6 +32,15 @@
 #                                into target/bench/load.json, then only the load section of
 #                                BENCHMARKS.md is replaced (bench/report_load.py); BENCH_LOAD_ARGS
 #                                passes options to it (target/debug/load --help)
+#   bash bench/run.sh --client-auth
+#                                client authentication without a shared secret alone: the harness
+#                                on loopback (no TLS, no CPU quota) with --impls
+#                                rust,rust-par,rust-fapi2 (ours with client_secret_basic, with
+#                                private_key_jwt and PAR required, with the FAPI 2.0 profile and DPoP
+#                                nonces; interleaved rounds, N=10 unless --n=N or BENCH_N; about
+#                                2 min) into target/bench/client-auth.json, then only that section of
+#                                BENCHMARKS.md is replaced (report.py --client-auth-only); the full run
+#                                keeps the section it finds
 #   The smoke run also runs bench/load --smoke (50 sessions, 10 s access token, still 4 instances
 #   of each function; under a minute) and adds its section to BENCHMARKS-smoke.md; the full run
 #   keeps the load section of the BENCHMARKS.md it replaces.
@@ -41,17 +52,26 @@ cd "$(dirname "$0")/.."
 smoke=0
 proxy=0
 load=0
-n=${BENCH_N:-20}
+client_auth=0
+n=${BENCH_N:-}
 for arg in "$@"; do
   case $arg in
     --smoke) smoke=1 ;;
     --proxy) proxy=1 ;;
     --load) load=1 ;;
+    --client-auth) client_auth=1 ;;
     --n=*) n=${arg#--n=} ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument $arg (use --smoke, --proxy, --load or --n=N)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,48p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $arg (use --smoke, --proxy, --load, --client-auth or --n=N)" >&2; exit 2 ;;
   esac
 done
+if [ "$client_auth" = 1 ] && [ $((smoke + proxy + load)) -gt 0 ]; then
+  echo "run.sh: --client-auth runs alone" >&2
+  exit 2
+fi
+if [ -z "$n" ]; then
+  if [ "$client_auth" = 1 ]; then n=10; else n=20; fi
+fi
 if [ "$smoke" = 1 ] && [ "$proxy" = 1 ]; then
   echo "run.sh: --smoke already runs the proxy; use one or the other" >&2
   exit 2
@@ -118,7 +138,7 @@ if [ "$smoke" = 1 ]; then
   cargo test --workspace --bench flows
   echo "run.sh: cold-start harness on the debug build, N=$n"
   # Three warm proxied requests per proxy process are enough to show the proxy's rounds run.
-  python3 bench/coldstart.py --n "$n" --profile dev --proxy-events 3
+  python3 bench/coldstart.py --n "$n" --profile dev --proxy-events 3 --impls rust,rust-2p,rust-stateless,python,node,rust-par,rust-fapi2
   echo "run.sh: cold-start harness with TLS, N=1"
   python3 bench/coldstart.py --n 1 --profile dev --skip-build --tls --proxy-events 3 --out target/bench/coldstart-tls.json
   rm -f target/bench/coldstart-128mb.json
@@ -132,6 +152,13 @@ if [ "$smoke" = 1 ]; then
   echo "run.sh: sessions under load, CI's budget (bench/load --smoke)"
   "$loadbin" --smoke --out target/bench/load-smoke.json
   python3 bench/report_load.py --in target/bench/load-smoke.json --out target/bench/BENCHMARKS-smoke.md >/dev/null
+  exit 0
+fi
+
+if [ "$client_auth" = 1 ]; then
+  echo "run.sh: client authentication without a shared secret (rust, rust-par, rust-fapi2), N=$n"
+  python3 bench/coldstart.py --n "$n" --impls rust,rust-par,rust-fapi2 --out target/bench/client-auth.json
+  python3 bench/report.py --client-auth-only
   exit 0
 fi
 

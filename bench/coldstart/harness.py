@@ -206,6 +206,8 @@ class Harness:
                     "phase": r["phase"],
                     "method": r["method"],
                     "status": r["status"],
+                    # A refusal's error code (`use_dpop_nonce`, ConditionalCheckFailedException...).
+                    "error": r.get("error"),
                     "start_ms": rel(r["start"]),
                     "end_ms": rel(r["end"]),
                     # One TCP connection = one client port at one proxy.

@@ -7,6 +7,7 @@ operation by its `X-Amz-Target`: GetItem, PutItem, UpdateItem, DeleteItem...).""
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import urllib.parse
 
@@ -84,6 +85,15 @@ class Proxy:
                     self.wfile.write(data)
                 self.wfile.flush()
                 end = now()
+                # A refusal's OAuth error code (`use_dpop_nonce`...) or AWS error type, read
+                # after the answer is sent.
+                error = None
+                if resp.status >= 400 and data[:1] == b"{":
+                    try:
+                        found = json.loads(data)
+                        error = found.get("error") or found.get("__type")
+                    except (ValueError, AttributeError):
+                        pass
                 with proxy.lock:
                     proxy.records.append(
                         {
@@ -92,6 +102,7 @@ class Proxy:
                             "path": urllib.parse.urlsplit(self.path).path,
                             "target": self.headers.get("X-Amz-Target", ""),
                             "status": resp.status,
+                            "error": str(error).rsplit("#", 1)[-1] if error else None,
                             "start": start,
                             "end": end,
                             "harness": harness,

@@ -58,6 +58,8 @@ const NOT_FORWARDED: &[&str] = &[
     "cookie",
     "authorization",
     "proxy-authorization",
+    // A proof is ours to make, for the token we attach: a script's own never goes upstream.
+    "dpop",
     "x-csrf",
     "connection",
     "keep-alive",

@@ -115,6 +115,12 @@ pub enum ProviderError {
         "OIDC_PROFILE is fapi2, and the provider announces none of PS256, ES256, EdDSA for ID tokens"
     )]
     NoFapi2Algorithm,
+    /// `OIDC_CLIENT_ASSERTION_AUDIENCE=token_endpoint` and the token endpoint is on another
+    /// origin than the issuer.
+    #[error(
+        "OIDC_CLIENT_ASSERTION_AUDIENCE is token_endpoint, and the discovery document's token_endpoint is on another origin than the issuer: an assertion for it could be replayed there; use issuer"
+    )]
+    TokenEndpointElsewhere,
     /// `OIDC_PROFILE=fapi2` and the active client key signs RS256.
     #[error(
         "OIDC_PROFILE is fapi2, and the active client key signs RS256: FAPI 2.0 takes PS256, ES256 or EdDSA (secret-tool client-key add --alg PS256)"

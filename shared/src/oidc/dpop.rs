@@ -139,7 +139,13 @@ impl DpopKey {
         }
         match stored.map(Self::from_stored) {
             Some(Ok(key)) => Ok(Some(key)),
-            Some(Err(_)) | None => Self::generate().map(Some),
+            Some(Err(_)) => {
+                tracing::warn!(
+                    "the session's DPoP key does not parse: a new one binds the next grant"
+                );
+                Self::generate().map(Some)
+            }
+            None => Self::generate().map(Some),
         }
     }
 
@@ -230,18 +236,18 @@ impl Nonces {
     }
 
     /// Remembers `nonce` for `uri`'s origin; a nonce of other than printable ASCII, or overlong,
-    /// is not taken (it goes into our proofs).
-    pub fn put(&self, uri: &str, nonce: &str) {
+    /// is not taken (it goes into our proofs). Whether it was taken.
+    pub fn put(&self, uri: &str, nonce: &str) -> bool {
         let usable = !nonce.is_empty()
             && nonce.len() <= MAX_NONCE_LEN
             && nonce.bytes().all(|b| b.is_ascii_graphic());
-        let (Some(origin), true) = (Self::origin(uri), usable) else { return };
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= MAX_ORIGINS && !map.contains_key(&origin) {
-                map.clear();
-            }
-            map.insert(origin, nonce.to_owned());
+        let (Some(origin), true) = (Self::origin(uri), usable) else { return false };
+        let Ok(mut map) = self.0.lock() else { return false };
+        if map.len() >= MAX_ORIGINS && !map.contains_key(&origin) {
+            map.clear();
         }
+        map.insert(origin, nonce.to_owned());
+        true
     }
 }
 
@@ -320,11 +326,9 @@ impl<'a> DpopHttp<'a> {
             }
             let resp = self.http.send(request).await?;
             let given = resp.headers().get(DPOP_NONCE).and_then(|v| v.to_str().ok());
-            if let Some(given) = given {
-                self.nonces.put(&uri, given);
-            }
-            // One retry, and only with a nonce other than the one just refused.
-            let fresh = given.is_some_and(|g| Some(g) != nonce.as_deref());
+            // One retry, and only with a nonce we took and other than the one just refused.
+            let fresh =
+                given.is_some_and(|g| self.nonces.put(&uri, g) && Some(g) != nonce.as_deref());
             if asked || !fresh || !asks_for_nonce(&resp) {
                 return Ok(resp);
             }

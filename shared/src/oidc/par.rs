@@ -105,8 +105,8 @@ pub async fn push(
         Some(1..=MAX_EXPIRES_IN) => {}
         _ => return Err(Error::ParFailed("expires_in missing or out of range".into())),
     }
-    let mut url = authorize_url.clone();
-    url.set_query(None);
+    // The authorization endpoint as discovery gave it (its own query, such as a policy, kept).
+    let mut url = provider.client.auth_uri().url().clone();
     url.query_pairs_mut()
         .append_pair("client_id", &provider.client_id)
         .append_pair("request_uri", request_uri);

@@ -198,6 +198,14 @@ impl Provider {
             (ClientAuthMethod::PrivateKeyJwt, ClientMaterial::Keys(keys)) => {
                 let audience = match config.assertion_audience {
                     AssertionAudience::Issuer => metadata.issuer().as_str().to_owned(),
+                    // The audience attack on private_key_jwt (2025): an assertion for a token
+                    // endpoint that discovery names on another origin than the issuer's could
+                    // be replayed there by whoever wrote that discovery document.
+                    AssertionAudience::TokenEndpoint
+                        if token_endpoint.url().origin() != metadata.issuer().url().origin() =>
+                    {
+                        return Err(ProviderError::TokenEndpointElsewhere);
+                    }
                     AssertionAudience::TokenEndpoint => token_endpoint.as_str().to_owned(),
                 };
                 ClientCredentials::assertion(&config.client_id, keys, audience)

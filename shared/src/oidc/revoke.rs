@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::client_auth::ClientCredentials;
 use super::discovery::Metadata;
-use super::dpop::{DPOP, DpopKey};
+use super::dpop::{DpopHttp, DpopKey, Nonces};
 use super::provider::Provider;
 use crate::error::Error;
 use crate::infra::clock::unix_now;
@@ -22,6 +22,8 @@ use crate::infra::metrics::{self, Endpoint};
 pub struct Revocation {
     url: url::Url,
     credentials: ClientCredentials,
+    /// The revocation endpoint's DPoP nonces (a server's own, RFC 9449 section 8).
+    nonces: Nonces,
 }
 
 impl fmt::Debug for Revocation {
@@ -40,7 +42,7 @@ impl Revocation {
     /// of its token endpoint.
     pub fn from_metadata(metadata: &Metadata, provider: &Provider) -> Option<Self> {
         let url = metadata.additional_metadata().revocation_endpoint.clone()?;
-        Some(Self { url, credentials: provider.credentials.clone() })
+        Some(Self { url, credentials: provider.credentials.clone(), nonces: Nonces::default() })
     }
 
     /// Revokes `refresh_token`, with a proof of `dpop` when the session has a DPoP key. RFC
@@ -68,17 +70,32 @@ impl Revocation {
         if let Some(header) = &auth.header {
             req = req.header(http::header::AUTHORIZATION, header.expose_secret());
         }
-        // A DPoP session's token is revoked with a proof of its key too (RFC 9449 does not
-        // require one here, and a provider that checks it finds the session's key).
-        if let Some(key) = dpop {
-            req = req.header(DPOP, key.proof("POST", self.url.as_str(), None, None, unix_now())?);
-        }
         let req = req
             .body(form(pairs).into_bytes())
             .map_err(|_| Error::Internal("revocation request could not be built".into()))?;
-        let sent =
-            metrics::provider_call(Endpoint::Revocation, http.send(req), FetchError::unreachable);
-        let resp = sent.await.map_err(|e| match e {
+        // A DPoP session's token is revoked with a proof of its key too (RFC 9449 does not
+        // require one here; a provider that checks it finds the session's key), and the
+        // provider's nonce when it asks for one, once, with a fresh assertion.
+        let resp = match dpop {
+            Some(key) => {
+                let client = DpopHttp::new(http, key, &self.nonces, &self.credentials);
+                metrics::provider_call(
+                    Endpoint::Revocation,
+                    client.send(req),
+                    FetchError::unreachable,
+                )
+                .await
+            }
+            None => {
+                metrics::provider_call(
+                    Endpoint::Revocation,
+                    http.send(req),
+                    FetchError::unreachable,
+                )
+                .await
+            }
+        };
+        let resp = resp.map_err(|e| match e {
             FetchError::Timeout => Error::ProviderTimeout("revocation endpoint".into()),
             FetchError::Unreachable(detail) | FetchError::Other(detail) => {
                 Error::ProviderUnreachable(detail)

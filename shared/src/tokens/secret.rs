@@ -448,6 +448,8 @@ fn client_keys(
     raw: &std::collections::BTreeMap<String, Vec<RawClientKey>>,
 ) -> Result<std::collections::BTreeMap<String, std::sync::Arc<KeyRing<ClientKey>>>, SecretError> {
     let mut kids = std::collections::BTreeSet::new();
+    // One key, one provider: an assertion one provider receives must not be good at another.
+    let mut publics: Vec<(Vec<u8>, String)> = Vec::new();
     let mut out = std::collections::BTreeMap::new();
     for (provider, entries) in raw {
         let problem = |index: usize, problem: String| SecretError::ClientKey {
@@ -461,6 +463,16 @@ fn client_keys(
             if !kids.insert(entry.kid.clone()) {
                 return Err(problem(index, "kid is used by another client key".into()));
             }
+            let public = key.key.public_bytes();
+            if let Some((_, other)) = publics.iter().find(|(p, o)| *p == public && o != provider) {
+                return Err(problem(
+                    index,
+                    format!(
+                        "the same key is a client key of provider {other:?}: give each provider its own"
+                    ),
+                ));
+            }
+            publics.push((public, provider.clone()));
             keys.push(key);
         }
         let ring =

@@ -79,6 +79,7 @@ fn credentials_and_hop_by_hop_headers_stay_behind() {
         ("cookie", "__Host-session=secret"),
         ("authorization", "Basic c3RhZ2luZw=="),
         ("proxy-authorization", "Basic x"),
+        ("dpop", "eyJ.a-script's.own-proof"),
         ("x-csrf", "1"),
         ("connection", "keep-alive, x-hop"),
         ("x-hop", "declared hop-by-hop"),

@@ -404,3 +404,101 @@ async fn under_fapi2_only_ps256_es256_or_eddsa_id_tokens_and_iss_is_required() {
         assert_eq!(built.is_ok(), ok, "{alg}: {:?}", built.err().map(|e| e.to_string()));
     }
 }
+
+#[tokio::test]
+async fn a_token_endpoint_audience_on_another_origin_than_the_issuer_is_refused() {
+    let fake = FakeProvider::start().await;
+    // Discovery's URL rule refuses a non-loopback http endpoint: the document is built here.
+    let mut document = fake.discovery();
+    document["token_endpoint"] = json!("https://elsewhere.example/token");
+    document["token_endpoint_auth_methods_supported"] = json!(["private_key_jwt"]);
+    let metadata: crate::oidc::discovery::Metadata = serde_json::from_value(document).unwrap();
+    let config = config_with(
+        &fake.issuer(),
+        &[
+            ("OIDC_CLIENT_AUTH", "private_key_jwt"),
+            ("OIDC_CLIENT_ASSERTION_AUDIENCE", "token_endpoint"),
+        ],
+    );
+    let secret = secret_with_key("client-1", "ES256", &pem(KeyAlg::Es256), None).unwrap();
+    let err = Provider::with_credentials(
+        metadata.clone(),
+        config.default_provider(),
+        ClientMaterial::Keys(ring(&secret)),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("another origin than the issuer"), "{err}");
+    // With the issuer as audience (the default), the same document is fine.
+    let config = config_with(&fake.issuer(), &[("OIDC_CLIENT_AUTH", "private_key_jwt")]);
+    assert!(
+        Provider::with_credentials(
+            metadata,
+            config.default_provider(),
+            ClientMaterial::Keys(ring(&secret))
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn one_key_never_serves_two_providers() {
+    let shared_pem = pem(KeyAlg::Es256);
+    let doc = json!({
+        "signing_keys": [{"kid": "ours-1", "private_key_pem": pem(KeyAlg::Es256)}],
+        "cookie_keys": [STANDARD.encode([7u8; 32])],
+        "client_keys": {"a": [{"kid": "a-1", "private_key_pem": shared_pem}],
+                        "b": [{"kid": "b-1", "private_key_pem": shared_pem}]},
+    });
+    let err = Secret::from_json(&doc.to_string()).unwrap_err().to_string();
+    assert!(
+        err.contains("client_keys.b[0]: the same key is a client key of provider \"a\""),
+        "{err}"
+    );
+    assert!(!err.contains("PRIVATE KEY"));
+}
+
+#[tokio::test]
+async fn revocation_of_a_dpop_session_follows_the_nonce_once_with_a_fresh_assertion() {
+    let fake =
+        FakeProvider::start_with(crate::testing::key("idp-1", KeyAlg::Rs256), listed_methods())
+            .await;
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(move |r: &wiremock::Request| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match r.headers.get("dpop").map(|p| p.to_str().unwrap().to_owned()) {
+                Some(proof) if proof_claims(&proof)["nonce"] == "n-1" => ResponseTemplate::new(200),
+                _ => ResponseTemplate::new(400)
+                    .insert_header("dpop-nonce", "n-1")
+                    .set_body_json(json!({"error": "use_dpop_nonce"})),
+            }
+        })
+        .mount(&fake.server)
+        .await;
+    let (provider, _) = private_key_jwt_provider(&fake, &[]).await;
+    let mut doc = fake.discovery();
+    doc["revocation_endpoint"] = json!(format!("{}/revoke", fake.issuer()));
+    doc["token_endpoint_auth_methods_supported"] =
+        listed_methods()["token_endpoint_auth_methods_supported"].clone();
+    let metadata: crate::oidc::discovery::Metadata = serde_json::from_value(doc).unwrap();
+    let revocation = Revocation::from_metadata(&metadata, &provider).unwrap();
+    let key = crate::oidc::dpop::DpopKey::generate().unwrap();
+    let http = http_client().unwrap();
+    revocation.revoke_refresh_token(&http, &SecretString::from("rt-1"), Some(&key)).await.unwrap();
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let received = fake.server.received_requests().await.unwrap();
+    let assertions: Vec<String> = received
+        .iter()
+        .filter(|r| r.url.path() == "/revoke")
+        .map(|r| fields(&r.body)["client_assertion"].clone())
+        .collect();
+    assert_ne!(assertions[0], assertions[1], "the first assertion was spent");
+}
+
+/// The claims of a compact JWS, unverified.
+fn proof_claims(jws: &str) -> Value {
+    let payload = jws.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}

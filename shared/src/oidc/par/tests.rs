@@ -166,3 +166,29 @@ async fn oidc_par_decides_with_discovery_and_a_contradiction_stops_the_cold_star
     let received = fake.server.received_requests().await.unwrap();
     assert!(received.iter().all(|r| r.url.path() != "/par"));
 }
+
+#[tokio::test]
+async fn the_authorization_endpoints_own_query_stays_in_the_browsers_url() {
+    let fake = FakeProvider::start_with(key("idp-1", KeyAlg::Rs256), json!({})).await;
+    let mut discovery = fake.discovery();
+    discovery["authorization_endpoint"] =
+        json!(format!("{}/authorize?p=b2c_1_signin", fake.issuer()));
+    discovery["pushed_authorization_request_endpoint"] = json!(format!("{}/par", fake.issuer()));
+    fake.server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(discovery))
+        .mount(&fake.server)
+        .await;
+    let login: Login = fake.function(&secret_json(KeyAlg::Es256, 1), &[]).await;
+    answer(
+        &fake,
+        201,
+        json!({"request_uri": "urn:ietf:params:oauth:request_uri:x1", "expires_in": 60}),
+    )
+    .await;
+    let start = login.start(Flow::Spa, None, None, unix_now()).await.unwrap();
+    let names: Vec<String> =
+        start.authorize_url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(names, ["p", "client_id", "request_uri"], "{}", start.authorize_url);
+}
