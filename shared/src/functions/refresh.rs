@@ -482,3 +482,6 @@ impl HttpFunction for Refresh {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
