@@ -101,6 +101,7 @@ fuzz_target!(|data: &[u8]| {
         provider: query.get("provider").map(str::to_owned),
         max_age: options.max_age,
         acr_values: options.acr_values.clone(),
+        dpop_key: None,
     };
     let sealed = tx.seal(fixed.keys.active()).expect("sealing works");
     match Transaction::open(&sealed, &fixed.keys, NOW) {

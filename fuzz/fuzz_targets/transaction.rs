@@ -88,6 +88,8 @@ fn transaction(u: &mut Unstructured) -> ArbitraryResult<Transaction> {
         provider,
         max_age: if u.arbitrary()? { Some(u.int_in_range(1..=MAX_MAX_AGE)?) } else { None },
         acr_values,
+        // A session's DPoP key as the login stores it: 52 base64url characters.
+        dpop_key: if u.arbitrary()? { Some("k".repeat(52).into()) } else { None },
     })
 }
 
@@ -101,6 +103,8 @@ fn same(a: &Transaction, b: &Transaction) -> bool {
         && a.provider == b.provider
         && a.max_age == b.max_age
         && a.acr_values == b.acr_values
+        && a.dpop_key.as_ref().map(|k| k.expose_secret().to_owned())
+            == b.dpop_key.as_ref().map(|k| k.expose_secret().to_owned())
 }
 
 fn round_trip(data: &[u8]) {

@@ -371,7 +371,7 @@ pub fn token_answer(status: u16, body: &[u8]) -> Result<CoreTokenResponse, Error
         .set_pkce_verifier(PkceCodeVerifier::new("fuzz-verifier".repeat(4)))
         .set_redirect_uri(Cow::Borrowed(redirect));
     let result = fx.runtime.block_on(request.request_async(&answer));
-    checked(result.map_err(token_error))
+    checked(result.map_err(token_error), false)
 }
 
 /// The userinfo answer `body`, of `Content-Type` `content_type` (`application/json`, or

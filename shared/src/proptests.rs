@@ -101,6 +101,7 @@ proptest! {
             provider: None,
             max_age: None,
             acr_values: Vec::new(),
+            dpop_key: None,
         };
         let sealed = tx.seal(keys().iter().nth(1).unwrap()).unwrap();
         prop_assert!(sealed.len() <= crate::tokens::transaction::MAX_COOKIE_LEN);

@@ -184,8 +184,9 @@ impl Callback {
         // The provider the login started with, and no other, from here on.
         let upstream = self.upstream(&tx)?;
         let provider = &upstream.provider;
-        // OIDC_DPOP: the session's key, made here; the tokens are bound to it from the start.
-        let dpop = DpopKey::of_session(provider.dpop, None)?;
+        // OIDC_DPOP: the key the login made and bound the code to (one made here for a login
+        // started before DPoP was on); the tokens are bound to it from the start.
+        let dpop = DpopKey::of_session(provider.dpop, tx.dpop_key.as_ref())?;
         let tokens =
             exchange_code(provider, &self.http, flow, code, &tx.pkce_verifier, dpop.as_ref())
                 .await?;

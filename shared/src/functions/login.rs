@@ -14,6 +14,7 @@ use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
 use crate::infra::config::{LoginOptions, LoginOptionsConfig, repeats_an_option};
 use crate::infra::http::Http;
+use crate::oidc::dpop::DpopKey;
 use crate::oidc::par;
 use crate::oidc::provider::{Provider, Providers};
 use crate::return_to::ReturnTo;
@@ -160,6 +161,12 @@ impl Login {
         for acr in &options.acr_values {
             request = request.add_auth_context_value(AuthenticationContextClass::new(acr.clone()));
         }
+        // OIDC_DPOP: the session's key is made here, and the code bound to it (`dpop_jkt`,
+        // RFC 9449 section 10): only a code exchange with a proof of this key redeems it.
+        let dpop = DpopKey::of_session(provider.dpop, None)?;
+        if let Some(key) = &dpop {
+            request = request.add_extra_param("dpop_jkt", key.thumbprint());
+        }
         let (authorize_url, csrf, nonce) = request.url();
         let transaction = Transaction {
             state: csrf.into_secret(),
@@ -173,6 +180,7 @@ impl Login {
                 .then(|| provider.name.clone()),
             max_age: options.max_age,
             acr_values: options.acr_values.clone(),
+            dpop_key: dpop.as_ref().map(DpopKey::to_stored),
         };
         let sealed = transaction.seal(self.cookie_keys.active())?;
         let name = cookies::transaction_name(&transaction.state);

@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::encoding::AsBigEndian as _;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
@@ -45,7 +46,10 @@ const MAX_NONCE_LEN: usize = 256;
 /// A session's DPoP key: P-256, signing ES256.
 pub struct DpopKey {
     pair: EcdsaKeyPair,
-    pkcs8: SecretBox<Vec<u8>>,
+    /// The private key as stored: the smallest RFC 5915 `ECPrivateKey` (version and the
+    /// 32-byte scalar; the curve is known and the public point is computed when parsed), so a
+    /// login transaction cookie carries it in 52 characters.
+    der: SecretBox<Vec<u8>>,
     jwk: Value,
 }
 
@@ -81,19 +85,27 @@ impl DpopKey {
     ///
     /// [`Error::Internal`] without randomness.
     pub fn generate() -> Result<Self, Error> {
-        let doc =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(|_| Error::Internal("no DPoP key could be made".into()))?;
-        Self::from_pkcs8(doc.as_ref())
+        let failed = || Error::Internal("no DPoP key could be made".into());
+        let pair =
+            EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| failed())?;
+        let scalar = pair.private_key().as_be_bytes().map_err(|_| failed())?;
+        let scalar: &[u8] = scalar.as_ref();
+        if scalar.len() != 32 {
+            return Err(failed());
+        }
+        // SEQUENCE { INTEGER 1, OCTET STRING scalar } (RFC 5915 section 3).
+        let mut der = vec![0x30, 0x25, 0x02, 0x01, 0x01, 0x04, 0x20];
+        der.extend_from_slice(scalar);
+        Self::from_der(&der)
     }
 
-    /// The key of its PKCS#8 bytes (as sealed in the session item).
+    /// The key of its DER bytes: RFC 5915 `ECPrivateKey` (as stored) or PKCS#8.
     ///
     /// # Errors
     ///
     /// [`Error::Internal`] when the bytes are no P-256 key.
-    pub fn from_pkcs8(der: &[u8]) -> Result<Self, Error> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+    pub fn from_der(der: &[u8]) -> Result<Self, Error> {
+        let pair = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
             .map_err(|_| Error::Internal("the session's DPoP key does not parse".into()))?;
         let (x, y) = match pair.public_key().as_ref() {
             [4, rest @ ..] if rest.len() == 64 => rest.split_at(32),
@@ -105,7 +117,7 @@ impl DpopKey {
             "x": URL_SAFE_NO_PAD.encode(x),
             "y": URL_SAFE_NO_PAD.encode(y),
         });
-        Ok(Self { pair, pkcs8: SecretBox::new(Box::new(der.to_vec())), jwk })
+        Ok(Self { pair, der: SecretBox::new(Box::new(der.to_vec())), jwk })
     }
 
     /// The key as the session's tokens hold it ([`Self::to_stored`]).
@@ -117,12 +129,12 @@ impl DpopKey {
         let der = URL_SAFE_NO_PAD
             .decode(stored.expose_secret())
             .map_err(|_| Error::Internal("the session's DPoP key does not parse".into()))?;
-        Self::from_pkcs8(&der)
+        Self::from_der(&der)
     }
 
-    /// The key as the session's tokens hold it: base64url of its PKCS#8 bytes.
+    /// The key as a login transaction and the session's tokens hold it: base64url of its DER.
     pub fn to_stored(&self) -> SecretString {
-        SecretString::from(URL_SAFE_NO_PAD.encode(self.pkcs8()))
+        SecretString::from(URL_SAFE_NO_PAD.encode(self.der.expose_secret()))
     }
 
     /// The key a request of a session at `provider` signs its proofs with: the session's
@@ -147,15 +159,6 @@ impl DpopKey {
             }
             None => Self::generate().map(Some),
         }
-    }
-
-    /// The PKCS#8 bytes, to seal with the session's tokens.
-    ///
-    /// # Security
-    ///
-    /// The private key: sealed at rest only, never logged or answered.
-    pub fn pkcs8(&self) -> &[u8] {
-        self.pkcs8.expose_secret()
     }
 
     /// The public key's JWK SHA-256 thumbprint (RFC 7638), `jkt` in a bound token's `cnf`.

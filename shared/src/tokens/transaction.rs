@@ -69,6 +69,9 @@ pub struct Transaction {
     pub max_age: Option<u64>,
     /// `acr_values` the login asked for: the ID token's `acr` must be one of them.
     pub acr_values: Vec<String>,
+    /// The DPoP key the login bound its code to (`dpop_jkt`, `OIDC_DPOP`): the callback's code
+    /// exchange proves it, and a session keeps it.
+    pub dpop_key: Option<SecretString>,
 }
 
 impl fmt::Debug for Transaction {
@@ -98,6 +101,8 @@ struct SealedRef<'a> {
     m: Option<u64>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     a: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +121,9 @@ struct Sealed {
     m: Option<u64>,
     #[serde(default)]
     a: Vec<String>,
+    // Logins without DPoP, and cookies sealed before DPoP existed, have none.
+    #[serde(default)]
+    k: Option<SecretString>,
 }
 
 fn aead_key(key: &CookieKey) -> Result<LessSafeKey, Error> {
@@ -141,6 +149,7 @@ impl Transaction {
             p: self.provider.as_deref(),
             m: self.max_age,
             a: &self.acr_values,
+            k: self.dpop_key.as_ref().map(|k| k.expose_secret()),
         })
         .map_err(|_| Error::Internal("transaction could not be serialized".into()))?;
         let mut nonce = [0u8; NONCE_LEN];
@@ -207,6 +216,7 @@ impl Transaction {
             provider: sealed.p,
             max_age: sealed.m,
             acr_values: sealed.a,
+            dpop_key: sealed.k,
         })
     }
 }

@@ -289,6 +289,9 @@ async fn the_fapi2_profile_logs_in_refreshes_relays_and_logs_out_with_dpop_bound
         "{lines:#?}"
     );
     assert!(saw("received userinfo dpop=yes") >= 2, "{lines:#?}");
+    // The code was bound to the session's key at the login (`dpop_jkt`): the provider redeems
+    // it only with a proof of that key.
+    assert_eq!(saw("received authorization par=yes dpop_jkt=yes"), 1, "{lines:#?}");
     assert_eq!(
         saw("received revocation auth=private_key_jwt token=refresh_token"),
         1,

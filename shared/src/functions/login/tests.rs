@@ -226,3 +226,27 @@ async fn refused_login_options_answer_400_and_start_no_login() {
     let resp = get(&allowing, "/api/login", Some("provider=other&prompt=none")).await;
     assert!(resp.body().contains("unknown_provider"));
 }
+
+#[tokio::test]
+async fn with_dpop_the_login_binds_its_code_to_the_key_it_seals_for_the_callback() {
+    let provider = FakeProvider::start_with(
+        crate::testing::key("idp-1", KeyAlg::Rs256),
+        serde_json::json!({"dpop_signing_alg_values_supported": ["ES256"]}),
+    )
+    .await;
+    let login: Login =
+        provider.function(&secret_json(KeyAlg::Es256, 1), &[("OIDC_DPOP", "on")]).await;
+    let now = unix_now();
+    let start = login.start(Flow::Spa, None, None, now).await.unwrap();
+    let jkt = query(&start.authorize_url)["dpop_jkt"].clone();
+    let sealed = start.set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let tx = Transaction::open(&sealed, login.cookie_keys(), now).unwrap();
+    let key = crate::oidc::dpop::DpopKey::from_stored(tx.dpop_key.as_ref().unwrap()).unwrap();
+    assert_eq!(key.thumbprint(), jkt);
+    // Each login its own key; none without DPoP.
+    let other = login.start(Flow::Spa, None, None, now).await.unwrap();
+    assert_ne!(query(&other.authorize_url)["dpop_jkt"], jkt);
+    let (_, plain) = state().await;
+    let start = plain.start(Flow::Spa, None, None, now).await.unwrap();
+    assert!(!query(&start.authorize_url).contains_key("dpop_jkt"));
+}

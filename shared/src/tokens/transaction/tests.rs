@@ -20,6 +20,7 @@ fn tx(flow: Flow) -> Transaction {
         provider: Some("google".into()),
         max_age: None,
         acr_values: Vec::new(),
+        dpop_key: None,
     }
 }
 
@@ -79,6 +80,7 @@ fn the_largest_transaction_still_fits_its_cookie() {
     largest.max_age = Some(u64::MAX);
     largest.acr_values =
         (0..MAX_ACR_ASKED).map(|i| format!("{i}{}", "a".repeat(MAX_ACR_LEN - 1))).collect();
+    largest.dpop_key = Some(crate::oidc::dpop::DpopKey::generate().unwrap().to_stored());
     let sealed = largest.seal(&key(1)).unwrap();
     assert!(sealed.len() <= MAX_COOKIE_LEN, "{} bytes", sealed.len());
     assert!(Transaction::open(&sealed, &ring([key(1)]), 1_000_000).is_ok());
@@ -192,6 +194,7 @@ fn a_sealed_unsafe_return_to_is_refused() {
         p: None,
         m: None,
         a: &[],
+        k: None,
     })
     .unwrap();
     let mut in_out = plain;
