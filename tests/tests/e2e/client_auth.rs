@@ -200,7 +200,8 @@ async fn userinfo_with(
 }
 
 #[tokio::test]
-async fn the_fapi2_profile_logs_in_refreshes_relays_and_logs_out_with_dpop_bound_tokens() {
+async fn the_fapi2_profile_logs_in_both_flows_refreshes_relays_and_logs_out_with_dpop_bound_tokens()
+{
     let options = Options {
         sessions: true,
         client: ClientSpec { fapi2: true, dpop_nonce: true, ..ClientSpec::default() },
@@ -272,6 +273,15 @@ async fn the_fapi2_profile_logs_in_refreshes_relays_and_logs_out_with_dpop_bound
     let renewed_key = shared::DpopKey::from_stored(renewed.dpop_key.as_ref().unwrap()).unwrap();
     assert_eq!(renewed_key.thumbprint(), key.thumbprint());
 
+    // The server flow, as another user: the same profile, its own key.
+    let (authorize, tx) = flows::server_login(&stack, &http, "/authorization-code/login").await;
+    let authorize = url::Url::parse(&authorize).unwrap();
+    assert_eq!(authorize.query_pairs().count(), 2, "{authorize}");
+    let redirect =
+        sign_in_at_provider(&http, &mut Jar::default(), authorize.as_str(), "bob", "bob").await;
+    let resp = flows::server_callback(&stack, &http, &redirect, &tx).await;
+    assert_eq!(resp.status(), 303, "{}", stack.log("functions"));
+
     // Logout revokes with an assertion.
     let resp = flows::post_with_handle(&stack, &http, "logout", "/api/logout", &handle).await;
     assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
@@ -280,7 +290,7 @@ async fn the_fapi2_profile_logs_in_refreshes_relays_and_logs_out_with_dpop_bound
     let saw = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
     assert_eq!(
         saw("received token grant=authorization_code auth=private_key_jwt dpop=yes par=yes"),
-        1,
+        2,
         "{lines:#?}"
     );
     assert_eq!(
@@ -291,7 +301,7 @@ async fn the_fapi2_profile_logs_in_refreshes_relays_and_logs_out_with_dpop_bound
     assert!(saw("received userinfo dpop=yes") >= 2, "{lines:#?}");
     // The code was bound to the session's key at the login (`dpop_jkt`): the provider redeems
     // it only with a proof of that key.
-    assert_eq!(saw("received authorization par=yes dpop_jkt=yes"), 1, "{lines:#?}");
+    assert_eq!(saw("received authorization par=yes dpop_jkt=yes"), 2, "{lines:#?}");
     assert_eq!(
         saw("received revocation auth=private_key_jwt token=refresh_token"),
         1,
