@@ -121,6 +121,15 @@ pub enum ProviderError {
         "OIDC_CLIENT_ASSERTION_AUDIENCE is token_endpoint, and the discovery document's token_endpoint is on another origin than the issuer: an assertion for it could be replayed there; use issuer"
     )]
     TokenEndpointElsewhere,
+    /// The active client key's algorithm is not in the provider's
+    /// `token_endpoint_auth_signing_alg_values_supported`.
+    #[error(
+        "the active client key signs {alg}, which the provider's token_endpoint_auth_signing_alg_values_supported does not list: add a key it lists (secret-tool client-key add --alg ...)"
+    )]
+    ClientKeyAlgNotListed {
+        /// The key's algorithm.
+        alg: &'static str,
+    },
     /// `OIDC_PROFILE=fapi2` and the active client key signs RS256.
     #[error(
         "OIDC_PROFILE is fapi2, and the active client key signs RS256: FAPI 2.0 takes PS256, ES256 or EdDSA (secret-tool client-key add --alg PS256)"

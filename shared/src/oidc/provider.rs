@@ -196,6 +196,16 @@ impl Provider {
                 return Err(ProviderError::Fapi2ClientKey);
             }
             (ClientAuthMethod::PrivateKeyJwt, ClientMaterial::Keys(keys)) => {
+                // The provider lists the algorithms it takes for assertions (RFC 8414): a key
+                // it does not take would fail every login, so it stops the cold start instead.
+                let alg = keys.active().signing_key().alg_name();
+                let listed = metadata.token_endpoint_auth_signing_alg_values_supported();
+                let named = |a: &CoreJwsSigningAlgorithm| {
+                    serde_json::to_value(a).ok().is_some_and(|v| v.as_str() == Some(alg))
+                };
+                if listed.is_some_and(|algs| !algs.iter().any(named)) {
+                    return Err(ProviderError::ClientKeyAlgNotListed { alg });
+                }
                 let audience = match config.assertion_audience {
                     AssertionAudience::Issuer => metadata.issuer().as_str().to_owned(),
                     // The audience attack on private_key_jwt (2025): an assertion for a token

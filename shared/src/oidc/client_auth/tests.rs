@@ -502,3 +502,29 @@ fn proof_claims(jws: &str) -> Value {
     let payload = jws.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
+
+#[tokio::test]
+async fn a_client_key_whose_algorithm_the_provider_does_not_list_stops_the_cold_start() {
+    let mut doc = listed_methods();
+    doc["token_endpoint_auth_signing_alg_values_supported"] = json!(["RS256", "ES256"]);
+    let fake = FakeProvider::start_with(crate::testing::key("idp-1", KeyAlg::Rs256), doc).await;
+    let http = http_client().unwrap();
+    let config = config_with(&fake.issuer(), &[("OIDC_CLIENT_AUTH", "private_key_jwt")]);
+    let rsa = pem(KeyAlg::Rs256);
+    for (alg, ok) in [("PS256", false), ("RS256", true)] {
+        let metadata = discover(&http, &fake.issuer()).await.unwrap();
+        let secret = secret_with_key("client-1", alg, &rsa, None).unwrap();
+        let built = Provider::with_credentials(
+            metadata,
+            config.default_provider(),
+            ClientMaterial::Keys(ring(&secret)),
+        );
+        match (built, ok) {
+            (Ok(_), true) => {}
+            (Err(err), false) => {
+                assert!(err.to_string().contains("signs PS256, which the provider"), "{err}")
+            }
+            (built, _) => panic!("{alg}: {:?}", built.err().map(|e| e.to_string())),
+        }
+    }
+}
