@@ -42,9 +42,23 @@ pub async fn moto(name: &str) -> Moto {
 
 impl Stack {
     /// Starts what `options` asks for (logs in [`logs_dir`]).
+    ///
+    /// A service that exits before it answers is started again with the whole stack, on
+    /// fresh ports, up to twice: a port picked free can be taken by another test's server
+    /// before ours binds it (every test starts stacks on free loopback ports at once).
     pub async fn start(name: &str, options: Options) -> Self {
         let options = Options { logs: Some(logs_dir(name)), ..options };
-        Self(stack::Stack::start(name, options).await.unwrap_or_else(|e| panic!("{e}")))
+        let mut attempt = 1;
+        loop {
+            match stack::Stack::start(name, options.clone()).await {
+                Ok(stack) => return Self(stack),
+                Err(e @ stack::StackError::NotUp { exited: true, .. }) if attempt < 3 => {
+                    eprintln!("{name}: start {attempt} failed, starting again: {e}");
+                    attempt += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 
     /// Stops every function and starts them again: the next requests meet fresh cold starts.

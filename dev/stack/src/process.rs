@@ -105,7 +105,7 @@ impl Service {
         url: &str,
         limit: Duration,
     ) -> Result<(), StackError> {
-        self.wait_for_answer(http, url, limit, reqwest::StatusCode::is_success).await
+        self.wait_for_answer(http, url, limit, |resp| resp.status().is_success()).await
     }
 
     /// [`Service::wait_for`], up when `url` answers a status `accept` takes.
@@ -114,12 +114,12 @@ impl Service {
         http: &reqwest::Client,
         url: &str,
         limit: Duration,
-        accept: fn(&reqwest::StatusCode) -> bool,
+        accept: fn(&reqwest::Response) -> bool,
     ) -> Result<(), StackError> {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(resp) = http.get(url).send().await
-                && accept(&resp.status())
+                && accept(&resp)
             {
                 return Ok(());
             }

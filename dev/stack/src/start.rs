@@ -251,9 +251,16 @@ impl Stack {
         if !self.options.functions_may_fail {
             // Up once login answers as a function does: `200`, or a refusal of its own, such
             // as `404 flow_not_configured` in a deployment with the server flow only (the
-            // runtime answers 5xx while a function cannot start).
+            // runtime answers 5xx while a function cannot start). Ours, not another server's:
+            // every answer of our functions carries `nosniff` and `no-store`, and `cargo lambda
+            // watch`'s own (a 404 while it does not know the function yet) carries neither.
             let url = self.function("login", "/api/login");
-            let answered = |status: &reqwest::StatusCode| status.as_u16() < 500;
+            let answered = |resp: &reqwest::Response| {
+                let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
+                resp.status().as_u16() < 500
+                    && header("x-content-type-options") == Some("nosniff")
+                    && header("cache-control") == Some("no-store")
+            };
             let limit = self.options.functions_timeout;
             let waited = service.wait_for_answer(&crate::http(), &url, limit, answered).await;
             self.services.push(service);
