@@ -168,6 +168,38 @@ impl ClientCredentials {
         }
     }
 
+    /// A form POST of `fields` to `url` (revocation, PAR), the client authenticated at `now`:
+    /// the Basic header, or the form fields of [`Self::authentication`] (a `client_id` already
+    /// among `fields` is not sent twice).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::assertion_fields`].
+    pub fn form_post(
+        &self,
+        url: &url::Url,
+        fields: &[(&str, &str)],
+        now: u64,
+    ) -> Result<openidconnect::HttpRequest, Error> {
+        let auth = self.authentication(now)?;
+        let has_id = fields.iter().any(|(name, _)| *name == "client_id");
+        let ours = auth.form.iter().filter(|(name, _)| !(has_id && *name == "client_id"));
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().copied())
+            .extend_pairs(ours.map(|(name, value)| (*name, value.expose_secret())))
+            .finish();
+        let mut req = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(url.as_str())
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(http::header::ACCEPT, "application/json");
+        if let Some(header) = &auth.header {
+            req = req.header(http::header::AUTHORIZATION, header.expose_secret());
+        }
+        req.body(body.into_bytes())
+            .map_err(|_| Error::Internal("an authenticated form request could not be built".into()))
+    }
+
     fn sign_assertion(
         &self,
         key: &ClientKey,

@@ -271,24 +271,25 @@ pub fn asks_for_nonce(resp: &HttpResponse) -> bool {
     }
 }
 
-/// The HTTP client of a DPoP session's requests through openidconnect: each request gets a
+/// The HTTP client of a session's requests to its provider: without a DPoP key (`None`), the
+/// requests go out as they are; with one, each request gets a
 /// proof (with the provider's nonce when one is known); `Authorization: Bearer <token>` becomes
 /// `DPoP <token>` with `ath`; a `use_dpop_nonce` refusal is retried once with the nonce it
 /// gave, with a fresh client assertion when the request carries one (the provider has spent
 /// the first one's `jti`).
 pub struct DpopHttp<'a> {
     http: &'a Http,
-    key: &'a DpopKey,
+    key: Option<&'a DpopKey>,
     nonces: &'a Nonces,
     credentials: &'a ClientCredentials,
 }
 
 impl<'a> DpopHttp<'a> {
-    /// Requests through `http` with proofs of `key`, `nonces` remembered, assertions renewed
-    /// with `credentials`.
+    /// Requests through `http` with proofs of `key` (none without one), `nonces` remembered,
+    /// assertions renewed with `credentials`.
     pub fn new(
         http: &'a Http,
-        key: &'a DpopKey,
+        key: Option<&'a DpopKey>,
         nonces: &'a Nonces,
         credentials: &'a ClientCredentials,
     ) -> Self {
@@ -301,6 +302,7 @@ impl<'a> DpopHttp<'a> {
     ///
     /// [`FetchError`]; [`FetchError::Other`] when no proof can be made.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+        let Some(key) = self.key else { return self.http.send(request).await };
         let (parts, body) = request.into_parts();
         let uri = parts.uri.to_string();
         let bearer = parts
@@ -314,8 +316,7 @@ impl<'a> DpopHttp<'a> {
         loop {
             let nonce = self.nonces.get(&uri);
             let token = bearer.as_ref().map(|t| t.expose_secret());
-            let proof = self
-                .key
+            let proof = key
                 .proof(parts.method.as_str(), &uri, token, nonce.as_deref(), unix_now())
                 .map_err(|e| FetchError::Other(e.to_string()))?;
             let mut request = http::Request::from_parts(parts.clone(), body.clone());

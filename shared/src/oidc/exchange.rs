@@ -67,16 +67,9 @@ pub async fn exchange_code(
     for (name, value) in provider.credentials.assertion_fields(unix_now())? {
         request = request.add_extra_param(name, value.expose_secret().to_owned());
     }
-    let result = match dpop {
-        Some(key) => {
-            let client = provider.dpop_client(http, key);
-            metrics::provider_call(Endpoint::Token, request.request_async(&client), unreachable)
-                .await
-        }
-        None => {
-            metrics::provider_call(Endpoint::Token, request.request_async(http), unreachable).await
-        }
-    };
+    let client = provider.dpop_client(http, dpop);
+    let result =
+        metrics::provider_call(Endpoint::Token, request.request_async(&client), unreachable).await;
     checked(result.map_err(token_error), dpop.is_some())
 }
 
@@ -101,17 +94,10 @@ pub async fn exchange_refresh_token(
     for (name, value) in provider.credentials.assertion_fields(unix_now())? {
         request = request.add_extra_param(name, value.expose_secret().to_owned());
     }
-    let result = match dpop {
-        Some(key) => {
-            let client = provider.dpop_client(http, key);
-            metrics::provider_call(Endpoint::Refresh, request.request_async(&client), unreachable)
-                .await
-        }
-        None => {
-            metrics::provider_call(Endpoint::Refresh, request.request_async(http), unreachable)
-                .await
-        }
-    };
+    let client = provider.dpop_client(http, dpop);
+    let result =
+        metrics::provider_call(Endpoint::Refresh, request.request_async(&client), unreachable)
+            .await;
     let result = result.map_err(|e| match e {
         RequestTokenError::ServerResponse(r)
             if *r.error() == openidconnect::core::CoreErrorResponseType::InvalidGrant =>
@@ -223,16 +209,10 @@ pub async fn userinfo(
     let claims: Result<
         openidconnect::UserInfoClaims<AllClaims, openidconnect::core::CoreGenderClaim>,
         _,
-    > = match dpop {
-        Some(key) => {
-            let client = provider.dpop_client(http, key);
-            metrics::provider_call(Endpoint::Userinfo, request.request_async(&client), unreachable)
-                .await
-        }
-        None => {
-            metrics::provider_call(Endpoint::Userinfo, request.request_async(http), unreachable)
-                .await
-        }
+    > = {
+        let client = provider.dpop_client(http, dpop);
+        metrics::provider_call(Endpoint::Userinfo, request.request_async(&client), unreachable)
+            .await
     };
     let claims = claims.map_err(|e| match e {
         UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {

@@ -8,12 +8,10 @@
 //! ones openidconnect put in the authorize URL, posted as a form with the client's
 //! authentication ([`ClientCredentials`](super::client_auth::ClientCredentials)).
 
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use super::exchange::sanitize_code;
 use super::provider::Provider;
-use super::revoke::form;
 use crate::error::Error;
 use crate::infra::http::{FetchError, Http};
 use crate::infra::metrics::{self, Endpoint};
@@ -52,28 +50,9 @@ pub async fn push(
     authorize_url: &url::Url,
     now: u64,
 ) -> Result<url::Url, Error> {
-    let auth = provider.credentials.authentication(now)?;
     let params: Vec<(String, String)> = authorize_url.query_pairs().into_owned().collect();
-    let mut pairs: Vec<(&str, &str)> =
-        params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    // `client_id` is among the request's own parameters already.
-    pairs.extend(
-        auth.form
-            .iter()
-            .filter(|(name, _)| *name != "client_id")
-            .map(|(n, v)| (*n, v.expose_secret())),
-    );
-    let mut req = http::Request::builder()
-        .method(http::Method::POST)
-        .uri(endpoint.as_str())
-        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(http::header::ACCEPT, "application/json");
-    if let Some(header) = &auth.header {
-        req = req.header(http::header::AUTHORIZATION, header.expose_secret());
-    }
-    let req = req
-        .body(form(pairs).into_bytes())
-        .map_err(|_| Error::Internal("PAR request could not be built".into()))?;
+    let fields: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let req = provider.credentials.form_post(endpoint, &fields, now)?;
     let sent = metrics::provider_call(Endpoint::Par, http.send(req), FetchError::unreachable);
     let resp = sent.await.map_err(|e| match e {
         FetchError::Timeout => Error::ProviderTimeout("PAR endpoint".into()),

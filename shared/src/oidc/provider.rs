@@ -312,8 +312,9 @@ impl Provider {
         }
     }
 
-    /// The HTTP client of a request with a proof of `key` (the session's), through `http`.
-    pub fn dpop_client<'a>(&'a self, http: &'a Http, key: &'a DpopKey) -> DpopHttp<'a> {
+    /// The HTTP client of a request of a session, through `http`: with a proof of `key`, the
+    /// session's DPoP key, when it has one.
+    pub fn dpop_client<'a>(&'a self, http: &'a Http, key: Option<&'a DpopKey>) -> DpopHttp<'a> {
         DpopHttp::new(http, key, &self.dpop_nonces, &self.credentials)
     }
 

@@ -32,11 +32,6 @@ impl fmt::Debug for Revocation {
     }
 }
 
-/// A form body of `pairs`.
-pub(crate) fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
-}
-
 impl Revocation {
     /// The revocation endpoint the provider announces, if any, with the client authentication
     /// of its token endpoint.
@@ -58,43 +53,16 @@ impl Revocation {
         refresh_token: &SecretString,
         dpop: Option<&DpopKey>,
     ) -> Result<(), Error> {
-        let auth = self.credentials.authentication(unix_now())?;
-        let mut pairs =
-            vec![("token", refresh_token.expose_secret()), ("token_type_hint", "refresh_token")];
-        pairs.extend(auth.form.iter().map(|(name, value)| (*name, value.expose_secret())));
-        let mut req = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(self.url.as_str())
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(http::header::ACCEPT, "application/json");
-        if let Some(header) = &auth.header {
-            req = req.header(http::header::AUTHORIZATION, header.expose_secret());
-        }
-        let req = req
-            .body(form(pairs).into_bytes())
-            .map_err(|_| Error::Internal("revocation request could not be built".into()))?;
+        let fields =
+            [("token", refresh_token.expose_secret()), ("token_type_hint", "refresh_token")];
+        let req = self.credentials.form_post(&self.url, &fields, unix_now())?;
         // A DPoP session's token is revoked with a proof of its key too (RFC 9449 does not
         // require one here; a provider that checks it finds the session's key), and the
         // provider's nonce when it asks for one, once, with a fresh assertion.
-        let resp = match dpop {
-            Some(key) => {
-                let client = DpopHttp::new(http, key, &self.nonces, &self.credentials);
-                metrics::provider_call(
-                    Endpoint::Revocation,
-                    client.send(req),
-                    FetchError::unreachable,
-                )
-                .await
-            }
-            None => {
-                metrics::provider_call(
-                    Endpoint::Revocation,
-                    http.send(req),
-                    FetchError::unreachable,
-                )
-                .await
-            }
-        };
+        let client = DpopHttp::new(http, dpop, &self.nonces, &self.credentials);
+        let resp =
+            metrics::provider_call(Endpoint::Revocation, client.send(req), FetchError::unreachable)
+                .await;
         let resp = resp.map_err(|e| match e {
             FetchError::Timeout => Error::ProviderTimeout("revocation endpoint".into()),
             FetchError::Unreachable(detail) | FetchError::Other(detail) => {

@@ -112,7 +112,7 @@ async fn a_nonce_refusal_is_retried_once_with_the_nonce_and_never_loops() {
             Nonces::default(),
             credentials(),
         );
-        let client = DpopHttp::new(&http, &key, &nonces, &creds);
+        let client = DpopHttp::new(&http, Some(&key), &nonces, &creds);
         let uri = format!("{}/token", server.uri());
         let request = http::Request::post(&uri).body(b"grant_type=x".to_vec()).unwrap();
         let resp = client.send(request).await.unwrap();
@@ -138,7 +138,7 @@ async fn a_bearer_token_is_presented_as_dpop_with_its_hash_and_a_retry_gets_a_fr
         .await;
     let (http, key, nonces, creds) =
         (http_client().unwrap(), DpopKey::generate().unwrap(), Nonces::default(), credentials());
-    let client = DpopHttp::new(&http, &key, &nonces, &creds);
+    let client = DpopHttp::new(&http, Some(&key), &nonces, &creds);
     let uri = format!("{}/userinfo", server.uri());
     let request =
         http::Request::get(&uri).header("authorization", "Bearer at-7").body(Vec::new()).unwrap();
@@ -170,7 +170,7 @@ async fn a_bearer_token_is_presented_as_dpop_with_its_hash_and_a_retry_gets_a_fr
         .respond_with(AlwaysNonce(Arc::new(AtomicUsize::new(0)), 400))
         .mount(&server)
         .await;
-    let client = DpopHttp::new(&http, &key, &nonces, &assertion);
+    let client = DpopHttp::new(&http, Some(&key), &nonces, &assertion);
     let fields = assertion.assertion_fields(unix_now()).unwrap();
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "refresh_token");

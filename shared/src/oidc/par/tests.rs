@@ -16,21 +16,25 @@ use crate::testing::{CLIENT_ID, FakeProvider, SPA_REDIRECT, key, secret_json};
 use crate::tokens::transaction::Flow;
 use crate::unix_now;
 
-/// A provider announcing a PAR endpoint (and `extra`), and a login function against it.
+/// A provider announcing a PAR endpoint (and `extra`, where `{issuer}` in a URL stands for the
+/// provider's own), and a login function against it.
 async fn provider(
     extra: Value,
     overrides: &[(&'static str, &str)],
 ) -> (FakeProvider, Result<Login, StartError>) {
-    let mut doc = json!({"pushed_authorization_request_endpoint": "PAR"});
+    let mut doc = json!({"pushed_authorization_request_endpoint": "{issuer}/par"});
     if let (Value::Object(doc), Value::Object(extra)) = (&mut doc, extra) {
         doc.extend(extra);
     }
-    // The endpoint's URL is the server's own, known once it runs: discovery is mounted again.
+    // The endpoints' URLs are the server's own, known once it runs: discovery is mounted again.
     let fake = FakeProvider::start_with(key("idp-1", KeyAlg::Rs256), json!({})).await;
     let mut discovery = fake.discovery();
     if let Value::Object(d) = &mut discovery {
         for (k, v) in doc.as_object().unwrap() {
-            let v = if v == "PAR" { json!(format!("{}/par", fake.issuer())) } else { v.clone() };
+            let v = match v.as_str() {
+                Some(url) => json!(url.replace("{issuer}", &fake.issuer())),
+                None => v.clone(),
+            };
             d.insert(k.clone(), v);
         }
     }
@@ -169,18 +173,9 @@ async fn oidc_par_decides_with_discovery_and_a_contradiction_stops_the_cold_star
 
 #[tokio::test]
 async fn the_authorization_endpoints_own_query_stays_in_the_browsers_url() {
-    let fake = FakeProvider::start_with(key("idp-1", KeyAlg::Rs256), json!({})).await;
-    let mut discovery = fake.discovery();
-    discovery["authorization_endpoint"] =
-        json!(format!("{}/authorize?p=b2c_1_signin", fake.issuer()));
-    discovery["pushed_authorization_request_endpoint"] = json!(format!("{}/par", fake.issuer()));
-    fake.server.reset().await;
-    Mock::given(method("GET"))
-        .and(path("/.well-known/openid-configuration"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(discovery))
-        .mount(&fake.server)
-        .await;
-    let login: Login = fake.function(&secret_json(KeyAlg::Es256, 1), &[]).await;
+    let endpoint = json!({"authorization_endpoint": "{issuer}/authorize?p=b2c_1_signin"});
+    let (fake, login) = provider(endpoint, &[]).await;
+    let login = login.unwrap();
     answer(
         &fake,
         201,
