@@ -144,6 +144,7 @@ fn session_fixture(rt: &Runtime, f: &Fixture, now: u64) -> SessionFixture {
         idp: &f.issuer,
         provider: "default",
         provider_sid: Some("provider-sid"),
+        device: Some("Firefox on Linux"),
     };
     let (item, _) = sessions.new_item(&handle, &owner, &tokens, now).unwrap();
     let handle_cookie = cookies::set_refresh(handle.expose(), 3_600);

@@ -345,6 +345,28 @@ pub enum Error {
     /// session), so the same request may be sent again and ends the rest.
     #[error("logout incomplete: {0} sessions ended before the deadline")]
     LogoutIncomplete(usize),
+    /// Universal Logout is off (`GLOBAL_LOGOUT_PROVIDERS` unset).
+    #[error("universal logout is off")]
+    GlobalLogoutOff,
+    /// A Universal Logout request without a valid, unseen request JWT of a configured
+    /// provider (the reason is logged).
+    #[error("global token revocation unauthenticated: {0}")]
+    RevocationUnauthenticated(&'static str),
+    /// A Universal Logout request of a provider that may not end this user: one not in
+    /// `GLOBAL_LOGOUT_PROVIDERS`, or a subject of another issuer.
+    #[error("global token revocation forbidden: {0}")]
+    RevocationForbidden(&'static str),
+    /// A Universal Logout request whose body is not the draft's JSON.
+    #[error("global token revocation malformed: {0}")]
+    RevocationMalformed(&'static str),
+    /// A Universal Logout request naming its user by a format other than `iss_sub` and
+    /// `email`.
+    #[error("unsupported subject format")]
+    UnsupportedSubjectFormat,
+    /// `DELETE /api/sessions/{sid}` names no session of the caller's user (none at all, or
+    /// another user's: the same answer).
+    #[error("no such session of this user")]
+    SessionNotFound,
     /// Too many requests already wait for this session's refresh grant
     /// ([`crate::sessions::MAX_WAITING`]): this one is answered at once instead of reading the
     /// item again and again.
@@ -545,6 +567,34 @@ impl Error {
                 "session_busy",
                 "Too many requests wait for this session's refresh. Try again in a moment.",
             ),
+            Self::GlobalLogoutOff => (
+                S::NOT_FOUND,
+                "global_logout_not_configured",
+                "Universal Logout is not configured here.",
+            ),
+            Self::RevocationUnauthenticated(_) => (
+                S::UNAUTHORIZED,
+                "invalid_token",
+                "The request needs a valid, unused signed JWT of an allowed provider.",
+            ),
+            Self::RevocationForbidden(_) => (
+                S::FORBIDDEN,
+                "revocation_forbidden",
+                "This provider may not end this user's sessions.",
+            ),
+            Self::RevocationMalformed(_) => (
+                S::BAD_REQUEST,
+                "invalid_request",
+                "The body must be {\"sub_id\": {\"format\": ..., ...}} as JSON.",
+            ),
+            Self::UnsupportedSubjectFormat => (
+                S::UNPROCESSABLE_ENTITY,
+                "unsupported_subject_format",
+                "Only the iss_sub and email subject formats are supported.",
+            ),
+            Self::SessionNotFound => {
+                (S::NOT_FOUND, "session_not_found", "No such session of yours.")
+            }
             Self::LogoutIncomplete(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "logout_incomplete",

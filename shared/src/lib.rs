@@ -72,8 +72,8 @@ pub use oidc::key::{ProviderKey, ProviderKeySet};
 pub use oidc::provider::{ACCEPTED_ALGS, OidcClient, Provider, Providers, Upstream};
 pub use return_to::ReturnTo;
 pub use sessions::{
-    Ending, Handle, LEASE_SECS, Lease, MAX_WAITING, Memory, Opened, Owner, ProviderTokens, Record,
-    SessionItem, SessionKeys, Sessions,
+    Ending, Handle, LEASE_SECS, Lease, Listed, MAX_LISTED, MAX_WAITING, Memory, Named, Opened,
+    Owner, ProviderTokens, Record, Revocable, SessionItem, SessionKeys, Sessions, Table,
 };
 pub use tokens::keygen;
 pub use tokens::secret::{

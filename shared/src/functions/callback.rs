@@ -178,6 +178,7 @@ impl Callback {
         flow: Flow,
         params: &CallbackParams,
         cookie_header: Option<&str>,
+        user_agent: Option<&str>,
         now: u64,
     ) -> Result<Completed, Error> {
         let (tx, code) = self.check_callback(flow, params, cookie_header, now)?;
@@ -211,11 +212,13 @@ impl Callback {
                 let ttl = self.session.ttl();
                 let mut stored = ProviderTokens::from_response(&tokens, None, now, ttl, margin);
                 stored.dpop_key = dpop.as_ref().map(DpopKey::to_stored);
+                let device = crate::sessions::device_label(user_agent);
                 let owner = Owner {
                     user: &user,
                     idp,
                     provider: &provider.name,
                     provider_sid: provider_sid.as_deref(),
+                    device: device.as_deref(),
                 };
                 let (handle, sid) = sessions.create(&owner, &stored, now).await?;
                 // The login stands whatever happens here: the cap is enforced again by the
@@ -529,7 +532,13 @@ impl HttpFunction for Callback {
         now: u64,
     ) -> Result<Response, Error> {
         let params = route.params(req)?;
-        let work = self.complete(route.flow(), &params, req.cookies.as_deref(), now);
+        let work = self.complete(
+            route.flow(),
+            &params,
+            req.cookies.as_deref(),
+            req.header("user-agent"),
+            now,
+        );
         // One budget for the token call, a JWKS refetch and userinfo: whatever happens at the
         // provider, the answer (JSON or the server flow's redirect, the cookie cleared) leaves
         // before the invocation's deadline.

@@ -15,6 +15,17 @@
 //! `jti` was never seen (recorded in the session table, so on every instance) ends the
 //! sessions it names. It needs no cookie and no CSRF header, never redirects, and answers
 //! `200 {}` or `400 invalid_request`, both `no-store`.
+//!
+//! `POST /api/global-token-revocation` is Okta's Universal Logout ([`universal`]): a provider
+//! of `GLOBAL_LOGOUT_PROVIDERS` ends every session of one of its users, and their refresh
+//! tokens are revoked. `GET /api/sessions` and `DELETE /api/sessions/{sid}` ([`listing`]) let a
+//! user see their sessions and end one from another.
+//!
+//! Whenever a logout ends several sessions (everywhere, Universal Logout), their refresh
+//! tokens are revoked too: each item is read, deleted, and its token revoked, sixteen at a
+//! time ([`REVOCATIONS_IN_FLIGHT`]), until the invocation's deadline. A token not revoked by
+//! then is counted in the log line and left to expire at the provider: its session is gone
+//! here, and the token was sealed in the deleted item, never in a browser.
 
 use std::time::{Duration, Instant};
 
@@ -22,9 +33,11 @@ use http::StatusCode;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use futures_util::StreamExt as _;
+
 use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
-use crate::infra::config::LogoutStyle;
+use crate::infra::config::{GLOBAL_LOGOUT_PATH, GlobalLogout, LogoutStyle};
 use crate::infra::http::Http;
 use crate::infra::metrics;
 use crate::oidc::dpop::DpopKey;
@@ -33,7 +46,8 @@ use crate::oidc::logout_token::{self, MAX_AGE_SECS};
 use crate::oidc::provider::{Provider, Providers, Upstream};
 use crate::oidc::revoke::Revocation;
 use crate::oidc::rp_logout::RpLogout;
-use crate::sessions::{Ending, Handle, Record, Sessions};
+use crate::sessions::{Ending, Handle, Named, Record, Revocable, Sessions};
+use crate::tokens::session::SessionTokens;
 use crate::web::cookies;
 use crate::web::request::{Query, Request};
 use crate::web::response::Response;
@@ -49,6 +63,10 @@ pub struct Logout {
     /// The session table, when sessions are on.
     sessions: Option<Sessions>,
     http: Http,
+    /// Our JWTs: who calls `/api/sessions` with one.
+    session: SessionTokens,
+    /// Universal Logout, when on (`GLOBAL_LOGOUT_PROVIDERS`).
+    global: Option<GlobalLogout>,
 }
 
 /// The session a logout ended: its provider (configured name, when stored, and issuer) and
@@ -83,7 +101,7 @@ impl ColdStart for Logout {
 
     fn build(parts: Parts, Discovered(metadata): Discovered) -> Result<Self, StartError> {
         let Parts { config, secret, http, dynamodb } = parts;
-        let (client_secrets, _, cookie_keys) = secret.into_parts();
+        let (client_secrets, signing_keys, cookie_keys) = secret.into_parts();
         let sessions = Parts::sessions(&config, dynamodb, &cookie_keys)?;
         let on = sessions.is_some();
         let providers = Parts::providers(
@@ -113,6 +131,8 @@ impl ColdStart for Logout {
             home: config.app_url(config.post_login_path.as_str()),
             sessions,
             http,
+            session: SessionTokens::from_config(&config, signing_keys),
+            global: config.global_logout.clone(),
         })
     }
 }
@@ -120,9 +140,9 @@ impl ColdStart for Logout {
 impl Logout {
     /// Ends the session of the handle in `cookie_header`, if sessions are on and there is one:
     /// the item is deleted, then its refresh token revoked at the provider. With `everywhere`,
-    /// every other session of its user at this provider is deleted first, by `until` (their
-    /// refresh tokens are not revoked: they are sealed in items deleted unread). Returns the
-    /// session's provider (its issuer) and last ID token, when there was a session.
+    /// every other session of its user at this provider is deleted first, by `until`, and
+    /// their refresh tokens revoked ([`Logout::revoke_all`]). Returns the session's provider
+    /// (its issuer) and last ID token, when there was a session.
     ///
     /// # Errors
     ///
@@ -149,37 +169,132 @@ impl Logout {
             return Ok(None);
         };
         if everywhere {
-            let sub = Some(record.user.sub.as_str());
+            let user = Named::User(&record.user.sub);
             let ending =
-                sessions.end_provider_sessions(&record.idp, None, sub, Some(&record.key), until);
-            let Ending { ended, complete } = ending.await?;
+                sessions.end_provider_sessions(&record.idp, user, Some(&record.key), until, true);
+            let Ending { ended, complete, revocable } = ending.await?;
             metrics::sessions_ended(metrics::Ended::LogoutEverywhere, ended);
-            tracing::info!(ended, complete, "logout everywhere");
+            let revoked = self.revoke_all(revocable, until).await;
+            tracing::info!(ended, complete, %revoked, "logout everywhere");
             if !complete {
                 return Err(Error::LogoutIncomplete(ended));
             }
         }
         sessions.delete(&record.key).await?;
         metrics::sessions_ended(metrics::Ended::Logout, 1);
-        let provider = self.providers.of_session(record.provider.as_deref(), &record.idp);
-        let revocation = provider.and_then(|p| p.revocation.as_ref());
-        match (revocation, &record.tokens.refresh_token) {
-            (Some(revocation), Some(token)) => {
-                let dpop =
-                    record.tokens.dpop_key.as_ref().and_then(|k| DpopKey::from_stored(k).ok());
-                let revoked = revocation.revoke_refresh_token(&self.http, token, dpop.as_ref());
-                if let Err(err) = revoked.await {
+        let Record { provider, idp, tokens, .. } = record;
+        if let Some(refresh_token) = tokens.refresh_token {
+            let own = Revocable {
+                provider: provider.clone(),
+                idp: idp.clone(),
+                refresh_token,
+                dpop_key: tokens.dpop_key,
+            };
+            match self.revoke(&own).await {
+                Revoked::Done => {}
+                Revoked::Failed(err) => {
                     tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
                 }
+                // Said plainly, so that an operator does not believe the provider forgot it too.
+                Revoked::NoEndpoint => tracing::info!(
+                    "refresh token not revoked: the provider announces no revocation_endpoint; it lives at the provider until it expires"
+                ),
             }
-            // Said plainly, so that an operator does not believe the provider forgot it too.
-            (None, Some(_)) => tracing::info!(
-                "refresh token not revoked: the provider announces no revocation_endpoint; it lives at the provider until it expires"
-            ),
-            (_, None) => {}
         }
-        let Record { provider, idp, tokens, .. } = record;
         Ok(Some(Ended { provider, idp, id_token: tokens.id_token }))
+    }
+
+    /// Revokes the refresh token of `ended` at its provider.
+    async fn revoke(&self, ended: &Revocable) -> Revoked {
+        let provider = self.providers.of_session(ended.provider.as_deref(), &ended.idp);
+        let Some(revocation) = provider.and_then(|p| p.revocation.as_ref()) else {
+            return Revoked::NoEndpoint;
+        };
+        let dpop = ended.dpop_key.as_ref().and_then(|k| DpopKey::from_stored(k).ok());
+        match revocation.revoke_refresh_token(&self.http, &ended.refresh_token, dpop.as_ref()).await
+        {
+            Ok(()) => Revoked::Done,
+            Err(err) => Revoked::Failed(err),
+        }
+    }
+
+    /// Revokes the refresh tokens of the sessions an ending deleted, [`REVOCATIONS_IN_FLIGHT`]
+    /// at a time, until `until` (no limit without one). What is not revoked by then is
+    /// counted, not retried: see the module documentation.
+    async fn revoke_all(&self, ended: Vec<Revocable>, until: Option<Instant>) -> Revocations {
+        let mut counts = Revocations { asked: ended.len(), ..Revocations::default() };
+        let mut waiting = ended.iter();
+        let mut running = futures_util::stream::FuturesUnordered::new();
+        loop {
+            while running.len() < REVOCATIONS_IN_FLIGHT {
+                let Some(next) = waiting.next() else { break };
+                running.push(self.revoke(next));
+            }
+            let next = match until {
+                Some(until) => match tokio::time::timeout_at(until.into(), running.next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+                None => running.next().await,
+            };
+            match next {
+                None => break,
+                Some(Revoked::Done) => counts.revoked += 1,
+                Some(Revoked::Failed(err)) => {
+                    counts.failed += 1;
+                    tracing::debug!(error = err.code(), detail = %err, "a refresh token not revoked");
+                }
+                Some(Revoked::NoEndpoint) => counts.no_endpoint += 1,
+            }
+        }
+        if counts.unsent() > 0 || counts.failed > 0 {
+            tracing::warn!(%counts, "refresh tokens of ended sessions not all revoked: the rest expire at the provider");
+        }
+        counts
+    }
+}
+
+/// Refresh tokens revoked in parallel while ending many sessions: enough for a thousand in a
+/// few seconds at a provider answering in 50 ms, few enough not to look like an attack.
+pub(crate) const REVOCATIONS_IN_FLIGHT: usize = 16;
+
+/// One revocation's outcome.
+enum Revoked {
+    Done,
+    Failed(Error),
+    /// The provider announces no `revocation_endpoint`.
+    NoEndpoint,
+}
+
+/// What [`Logout::revoke_all`] did, for the log line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Revocations {
+    /// Refresh tokens to revoke.
+    asked: usize,
+    revoked: usize,
+    failed: usize,
+    /// Of a provider with no revocation endpoint.
+    no_endpoint: usize,
+}
+
+impl Revocations {
+    /// Not sent before the deadline.
+    fn unsent(&self) -> usize {
+        self.asked - self.revoked - self.failed - self.no_endpoint
+    }
+}
+
+impl std::fmt::Display for Revocations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} refresh tokens revoked ({} failed, {} without a revocation endpoint, {} not sent in time)",
+            self.revoked,
+            self.asked,
+            self.failed,
+            self.no_endpoint,
+            self.unsent()
+        )
     }
 }
 
@@ -218,14 +333,19 @@ impl Logout {
         if !sessions.remember_logout_token(idp, &token.jti, keep_until).await? {
             return Err(Error::LogoutTokenRefused("jti replayed"));
         }
-        let (sid, sub) = (token.sid.as_deref(), token.sub.as_deref());
-        let ending = sessions.end_provider_sessions(idp, sid, sub, None, ending_by(req)).await;
+        let named = match (token.sid.as_deref(), token.sub.as_deref()) {
+            (Some(sid), sub) => Named::ProviderSession { sid, sub },
+            (None, Some(sub)) => Named::User(sub),
+            (None, None) => return Err(Error::LogoutTokenRefused("neither sid nor sub")),
+        };
+        // The provider ended its session itself: nothing to revoke there.
+        let ending = sessions.end_provider_sessions(idp, named, None, ending_by(req), false).await;
         let failed = match ending {
-            Ok(Ending { ended, complete: true }) => {
+            Ok(Ending { ended, complete: true, .. }) => {
                 metrics::sessions_ended(metrics::Ended::Backchannel, ended);
                 return Ok(ended);
             }
-            Ok(Ending { ended, complete: false }) => {
+            Ok(Ending { ended, complete: false, .. }) => {
                 metrics::sessions_ended(metrics::Ended::Backchannel, ended);
                 Error::LogoutIncomplete(ended)
             }
@@ -308,6 +428,12 @@ pub enum LogoutRoute {
     Server,
     /// `POST /api/backchannel-logout`: the provider's logout token.
     Backchannel,
+    /// `POST /api/global-token-revocation`: the provider's Universal Logout.
+    GlobalRevocation,
+    /// `GET /api/sessions`: the caller's user's sessions.
+    Sessions,
+    /// `DELETE /api/sessions/{sid}`: end one of them.
+    EndSession,
 }
 
 impl HttpFunction for Logout {
@@ -317,6 +443,9 @@ impl HttpFunction for Logout {
         Route::post("/api/logout", LogoutRoute::Api),
         Route::get("/authorization-code/logout", LogoutRoute::Server),
         Route::post("/api/backchannel-logout", LogoutRoute::Backchannel),
+        Route::post(GLOBAL_LOGOUT_PATH, LogoutRoute::GlobalRevocation),
+        Route::get("/api/sessions", LogoutRoute::Sessions),
+        Route::delete("/api/sessions/{sid}", LogoutRoute::EndSession),
     ];
 
     /// - `POST /api/logout` answers `200 {"logout_url": ...}`. It requires `X-CSRF: 1`, with or
@@ -340,6 +469,9 @@ impl HttpFunction for Logout {
                 tracing::info!(ended, "back-channel logout");
                 return Ok(Response::raw_json(StatusCode::OK, "{}".to_owned()));
             }
+            LogoutRoute::GlobalRevocation => return self.global_revocation(req, now).await,
+            LogoutRoute::Sessions => return self.list_sessions(req, now).await,
+            LogoutRoute::EndSession => return self.end_one_session(req, now).await,
             LogoutRoute::Api if !req.csrf => return Err(Error::CsrfRequired),
             LogoutRoute::Api => {
                 let body = LogoutRequest::from_body(req)?;
@@ -412,6 +544,9 @@ impl Logout {
         Self { sessions: Some(sessions), ..self }
     }
 }
+
+mod listing;
+mod universal;
 
 #[cfg(test)]
 mod tests;

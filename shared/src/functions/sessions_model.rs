@@ -204,7 +204,13 @@ impl World {
             name: None,
             extra: Default::default(),
         };
-        let owner = Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None };
+        let owner = Owner {
+            user: &user,
+            idp: &issuer,
+            provider: "default",
+            provider_sid: None,
+            device: None,
+        };
         let tokens = ProviderTokens {
             refresh_token: Some(self.rotation.issue(&family).into()),
             access_token: format!("at-{family}").into(),

@@ -11,9 +11,11 @@ use url::{Host, Url};
 use crate::return_to::ReturnTo;
 
 pub mod claims;
+mod global_logout;
 pub(crate) mod login_options;
 mod remote;
 mod tenants;
+pub use global_logout::{GLOBAL_LOGOUT_PATH, GlobalLogout};
 pub use login_options::{LoginOptions, LoginOptionsConfig, repeats_an_option};
 pub use remote::{
     BrowserTokens, MAX_REMOTE_APIS, REMOTE_TIMEOUT_RANGE, RemoteApi, RemoteApis, UpstreamToken,
@@ -81,6 +83,8 @@ pub struct Config {
     pub browser_tokens: BrowserTokens,
     /// `REMOTE_APIS`, their settings and `ALLOWED_ORIGINS`: what the `proxy` function reaches.
     pub remote: RemoteApis,
+    /// `GLOBAL_LOGOUT_PROVIDERS` and `GLOBAL_LOGOUT_AUDIENCE`: Universal Logout, when on.
+    pub global_logout: Option<GlobalLogout>,
 }
 
 /// One OpenID provider and our client registration there.
@@ -324,6 +328,8 @@ impl Config {
         let spa_flow = providers.iter().any(|p| p.spa_redirect_uri.is_some());
         let browser_tokens = remote::browser_tokens(&get, spa_flow)?;
         let remote = remote::remote_apis(&get, &session_audience, sessions.is_some())?;
+        let global_logout =
+            global_logout::global_logout(&get, &providers, &session_issuer, sessions.is_some())?;
 
         Ok(Self {
             browser_tokens,
@@ -340,6 +346,7 @@ impl Config {
             post_logout_redirect_uri,
             app_origin,
             sessions,
+            global_logout,
         })
     }
 }

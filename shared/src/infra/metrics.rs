@@ -113,6 +113,10 @@ pub enum Ended {
     Unusable,
     /// The user's oldest, ended by a login beyond `SESSION_MAX_PER_USER`.
     OverCap,
+    /// The provider's Universal Logout (`POST /api/global-token-revocation`).
+    UniversalLogout,
+    /// Ended by its user from another session (`DELETE /api/sessions/{sid}`).
+    ByUser,
 }
 
 impl Ended {
@@ -127,6 +131,8 @@ impl Ended {
             Self::IdTokenRefused => "id_token_refused",
             Self::Unusable => "unusable",
             Self::OverCap => "over_cap",
+            Self::UniversalLogout => "universal_logout",
+            Self::ByUser => "by_user",
         }
     }
 }

@@ -109,9 +109,12 @@ fn split(token: &str) -> Result<Jws<'_>, Refusal> {
     })
 }
 
-/// The header's fields, after its own rules (no embedded key or extension, `typ`), and its
-/// algorithm when it is one openidconnect knows.
-fn header(header: &[u8]) -> Result<(CoreJwsSigningAlgorithm, Header), Refusal> {
+/// The `typ` values of a logout token (RFC 8725 explicit typing), either form.
+const LOGOUT_TYPES: &[&str] = &["logout+jwt", "application/logout+jwt"];
+
+/// The header's fields, after its own rules (no embedded key or extension, `typ` one of
+/// `types` when present), and its algorithm when it is one openidconnect knows.
+fn header(header: &[u8], types: &[&str]) -> Result<(CoreJwsSigningAlgorithm, Header), Refusal> {
     let fields: Map<String, Value> =
         serde_json::from_slice(header).map_err(|_| "header is not a JSON object")?;
     if FORBIDDEN_HEADER_FIELDS.iter().any(|f| fields.contains_key(*f)) {
@@ -121,8 +124,8 @@ fn header(header: &[u8]) -> Result<(CoreJwsSigningAlgorithm, Header), Refusal> {
         serde_json::from_value(Value::Object(fields)).map_err(|_| "header fields malformed")?;
     if let Some(typ) = &header.typ {
         let typ = typ.to_ascii_lowercase();
-        if typ != "logout+jwt" && typ != "application/logout+jwt" {
-            return Err("typ is not logout+jwt");
+        if !types.contains(&typ.as_str()) {
+            return Err("typ is not this token's type");
         }
     }
     let alg: CoreJwsSigningAlgorithm = serde_json::from_value(Value::String(header.alg.clone()))
@@ -146,11 +149,28 @@ fn short(value: Option<String>) -> Result<Option<String>, Refusal> {
 ///
 /// The reason of the first failed check.
 pub async fn verify(jwks: &JwksCache, token: &str, now: u64) -> Result<LogoutToken, Refusal> {
+    let payload = signed_payload(jwks, token, LOGOUT_TYPES).await?;
+    check_claims(&payload, jwks, now)
+}
+
+/// The claims of `token`, a JWS the provider of `jwks` signed, after the checks every
+/// provider-signed request token takes (size and form, header with `typ` one of `types` when
+/// present, algorithm and key by the ID token rule, signature); the claims themselves are the
+/// caller's to check. Network only when it names a key not held.
+///
+/// # Errors
+///
+/// The reason of the first failed check.
+pub(crate) async fn signed_payload(
+    jwks: &JwksCache,
+    token: &str,
+    types: &[&str],
+) -> Result<Vec<u8>, Refusal> {
     if token.len() > MAX_LOGOUT_TOKEN_LEN {
-        return Err("logout token too large");
+        return Err("token too large");
     }
     let jws = split(token)?;
-    let (alg, header) = header(&jws.header)?;
+    let (alg, header) = header(&jws.header, types)?;
     let kid = header.kid.map(JsonWebKeyId::new);
     let keys = jwks.keys_for(&alg, kid.as_ref()).await.map_err(|refusal| match refusal {
         KeyRefusal::AlgorithmNotAllowed => "algorithm not accepted from this provider",
@@ -162,7 +182,7 @@ pub async fn verify(jwks: &JwksCache, token: &str, now: u64) -> Result<LogoutTok
     };
     key.verify_signature(&alg, jws.signing_input.as_bytes(), &jws.signature)
         .map_err(|_| "bad signature")?;
-    check_claims(&jws.payload, jwks, now)
+    Ok(jws.payload)
 }
 
 /// The issuer a logout token claims, read before any check and only to pick the provider whose

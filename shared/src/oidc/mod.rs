@@ -9,6 +9,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod dpop;
 pub mod exchange;
+pub mod global_logout;
 pub mod id_token;
 pub mod issuer;
 pub mod jwks;

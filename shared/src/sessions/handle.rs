@@ -40,9 +40,13 @@ impl Handle {
 
     /// A handle as the browser sent it, if it has the shape of one.
     pub fn parse(value: &str) -> Option<Self> {
-        let shaped = value.len() == HANDLE_LEN
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        shaped.then(|| Self(value.to_owned().into()))
+        shaped(value).then(|| Self(value.to_owned().into()))
+    }
+
+    /// Whether `value` has the shape of a table key ([`Handle::key`]), our session id: the
+    /// base64url of 32 bytes, as a handle is.
+    pub fn is_key(value: &str) -> bool {
+        shaped(value)
     }
 
     /// The cookie value.
@@ -54,6 +58,12 @@ impl Handle {
     pub fn key(&self) -> String {
         URL_SAFE_NO_PAD.encode(digest(&SHA256, self.expose().as_bytes()).as_ref())
     }
+}
+
+/// 43 base64url characters: 32 bytes, a handle's or a SHA-256 digest's.
+fn shaped(value: &str) -> bool {
+    value.len() == HANDLE_LEN
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// 128 random bits, base64url: our session id (`sid`), or a lease owner.

@@ -14,6 +14,8 @@
 //! | `subj` | `idp` and `sub`, for the index `by_subject` |
 //! | `psid` | `idp` and the provider's `sid`, when its ID token had one (index `by_provider_sid`) |
 //! | `prov` | the provider's configured name: refresh, revocation and logout use its client |
+//! | `mail` | `idp` and the user's e-mail in lower case, only when the provider verified it (index `by_email`: Universal Logout by e-mail); rewritten by each refresh grant |
+//! | `dev` | the device label of the login's user agent ("Firefox on Linux"; never the user agent) |
 //! | `u` | the user (JSON: sub, email, email_verified, name, the copied claims), as the provider last said: written at login and at each refresh grant |
 //! | `tok` | the provider's tokens, sealed under the session key with `h` bound in |
 //! | `created`, `used`, `ttl` | login time, last use, and when DynamoDB may drop the item |
@@ -25,6 +27,7 @@
 //! `template.yaml` (`SessionTable`) declares the table; `dev/session_table.py` creates it
 //! locally from that declaration.
 
+mod device;
 mod handle;
 mod memory;
 mod seal;
@@ -32,10 +35,11 @@ mod seal;
 #[cfg(test)]
 mod size;
 mod store;
+mod users;
 
+pub use device::label as device_label;
 pub use handle::Handle;
 pub use memory::Memory;
 pub use seal::{ProviderTokens, SessionKeys};
-pub use store::{
-    Ending, Item as SessionItem, LEASE_SECS, Lease, MAX_WAITING, Opened, Owner, Record, Sessions,
-};
+pub use store::{Ending, LEASE_SECS, Lease, MAX_WAITING, Opened, Owner, Record, Sessions};
+pub use users::{Item as SessionItem, Listed, MAX_LISTED, Named, Revocable, Table};

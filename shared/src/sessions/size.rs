@@ -247,6 +247,8 @@ mod tests {
                     idp: &login.idp,
                     provider: "default",
                     provider_sid: login.provider_sid.as_deref(),
+                    // The longest label of a common browser.
+                    device: Some("Samsung Internet on Android"),
                 },
                 &login.tokens,
                 NOW,

@@ -7,17 +7,13 @@
 //! still holding the lease, bumping `ver`. Everyone else waits for `ver` to move and uses the
 //! result, so a one-time refresh token is used once and its successor is never lost.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt as _;
@@ -26,6 +22,9 @@ use futures_util::stream::FuturesUnordered;
 use super::handle::{Handle, random_id};
 use super::memory::{Fault, Memory};
 use super::seal::{ProviderTokens, SessionKeys};
+use super::users::{
+    BATCH, Item, Listed, Named, PAGE, Revocable, Table, email_key, live, scoped, store_error,
+};
 use crate::error::Error;
 use crate::infra::config::SessionSettings;
 use crate::infra::http::TOTAL_TIMEOUT;
@@ -46,9 +45,6 @@ pub const LEASE_SECS: u64 = 5 * TOTAL_TIMEOUT.as_secs();
 /// reading the item until the grant is stored. The count starts again with each lease.
 pub const MAX_WAITING: u64 = 64;
 
-/// A session item's attributes, as DynamoDB stores them.
-pub type Item = HashMap<String, AttributeValue>;
-
 /// Whose a new session is, and where they signed in.
 #[derive(Debug, Clone, Copy)]
 pub struct Owner<'a> {
@@ -61,6 +57,8 @@ pub struct Owner<'a> {
     pub provider: &'a str,
     /// The provider's `sid`, when its ID token had one.
     pub provider_sid: Option<&'a str>,
+    /// The device label of the login's user agent ([`super::device::label`]), when it had one.
+    pub device: Option<&'a str>,
 }
 
 /// One session as stored.
@@ -138,20 +136,6 @@ macro_rules! in_memory {
     }};
 }
 
-/// A failed table call as [`Error::SessionStore`], named by the operation and the service's
-/// error code only: the service's message could repeat item contents.
-fn store_error<E: ProvideErrorMetadata, R>(what: &str) -> impl Fn(SdkError<E, R>) -> Error + '_ {
-    move |e| {
-        let kind = match &e {
-            SdkError::ServiceError(s) => s.err().code().unwrap_or("service error").to_owned(),
-            SdkError::TimeoutError(_) => "timeout".to_owned(),
-            SdkError::DispatchFailure(_) => "unreachable".to_owned(),
-            _ => "failed".to_owned(),
-        };
-        Error::SessionStore(format!("{what}: {kind}"))
-    }
-}
-
 /// Whether the conditional write `what` was made: `false` when its condition did not hold.
 fn written<T, E: ProvideErrorMetadata, R>(
     what: &str,
@@ -177,12 +161,6 @@ fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// `value` (a provider's `sub` or `sid`) within provider `idp`: an identifier is only unique
-/// per issuer (OpenID Connect Core 5.7).
-fn scoped(idp: &str, value: &str) -> String {
-    format!("{idp} {value}")
-}
-
 /// The item key recording a used logout token: a hash, so that the key has the handle keys'
 /// shape and a provider's `jti` of any length or alphabet fits.
 fn logout_token_key(idp: &str, jti: &str) -> String {
@@ -197,6 +175,16 @@ fn get_s(item: &Item, name: &str) -> Option<String> {
 
 fn get_n(item: &Item, name: &str) -> Option<u64> {
     item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+/// The `mail` attribute (index `by_email`) of a session of `user` at `idp`: only for an
+/// e-mail the provider says it verified, so that a Universal Logout by e-mail ends no one who
+/// merely typed that address somewhere.
+fn verified_email(idp: &str, user: &User) -> Option<String> {
+    match (&user.email, user.email_verified) {
+        (Some(email), Some(true)) if !email.is_empty() => Some(email_key(idp, email)),
+        _ => None,
+    }
 }
 
 impl Sessions {
@@ -274,7 +262,7 @@ impl Sessions {
         tokens: &ProviderTokens,
         now: u64,
     ) -> Result<(Item, String), Error> {
-        let Owner { user, idp, provider, provider_sid } = *owner;
+        let Owner { user, idp, provider, provider_sid, device } = *owner;
         let key = handle.key();
         let user_json = serde_json::to_string(user)
             .map_err(|_| Error::Internal("user could not be serialized".into()))?;
@@ -294,6 +282,12 @@ impl Sessions {
         ]);
         if let Some(psid) = provider_sid {
             item.insert("psid".to_owned(), s(scoped(idp, psid)));
+        }
+        if let Some(mail) = verified_email(idp, user) {
+            item.insert("mail".to_owned(), s(mail));
+        }
+        if let Some(device) = device {
+            item.insert("dev".to_owned(), s(device));
         }
         Ok((item, key))
     }
@@ -391,6 +385,39 @@ impl Sessions {
                 _ => Err(store_error("UpdateItem")(e)),
             },
         }
+    }
+
+    /// The session whose id (our JWTs' `sid`, the item key) is `sid`, read consistently;
+    /// `None` when there is none, or `sid` has not a session id's shape (so that no other
+    /// item of the table, a logout token's record, is ever read by it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sessions::get`].
+    pub async fn get_by_id(&self, sid: &str) -> Result<Option<Record>, Error> {
+        match Handle::is_key(sid) {
+            true => self.get_key(sid).await,
+            false => Ok(None),
+        }
+    }
+
+    /// Ends session `sid` if it is one of user `sub` at `idp` (read, then deleted at the
+    /// version read): whether it was, and its refresh token to revoke. Another user's session
+    /// is left alone and answered as one that does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn end_session_of(
+        &self,
+        idp: &str,
+        sub: &str,
+        sid: &str,
+    ) -> Result<(bool, Option<Revocable>), Error> {
+        if !Handle::is_key(sid) {
+            return Ok((false, None));
+        }
+        self.end_one(sid, Some(&scoped(idp, sub)), true).await
     }
 
     async fn get_key(&self, key: &str) -> Result<Option<Record>, Error> {
@@ -548,6 +575,9 @@ impl Sessions {
     ) -> Result<bool, Error> {
         let user_json = serde_json::to_string(user)
             .map_err(|_| Error::Internal("user could not be serialized".into()))?;
+        // The e-mail follows the provider too: a changed or no longer verified one leaves
+        // the index `by_email`.
+        let mail = verified_email(&record.idp, user);
         if let Some(memory) = in_memory!(self, "UpdateItem") {
             let fault = memory.store_fault();
             let failed = || Error::SessionStore("UpdateItem: timeout".into());
@@ -562,6 +592,10 @@ impl Sessions {
                 |i| {
                     i.insert("tok".to_owned(), AttributeValue::B(Blob::new(sealed)));
                     i.insert("u".to_owned(), s(user_json));
+                    match mail {
+                        Some(mail) => i.insert("mail".to_owned(), s(mail)),
+                        None => i.remove("mail"),
+                    };
                     i.insert("renew".to_owned(), n(tokens.renew_at()));
                     let version = get_n(i, "ver").unwrap_or_default();
                     i.insert("ver".to_owned(), n(version + 1));
@@ -577,15 +611,19 @@ impl Sessions {
             }
             return Ok(stored.is_ok());
         }
+        let (set_mail, remove_mail) = match mail.is_some() {
+            true => (", mail = :mail", ""),
+            false => ("", ", mail"),
+        };
         let result = self
             .client
             .update_item()
             .table_name(&self.settings.table)
             .key("h", s(&record.key))
-            .update_expression(
+            .update_expression(format!(
                 "SET tok = :tok, u = :u, renew = :renew, ver = ver + :one, used = :now, \
-                 #ttl = :ttl REMOVE lease, lease_by, waiting",
-            )
+                 #ttl = :ttl{set_mail} REMOVE lease, lease_by, waiting{remove_mail}",
+            ))
             .condition_expression("lease_by = :owner")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(
@@ -597,10 +635,12 @@ impl Sessions {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":ttl", n(self.expiry(record.created, now)))
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .send()
-            .await;
-        written("UpdateItem", result)
+            .expression_attribute_values(":owner", s(&lease.owner));
+        let result = match mail {
+            Some(mail) => result.expression_attribute_values(":mail", s(mail)),
+            None => result,
+        };
+        written("UpdateItem", result.send().await)
     }
 
     /// Gives `lease` back without a new version (the provider could not be reached): the next
@@ -768,54 +808,49 @@ impl Sessions {
         self.delete(&logout_token_key(idp, jti)).await
     }
 
-    /// Ends the sessions of provider `idp` that a back-channel logout names: those of its
-    /// session `sid` (of user `sub` too, when both are given), or every session of `sub` when
-    /// only `sub` is given; `except`, the item key of a session its caller ends itself, is
-    /// left alone. Stops at `until`: what is left of the work is then left undone and
-    /// [`Ending::complete`] is `false`, so that the caller can answer before its invocation's
-    /// deadline and the provider (or the user) can run it again.
+    /// Ends the sessions of provider `idp` that `named` names, but `except` (the item key of
+    /// a session its caller ends itself). With `collect`, each session's refresh token is
+    /// handed back in [`Ending::revocable`], to be revoked at the provider: each item is then
+    /// read before its delete, and deleted on condition that its version is still the one
+    /// read, so that a refresh grant stored in between is read again (its rotated token is
+    /// the one to revoke) rather than deleted unread. Stops at `until`: what is left of the
+    /// work is then left undone and [`Ending::complete`] is `false`, so that the caller can
+    /// answer before its invocation's deadline and the provider (or the user) can run it
+    /// again.
     ///
     /// The deletes run in batches of [`BATCH`], [`PARALLEL_BATCHES`] at a time: one user's
-    /// thousands of sessions end in seconds, not one round trip after another. With both
-    /// `sid` and `sub`, each delete is conditional on the user (`BatchWriteItem` takes no
-    /// condition), in parallel too.
+    /// thousands of sessions end in seconds, not one round trip after another. Without
+    /// `collect` and without a user to check, a batch is one `BatchWriteItem`; otherwise each
+    /// delete is a conditional `DeleteItem` (`BatchWriteItem` takes no condition), in
+    /// parallel too.
     ///
     /// The indexes are eventually consistent: a session created in the last moment before the
     /// call may not be found yet.
     ///
     /// # Errors
     ///
-    /// [`Error::SessionStore`]; [`Error::Internal`] when neither `sid` nor `sub` is given.
+    /// [`Error::SessionStore`].
     pub async fn end_provider_sessions(
         &self,
         idp: &str,
-        sid: Option<&str>,
-        sub: Option<&str>,
+        named: Named<'_>,
         except: Option<&str>,
         until: Option<Instant>,
+        collect: bool,
     ) -> Result<Ending, Error> {
-        let (index, attribute, value) = match (sid, sub) {
-            (Some(sid), _) => ("by_provider_sid", "psid", scoped(idp, sid)),
-            (None, Some(sub)) => ("by_subject", "subj", scoped(idp, sub)),
-            (None, None) => return Err(Error::Internal("a logout naming nobody".into())),
-        };
-        let user = match (sid, sub) {
-            (Some(_), Some(sub)) => Some(scoped(idp, sub)),
-            _ => None,
-        };
+        let (index, attribute, value) = named.index(idp);
+        let user = named.user(idp);
         if let Some(memory) = in_memory!(self, "Query") {
-            let mut ended = 0;
+            let mut ending = Ending { complete: true, ..Ending::default() };
             for key in memory.query(attribute, &value) {
                 if Some(key.as_str()) == except {
                     continue;
                 }
-                let of_user = |item: Option<&Item>| match &user {
-                    Some(user) => item.and_then(|i| get_s(i, "subj")).as_ref() == Some(user),
-                    None => true,
-                };
-                ended += usize::from(memory.delete(&key, of_user));
+                let (ended, revocable) = self.end_one(&key, user.as_deref(), collect).await?;
+                ending.ended += usize::from(ended);
+                ending.revocable.extend(revocable);
             }
-            return Ok(Ending { ended, complete: true });
+            return Ok(ending);
         }
         let mut pages = self
             .client
@@ -829,7 +864,7 @@ impl Sessions {
             .into_paginator()
             .send();
         let mut running = FuturesUnordered::new();
-        let mut ending = Ending { ended: 0, complete: true };
+        let mut ending = Ending { complete: true, ..Ending::default() };
         let mut keys: Vec<String> = Vec::new();
         let mut listed = false;
         loop {
@@ -850,7 +885,7 @@ impl Sessions {
             }
             if !keys.is_empty() && ending.complete && running.len() < PARALLEL_BATCHES {
                 let batch: Vec<String> = keys.drain(..keys.len().min(BATCH)).collect();
-                running.push(self.delete_batch(batch, user.as_deref()));
+                running.push(self.delete_batch(batch, user.as_deref(), collect));
                 continue;
             }
             match by(until, running.next()).await {
@@ -860,62 +895,165 @@ impl Sessions {
                 }
                 Some(None) if keys.is_empty() || !ending.complete => break,
                 Some(None) => {}
-                Some(Some(ended)) => ending.ended += ended?,
+                Some(Some(done)) => {
+                    let (ended, revocable) = done?;
+                    ending.ended += ended;
+                    ending.revocable.extend(revocable);
+                }
             }
         }
         Ok(ending)
     }
 
     /// Deletes the sessions of item keys `keys` (at most [`BATCH`]): in one `BatchWriteItem`,
-    /// or, with `user` (`idp` and `sub`), each on condition that it is that user's. Returns
-    /// how many were deleted (or sent to be: a batch does not tell which keys named an item).
-    async fn delete_batch(&self, keys: Vec<String>, user: Option<&str>) -> Result<usize, Error> {
-        let count = keys.len();
+    /// or each on its own ([`Sessions::end_one`]) with `user` or `collect`. Returns how many
+    /// were deleted (or sent to be: a batch does not tell which keys named an item) and the
+    /// refresh tokens collected.
+    async fn delete_batch(
+        &self,
+        keys: Vec<String>,
+        user: Option<&str>,
+        collect: bool,
+    ) -> Result<(usize, Vec<Revocable>), Error> {
+        if user.is_none() && !collect {
+            return Ok((self.table().delete(&keys).await?, Vec::new()));
+        }
+        let ends = keys.iter().map(|key| self.end_one(key, user, collect));
+        let mut ended = 0;
+        let mut revocable = Vec::new();
+        for result in futures_util::future::join_all(ends).await {
+            let (one, token) = result?;
+            ended += usize::from(one);
+            revocable.extend(token);
+        }
+        Ok((ended, revocable))
+    }
+
+    /// Deletes the session of item key `key`, on condition that it is `user`'s when given.
+    /// With `collect`, the item is read first and deleted on condition that its version is
+    /// the one read (a refresh grant stored in between: read again, up to
+    /// [`END_ATTEMPTS`] times, then deleted whatever it holds); its refresh token comes back.
+    /// Returns whether a session was deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    async fn end_one(
+        &self,
+        key: &str,
+        user: Option<&str>,
+        collect: bool,
+    ) -> Result<(bool, Option<Revocable>), Error> {
+        let of_user = |item: &Item| user.is_none_or(|u| get_s(item, "subj").as_deref() == Some(u));
+        for attempt in 1..=END_ATTEMPTS {
+            let read = match collect && attempt < END_ATTEMPTS {
+                true => match self.read_for_ending(key).await? {
+                    None => return Ok((false, None)),
+                    Some(item) if !of_user(&item) => return Ok((false, None)),
+                    Some(item) => Some(item),
+                },
+                false => None,
+            };
+            let version = read.as_ref().and_then(|item| get_n(item, "ver"));
+            if self.delete_if(key, user, version).await? {
+                let revocable = read.and_then(|item| self.revocable(key, &item));
+                return Ok((true, revocable));
+            }
+            if !collect {
+                // Not the user's, or gone: nothing of theirs to end.
+                return Ok((false, None));
+            }
+        }
+        Ok((false, None))
+    }
+
+    /// The attributes of item `key` an ending needs to revoke its refresh token, read
+    /// consistently; `None` when there is no item.
+    async fn read_for_ending(&self, key: &str) -> Result<Option<Item>, Error> {
+        if let Some(memory) = in_memory!(self, "GetItem") {
+            return Ok(memory.get(key));
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.settings.table)
+            .key("h", s(key))
+            .projection_expression("h, subj, idp, prov, tok, ver")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error("GetItem"))?;
+        Ok(out.item)
+    }
+
+    /// Deletes item `key` on condition that it is `user`'s and at `version`, each when given;
+    /// `false` when a condition did not hold.
+    async fn delete_if(
+        &self,
+        key: &str,
+        user: Option<&str>,
+        version: Option<u64>,
+    ) -> Result<bool, Error> {
+        if let Some(memory) = in_memory!(self, "DeleteItem") {
+            return Ok(memory.delete(key, |item| {
+                let Some(item) = item else { return user.is_none() && version.is_none() };
+                user.is_none_or(|u| get_s(item, "subj").as_deref() == Some(u))
+                    && version.is_none_or(|v| get_n(item, "ver") == Some(v))
+            }));
+        }
+        let mut conditions = Vec::new();
+        let mut delete =
+            self.client.delete_item().table_name(&self.settings.table).key("h", s(key));
         if let Some(user) = user {
-            let deletes = keys.into_iter().map(|key| {
-                self.client
-                    .delete_item()
-                    .table_name(&self.settings.table)
-                    .key("h", s(key))
-                    .condition_expression("subj = :subj")
-                    .expression_attribute_values(":subj", s(user))
-                    .send()
-            });
-            let mut ended = 0;
-            for result in futures_util::future::join_all(deletes).await {
-                ended += usize::from(written("DeleteItem", result)?);
-            }
-            return Ok(ended);
+            conditions.push("subj = :subj");
+            delete = delete.expression_attribute_values(":subj", s(user));
         }
-        let mut requests = keys
-            .into_iter()
-            .map(|key| {
-                let delete = DeleteRequest::builder().key("h", s(key)).build();
-                let delete = delete.map_err(|_| Error::Internal("a delete request".into()))?;
-                Ok(WriteRequest::builder().delete_request(delete).build())
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        // DynamoDB may leave part of a batch unprocessed (throttled): sent again, with a pause
-        // that doubles, until done (the caller's deadline bounds the whole).
-        let mut pause = Duration::from_millis(25);
-        while !requests.is_empty() {
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.settings.table, requests)
-                .send()
-                .await
-                .map_err(store_error("BatchWriteItem"))?;
-            requests = out
-                .unprocessed_items
-                .and_then(|mut left| left.remove(&self.settings.table))
-                .unwrap_or_default();
-            if !requests.is_empty() {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
-            }
+        if let Some(version) = version {
+            conditions.push("ver = :ver");
+            delete = delete.expression_attribute_values(":ver", n(version));
         }
-        Ok(count)
+        if !conditions.is_empty() {
+            delete = delete.condition_expression(conditions.join(" AND "));
+        }
+        written("DeleteItem", delete.send().await)
+    }
+
+    /// The refresh token of the session stored as `item` under `key`, if it has one and its
+    /// tokens open (an item sealed under a removed cookie key has nothing to revoke).
+    fn revocable(&self, key: &str, item: &Item) -> Option<Revocable> {
+        let sealed = item.get("tok").and_then(|v| v.as_b().ok())?;
+        let tokens = ProviderTokens::open(sealed.as_ref(), &self.keys, key).ok()?;
+        Some(Revocable {
+            provider: get_s(item, "prov"),
+            idp: get_s(item, "idp")?,
+            refresh_token: tokens.refresh_token?,
+            dpop_key: tokens.dpop_key,
+        })
+    }
+
+    /// The table by name, for listings and batch deletes.
+    fn table(&self) -> Table<'_> {
+        Table::new(&self.client, &self.settings.table)
+    }
+
+    /// The live sessions of user `sub` at provider `idp` at `now`, newest first: what
+    /// `GET /api/sessions` lists. No token is opened.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn user_sessions(
+        &self,
+        idp: &str,
+        sub: &str,
+        now: u64,
+    ) -> Result<Vec<Listed>, Error> {
+        if let Some(memory) = in_memory!(self, "Query") {
+            let keys = memory.query("subj", &scoped(idp, sub));
+            let items = keys.iter().filter_map(|key| memory.get(key));
+            return Ok(live(items.filter_map(|item| Listed::of(&item)).collect(), now));
+        }
+        self.table().user_sessions(idp, sub, now).await
     }
 
     /// Ends the oldest sessions of user `sub` at `idp` beyond [`SessionSettings::max_per_user`],
@@ -950,90 +1088,48 @@ impl Sessions {
             }
             return Ok(ended);
         }
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.settings.table)
-            .index_name("by_subject")
-            .key_condition_expression("subj = :v")
-            .expression_attribute_values(":v", s(scoped(idp, sub)))
-            .limit(PAGE)
-            .into_paginator()
-            .items()
-            .send();
-        let mut others = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(store_error("Query"))?;
-            if let Some(key) = get_s(&item, "h").filter(|key| key != keep) {
-                others.push(key);
-            }
-        }
+        let table = self.table();
+        let mut others = table.user_keys(idp, sub, usize::MAX).await?;
+        others.retain(|key| key != keep);
         // `keep` is one of the cap.
         let over = (others.len() + 1).saturating_sub(cap);
         if over == 0 {
             return Ok(0);
         }
-        let mut born = Vec::with_capacity(others.len());
-        for chunk in others.chunks(100) {
-            let mut wanted =
-                chunk.iter().map(|key| Item::from([("h".to_owned(), s(key))])).collect::<Vec<_>>();
-            while !wanted.is_empty() {
-                let keys = KeysAndAttributes::builder()
-                    .set_keys(Some(wanted))
-                    .projection_expression("h, created")
-                    .build()
-                    .map_err(|_| Error::Internal("a batch read".into()))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.settings.table, keys)
-                    .send()
-                    .await
-                    .map_err(store_error("BatchGetItem"))?;
-                let read = out.responses.and_then(|mut r| r.remove(&self.settings.table));
-                for item in read.unwrap_or_default() {
-                    if let (Some(key), Some(created)) = (get_s(&item, "h"), get_n(&item, "created"))
-                    {
-                        born.push((created, key));
-                    }
-                }
-                wanted = out
-                    .unprocessed_keys
-                    .and_then(|mut left| left.remove(&self.settings.table))
-                    .map(|left| left.keys)
-                    .unwrap_or_default();
-            }
-        }
+        let read = table.read(&others, "h, created").await?;
+        let mut born: Vec<(u64, String)> = read
+            .iter()
+            .filter_map(|item| Some((get_n(item, "created")?, get_s(item, "h")?)))
+            .collect();
         // Oldest first; a tie broken by key, so that every instance picks the same.
         born.sort_unstable();
         let oldest: Vec<String> = born.into_iter().take(over).map(|(_, key)| key).collect();
         let mut ended = 0;
         for batch in oldest.chunks(BATCH) {
-            ended += self.delete_batch(batch.to_vec(), None).await?;
+            ended += table.delete(batch).await?;
         }
         Ok(ended)
     }
 }
 
 /// What [`Sessions::end_provider_sessions`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Ending {
     /// Sessions ended.
     pub ended: usize,
     /// Whether every session named was found and ended; `false` when the deadline came first.
     pub complete: bool,
+    /// The refresh tokens of the sessions ended, when asked to collect them.
+    pub revocable: Vec<Revocable>,
 }
-
-/// Keys per page of an index query: about 150 bytes each, so that a page stays well within
-/// what the HTTP client reads of an answer ([`crate::infra::http::MAX_BODY`]), where
-/// DynamoDB's own page may reach 1 MB.
-const PAGE: i32 = 1_000;
-
-/// Keys per `BatchWriteItem` (DynamoDB's limit).
-const BATCH: usize = 25;
 
 /// Batches in flight at once while ending many sessions: 400 deletes per round trip.
 const PARALLEL_BATCHES: usize = 16;
+
+/// How many times an ending reads and deletes one session that a refresh grant keeps
+/// changing in between, before it deletes it whatever it holds (its latest refresh token
+/// then goes unrevoked: the grant that rotated it was the user's own, a moment before).
+const END_ATTEMPTS: usize = 3;
 
 /// `work`'s output, or `None` when `until` comes first (never without `until`).
 async fn by<T>(until: Option<Instant>, work: impl Future<Output = T>) -> Option<T> {
@@ -1069,8 +1165,13 @@ mod tests {
             id_token: None,
             dpop_key: None,
         };
-        let owner =
-            Owner { user: &user, idp: "https://idp", provider: "idp", provider_sid: Some("psid") };
+        let owner = Owner {
+            user: &user,
+            idp: "https://idp",
+            provider: "idp",
+            provider_sid: Some("psid"),
+            device: Some("Firefox on Linux"),
+        };
         let (item, sid) = sessions.new_item(&handle, &owner, &tokens, 1_000).unwrap();
         assert_eq!(get_s(&item, "h"), Some(handle.key()));
         let record = sessions.record(&handle.key(), &item).unwrap();

@@ -44,6 +44,16 @@ impl Response {
         }
     }
 
+    /// `204 No Content`: done, nothing to say (`no-store` all the same).
+    pub fn no_content() -> Self {
+        Self {
+            status: StatusCode::NO_CONTENT,
+            body: Body::Text(String::new()),
+            headers: Vec::new(),
+            cache_control: "no-store",
+        }
+    }
+
     /// An answer passed through from a remote API: its status, the headers the caller chose
     /// and its bytes. It stays `no-store` (it is the user's own data).
     pub fn passthrough(

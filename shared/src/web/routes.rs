@@ -34,6 +34,11 @@ impl<R> Route<R> {
         Self { method: "POST", path, route }
     }
 
+    /// `DELETE path`.
+    pub const fn delete(path: &'static str, route: R) -> Self {
+        Self { method: "DELETE", path, route }
+    }
+
     /// `HEAD path`.
     pub const fn head(path: &'static str, route: R) -> Self {
         Self { method: "HEAD", path, route }

@@ -15,7 +15,8 @@ use shared::keygen::KeyAlg;
 use shared::testing::callbacks::json_body;
 use shared::testing::{self, FakeProvider, offline_sessions, secret_json};
 use shared::{
-    Handle, Logout, Memory, Owner, ProviderTokens, Refresh, Request, Sessions, User, cookies, serve,
+    Handle, Logout, Memory, Named, Owner, ProviderTokens, Refresh, Request, Sessions, User,
+    cookies, serve,
 };
 use wiremock::ResponseTemplate;
 
@@ -59,7 +60,8 @@ async fn sessions_for(deployment: &Deployment, sub: &str, count: usize) {
         extra: Default::default(),
     };
     let issuer = deployment.provider.issuer();
-    let owner = Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None };
+    let owner =
+        Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None, device: None };
     let tokens = ProviderTokens {
         refresh_token: Some("provider-rt-x".to_owned().into()),
         access_token: "provider-at-x".to_owned().into(),
@@ -356,7 +358,8 @@ async fn transcript(sessions: &Sessions, idp: &str, now: u64) -> Vec<String> {
         extra: Default::default(),
     };
     let (alice_user, bob_user) = (user(&alice), user(bob));
-    let owner = |u| Owner { user: u, idp, provider: "default", provider_sid: Some("op-1") };
+    let owner =
+        |u| Owner { user: u, idp, provider: "default", provider_sid: Some("op-1"), device: None };
     let tokens = |n: u32, expires: u64| ProviderTokens {
         refresh_token: Some(format!("rt-{n}").into()),
         access_token: format!("at-{n}").into(),
@@ -447,11 +450,18 @@ async fn transcript(sessions: &Sessions, idp: &str, now: u64) -> Vec<String> {
     }
     // Ending alice's sessions but one, then the provider session's by sid and sub.
     let keep = b.key();
-    let ending = sessions.end_provider_sessions(idp, None, Some(&alice), Some(&keep), None).await;
+    let ending =
+        sessions.end_provider_sessions(idp, Named::User(&alice), Some(&keep), None, false).await;
     out.push(format!("ended: {:?}", ending.unwrap()));
     out.push(show("a", &sessions.get(&a).await.unwrap()));
     out.push(show("b", &sessions.get(&b).await.unwrap()));
-    let by_sid = sessions.end_provider_sessions(idp, Some("op-1"), Some(bob), None, None);
+    let by_sid = sessions.end_provider_sessions(
+        idp,
+        Named::ProviderSession { sid: "op-1", sub: Some(bob) },
+        None,
+        None,
+        false,
+    );
     out.push(format!("ended by sid of another user: {:?}", by_sid.await.unwrap()));
     out.push(show("b", &sessions.get(&b).await.unwrap()));
     out

@@ -82,7 +82,8 @@ async fn a_dpop_sessions_grant_after_a_cookie_key_rotation_proves_the_same_key_a
         name: None,
         extra: Default::default(),
     };
-    let owner = Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None };
+    let owner =
+        Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None, device: None };
     let tokens = ProviderTokens {
         refresh_token: Some("rt-1".to_owned().into()),
         access_token: "at-1".to_owned().into(),
