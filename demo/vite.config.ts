@@ -74,6 +74,7 @@ export const routes: ReadonlyArray<readonly [prefix: string, fn: string]> = [
   ['/api/me', 'me'],
   ['/api/logout', 'logout'],
   ['/authorization-code/logout', 'logout'],
+  ['/api/sessions', 'logout'],
   ['/api/refresh', 'refresh'],
   ['/.well-known/', 'issuer'],
   ['/api/remote/', 'proxy'],

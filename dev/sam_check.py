@@ -108,8 +108,23 @@ SESSION_TABLE_POLICY = {
                 "ForAllValues:StringEquals": {"dynamodb:Attributes": ["h", "ttl"]},
             },
         ),
-        # The sessions of a provider session or of a user.
-        ({"dynamodb:Query"}, ["index/by_provider_sid", "index/by_subject"], None),
+        # The sessions of a provider session, of a user or of a verified e-mail.
+        (
+            {"dynamodb:Query"},
+            ["index/by_provider_sid", "index/by_subject", "index/by_email"],
+            None,
+        ),
+        # GET /api/sessions: what a listing shows, no tokens and no user claims.
+        (
+            {"dynamodb:BatchGetItem"},
+            TABLE,
+            {
+                "ForAllValues:StringEquals": {
+                    "dynamodb:Attributes": ["h", "prov", "created", "used", "dev", "ttl"]
+                },
+                **PROJECTION_ONLY,
+            },
+        ),
     ],
     "refresh": [({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, TABLE, None)],
     # An API in `provider` mode: the refresh function's path.
@@ -131,6 +146,7 @@ SESSION_TABLE = {
             {"AttributeName": "h", "AttributeType": "S"},
             {"AttributeName": "psid", "AttributeType": "S"},
             {"AttributeName": "subj", "AttributeType": "S"},
+            {"AttributeName": "mail", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "h", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
@@ -142,6 +158,11 @@ SESSION_TABLE = {
             {
                 "IndexName": "by_subject",
                 "KeySchema": [{"AttributeName": "subj", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": "by_email",
+                "KeySchema": [{"AttributeName": "mail", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],

@@ -15,6 +15,7 @@ mod lemonldap;
 mod login_options;
 mod proxy;
 mod refresh_grant;
+mod session_tool;
 mod sessions;
 mod sessions_proven;
 mod two_providers;
