@@ -18,7 +18,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::store::Item;
+use super::users::Item;
 
 /// Bytes of item one write unit writes.
 pub const WRITE_UNIT_BYTES: usize = 1024;

@@ -31,9 +31,22 @@ impl FakeProvider {
 
     /// Starts a provider signing with `key`; `extra` is merged into the discovery document.
     pub async fn start_with(key: SigningKey, extra: Value) -> Self {
+        Self::start_announcing(key, extra, &[]).await
+    }
+
+    /// [`FakeProvider::start_with`], announcing also each of `endpoints` (a discovery field,
+    /// a path) at this provider's own origin, which is known only once it listens.
+    pub async fn start_announcing(
+        key: SigningKey,
+        extra: Value,
+        endpoints: &[(&str, &str)],
+    ) -> Self {
         let server = MockServer::start().await;
         let this = Self { server, key };
         let mut doc = this.discovery();
+        for (field, at) in endpoints {
+            doc[*field] = Value::String(format!("{}{at}", this.issuer()));
+        }
         if let (Value::Object(doc), Value::Object(extra)) = (&mut doc, extra) {
             doc.extend(extra);
         }

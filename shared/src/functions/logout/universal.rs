@@ -94,3 +94,6 @@ impl Logout {
         Err(failed)
     }
 }
+
+#[cfg(test)]
+mod tests;

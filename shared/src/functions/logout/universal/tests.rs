@@ -1,0 +1,666 @@
+//! Universal Logout in process, a wiremock provider standing in for Okta: it signs the
+//! request JWTs, serves its JWKS and counts the revocations. The session table is the
+//! in-memory one of the model-based tests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::Method;
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::functions::logout::Logout;
+use crate::functions::refresh::Refresh;
+use crate::functions::start::{Fetch as _, WithProvider};
+use crate::infra::config::SessionSettings;
+use crate::keygen::{KeyAlg, signing_key_pem};
+use crate::sessions::{Handle, Memory, Owner, ProviderTokens, SessionKeys, Sessions};
+use crate::testing::{
+    CLIENT_ID, CLIENT_SECRET, FakeProvider, dynamodb_client_at, jws, jws_hmac, key,
+};
+use crate::tokens::secret::Secret;
+use crate::tokens::session::User;
+use crate::web::request::Request;
+use crate::web::routes::serve;
+
+const AUDIENCE: &str = "https://login.example.com/api/global-token-revocation";
+const PATH: &str = "/api/global-token-revocation";
+
+fn secret() -> String {
+    json!({
+        "client_secret": CLIENT_SECRET,
+        "client_secrets": {"other": "other-client-secret"},
+        "signing_keys": [{"kid": "ours-1", "private_key_pem": signing_key_pem(KeyAlg::Es256).unwrap().expose_secret()}],
+        "cookie_keys": [STANDARD.encode([1u8; 32])],
+    })
+    .to_string()
+}
+
+fn settings() -> SessionSettings {
+    SessionSettings {
+        table: "universal".to_owned(),
+        max_age: Duration::from_secs(3_600),
+        idle: Duration::from_secs(3_600),
+        strict: false,
+        max_per_user: 1_000,
+        renew_margin: Duration::ZERO,
+    }
+}
+
+/// A deployment with sessions and Universal Logout allowed to `allowed`, and a second
+/// provider `other` (its own issuer and keys) configured beside the default one.
+struct World {
+    okta: FakeProvider,
+    other: FakeProvider,
+    memory: Arc<Memory>,
+    store: Sessions,
+    logout: Logout,
+    vars: Vec<(&'static str, String)>,
+}
+
+impl World {
+    async fn start(allowed: &str) -> Self {
+        let revoking = [("revocation_endpoint", "/revoke")];
+        let okta =
+            FakeProvider::start_announcing(key("okta-1", KeyAlg::Rs256), json!({}), &revoking)
+                .await;
+        okta.serve_jwks(&[&okta.key], None).await;
+        let other =
+            FakeProvider::start_announcing(key("other-1", KeyAlg::Es256), json!({}), &revoking)
+                .await;
+        other.serve_jwks(&[&other.key], None).await;
+        for provider in [&okta, &other] {
+            Mock::given(method("POST"))
+                .and(path("/revoke"))
+                .respond_with(ResponseTemplate::new(200))
+                .mount(&provider.server)
+                .await;
+        }
+        let vars = vec![
+            ("SESSION_TABLE", "universal".to_owned()),
+            ("OIDC_USERINFO", "false".to_owned()),
+            ("OIDC_ISSUER", String::new()),
+            ("OIDC_CLIENT_ID", String::new()),
+            ("OIDC_PROVIDERS", "default,other".to_owned()),
+            ("OIDC_DEFAULT_ISSUER", okta.issuer()),
+            ("OIDC_DEFAULT_CLIENT_ID", CLIENT_ID.to_owned()),
+            ("OIDC_OTHER_ISSUER", other.issuer()),
+            ("OIDC_OTHER_CLIENT_ID", CLIENT_ID.to_owned()),
+            ("GLOBAL_LOGOUT_PROVIDERS", allowed.to_owned()),
+        ];
+        let memory = Memory::new(3_600, None);
+        let logout = Self::logout_of(&okta, &vars, &memory).await;
+        let store = table(&memory);
+        Self { okta, other, memory, store, logout, vars }
+    }
+
+    async fn logout_of(
+        okta: &FakeProvider,
+        vars: &[(&'static str, String)],
+        memory: &Arc<Memory>,
+    ) -> Logout {
+        let vars: Vec<(&'static str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let parts =
+            okta.parts_with_sessions(&secret(), &vars, dynamodb_client_at("http://127.0.0.1:9"));
+        let logout: Logout = FakeProvider::function_from(parts).await;
+        logout.with_sessions(table(memory))
+    }
+
+    /// A session of `sub` at `provider` (its refresh token `rt-<sub>-<n>`), with this e-mail.
+    async fn login(
+        &self,
+        provider: &FakeProvider,
+        sub: &str,
+        n: usize,
+        email: Option<(&str, bool)>,
+    ) -> Handle {
+        let user = User {
+            sub: sub.to_owned(),
+            email: email.map(|(e, _)| e.to_owned()),
+            email_verified: email.map(|(_, v)| v),
+            name: None,
+            extra: Default::default(),
+        };
+        let issuer = provider.issuer();
+        let name = if std::ptr::eq(provider, &self.other) { "other" } else { "default" };
+        let owner =
+            Owner { user: &user, idp: &issuer, provider: name, provider_sid: None, device: None };
+        let tokens = ProviderTokens {
+            refresh_token: Some(format!("rt-{sub}-{n}").into()),
+            access_token: format!("at-{sub}-{n}").into(),
+            access_expires_at: crate::unix_now() + 600,
+            id_token: None,
+            dpop_key: None,
+        };
+        self.store.create(&owner, &tokens, crate::unix_now()).await.unwrap().0
+    }
+
+    /// The live sessions of `sub` at `provider`.
+    async fn left(&self, provider: &FakeProvider, sub: &str) -> usize {
+        let issuer = provider.issuer();
+        let listed = self.store.user_sessions(&issuer, sub, crate::unix_now());
+        listed.await.unwrap().len()
+    }
+
+    /// The refresh tokens `provider` was asked to revoke.
+    async fn revoked(&self, provider: &FakeProvider) -> Vec<String> {
+        let received = provider.server.received_requests().await.unwrap();
+        let revocations = received.iter().filter(|r| r.url.path() == "/revoke");
+        let mut tokens: Vec<String> = revocations
+            .map(|r| {
+                let form: std::collections::HashMap<String, String> =
+                    url::form_urlencoded::parse(&r.body).into_owned().collect();
+                form["token"].clone()
+            })
+            .collect();
+        tokens.sort();
+        tokens
+    }
+
+    async fn call(
+        &self,
+        authorization: Option<&str>,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        call(&self.logout, authorization, content_type, body).await
+    }
+}
+
+fn table(memory: &Arc<Memory>) -> Sessions {
+    let keys = SessionKeys::derive(Secret::from_json(&secret()).unwrap().cookie_keys()).unwrap();
+    Sessions::in_memory(settings(), keys, memory.clone())
+}
+
+async fn call(
+    logout: &Logout,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let req = Request {
+        authorization,
+        content_type,
+        body: body.as_bytes(),
+        deadline: Some(Instant::now() + Duration::from_secs(15)),
+        ..crate::testing::request(&Method::POST, PATH)
+    };
+    let resp = serve(logout, &req, crate::unix_now()).await.into_http();
+    let status = resp.status().as_u16();
+    (status, serde_json::from_str(resp.body()).unwrap_or(Value::Null))
+}
+
+/// Okta's request JWT claims for our endpoint, from `provider`, fresh.
+fn claims(provider: &FakeProvider) -> Value {
+    let now = crate::unix_now();
+    json!({
+        "iss": provider.issuer(), "aud": AUDIENCE, "sub": CLIENT_ID,
+        "iat": now, "exp": now + 300, "nbf": now - 300,
+        "jti": crate::tokens::keygen::random_token(16).unwrap().expose_secret(),
+    })
+}
+
+/// `claims` signed by `provider`'s key as Okta signs (`typ` `global-token-revocation+jwt`).
+fn signed(provider: &FakeProvider, claims: &Value) -> String {
+    let header = json!({"alg": provider.key.alg_name(), "kid": provider.key.kid(), "typ": "global-token-revocation+jwt"});
+    format!("Bearer {}", jws(&header, claims, &provider.key))
+}
+
+fn iss_sub(provider: &FakeProvider, sub: &str) -> String {
+    json!({"sub_id": {"format": "iss_sub", "iss": provider.issuer(), "sub": sub}}).to_string()
+}
+
+const JSON: Option<&str> = Some("application/json");
+
+/// A refused request: its `Authorization`, `Content-Type` and body, the status and error code
+/// it must get, and what it tries.
+type Case = (String, Option<&'static str>, String, u16, &'static str, &'static str);
+
+#[tokio::test]
+async fn a_request_ends_every_session_of_its_user_there_and_revokes_each_refresh_token() {
+    let world = World::start("default").await;
+    for n in 0..3 {
+        world.login(&world.okta, "alice", n, None).await;
+    }
+    world.login(&world.okta, "bob", 0, None).await;
+    // Alice's sessions at the other provider are another user's (another issuer).
+    world.login(&world.other, "alice", 9, None).await;
+
+    let (status, body) = world
+        .call(
+            Some(&signed(&world.okta, &claims(&world.okta))),
+            JSON,
+            &iss_sub(&world.okta, "alice"),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(world.left(&world.okta, "alice").await, 0);
+    assert_eq!(world.left(&world.okta, "bob").await, 1);
+    assert_eq!(world.left(&world.other, "alice").await, 1);
+    assert_eq!(world.revoked(&world.okta).await, ["rt-alice-0", "rt-alice-1", "rt-alice-2"]);
+    assert!(world.revoked(&world.other).await.is_empty());
+
+    // A user with no session left: 204 as well (nothing left to end), nothing revoked again.
+    let (status, _) = world
+        .call(
+            Some(&signed(&world.okta, &claims(&world.okta))),
+            JSON,
+            &iss_sub(&world.okta, "alice"),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(world.revoked(&world.okta).await.len(), 3);
+}
+
+#[tokio::test]
+async fn by_email_only_sessions_whose_provider_verified_that_address_end() {
+    let world = World::start("default").await;
+    world.login(&world.okta, "carol", 0, Some(("Carol@Example.com", true))).await;
+    world.login(&world.okta, "carol", 1, Some(("carol@example.com", true))).await;
+    // The same address, unverified, on another account: not carol's to end.
+    world.login(&world.okta, "mallory", 0, Some(("carol@example.com", false))).await;
+    world.login(&world.other, "carol", 0, Some(("carol@example.com", true))).await;
+    let body = json!({"sub_id": {"format": "email", "email": "CAROL@example.COM"}}).to_string();
+    let (status, answer) =
+        world.call(Some(&signed(&world.okta, &claims(&world.okta))), JSON, &body).await;
+    assert_eq!(status, 204, "{answer}");
+    assert_eq!(world.left(&world.okta, "carol").await, 0);
+    assert_eq!(world.left(&world.okta, "mallory").await, 1);
+    assert_eq!(world.left(&world.other, "carol").await, 1);
+    assert_eq!(world.revoked(&world.okta).await, ["rt-carol-0", "rt-carol-1"]);
+}
+
+#[tokio::test]
+async fn every_refusal_answers_its_status_and_ends_nothing() {
+    let world = World::start("default").await;
+    for n in 0..2 {
+        world.login(&world.okta, "alice", n, None).await;
+    }
+    let okta = &world.okta;
+    let alice = iss_sub(okta, "alice");
+    let with = |edit: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut c = claims(okta);
+        edit(c.as_object_mut().unwrap());
+        signed(okta, &c)
+    };
+    let now = crate::unix_now();
+    let header = |typ: &str| json!({"alg": "RS256", "kid": okta.key.kid(), "typ": typ});
+    let forged = crate::testing::key("okta-1", KeyAlg::Rs256);
+    let none = {
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "Bearer {}.{}.",
+            b64(&json!({"alg": "none", "typ": "global-token-revocation+jwt"})),
+            b64(&claims(okta))
+        )
+    };
+    let hs256 = format!(
+        "Bearer {}",
+        jws_hmac(
+            CLIENT_SECRET.as_bytes(),
+            &json!({"alg": "HS256", "kid": okta.key.kid()}),
+            &claims(okta)
+        )
+    );
+    let cases: Vec<Case> = vec![
+        (String::new(), JSON, alice.clone(), 401, "invalid_token", "no Authorization"),
+        ("Basic dXNlcjpwYXNz".into(), JSON, alice.clone(), 401, "invalid_token", "Basic"),
+        (none, JSON, alice.clone(), 401, "invalid_token", "alg none"),
+        (hs256, JSON, alice.clone(), 401, "invalid_token", "HS256 with the client secret"),
+        (
+            format!(
+                "Bearer {}",
+                jws(&header("global-token-revocation+jwt"), &claims(okta), &forged)
+            ),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "another key under the provider's kid",
+        ),
+        (
+            format!("Bearer {}", jws(&header("JWT"), &claims(okta), &okta.key)),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "typ JWT (an ID token)",
+        ),
+        (
+            format!("Bearer {}", jws(&header("logout+jwt"), &claims(okta), &okta.key)),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "typ logout+jwt",
+        ),
+        (
+            with(&|c| {
+                c.insert("aud".into(), json!(CLIENT_ID));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "aud our client id",
+        ),
+        (
+            with(&|c| {
+                c.insert("aud".into(), json!("https://evil.example/api/global-token-revocation"));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "aud another endpoint",
+        ),
+        (
+            with(&|c| {
+                c.remove("aud");
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "no aud",
+        ),
+        (
+            with(&|c| {
+                c.insert("iss".into(), json!("https://evil.example"));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "iss unknown",
+        ),
+        (
+            with(&|c| {
+                c.insert("iss".into(), json!(world.other.issuer()));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "iss of the other provider, signed by this one's key",
+        ),
+        (
+            with(&|c| {
+                c.insert("exp".into(), json!(now - 120));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "expired",
+        ),
+        (
+            with(&|c| {
+                c.remove("exp");
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "no exp",
+        ),
+        (
+            with(&|c| {
+                c.insert("iat".into(), json!(now - 900));
+                c.insert("exp".into(), json!(now + 60));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "iat too old",
+        ),
+        (
+            with(&|c| {
+                c.insert("iat".into(), json!(now + 600));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "iat in the future",
+        ),
+        (
+            with(&|c| {
+                c.insert("exp".into(), json!(now + 3_600));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "lives an hour",
+        ),
+        (
+            with(&|c| {
+                c.insert("nbf".into(), json!(now + 600));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "nbf in the future",
+        ),
+        (
+            with(&|c| {
+                c.insert("sub".into(), json!("another-app"));
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "sub another app's client id",
+        ),
+        (
+            with(&|c| {
+                c.remove("jti");
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "no jti",
+        ),
+        (
+            signed(okta, &claims(okta)),
+            Some("application/x-www-form-urlencoded"),
+            alice.clone(),
+            400,
+            "invalid_request",
+            "a form",
+        ),
+        (
+            signed(okta, &claims(okta)),
+            JSON,
+            "{\"sub_id\": {\"format\": \"iss_sub\"}}".into(),
+            400,
+            "invalid_request",
+            "iss_sub without its fields",
+        ),
+        (signed(okta, &claims(okta)), JSON, "not json".into(), 400, "invalid_request", "not JSON"),
+        (
+            signed(okta, &claims(okta)),
+            JSON,
+            json!({"sub_id": {"format": "opaque", "id": "alice"}}).to_string(),
+            422,
+            "unsupported_subject_format",
+            "opaque",
+        ),
+        (
+            signed(okta, &claims(okta)),
+            JSON,
+            iss_sub(&world.other, "alice"),
+            403,
+            "revocation_forbidden",
+            "a subject of another provider",
+        ),
+    ];
+    for (authorization, content_type, body, status, code, what) in cases {
+        let authorization = (!authorization.is_empty()).then_some(authorization.as_str());
+        let (got, answer) = world.call(authorization, content_type, &body).await;
+        assert_eq!((got, answer["error"].as_str()), (status, Some(code)), "{what}: {answer}");
+        assert_eq!(world.left(okta, "alice").await, 2, "{what}: nothing ended");
+    }
+    assert!(world.revoked(okta).await.is_empty());
+    // The provider not allowed: signed by `other`, a configured provider, for its own user.
+    world.login(&world.other, "dave", 0, None).await;
+    let (status, answer) = world
+        .call(
+            Some(&signed(&world.other, &claims(&world.other))),
+            JSON,
+            &iss_sub(&world.other, "dave"),
+        )
+        .await;
+    assert_eq!((status, answer["error"].as_str()), (403, Some("revocation_forbidden")));
+    assert_eq!(world.left(&world.other, "dave").await, 1);
+}
+
+#[tokio::test]
+async fn a_replayed_request_is_refused_and_the_endpoint_is_off_without_its_providers() {
+    let world = World::start("default,other").await;
+    world.login(&world.okta, "alice", 0, None).await;
+    let token = signed(&world.okta, &claims(&world.okta));
+    let body = iss_sub(&world.okta, "alice");
+    assert_eq!(world.call(Some(&token), JSON, &body).await.0, 204);
+    world.login(&world.okta, "alice", 1, None).await;
+    let (status, answer) = world.call(Some(&token), JSON, &body).await;
+    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(world.left(&world.okta, "alice").await, 1, "the replay ended nothing");
+
+    // Another instance of the logout function sees the same record: still a replay.
+    let second = World::logout_of(&world.okta, &world.vars, &world.memory).await;
+    assert_eq!(call(&second, Some(&token), JSON, &body).await.0, 401);
+
+    // GLOBAL_LOGOUT_PROVIDERS unset: no endpoint.
+    let mut off = world.vars.clone();
+    off.retain(|(k, _)| *k != "GLOBAL_LOGOUT_PROVIDERS");
+    let off = World::logout_of(&world.okta, &off, &world.memory).await;
+    let fresh = signed(&world.okta, &claims(&world.okta));
+    let (status, answer) = call(&off, Some(&fresh), JSON, &body).await;
+    assert_eq!((status, answer["error"].as_str()), (404, Some("global_logout_not_configured")));
+    assert_eq!(world.left(&world.okta, "alice").await, 1);
+}
+
+#[tokio::test]
+async fn a_key_the_jwks_does_not_hold_is_fetched_for_once_then_refused() {
+    let world = World::start("default").await;
+    world.login(&world.okta, "alice", 0, None).await;
+    // Signed by a key the provider never published, under a kid of its own.
+    let stranger = key("okta-2", KeyAlg::Rs256);
+    let header = json!({"alg": "RS256", "kid": "okta-2", "typ": "global-token-revocation+jwt"});
+    let token = format!("Bearer {}", jws(&header, &claims(&world.okta), &stranger));
+    let body = iss_sub(&world.okta, "alice");
+    for _ in 0..3 {
+        let (status, answer) = world.call(Some(&token), JSON, &body).await;
+        assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_token")));
+    }
+    assert_eq!(world.left(&world.okta, "alice").await, 1);
+    let received = world.okta.server.received_requests().await.unwrap();
+    let fetches = received.iter().filter(|r| r.url.path() == "/jwks").count();
+    assert_eq!(fetches, 1, "one fetch, then the cooldown: no fetch per forged request");
+}
+
+#[tokio::test]
+async fn a_thousand_sessions_of_one_user_end_within_the_deadline_each_token_revoked() {
+    let world = World::start("default").await;
+    for n in 0..1_000 {
+        world.login(&world.okta, "alice", n, None).await;
+    }
+    let started = Instant::now();
+    let (status, answer) = world
+        .call(
+            Some(&signed(&world.okta, &claims(&world.okta))),
+            JSON,
+            &iss_sub(&world.okta, "alice"),
+        )
+        .await;
+    assert_eq!(status, 204, "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(15), "answered within the invocation's 15 s");
+    assert_eq!(world.left(&world.okta, "alice").await, 0);
+    let revoked = world.revoked(&world.okta).await;
+    assert_eq!(revoked.len(), 1_000);
+    revoked.windows(2).for_each(|w| assert_ne!(w[0], w[1], "each token revoked once"));
+}
+
+#[tokio::test]
+async fn a_refresh_racing_the_revocation_ends_ended() {
+    let world = World::start("default").await;
+    // The session's access token has expired: the refresh grant, slow at the provider,
+    // runs while the Universal Logout ends the session.
+    let user = User {
+        sub: "alice".into(),
+        email: None,
+        email_verified: None,
+        name: None,
+        extra: Default::default(),
+    };
+    let issuer = world.okta.issuer();
+    let owner =
+        Owner { user: &user, idp: &issuer, provider: "default", provider_sid: None, device: None };
+    let tokens = ProviderTokens {
+        refresh_token: Some("rt-alice-0".to_owned().into()),
+        access_token: "at-alice-0".to_owned().into(),
+        access_expires_at: crate::unix_now() - 1,
+        id_token: None,
+        dpop_key: None,
+    };
+    let (handle, _) = world.store.create(&owner, &tokens, crate::unix_now() - 60).await.unwrap();
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "at-2", "token_type": "Bearer", "expires_in": 600, "refresh_token": "rt-alice-rotated"}))
+                .set_delay(Duration::from_millis(800)),
+        )
+        .mount(&world.okta.server)
+        .await;
+    let vars: Vec<(&'static str, &str)> =
+        world.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let parts =
+        world.okta.parts_with_sessions(&secret(), &vars, dynamodb_client_at("http://127.0.0.1:9"));
+    let fetched =
+        <Refresh as crate::functions::start::ColdStart>::Fetch::fetch(&parts.http, &parts.config)
+            .await;
+    let with = parts.with_provider(fetched.unwrap(), Duration::from_secs(60)).unwrap();
+    let refresh =
+        Refresh::from_parts(WithProvider { sessions: Some(table(&world.memory)), ..with });
+    let req = Request {
+        cookies: Some(format!("{}={}", crate::cookies::REFRESH, handle.expose())),
+        csrf: true,
+        ..crate::testing::request(&Method::POST, "/api/refresh")
+    };
+    let refreshing = serve(&refresh, &req, crate::unix_now());
+    let ending = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        world
+            .call(
+                Some(&signed(&world.okta, &claims(&world.okta))),
+                JSON,
+                &iss_sub(&world.okta, "alice"),
+            )
+            .await
+    };
+    let (refreshed, (status, _)) = tokio::join!(refreshing, ending);
+    assert_eq!(status, 204);
+    let refreshed = refreshed.into_http();
+    assert_eq!(refreshed.status(), 401, "{}", refreshed.body());
+    assert!(refreshed.body().contains("session_expired"));
+    assert_eq!(
+        world.left(&world.okta, "alice").await,
+        0,
+        "the grant's store did not bring it back"
+    );
+    assert!(world.memory.violations().is_empty(), "{:?}", world.memory.violations());
+    // The refresh token the session held when it ended was revoked.
+    assert_eq!(world.revoked(&world.okta).await, ["rt-alice-0"]);
+}
