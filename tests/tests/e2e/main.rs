@@ -19,3 +19,4 @@ mod session_tool;
 mod sessions;
 mod sessions_proven;
 mod two_providers;
+mod your_sessions;
