@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use shared::fuzzing::{
-    Asked, CLIENT_ID, LEEWAY_SECS, LOGIN_STARTED, LOGOUT_MAX_AGE_SECS, LogoutToken, NONCE, NOW,
-    SUB, TENANT, Tenancy, Verified, claimed_issuer, id_token, issuer, logout_token,
-    refreshed_id_token,
+    Asked, CLIENT_ID, GLOBAL_LOGOUT_AUDIENCE, GLOBAL_LOGOUT_MAX_AGE_SECS, LEEWAY_SECS,
+    LOGIN_STARTED, LOGOUT_MAX_AGE_SECS, LogoutToken, NONCE, NOW, SUB, TENANT, Tenancy, Verified,
+    claimed_issuer, global_logout_request, id_token, issuer, logout_token, refreshed_id_token,
 };
 
 /// The `acr` the strict check asks for.
@@ -145,5 +145,31 @@ pub fn check_token(token: &str) {
             check_logout(l, tenancy, token);
             assert!(relaxed.is_err(), "accepted both as a login's ID token and a logout token");
         }
+        if let Ok(r) = &global_logout_request(token, tenancy) {
+            check_global_logout(token, tenancy, &r.iss, r.iat);
+            assert!(relaxed.is_err(), "accepted both as an ID token and a revocation request");
+        }
     }
+}
+
+/// An accepted Universal Logout request JWT names our endpoint, its provider, a fresh `iat`
+/// and `exp` at most five minutes apart, and, when it has a `sub`, our client.
+fn check_global_logout(token: &str, tenancy: Tenancy, iss: &str, iat: u64) {
+    let claims: Value = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|c| serde_json::from_slice(&c).ok())
+        .expect("accepted claims are JSON");
+    check_issuer(iss, claims.get("iss").and_then(Value::as_str), tenancy);
+    let named = match claims.get("aud") {
+        Some(Value::String(one)) => one == GLOBAL_LOGOUT_AUDIENCE,
+        Some(Value::Array(many)) => many.iter().any(|a| a == GLOBAL_LOGOUT_AUDIENCE),
+        _ => false,
+    };
+    assert!(named, "{claims}");
+    assert!(iat <= NOW + leeway() && iat + GLOBAL_LOGOUT_MAX_AGE_SECS + leeway() >= NOW);
+    let exp = claims.get("exp").and_then(Value::as_f64).expect("exp");
+    assert!(exp + leeway() as f64 >= NOW as f64);
+    assert!(claims.get("sub").is_none_or(|s| s == CLIENT_ID), "{claims}");
 }

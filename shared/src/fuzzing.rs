@@ -44,6 +44,10 @@ pub use crate::oidc::exchange::UserInfo;
 pub use crate::oidc::id_token::{Asked, LEEWAY_SECS, Verified};
 pub use crate::oidc::issuer::{IssuerRule, TENANT_PLACEHOLDER, announced_issuer_fits};
 pub use crate::oidc::key::candidates;
+pub use crate::oidc::global_logout::{
+    BodyRefusal, MAX_AGE_SECS as GLOBAL_LOGOUT_MAX_AGE_SECS, RequestToken, Subject,
+    subject as global_logout_subject,
+};
 pub use crate::oidc::logout_token::{
     BACKCHANNEL_LOGOUT_EVENT, LogoutToken, MAX_AGE_SECS as LOGOUT_MAX_AGE_SECS, Refusal,
     claimed_issuer,
@@ -295,6 +299,26 @@ pub fn refreshed_id_token(token: &str, tenancy: Tenancy) -> Result<Verified, Err
 pub fn logout_token(token: &str, tenancy: Tenancy) -> Result<LogoutToken, Refusal> {
     let fx = fixture();
     fx.runtime.block_on(crate::oidc::logout_token::verify(&fx.upstream(tenancy).jwks, token, NOW))
+}
+
+/// The audience Universal Logout requests are checked for in [`global_logout_request`].
+pub const GLOBAL_LOGOUT_AUDIENCE: &str = "https://api.example/api/global-token-revocation";
+
+/// Universal Logout's request JWT check (`oidc::global_logout::verify`) at [`NOW`], for
+/// [`GLOBAL_LOGOUT_AUDIENCE`].
+///
+/// # Errors
+///
+/// The reason of the first failed check.
+pub fn global_logout_request(token: &str, tenancy: Tenancy) -> Result<RequestToken, Refusal> {
+    let fx = fixture();
+    let jwks = &fx.upstream(tenancy).jwks;
+    fx.runtime.block_on(crate::oidc::global_logout::verify(
+        jwks,
+        token,
+        GLOBAL_LOGOUT_AUDIENCE,
+        NOW,
+    ))
 }
 
 /// The checks of a discovery document after its fetch, in the order `discover` runs them
