@@ -41,13 +41,13 @@ use crate::tokens::transaction::{AAD as TRANSACTION_AAD, Flow};
 
 pub use crate::infra::config::{AllowedTenants, allowed_tenants, repeats_an_option};
 pub use crate::oidc::exchange::UserInfo;
-pub use crate::oidc::id_token::{Asked, LEEWAY_SECS, Verified};
-pub use crate::oidc::issuer::{IssuerRule, TENANT_PLACEHOLDER, announced_issuer_fits};
-pub use crate::oidc::key::candidates;
 pub use crate::oidc::global_logout::{
     BodyRefusal, MAX_AGE_SECS as GLOBAL_LOGOUT_MAX_AGE_SECS, RequestToken, Subject,
     subject as global_logout_subject,
 };
+pub use crate::oidc::id_token::{Asked, LEEWAY_SECS, Verified};
+pub use crate::oidc::issuer::{IssuerRule, TENANT_PLACEHOLDER, announced_issuer_fits};
+pub use crate::oidc::key::candidates;
 pub use crate::oidc::logout_token::{
     BACKCHANNEL_LOGOUT_EVENT, LogoutToken, MAX_AGE_SECS as LOGOUT_MAX_AGE_SECS, Refusal,
     claimed_issuer,

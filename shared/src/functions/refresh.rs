@@ -306,7 +306,28 @@ impl Refresh {
             ProviderTokens::from_response(&answer, Some(&record.tokens), now, ttl, margin);
         // The key the new tokens are bound to (the session's, or one made for this grant).
         stored.dpop_key = dpop.as_ref().map(DpopKey::to_stored);
-        store_granted(sessions, &record, &lease, (&stored, &user), now, lease_ends).await?;
+        let stored_now =
+            store_granted(sessions, &record, &lease, (&stored, &user), now, lease_ends);
+        if let Err(err) = stored_now.await {
+            // Ended during the grant (a logout, Universal Logout, the user from another
+            // device): the rotated refresh token has no session to live in, so it dies at the
+            // provider too rather than live on unknown to anyone.
+            if matches!(err, Error::SessionExpired(_)) {
+                let rotated = stored
+                    .refresh_token
+                    .as_ref()
+                    .filter(|new| new.expose_secret() != refresh_token.expose_secret());
+                if let (Some(revocation), Some(rotated)) = (&upstream.revocation, rotated) {
+                    let revoked =
+                        revocation.revoke_refresh_token(&self.http, rotated, dpop.as_ref()).await;
+                    tracing::info!(
+                        revoked = revoked.is_ok(),
+                        "the session ended during its refresh grant: the grant's new refresh token revoked"
+                    );
+                }
+            }
+            return Err(err);
+        }
         Ok(Record { tokens: stored, user, ..record })
     }
 

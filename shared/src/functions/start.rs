@@ -19,6 +19,7 @@ use crate::oidc::discovery::{Metadata, ProviderError, discover};
 use crate::oidc::jwks::{JwksCache, fetch_jwks};
 use crate::oidc::key::ProviderKeySet;
 use crate::oidc::provider::{Provider, Providers, Upstream};
+use crate::oidc::revoke::Revocation;
 use crate::sessions::{SessionKeys, Sessions};
 use crate::tokens::secret::{self, ClientSecrets, Secret, SecretError};
 use crate::tokens::secret::{CookieKey, KeyRing};
@@ -176,6 +177,10 @@ pub struct Verifying {
     pub provider: Provider,
     /// The provider's keys, refetched at most once per the cooldown given.
     pub jwks: JwksCache,
+    /// The provider's revocation endpoint, when it announces one: the refresh function
+    /// revokes a grant's new refresh token that its session, ended during the grant, cannot
+    /// hold.
+    pub revocation: Option<Revocation>,
 }
 
 impl Upstream for Verifying {
@@ -281,7 +286,8 @@ impl Parts {
                     http.clone(),
                     cooldown,
                 );
-                Verifying { provider, jwks }
+                let revocation = Revocation::from_metadata(&m, &provider);
+                Verifying { provider, jwks, revocation }
             },
         )?;
         Ok(WithProvider { config, http, providers, signing_keys, cookie_keys, sessions })
