@@ -550,3 +550,5 @@ mod universal;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod world;

@@ -133,3 +133,6 @@ impl Logout {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
