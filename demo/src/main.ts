@@ -183,8 +183,10 @@ class ApiError extends Error {
   }
 }
 
+type Method = 'GET' | 'POST' | 'DELETE';
+
 async function callApi(
-  method: 'GET' | 'POST',
+  method: Method,
   path: string,
   body?: unknown,
   extraHeaders: Record<string, string> = {},
@@ -192,9 +194,9 @@ async function callApi(
   return (await sendApi(method, path, body, extraHeaders)).data;
 }
 
-/** As callApi, with the answer's status. */
+/** As callApi, with the answer's status. A `204` (no content) answers an empty object. */
 async function sendApi(
-  method: 'GET' | 'POST',
+  method: Method,
   path: string,
   body?: unknown,
   extraHeaders: Record<string, string> = {},
@@ -229,6 +231,7 @@ async function sendApi(
     data = undefined;
   }
 
+  if (res.status === 204) return { status: 204, data: {} };
   if (!isRecord(data)) {
     if (!res.ok) {
       throw new ApiError(
@@ -368,11 +371,48 @@ async function refreshOnce(): Promise<RefreshOutcome> {
   }
 }
 
-/** Refreshes, then shows the result. */
+/** Refreshes, then shows the result: signed in with the new token (and "Your sessions" read
+ *  again), or the signed-out state when the session is over. */
 async function keepSession(): Promise<void> {
   const outcome = await refreshSession();
   if (outcome === 'ended') sessionEnded = true;
-  if (location.pathname !== '/callback') renderHome();
+  if (outcome === 'ended' || outcome === 'no-session') resetSessionsPanel();
+  if (location.pathname === '/callback') return;
+  renderHome();
+  if (outcome === 'refreshed') void loadSessions();
+}
+
+/** The "Refresh now" button: the scheduled refresh, at once. */
+async function refreshNow(button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  setStatus('Asking POST /api/refresh for a new token…');
+  await keepSession();
+}
+
+/** A call authenticated by this tab's token (`Authorization: Bearer`), plus `headers`. A 401
+ *  (our JWT expired in a throttled tab, or its session is over) makes the page ask POST
+ *  /api/refresh, as its schedule would, and send the call once more with the new token.
+ *  Throws SignedOut when the refresh says that the session is over. */
+async function tokenSend(
+  method: Method,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; data: Record<string, unknown> }> {
+  const send = () => {
+    const all = { ...headers };
+    if (session) all.Authorization = `Bearer ${session.token}`;
+    return sendApi(method, path, undefined, all);
+  };
+  try {
+    return await send();
+  } catch (e) {
+    const err = asApiError(e);
+    if (err.status !== 401) throw err;
+    const outcome = await refreshSession();
+    if (outcome === 'refreshed') return await send();
+    if (outcome === 'ended' || outcome === 'no-session') throw new SignedOut('ended', err);
+    throw err;
+  }
 }
 
 /** A tab coming back into view refreshes when due (background tabs' timers may have been
@@ -501,19 +541,46 @@ function cookieExpired(err: ApiError): boolean {
   return err.status === 401 && (err.code === 'invalid_token' || err.code === 'missing_token');
 }
 
-/** A GET authenticated by the session cookie, with X-CSRF: 1; refreshes the cookie and tries
+/** A call authenticated by the session cookie, with X-CSRF: 1; refreshes the cookie and tries
  *  once more when our JWT has expired. Throws SignedOut when the refresh is refused. */
-async function cookieGet(path: string): Promise<{ status: number; data: Record<string, unknown>; refreshed: boolean }> {
+async function cookieSend(
+  method: 'GET' | 'DELETE',
+  path: string,
+): Promise<{ status: number; data: Record<string, unknown>; refreshed: boolean }> {
   const headers = { 'X-CSRF': '1' };
   try {
-    return { ...(await sendApi('GET', path, undefined, headers)), refreshed: false };
+    return { ...(await sendApi(method, path, undefined, headers)), refreshed: false };
   } catch (e) {
     const err = asApiError(e);
     if (!cookieExpired(err)) throw err;
     const outcome = await refreshCookie();
     if (outcome !== 'refreshed') throw new SignedOut(outcome, lastRefreshError ?? err);
-    return { ...(await sendApi('GET', path, undefined, headers)), refreshed: true };
+    return { ...(await sendApi(method, path, undefined, headers)), refreshed: true };
   }
+}
+
+function cookieGet(path: string): Promise<{ status: number; data: Record<string, unknown>; refreshed: boolean }> {
+  return cookieSend('GET', path);
+}
+
+/** The "Refresh now" button: POST /api/refresh at once. Refused (the session is over): the
+ *  signed-out state; failed otherwise (the backend unwell): the page stays as it is and says so. */
+async function cookieRefreshNow(button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  setStatus('Asking POST /api/refresh to renew the session cookie…');
+  const outcome = await refreshCookie();
+  if (outcome === 'refreshed') {
+    renderHome();
+    void loadSessions();
+    return;
+  }
+  const err = lastRefreshError ?? new ApiError('The refresh failed.', 'page_error', null);
+  if (outcome === 'ended') {
+    cookieSignedOut(new SignedOut('ended', err));
+    return;
+  }
+  renderHome();
+  showApiError('The session cookie could not be renewed; try again.', err);
 }
 
 /** The signed-out state after a refused refresh. */
@@ -522,6 +589,7 @@ function cookieSignedOut(e: SignedOut): void {
   cookie.session = null;
   cookie.me = null;
   cookie.lastRemote = null;
+  resetSessionsPanel();
   sessionEnded = wasSignedIn && e.outcome === 'ended';
   renderHome();
   if (wasSignedIn && e.outcome === 'failed') {
@@ -550,6 +618,7 @@ async function resumeCookieSession(): Promise<void> {
   setStatus('Looking for a session (GET /api/me with the session cookie)…');
   try {
     acceptMe((await cookieGet('/api/me')).data);
+    void loadSessions();
   } catch (e) {
     if (e instanceof SignedOut) {
       cookie.session = null;
@@ -567,6 +636,7 @@ async function loadCookieMe(): Promise<void> {
   try {
     acceptMe((await cookieGet('/api/me')).data);
     cookie.meNote = '';
+    void loadSessions();
   } catch (e) {
     if (e instanceof SignedOut) {
       cookieSignedOut(e);
@@ -611,6 +681,7 @@ async function cookieLogout(button: HTMLButtonElement): Promise<void> {
   cookie.session = null;
   cookie.me = null;
   cookie.lastRemote = null;
+  resetSessionsPanel();
   renderHome();
   // The cookies ride along: the API ends the session, clears them, and answers the
   // provider's logout URL (with the session's ID token as id_token_hint when the provider
@@ -635,6 +706,283 @@ async function tellTheApi(body: Record<string, string>, headers: Record<string, 
   } catch (e) {
     setStatus(`Signed out${failed.replace('CODE', asApiError(e).code)}`);
   }
+}
+
+// ---------------------------------------------------------------------------
+// 4c. "Your sessions" (with server-side sessions): where this user is signed in.
+//
+//     GET /api/sessions lists the user's live sessions, newest login first, each with its
+//     device label (taken at login), provider, login time, last use, and which one is this
+//     browser's (`current`). DELETE /api/sessions/{sid} (X-CSRF: 1) ends one: the backend
+//     deletes it and revokes its refresh token at the provider; that browser learns it at its
+//     next refresh (401 session_expired) and shows the signed-out state. This browser's own
+//     session is ended with "Log out" (which also ends the provider's session).
+//     Both calls carry this page's credential: the token (token mode) or the cookies
+//     (cookie-only). A 404 on the list means the backend keeps no sessions: the panel hides.
+// ---------------------------------------------------------------------------
+
+interface ListedSession {
+  /** Our session id (the `sid` claim of its JWTs). */
+  sid: string;
+  /** The provider's configured name, if known. */
+  provider: string | null;
+  /** Unix seconds. */
+  created: number;
+  used: number;
+  expires: number;
+  device: string | null;
+  current: boolean;
+}
+
+function parseListed(v: unknown): ListedSession | null {
+  if (!isRecord(v) || typeof v.sid !== 'string') return null;
+  const { created, used, expires } = v;
+  if (typeof created !== 'number' || typeof used !== 'number' || typeof expires !== 'number') return null;
+  return {
+    sid: v.sid,
+    provider: optString(v.provider) ?? null,
+    created,
+    used,
+    expires,
+    device: optString(v.device) ?? null,
+    current: v.current === true,
+  };
+}
+
+/** A failed call of the panel: the list's (cleared by the next list) or an action's (cleared by
+ *  the next action). */
+type SessionsError = { title: string; detail?: string; code?: string; from: 'list' | 'action' };
+
+const sessionsPanel = {
+  /** True once GET /api/sessions answered 404 (sessions_not_configured): the panel hides. */
+  off: false,
+  /** The last list received, or null before the first. */
+  list: null as ListedSession[] | null,
+  /** Counts the lists received (`#sessions[data-version]`, for the tests). */
+  version: 0,
+  receivedAt: null as number | null,
+  /** The number of the latest load: the answer of an older one is dropped. */
+  seq: 0,
+  loading: false,
+  /** What the last action did, shown in the panel. */
+  note: null as string | null,
+  /** The last failed call, shown in #error until it is cleared. */
+  error: null as SessionsError | null,
+};
+
+function signedIn(): boolean {
+  return COOKIE_ONLY ? cookie.session !== null : session !== null;
+}
+
+/** Forgets the list (signed out, or another login): the next sign-in reads it afresh. */
+function resetSessionsPanel(): void {
+  sessionsPanel.list = null;
+  sessionsPanel.receivedAt = null;
+  sessionsPanel.seq += 1;
+  sessionsPanel.loading = false;
+  sessionsPanel.note = null;
+  sessionsPanel.error = null;
+}
+
+function sessionsShown(): boolean {
+  return signedIn() && !sessionsPanel.off && (COOKIE_ONLY || !keeper.sessionsOff);
+}
+
+/** A call of the sessions API with this page's credential (X-CSRF: 1 either way). */
+function sessionsSend(method: 'GET' | 'DELETE', path: string): Promise<{ status: number; data: Record<string, unknown> }> {
+  return COOKIE_ONLY ? cookieSend(method, path) : tokenSend(method, path, { 'X-CSRF': '1' });
+}
+
+/** The session is over (a refused refresh after a refused call): the signed-out state. */
+function signedOutBy(e: SignedOut): void {
+  if (COOKIE_ONLY) {
+    cookieSignedOut(e);
+    return;
+  }
+  // The refresh has forgotten the token and stopped the schedule.
+  resetSessionsPanel();
+  if (e.outcome === 'ended') sessionEnded = true;
+  renderHome();
+}
+
+function sessionsFailed(from: SessionsError['from'], title: string, e: unknown): void {
+  const err = asApiError(e);
+  sessionsPanel.error = { title, detail: err.message, code: err.code, from };
+  showError(sessionsPanel.error);
+}
+
+/** Clears the panel's error shown in #error: any (`from` null), or only one of `from`. */
+function clearSessionsError(from: SessionsError['from'] | null): void {
+  const shown = sessionsPanel.error;
+  if (shown && (from === null || shown.from === from)) {
+    sessionsPanel.error = null;
+    clearError();
+  }
+}
+
+/** GET /api/sessions, then shows the list (or hides the panel on 404). */
+async function loadSessions(): Promise<void> {
+  if (!sessionsShown()) return;
+  const seq = ++sessionsPanel.seq;
+  sessionsPanel.loading = true;
+  redrawSessionsPanel();
+  let data: Record<string, unknown>;
+  try {
+    data = (await sessionsSend('GET', '/api/sessions')).data;
+  } catch (e) {
+    if (seq !== sessionsPanel.seq) return;
+    sessionsPanel.loading = false;
+    if (e instanceof SignedOut) {
+      signedOutBy(e);
+      return;
+    }
+    const err = asApiError(e);
+    // 404: sessions_not_configured (or a backend without the route): nothing to show.
+    if (err.status === 404) {
+      sessionsPanel.off = true;
+      if (!COOKIE_ONLY && err.code === 'sessions_not_configured' && !keeper.sessionsOff) {
+        // Nor any refresh: without a session, POST /api/refresh would answer 401
+        // session_missing (no handle cookie), which reads as "the session has ended".
+        keeper.sessionsOff = true;
+        stopRefreshing();
+        renderHome();
+        return;
+      }
+    } else {
+      sessionsFailed('list', 'Your sessions could not be listed.', err);
+    }
+    redrawSessionsPanel();
+    return;
+  }
+  if (seq !== sessionsPanel.seq) return;
+  sessionsPanel.loading = false;
+  const raw = data.sessions;
+  const list = Array.isArray(raw) ? raw.map(parseListed) : null;
+  if (!list || list.some((s) => s === null)) {
+    sessionsFailed('list', 'Your sessions could not be listed.', new ApiError('The /api/sessions answer is not a list of sessions.', 'bad_response', 200));
+  } else {
+    sessionsPanel.list = list as ListedSession[];
+    sessionsPanel.version += 1;
+    sessionsPanel.receivedAt = Date.now();
+    clearSessionsError('list');
+  }
+  redrawSessionsPanel();
+}
+
+/** "Sign out" on another device's session: DELETE /api/sessions/{sid}, then the list again. */
+async function endSession(s: ListedSession, button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  clearSessionsError(null);
+  const what = `the session on ${s.device ?? 'an unknown device'} (signed in ${relativeTime(s.created * 1000)})`;
+  try {
+    await sessionsSend('DELETE', `/api/sessions/${encodeURIComponent(s.sid)}`);
+    sessionsPanel.note = `Signed out ${what}: that browser is signed out at its next refresh.`;
+  } catch (e) {
+    if (e instanceof SignedOut) {
+      signedOutBy(e);
+      return;
+    }
+    sessionsPanel.note = null;
+    sessionsFailed('action', `Could not sign out ${what}.`, e);
+  }
+  await loadSessions();
+}
+
+const RELATIVE_TIME = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+
+/** "just now", "5 minutes ago", "in 3 hours", "yesterday", ... */
+function relativeTime(ms: number): string {
+  const s = Math.round((ms - Date.now()) / 1000);
+  const abs = Math.abs(s);
+  if (abs < 45) return s <= 0 ? 'just now' : 'in a few seconds';
+  const minutes = Math.round(s / 60);
+  if (Math.abs(minutes) < 60) return RELATIVE_TIME.format(minutes, 'minute');
+  const hours = Math.round(s / 3600);
+  if (Math.abs(hours) < 24) return RELATIVE_TIME.format(hours, 'hour');
+  return RELATIVE_TIME.format(Math.round(s / 86_400), 'day');
+}
+
+/** A Unix time as "5 minutes ago (local date and time)". */
+function when(unixSeconds: number): string {
+  const ms = unixSeconds * 1000;
+  return `${relativeTime(ms)} (${new Date(ms).toLocaleString()})`;
+}
+
+function renderSession(s: ListedSession): HTMLElement {
+  const device = s.device ?? 'Unknown device';
+  const provider = s.provider === null ? undefined : providerLabel(s.provider) ?? s.provider;
+  let action: HTMLElement;
+  if (s.current) {
+    action = el('p', { class: 'muted' }, 'This browser: sign out here with “Log out”.');
+  } else {
+    const button = el('button', { type: 'button', class: 'secondary end-session' }, 'Sign out');
+    button.setAttribute('aria-label', `Sign out the session on ${device}`);
+    button.addEventListener('click', () => void endSession(s, button));
+    action = el('div', { class: 'actions' }, button);
+  }
+  return el(
+    'li',
+    { class: s.current ? 'session current' : 'session', 'data-sid': s.sid, 'data-current': String(s.current) },
+    el('p', { class: 'session-title' }, el('span', { class: 'session-device' }, device), s.current && el('span', { class: 'this-device' }, 'This device')),
+    el(
+      'dl',
+      { class: 'fields' },
+      ...field('Provider', 'provider', provider),
+      ...field('Signed in', 'created', when(s.created)),
+      ...field('Last used', 'used', when(s.used)),
+      ...field('Ends, unless used', 'expires', when(s.expires)),
+    ),
+    action,
+  );
+}
+
+/** The "Your sessions" card (`#sessions`), or null when it is not shown. */
+function renderSessionsPanel(): HTMLElement | null {
+  if (!sessionsShown()) return null;
+  const p = sessionsPanel;
+  const reload = el('button', { id: 'sessions-reload', type: 'button', class: 'secondary' }, 'Reload the list');
+  reload.addEventListener('click', () => {
+    clearSessionsError(null);
+    void loadSessions();
+  });
+  if (p.loading) reload.disabled = true;
+  let body: HTMLElement;
+  if (p.list === null) {
+    body = el('p', { id: 'sessions-empty', class: 'muted' }, p.loading ? 'Asking GET /api/sessions…' : 'Not listed yet.');
+  } else if (p.list.length === 0) {
+    body = el('p', { id: 'sessions-empty', class: 'muted' }, 'No live session.');
+  } else {
+    body = el('ul', { id: 'session-list' }, ...p.list.map(renderSession));
+  }
+  const count = p.list === null ? '' : String(p.list.length);
+  return el(
+    'section',
+    { class: 'card', id: 'sessions', 'data-version': String(p.version), 'data-count': count, 'aria-busy': String(p.loading) },
+    el('h2', {}, 'Your sessions'),
+    el(
+      'p',
+      { class: 'muted' },
+      'Every browser where you are signed in. “Sign out” ends that session: the backend revokes its ',
+      'refresh token at the provider, and that browser is signed out at its next refresh.',
+    ),
+    p.note && el('p', { id: 'sessions-note', class: 'notice' }, p.note),
+    body,
+    el(
+      'div',
+      { class: 'actions' },
+      reload,
+      p.receivedAt !== null && el('span', { class: 'muted' }, `Listed at ${clock(p.receivedAt)}.`),
+    ),
+  );
+}
+
+/** Puts the panel's current state in the page in place of the shown one (if any). */
+function redrawSessionsPanel(): void {
+  const shown = document.getElementById('sessions');
+  if (!shown) return;
+  const fresh = renderSessionsPanel();
+  if (fresh) shown.replaceWith(fresh);
+  else shown.remove();
 }
 
 // ---------------------------------------------------------------------------
@@ -773,6 +1121,9 @@ function renderHome(): void {
     // Only our stable code is shown: anything else in the address bar (an error_description)
     // may be an attacker's text, since anyone can link to this page with any query.
     showError({ title: `The server flow login failed: ${code}`, detail: undefined, code });
+  } else if (sessionsPanel.error && signedIn()) {
+    // The last failed call of "Your sessions" stays in view until one succeeds.
+    showError(sessionsPanel.error);
   }
 
   if (COOKIE_ONLY) {
@@ -784,6 +1135,8 @@ function renderHome(): void {
   if (keeper.notice) cards.push(el('p', { id: 'refresh-notice', class: 'notice' }, keeper.notice));
   if (serverFlow) cards.push(renderServerFlowCard());
   cards.push(session ? renderSignedInCard(session) : renderSignedOutCard(serverFlow));
+  const panel = renderSessionsPanel();
+  if (panel) cards.push(panel);
   viewEl.replaceChildren(...cards);
 
   if (session) {
@@ -833,8 +1186,9 @@ function renderSignedOutCard(serverFlow: boolean): HTMLElement {
       el(
         'p',
         { id: 'session-ended' },
-        'You were signed out: you logged out in another tab, the session reached its time limit, ',
-        'or the provider ended it. This page no longer holds a token. Log in to continue.',
+        'You were signed out: you logged out in another tab, signed this session out from another ',
+        'device (“Your sessions”), the session reached its time limit, or the provider ended it. ',
+        COOKIE_ONLY ? 'Log in to continue.' : 'This page no longer holds a token. Log in to continue.',
       ),
     el(
       'p',
@@ -863,6 +1217,8 @@ function renderSignedInCard(s: Session): HTMLElement {
 
   const logoutButton = el('button', { id: 'logout', type: 'button' }, 'Log out');
   logoutButton.addEventListener('click', () => void logout(logoutButton));
+  const refreshButton = el('button', { id: 'refresh', type: 'button', class: 'secondary' }, 'Refresh now');
+  refreshButton.addEventListener('click', () => void refreshNow(refreshButton));
 
   return el(
     'section',
@@ -883,14 +1239,16 @@ function renderSignedInCard(s: Session): HTMLElement {
       { id: 'claims' },
       decoded ? JSON.stringify({ header: decoded.header, claims: decoded.claims }, null, 2) : 'The token is not a decodable JWT.',
     ),
-    el('div', { class: 'actions' }, logoutButton),
+    el('div', { class: 'actions' }, logoutButton, !keeper.sessionsOff && refreshButton),
   );
 }
 
 /** The cookie-only page: signed in (the user, /api/me, the remote APIs) or signed out. */
 function renderCookieHome(serverFlow: boolean): void {
   const s = cookie.session;
-  viewEl.replaceChildren(s ? renderCookieSignedInCard(s, serverFlow) : renderSignedOutCard(false));
+  const panel = renderSessionsPanel();
+  const card = s ? renderCookieSignedInCard(s, serverFlow) : renderSignedOutCard(false);
+  viewEl.replaceChildren(...(panel ? [card, panel] : [card]));
   if (s) {
     setStatus(`Signed in as ${s.user.name || s.user.email || s.user.sub}.`);
     setState('signed-in');
@@ -913,6 +1271,8 @@ function remoteLabel(name: string): string {
 function renderCookieSignedInCard(s: CookieSession, serverFlow: boolean): HTMLElement {
   const logoutButton = el('button', { id: 'logout', type: 'button' }, 'Log out');
   logoutButton.addEventListener('click', () => void cookieLogout(logoutButton));
+  const refreshButton = el('button', { id: 'refresh', type: 'button', class: 'secondary' }, 'Refresh now');
+  refreshButton.addEventListener('click', () => void cookieRefreshNow(refreshButton));
 
   const expiry =
     s.expiresAt === null
@@ -980,7 +1340,7 @@ function renderCookieSignedInCard(s: CookieSession, serverFlow: boolean): HTMLEl
       : el('p', { class: 'muted' }, 'No remote API is configured (DEMO_REMOTE_APIS).'),
     resultTitle,
     result,
-    el('div', { class: 'actions' }, logoutButton),
+    el('div', { class: 'actions' }, logoutButton, refreshButton),
   );
 }
 
@@ -1061,6 +1421,7 @@ async function logout(button: HTMLButtonElement): Promise<void> {
   storeItem(PROVIDER_KEY, null);
   stopRefreshing();
   forgetSession();
+  resetSessionsPanel();
   renderHome();
   // X-CSRF: the API refuses cookie-authenticated state changes without it (a cross-site form
   // cannot send it); the server flow's session cookie rides along with credentials: 'include'.
@@ -1119,6 +1480,7 @@ async function completeCallback(p: CallbackParams | null): Promise<void> {
     cookie.me = null;
     cookie.meNote = 'Asking /api/me…';
     cookie.lastRemote = null;
+    resetSessionsPanel();
     history.replaceState(null, '', localReturnTo(data.return_to));
     route();
     void loadCookieMe();
@@ -1133,9 +1495,11 @@ async function completeCallback(p: CallbackParams | null): Promise<void> {
   storeItem(PROVIDER_KEY, storedItem(PENDING_PROVIDER_KEY));
   storeItem(PENDING_PROVIDER_KEY, null);
   acceptToken(fresh);
+  resetSessionsPanel();
 
   history.replaceState(null, '', localReturnTo(data.return_to));
   route();
+  void loadSessions();
 }
 
 /** The callback's return_to when it is a path of this app other than /callback, else `/`. */

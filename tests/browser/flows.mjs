@@ -25,6 +25,10 @@
 //   (in /api/logout's answer and the address the page goes to with it; and the base64 source
 //   maps the Vite dev server inlines in the page's own scripts), or in a header other than an
 //   HttpOnly Set-Cookie. Needs the provider's ID token as id_token_hint at logout.
+// - `your-sessions`: with server-side sessions, two browser contexts (two devices) sign in as
+//   the same user, A then B; A's "Your sessions" panel lists both, A signs out B's session
+//   there; B's next refresh ("Refresh now") is refused and B shows the signed-out state, while
+//   A's next refresh succeeds.
 //
 // Environment: APP (the demo's origin), USER_LOGIN/USER_PASSWORD, SHOTS (screenshot folder),
 // CHROMIUM (default /usr/bin/chromium).
@@ -305,6 +309,113 @@ async function session() {
     ...(await held(page)),
   });
   report.providerRequests = providerRequests;
+}
+
+/** What a tab's "Your sessions" panel shows (null when it shows none). */
+async function sessionsShown(tab) {
+  return tab.evaluate(() => {
+    const panel = document.querySelector('#sessions');
+    if (!panel) return null;
+    const text = (root, selector) => root.querySelector(selector)?.textContent ?? null;
+    return {
+      version: Number(panel.dataset.version),
+      sessions: [...panel.querySelectorAll('.session')].map((li) => ({
+        sid: li.dataset.sid,
+        current: li.classList.contains('current'),
+        device: text(li, '.session-device'),
+        mark: text(li, '.this-device'),
+        provider: text(li, '[data-field="provider"]'),
+        created: text(li, '[data-field="created"]'),
+        used: text(li, '[data-field="used"]'),
+        buttons: [...li.querySelectorAll('button.end-session')].map((b) => b.textContent),
+      })),
+      note: text(panel, '#sessions-note'),
+    };
+  });
+}
+
+/** Waits until the panel shows a list newer than version `after`; what it shows then. */
+async function sessionsAfter(tab, after) {
+  await tab.waitForFunction((v) => Number(document.querySelector('#sessions')?.dataset.version) > v, after);
+  return sessionsShown(tab);
+}
+
+/** Clicks the panel's "Reload the list"; the list its answer brings. */
+async function reloadSessions(tab) {
+  const before = Number(await tab.getAttribute('#sessions', 'data-version'));
+  await tab.click('#sessions-reload');
+  return sessionsAfter(tab, before);
+}
+
+/** Runs `action` in `tab`; the first answer to `path` it causes (status and JSON body). */
+async function answerDuring(tab, path, action, method = null) {
+  const [resp] = await Promise.all([
+    tab.waitForResponse((r) => new URL(r.url()).pathname.startsWith(path)
+      && (method === null || r.request().method() === method), { timeout: 60_000 }),
+    action(),
+  ]);
+  return { status: resp.status(), path: new URL(resp.url()).pathname, body: await resp.json().catch(() => null) };
+}
+
+/** The text of the page's error area, or null when it is hidden. */
+const errorShown = (tab) => tab.evaluate(() => {
+  const error = document.querySelector('#error');
+  return error && !error.hidden ? error.textContent : null;
+});
+
+async function yourSessions() {
+  // Two browser contexts: two devices, no cookie shared, each signs in through the provider's
+  // form as the same user.
+  const signIn = async (name) => {
+    const tab = await newTab(await browser.newContext());
+    page = tab;
+    await tab.goto(app + '/');
+    await tab.waitForSelector('body[data-state="signed-out"]');
+    await tab.click('#login');
+    await throughProvider('body[data-state="signed-in"]', tab);
+    // After a login the page lists the user's sessions.
+    const sessions = await sessionsAfter(tab, 0);
+    step(`${name}-signed-in`, { askedPassword: sawLoginForm, ...(await held(tab)), sessions });
+    return tab;
+  };
+  const a = await signIn('a');
+  const b = await signIn('b');
+
+  // 1. A reads its list again: both sessions, A's own marked "This device".
+  page = a;
+  const two = await reloadSessions(a);
+  await a.screenshot({ path: `${shots}/your-sessions-two.png`, fullPage: true });
+  step('a-lists-two', { sessions: two, error: await errorShown(a) });
+
+  // 2. A signs out the other session (B's) from the panel; the list is read again.
+  const other = a.locator('.session:not(.current)');
+  const sid = await other.getAttribute('data-sid');
+  const before = Number(await a.getAttribute('#sessions', 'data-version'));
+  const ended = await answerDuring(a, '/api/sessions/', () => other.locator('button.end-session').click(), 'DELETE');
+  const one = await sessionsAfter(a, before);
+  await a.screenshot({ path: `${shots}/your-sessions-one.png`, fullPage: true });
+  step('a-ended-b', { sid, ended, sessions: one, error: await errorShown(a), ...(await held(a)) });
+
+  // 3. B's next refresh ("Refresh now", what its schedule would do): refused, B is signed out.
+  page = b;
+  const bBefore = await held(b);
+  if (bBefore.state !== 'signed-in') throw new Error(`B left the signed-in state before its refresh: ${JSON.stringify(bBefore)}`);
+  const refusal = await answerDuring(b, '/api/refresh', () => b.click('#refresh'));
+  await b.waitForSelector('#session-ended');
+  await b.screenshot({ path: `${shots}/your-sessions-other-device-ended.png`, fullPage: true });
+  step('b-refresh', {
+    refresh: refusal,
+    heading: await b.textContent('#signed-out h2'),
+    panel: await sessionsShown(b),
+    ...(await held(b)),
+  });
+
+  // 4. A's next refresh succeeds: A is still signed in, its list still one session.
+  page = a;
+  const aVersion = Number(await a.getAttribute('#sessions', 'data-version'));
+  const renewal = await answerDuring(a, '/api/refresh', () => a.click('#refresh'));
+  const after = await sessionsAfter(a, aVersion);
+  step('a-refresh', { refresh: { status: renewal.status }, sessions: after, error: await errorShown(a), ...(await held(a)) });
 }
 
 async function lemonldap() {
@@ -598,7 +709,14 @@ async function cookieOnly() {
   report.secrets = { cookies: [...cookieValues], idTokenHints: [...idTokenHints] };
 }
 
-const flows = { logins, session, lemonldap, 'two-providers': twoProviders, 'cookie-only': cookieOnly };
+const flows = {
+  logins,
+  session,
+  lemonldap,
+  'two-providers': twoProviders,
+  'cookie-only': cookieOnly,
+  'your-sessions': yourSessions,
+};
 try {
   const flow = flows[process.env.FLOW || 'logins'];
   if (!flow) throw new Error(`unknown FLOW ${process.env.FLOW}`);

@@ -1,7 +1,8 @@
 //! Both flows in headless Chromium, clicking through the demo SPA (tests/browser/flows.mjs), and
 //! a session kept by the demo's refreshes across several JWT lifetimes and two tabs, ended by
 //! our logout in one tab and, after a new login, by a logout at the provider (back channel);
-//! the SPA flow and logout against LemonLDAP::NG; and a user picking either of two providers.
+//! one device ending another's session from the demo's "Your sessions" panel; the SPA flow and
+//! logout against LemonLDAP::NG; and a user picking either of two providers.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -263,6 +264,122 @@ async fn browser_session_outlives_several_jwts_and_logout_in_one_tab_ends_the_ot
         assert_screenshot(&stack, shot);
     }
     eprintln!("browser session test: {:.0?} in all", started.elapsed());
+}
+
+#[tokio::test]
+async fn browser_one_device_ends_anothers_session_from_your_sessions() {
+    let options = Options { demo: true, sessions: true, ..Options::default() };
+    let stack = Stack::start("browser-your-sessions", options).await;
+    let report = run_flows(&stack, "your-sessions", &[]).await;
+    let step = |name: &str| step(&report, name);
+    let alice = |held: &Value| {
+        let user = held["user"].as_str().unwrap_or_default();
+        held["state"] == "signed-in"
+            && user.contains("Alice Example")
+            && held["claims"]["sub"] == "alice"
+    };
+    // The panel's sessions, and the one marked "This device" (there must be exactly one).
+    let listed = |shown: &Value| shown["sessions"].as_array().unwrap().clone();
+    let current = |shown: &Value| {
+        let current: Vec<Value> =
+            listed(shown).into_iter().filter(|s| s["current"] == true).collect();
+        assert_eq!(current.len(), 1, "not exactly one session marked current: {shown}");
+        current[0].clone()
+    };
+
+    // Two browser contexts (two devices) sign in as Alice through the provider's form, each
+    // into its own session; after each login the page lists the user's sessions.
+    let (a, b) = (step("a-signed-in"), step("b-signed-in"));
+    for device in [&a, &b] {
+        assert_eq!(device["askedPassword"], true, "{device}");
+        assert!(alice(device), "{device}");
+    }
+    let sid_a = a["claims"]["sid"].as_str().expect("our JWT names the session").to_owned();
+    let sid_b = b["claims"]["sid"].as_str().expect("our JWT names the session").to_owned();
+    assert_ne!(sid_a, sid_b, "two devices, two sessions");
+    assert_eq!(listed(&a["sessions"]).len(), 1, "{a}");
+    assert_eq!(current(&a["sessions"])["sid"], sid_a.as_str(), "{a}");
+    assert_eq!(listed(&b["sessions"]).len(), 2, "{b}");
+    assert_eq!(current(&b["sessions"])["sid"], sid_b.as_str(), "{b}");
+
+    // A's list, read again: both sessions, newest login (B's) first, A's own marked "This
+    // device" with no "Sign out" button (its "Log out" does that), B's with one.
+    let two = step("a-lists-two");
+    assert_eq!(two["error"], Value::Null, "{two}");
+    let sessions = listed(&two["sessions"]);
+    let sids: Vec<&str> = sessions.iter().map(|s| s["sid"].as_str().unwrap()).collect();
+    assert_eq!(sids, [sid_b.as_str(), sid_a.as_str()], "{two}");
+    let own = current(&two["sessions"]);
+    assert_eq!(own["sid"], sid_a.as_str(), "{two}");
+    assert_eq!(own["mark"], "This device", "{two}");
+    assert_eq!(own["buttons"], serde_json::json!([]), "{two}");
+    let other = &sessions[0];
+    assert_eq!(other["current"], false, "{two}");
+    assert_eq!(other["mark"], Value::Null, "{two}");
+    assert_eq!(other["buttons"], serde_json::json!(["Sign out"]), "{two}");
+    for session in &sessions {
+        // The device label taken at login (Chromium's user agent), the provider, and times.
+        let device = session["device"].as_str().unwrap_or_default();
+        assert!(device.contains("Chrome"), "{session}");
+        assert_eq!(session["provider"], "default", "{session}");
+        for time in ["created", "used"] {
+            assert!(session[time].as_str().is_some_and(|t| !t.is_empty()), "{session}");
+        }
+    }
+
+    // A signs out B's session: 204, and A's list then shows its own session alone.
+    let ended = step("a-ended-b");
+    assert_eq!(ended["sid"], sid_b.as_str(), "{ended}");
+    assert_eq!(ended["ended"]["status"], 204, "{ended}");
+    assert_eq!(ended["ended"]["path"], format!("/api/sessions/{sid_b}"), "{ended}");
+    assert_eq!(ended["error"], Value::Null, "{ended}");
+    assert!(alice(&ended), "A is still signed in: {ended}");
+    assert_eq!(listed(&ended["sessions"]).len(), 1, "{ended}");
+    assert_eq!(current(&ended["sessions"])["sid"], sid_a.as_str(), "{ended}");
+    assert!(ended["sessions"]["note"].as_str().is_some_and(|n| n.starts_with("Signed out")));
+
+    // B's next refresh is refused (its session is over): B forgets its token and shows the
+    // signed-out state, without the panel.
+    let refused = step("b-refresh");
+    assert_eq!(refused["refresh"]["status"], 401, "{refused}");
+    assert_eq!(refused["refresh"]["body"]["error"], "session_expired", "{refused}");
+    assert_eq!(refused["state"], "signed-out", "{refused}");
+    assert_eq!(refused["heading"], "Your session has ended", "{refused}");
+    assert_eq!(refused["status"], "Your session has ended.", "{refused}");
+    assert_eq!(refused["stored"], false, "B forgot its token: {refused}");
+    assert_eq!(refused["claimsShown"], false, "{refused}");
+    assert_eq!(refused["panel"], Value::Null, "{refused}");
+
+    // A's next refresh succeeds, in the same session; its list still shows it alone.
+    let renewed = step("a-refresh");
+    assert_eq!(renewed["refresh"]["status"], 200, "{renewed}");
+    assert!(alice(&renewed), "{renewed}");
+    assert_eq!(renewed["claims"]["sid"], sid_a.as_str(), "{renewed}");
+    assert_ne!(renewed["claims"]["jti"], a["claims"]["jti"], "a new token: {renewed}");
+    assert_eq!(listed(&renewed["sessions"]).len(), 1, "{renewed}");
+    assert_eq!(current(&renewed["sessions"])["sid"], sid_a.as_str(), "{renewed}");
+    assert_eq!(renewed["error"], Value::Null, "{renewed}");
+
+    // The API answers the browsers saw: the listings, one DELETE, and no provider token.
+    let answers = report["api"].as_array().unwrap();
+    let to = |path: &str, status: u64| {
+        answers.iter().filter(|a| a["path"] == path && a["status"] == status).count()
+    };
+    assert_eq!(to(&format!("/api/sessions/{sid_b}"), 204), 1);
+    assert!(to("/api/sessions", 200) >= 4, "{} listings", to("/api/sessions", 200));
+    // Before each login the page looked for a session (none: session_missing); B's refresh
+    // after A ended its session is the one refused as expired.
+    let expired = answers.iter().filter(|a| {
+        a["path"] == "/api/refresh"
+            && a["body"].as_str().unwrap_or_default().contains("session_expired")
+    });
+    assert_eq!(expired.count(), 1);
+    assert_only_our_jwts_reached_the_browser(&report);
+    for shot in
+        ["your-sessions-two.png", "your-sessions-one.png", "your-sessions-other-device-ended.png"]
+    {
+        assert_screenshot(&stack, shot);
+    }
 }
 
 #[tokio::test]
