@@ -841,8 +841,8 @@ async function loadSessions(): Promise<void> {
     if (err.status === 404) {
       sessionsPanel.off = true;
       if (!COOKIE_ONLY && err.code === 'sessions_not_configured' && !keeper.sessionsOff) {
-        // Nor any refresh: without a session, POST /api/refresh would answer 401
-        // session_missing (no handle cookie), which reads as "the session has ended".
+        // Nor any refresh: without sessions there is nothing to refresh (POST /api/refresh
+        // answers 404 sessions_not_configured).
         keeper.sessionsOff = true;
         stopRefreshing();
         renderHome();

@@ -469,6 +469,11 @@ impl HttpFunction for Refresh {
         if !req.csrf {
             return Err(Error::CsrfRequired);
         }
+        // Said before the cookie is looked at: without sessions there is no handle to send,
+        // and "sign in first" would send the SPA round a login loop.
+        if self.sessions.is_none() {
+            return Err(Error::SessionsOff);
+        }
         let header = req.cookies.as_deref().unwrap_or_default();
         let handle =
             cookies::refresh(header)?.and_then(Handle::parse).ok_or(Error::SessionMissing)?;
