@@ -73,7 +73,7 @@ pub use oidc::provider::{ACCEPTED_ALGS, OidcClient, Provider, Providers, Upstrea
 pub use return_to::ReturnTo;
 pub use sessions::{
     Ending, Handle, LEASE_SECS, Lease, Listed, MAX_LISTED, MAX_WAITING, Memory, Named, Opened,
-    Owner, ProviderTokens, Record, Revocable, SessionItem, SessionKeys, Sessions, Table,
+    Owner, ProviderTokens, Record, Revocable, Revoker, SessionItem, SessionKeys, Sessions, Table,
 };
 pub use tokens::keygen;
 pub use tokens::secret::{

@@ -21,19 +21,20 @@
 //! tokens are revoked. `GET /api/sessions` and `DELETE /api/sessions/{sid}` ([`listing`]) let a
 //! user see their sessions and end one from another.
 //!
-//! Whenever a logout ends several sessions (everywhere, Universal Logout), their refresh
-//! tokens are revoked too: each item is read, deleted, and its token revoked, sixteen at a
-//! time ([`REVOCATIONS_IN_FLIGHT`]), until the invocation's deadline. A token not revoked by
-//! then is counted in the log line and left to expire at the provider: its session is gone
-//! here, and the token was sealed in the deleted item, never in a browser.
+//! Whenever a logout ends other sessions than the caller's (everywhere, Universal Logout, a
+//! user's `DELETE`), their refresh tokens are revoked too: each item is read, its token
+//! revoked, then the item deleted at the version read, sixteen revocations at a time
+//! ([`REVOCATIONS_IN_FLIGHT`]), until the invocation's deadline. What the deadline leaves
+//! undone is still in the table, whole: the answer says so (`503 logout_incomplete`), and the
+//! same request sent again revokes and ends the rest (a revocation sent twice is harmless, RFC
+//! 7009). A revocation the provider refuses or does not answer is logged and counted, and its
+//! session ends all the same.
 
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-
-use futures_util::StreamExt as _;
 
 use super::start::{ColdStart, Discovered, Parts, StartError};
 use crate::error::Error;
@@ -139,10 +140,10 @@ impl ColdStart for Logout {
 
 impl Logout {
     /// Ends the session of the handle in `cookie_header`, if sessions are on and there is one:
-    /// the item is deleted, then its refresh token revoked at the provider. With `everywhere`,
-    /// every other session of its user at this provider is deleted first, by `until`, and
-    /// their refresh tokens revoked ([`Logout::revoke_all`]). Returns the session's provider
-    /// (its issuer) and last ID token, when there was a session.
+    /// the item is deleted, then its refresh token revoked at the provider (by `until`). With
+    /// `everywhere`, every other session of its user at this provider is ended first, by
+    /// `until`, each refresh token revoked before its item goes ([`Revoking`]). Returns the
+    /// session's provider (its issuer) and last ID token, when there was a session.
     ///
     /// # Errors
     ///
@@ -170,11 +171,18 @@ impl Logout {
         };
         if everywhere {
             let user = Named::User(&record.user.sub);
-            let ending =
-                sessions.end_provider_sessions(&record.idp, user, Some(&record.key), until, true);
-            let Ending { ended, complete, revocable } = ending.await?;
+            let revoking = Revoking::new(self);
+            let revoker = revoking.revoker();
+            let ending = sessions.end_provider_sessions(
+                &record.idp,
+                user,
+                Some(&record.key),
+                until,
+                Some(&revoker),
+            );
+            let Ending { ended, complete } = ending.await?;
             metrics::sessions_ended(metrics::Ended::LogoutEverywhere, ended);
-            let revoked = self.revoke_all(revocable, until).await;
+            let revoked = revoking.counts();
             tracing::info!(ended, complete, %revoked, "logout everywhere");
             if !complete {
                 return Err(Error::LogoutIncomplete(ended));
@@ -190,7 +198,13 @@ impl Logout {
                 refresh_token,
                 dpop_key: tokens.dpop_key,
             };
-            match self.revoke(&own).await {
+            // Within the deadline, after however long the others took: the answer (the
+            // provider's logout URL, the cookies cleared) must still leave.
+            let revoked = match until {
+                Some(until) => tokio::time::timeout_at(until.into(), self.revoke(&own)).await,
+                None => Ok(self.revoke(&own).await),
+            };
+            match revoked.unwrap_or(Revoked::Failed(Error::ProviderTimeout("revocation".into()))) {
                 Revoked::Done => {}
                 Revoked::Failed(err) => {
                     tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
@@ -217,41 +231,6 @@ impl Logout {
             Err(err) => Revoked::Failed(err),
         }
     }
-
-    /// Revokes the refresh tokens of the sessions an ending deleted, [`REVOCATIONS_IN_FLIGHT`]
-    /// at a time, until `until` (no limit without one). What is not revoked by then is
-    /// counted, not retried: see the module documentation.
-    async fn revoke_all(&self, ended: Vec<Revocable>, until: Option<Instant>) -> Revocations {
-        let mut counts = Revocations { asked: ended.len(), ..Revocations::default() };
-        let mut waiting = ended.iter();
-        let mut running = futures_util::stream::FuturesUnordered::new();
-        loop {
-            while running.len() < REVOCATIONS_IN_FLIGHT {
-                let Some(next) = waiting.next() else { break };
-                running.push(self.revoke(next));
-            }
-            let next = match until {
-                Some(until) => match tokio::time::timeout_at(until.into(), running.next()).await {
-                    Ok(next) => next,
-                    Err(_) => break,
-                },
-                None => running.next().await,
-            };
-            match next {
-                None => break,
-                Some(Revoked::Done) => counts.revoked += 1,
-                Some(Revoked::Failed(err)) => {
-                    counts.failed += 1;
-                    tracing::debug!(error = err.code(), detail = %err, "a refresh token not revoked");
-                }
-                Some(Revoked::NoEndpoint) => counts.no_endpoint += 1,
-            }
-        }
-        if counts.unsent() > 0 || counts.failed > 0 {
-            tracing::warn!(%counts, "refresh tokens of ended sessions not all revoked: the rest expire at the provider");
-        }
-        counts
-    }
 }
 
 /// Refresh tokens revoked in parallel while ending many sessions: enough for a thousand in a
@@ -266,34 +245,71 @@ enum Revoked {
     NoEndpoint,
 }
 
-/// What [`Logout::revoke_all`] did, for the log line.
+/// The revocations of one request's ending: at most [`REVOCATIONS_IN_FLIGHT`] at once,
+/// each outcome counted for the log line.
+struct Revoking<'a> {
+    logout: &'a Logout,
+    permits: tokio::sync::Semaphore,
+    counts: std::sync::Mutex<Revocations>,
+}
+
+impl<'a> Revoking<'a> {
+    fn new(logout: &'a Logout) -> Self {
+        Self {
+            logout,
+            permits: tokio::sync::Semaphore::new(REVOCATIONS_IN_FLIGHT),
+            counts: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Revokes `token`, once a permit is free, and counts the outcome.
+    async fn revoke(&self, token: Revocable) {
+        // Never closed: a permit always comes.
+        let _permit = self.permits.acquire().await;
+        let outcome = self.logout.revoke(&token).await;
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts.asked += 1;
+        match outcome {
+            Revoked::Done => counts.revoked += 1,
+            Revoked::Failed(err) => {
+                counts.failed += 1;
+                tracing::warn!(error = err.code(), detail = %err, "a refresh token not revoked");
+            }
+            Revoked::NoEndpoint => counts.no_endpoint += 1,
+        }
+    }
+
+    /// What the session store calls before it deletes each session.
+    fn revoker<'s>(&'s self) -> impl Fn(Revocable) -> BoxedRevocation<'s> + Send + Sync + 's {
+        move |token| Box::pin(self.revoke(token))
+    }
+
+    fn counts(&self) -> Revocations {
+        *self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One revocation in flight, as [`crate::sessions::Revoker`] hands it back.
+type BoxedRevocation<'a> = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// What [`Revoking`] did, for the log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Revocations {
-    /// Refresh tokens to revoke.
+    /// Refresh tokens sent to be revoked.
     asked: usize,
     revoked: usize,
+    /// Refused by the provider, or unanswered.
     failed: usize,
     /// Of a provider with no revocation endpoint.
     no_endpoint: usize,
-}
-
-impl Revocations {
-    /// Not sent before the deadline.
-    fn unsent(&self) -> usize {
-        self.asked - self.revoked - self.failed - self.no_endpoint
-    }
 }
 
 impl std::fmt::Display for Revocations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} of {} refresh tokens revoked ({} failed, {} without a revocation endpoint, {} not sent in time)",
-            self.revoked,
-            self.asked,
-            self.failed,
-            self.no_endpoint,
-            self.unsent()
+            "{} of {} refresh tokens revoked ({} failed, {} without a revocation endpoint)",
+            self.revoked, self.asked, self.failed, self.no_endpoint,
         )
     }
 }
@@ -339,7 +355,7 @@ impl Logout {
             (None, None) => return Err(Error::LogoutTokenRefused("neither sid nor sub")),
         };
         // The provider ended its session itself: nothing to revoke there.
-        let ending = sessions.end_provider_sessions(idp, named, None, ending_by(req), false).await;
+        let ending = sessions.end_provider_sessions(idp, named, None, ending_by(req), None).await;
         let failed = match ending {
             Ok(Ending { ended, complete: true, .. }) => {
                 metrics::sessions_ended(metrics::Ended::Backchannel, ended);

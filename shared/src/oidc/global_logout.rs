@@ -8,9 +8,11 @@
 //! its JWKS, one refetch per cooldown on an unknown `kid`, the signature), then its claims:
 //! `iss` the provider's issuer, `aud` our endpoint's URL (`GLOBAL_LOGOUT_AUDIENCE`), `exp`
 //! and `iat` present and fresh (Okta's live five minutes), `nbf` when present, a `jti` (the
-//! caller records it: a replay is refused), and `sub`, when present, our client id (Okta puts
-//! the app's client id there). Its `typ`, when present, is `global-token-revocation+jwt`:
-//! an ID token or logout token of the same provider is never taken for one.
+//! caller records it: a replay is refused), and `sub` our client id (Okta puts the app's
+//! client id there). Its `typ` must be `global-token-revocation+jwt` (Okta's): an ID token,
+//! a logout token or any other JWT of the same provider whose `aud` would fit (an access token
+//! for that URL) is never taken for one. Both are required here, though logout tokens may
+//! lack a `typ`: this endpoint is new, and the one provider that calls it sends both.
 //!
 //! Written here, as logout tokens are, rather than with openidconnect: its JWT type is
 //! private, and these claims are no ID token's.
@@ -78,7 +80,7 @@ pub async fn verify(
     audience: &str,
     now: u64,
 ) -> Result<RequestToken, Refusal> {
-    let payload = signed_payload(jwks, token, REQUEST_TYPES).await?;
+    let payload = signed_payload(jwks, token, REQUEST_TYPES, true).await?;
     let claims: Claims = serde_json::from_slice(&payload).map_err(|_| "claims malformed")?;
     let iss = jwks
         .issuer_rule()
@@ -114,7 +116,7 @@ pub async fn verify(
             return Err("nbf in the future");
         }
     }
-    if claims.sub.as_ref().is_some_and(|sub| sub != jwks.client_id()) {
+    if claims.sub.as_deref() != Some(jwks.client_id()) {
         return Err("sub is not our client id");
     }
     let jti = claims.jti.filter(|j| !j.is_empty() && j.len() <= MAX_ID_LEN).ok_or("jti missing")?;

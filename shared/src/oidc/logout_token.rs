@@ -149,14 +149,14 @@ fn short(value: Option<String>) -> Result<Option<String>, Refusal> {
 ///
 /// The reason of the first failed check.
 pub async fn verify(jwks: &JwksCache, token: &str, now: u64) -> Result<LogoutToken, Refusal> {
-    let payload = signed_payload(jwks, token, LOGOUT_TYPES).await?;
+    let payload = signed_payload(jwks, token, LOGOUT_TYPES, false).await?;
     check_claims(&payload, jwks, now)
 }
 
 /// The claims of `token`, a JWS the provider of `jwks` signed, after the checks every
-/// provider-signed request token takes (size and form, header with `typ` one of `types` when
-/// present, algorithm and key by the ID token rule, signature); the claims themselves are the
-/// caller's to check. Network only when it names a key not held.
+/// provider-signed request token takes (size and form, header with `typ` one of `types`, when
+/// present or when `typ_required`, algorithm and key by the ID token rule, signature); the
+/// claims themselves are the caller's to check. Network only when it names a key not held.
 ///
 /// # Errors
 ///
@@ -165,12 +165,16 @@ pub(crate) async fn signed_payload(
     jwks: &JwksCache,
     token: &str,
     types: &[&str],
+    typ_required: bool,
 ) -> Result<Vec<u8>, Refusal> {
     if token.len() > MAX_LOGOUT_TOKEN_LEN {
         return Err("token too large");
     }
     let jws = split(token)?;
     let (alg, header) = header(&jws.header, types)?;
+    if typ_required && header.typ.is_none() {
+        return Err("no typ");
+    }
     let kid = header.kid.map(JsonWebKeyId::new);
     let keys = jwks.keys_for(&alg, kid.as_ref()).await.map_err(|refusal| match refusal {
         KeyRefusal::AlgorithmNotAllowed => "algorithm not accepted from this provider",

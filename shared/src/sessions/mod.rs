@@ -41,5 +41,5 @@ pub use device::label as device_label;
 pub use handle::Handle;
 pub use memory::Memory;
 pub use seal::{ProviderTokens, SessionKeys};
-pub use store::{Ending, LEASE_SECS, Lease, MAX_WAITING, Opened, Owner, Record, Sessions};
+pub use store::{Ending, LEASE_SECS, Lease, MAX_WAITING, Opened, Owner, Record, Revoker, Sessions};
 pub use users::{Item as SessionItem, Listed, MAX_LISTED, Named, Revocable, Table};

@@ -401,9 +401,9 @@ impl Sessions {
         }
     }
 
-    /// Ends session `sid` if it is one of user `sub` at `idp` (read, then deleted at the
-    /// version read): whether it was, and its refresh token to revoke. Another user's session
-    /// is left alone and answered as one that does not exist.
+    /// Ends session `sid` if it is one of user `sub` at `idp` (read, its refresh token
+    /// revoked by `revoke`, then deleted at the version read): whether it was. Another user's
+    /// session is left alone and answered as one that does not exist.
     ///
     /// # Errors
     ///
@@ -413,11 +413,13 @@ impl Sessions {
         idp: &str,
         sub: &str,
         sid: &str,
-    ) -> Result<(bool, Option<Revocable>), Error> {
+        revoke: &Revoker<'_>,
+    ) -> Result<bool, Error> {
         if !Handle::is_key(sid) {
-            return Ok((false, None));
+            return Ok(false);
         }
-        self.end_one(sid, Some(&scoped(idp, sub)), true).await
+        let user = scoped(idp, sub);
+        self.end_one(sid, Some(("subj", &user)), Some(revoke)).await
     }
 
     async fn get_key(&self, key: &str) -> Result<Option<Record>, Error> {
@@ -809,20 +811,19 @@ impl Sessions {
     }
 
     /// Ends the sessions of provider `idp` that `named` names, but `except` (the item key of
-    /// a session its caller ends itself). With `collect`, each session's refresh token is
-    /// handed back in [`Ending::revocable`], to be revoked at the provider: each item is then
-    /// read before its delete, and deleted on condition that its version is still the one
-    /// read, so that a refresh grant stored in between is read again (its rotated token is
-    /// the one to revoke) rather than deleted unread. Stops at `until`: what is left of the
-    /// work is then left undone and [`Ending::complete`] is `false`, so that the caller can
-    /// answer before its invocation's deadline and the provider (or the user) can run it
+    /// a session its caller ends itself). With `revoke`, each session's refresh token is
+    /// revoked before its item is deleted ([`Sessions::end_one`]): a session is never gone
+    /// here while its token lives on at the provider unasked, and whatever the deadline
+    /// leaves undone is still in the table for the next run. Stops at `until`: what is left of
+    /// the work is then left undone and [`Ending::complete`] is `false`, so that the caller
+    /// can answer before its invocation's deadline and the provider (or the user) can run it
     /// again.
     ///
     /// The deletes run in batches of [`BATCH`], [`PARALLEL_BATCHES`] at a time: one user's
     /// thousands of sessions end in seconds, not one round trip after another. Without
-    /// `collect` and without a user to check, a batch is one `BatchWriteItem`; otherwise each
-    /// delete is a conditional `DeleteItem` (`BatchWriteItem` takes no condition), in
-    /// parallel too.
+    /// `revoke` and without a condition to check, a batch is one `BatchWriteItem`; otherwise
+    /// each session is ended on its own, in parallel too (the revoker bounds how many
+    /// revocations run at once).
     ///
     /// The indexes are eventually consistent: a session created in the last moment before the
     /// call may not be found yet.
@@ -836,19 +837,21 @@ impl Sessions {
         named: Named<'_>,
         except: Option<&str>,
         until: Option<Instant>,
-        collect: bool,
+        revoke: Option<&Revoker<'_>>,
     ) -> Result<Ending, Error> {
         let (index, attribute, value) = named.index(idp);
-        let user = named.user(idp);
+        let condition = named.condition(idp);
+        let condition = condition.as_ref().map(|(a, v)| (*a, v.as_str()));
         if let Some(memory) = in_memory!(self, "Query") {
-            let mut ending = Ending { complete: true, ..Ending::default() };
+            let mut ending = Ending { ended: 0, complete: true };
             for key in memory.query(attribute, &value) {
-                if Some(key.as_str()) == except {
-                    continue;
+                if until.is_some_and(|until| Instant::now() >= until) {
+                    ending.complete = false;
+                    break;
                 }
-                let (ended, revocable) = self.end_one(&key, user.as_deref(), collect).await?;
-                ending.ended += usize::from(ended);
-                ending.revocable.extend(revocable);
+                if Some(key.as_str()) != except {
+                    ending.ended += usize::from(self.end_one(&key, condition, revoke).await?);
+                }
             }
             return Ok(ending);
         }
@@ -864,7 +867,7 @@ impl Sessions {
             .into_paginator()
             .send();
         let mut running = FuturesUnordered::new();
-        let mut ending = Ending { complete: true, ..Ending::default() };
+        let mut ending = Ending { ended: 0, complete: true };
         let mut keys: Vec<String> = Vec::new();
         let mut listed = false;
         loop {
@@ -885,7 +888,7 @@ impl Sessions {
             }
             if !keys.is_empty() && ending.complete && running.len() < PARALLEL_BATCHES {
                 let batch: Vec<String> = keys.drain(..keys.len().min(BATCH)).collect();
-                running.push(self.delete_batch(batch, user.as_deref(), collect));
+                running.push(self.delete_batch(batch, condition, revoke));
                 continue;
             }
             match by(until, running.next()).await {
@@ -895,45 +898,38 @@ impl Sessions {
                 }
                 Some(None) if keys.is_empty() || !ending.complete => break,
                 Some(None) => {}
-                Some(Some(done)) => {
-                    let (ended, revocable) = done?;
-                    ending.ended += ended;
-                    ending.revocable.extend(revocable);
-                }
+                Some(Some(ended)) => ending.ended += ended?,
             }
         }
         Ok(ending)
     }
 
-    /// Deletes the sessions of item keys `keys` (at most [`BATCH`]): in one `BatchWriteItem`,
-    /// or each on its own ([`Sessions::end_one`]) with `user` or `collect`. Returns how many
-    /// were deleted (or sent to be: a batch does not tell which keys named an item) and the
-    /// refresh tokens collected.
+    /// Ends the sessions of item keys `keys` (at most [`BATCH`]): in one `BatchWriteItem`, or
+    /// each on its own ([`Sessions::end_one`]) with a `condition` or `revoke`. Returns how
+    /// many were deleted (or sent to be: a batch does not tell which keys named an item).
     async fn delete_batch(
         &self,
         keys: Vec<String>,
-        user: Option<&str>,
-        collect: bool,
-    ) -> Result<(usize, Vec<Revocable>), Error> {
-        if user.is_none() && !collect {
-            return Ok((self.table().delete(&keys).await?, Vec::new()));
+        condition: Option<(&str, &str)>,
+        revoke: Option<&Revoker<'_>>,
+    ) -> Result<usize, Error> {
+        if condition.is_none() && revoke.is_none() {
+            return self.table().delete(&keys).await;
         }
-        let ends = keys.iter().map(|key| self.end_one(key, user, collect));
+        let ends = keys.iter().map(|key| self.end_one(key, condition, revoke));
         let mut ended = 0;
-        let mut revocable = Vec::new();
         for result in futures_util::future::join_all(ends).await {
-            let (one, token) = result?;
-            ended += usize::from(one);
-            revocable.extend(token);
+            ended += usize::from(result?);
         }
-        Ok((ended, revocable))
+        Ok(ended)
     }
 
-    /// Deletes the session of item key `key`, on condition that it is `user`'s when given.
-    /// With `collect`, the item is read first and deleted on condition that its version is
-    /// the one read (a refresh grant stored in between: read again, up to
-    /// [`END_ATTEMPTS`] times, then deleted whatever it holds); its refresh token comes back.
-    /// Returns whether a session was deleted.
+    /// Ends the session of item key `key`, on `condition` (an attribute and the value it must
+    /// hold: the user, or the verified e-mail) when given. With `revoke`, the item is read,
+    /// its refresh token revoked, and the item deleted on condition that its version is still
+    /// the one read: a refresh grant stored in between is read again and its rotated token
+    /// revoked too, up to [`END_ATTEMPTS`] times, after which the item is deleted whatever it
+    /// holds. Returns whether a session was deleted.
     ///
     /// # Errors
     ///
@@ -941,30 +937,28 @@ impl Sessions {
     async fn end_one(
         &self,
         key: &str,
-        user: Option<&str>,
-        collect: bool,
-    ) -> Result<(bool, Option<Revocable>), Error> {
-        let of_user = |item: &Item| user.is_none_or(|u| get_s(item, "subj").as_deref() == Some(u));
-        for attempt in 1..=END_ATTEMPTS {
-            let read = match collect && attempt < END_ATTEMPTS {
-                true => match self.read_for_ending(key).await? {
-                    None => return Ok((false, None)),
-                    Some(item) if !of_user(&item) => return Ok((false, None)),
-                    Some(item) => Some(item),
-                },
-                false => None,
+        condition: Option<(&str, &str)>,
+        revoke: Option<&Revoker<'_>>,
+    ) -> Result<bool, Error> {
+        let holds =
+            |item: &Item| condition.is_none_or(|(a, v)| get_s(item, a).as_deref() == Some(v));
+        let Some(revoke) = revoke else {
+            return self.delete_if(key, condition, None).await;
+        };
+        for _ in 1..END_ATTEMPTS {
+            let item = match self.read_for_ending(key).await? {
+                Some(item) if holds(&item) => item,
+                // Gone, or not the one named: nothing to end here.
+                _ => return Ok(false),
             };
-            let version = read.as_ref().and_then(|item| get_n(item, "ver"));
-            if self.delete_if(key, user, version).await? {
-                let revocable = read.and_then(|item| self.revocable(key, &item));
-                return Ok((true, revocable));
+            if let Some(token) = self.revocable(key, &item) {
+                revoke(token).await;
             }
-            if !collect {
-                // Not the user's, or gone: nothing of theirs to end.
-                return Ok((false, None));
+            if self.delete_if(key, condition, get_n(&item, "ver")).await? {
+                return Ok(true);
             }
         }
-        Ok((false, None))
+        self.delete_if(key, condition, None).await
     }
 
     /// The attributes of item `key` an ending needs to revoke its refresh token, read
@@ -978,7 +972,7 @@ impl Sessions {
             .get_item()
             .table_name(&self.settings.table)
             .key("h", s(key))
-            .projection_expression("h, subj, idp, prov, tok, ver")
+            .projection_expression("h, subj, idp, prov, tok, ver, mail")
             .consistent_read(true)
             .send()
             .await
@@ -986,27 +980,29 @@ impl Sessions {
         Ok(out.item)
     }
 
-    /// Deletes item `key` on condition that it is `user`'s and at `version`, each when given;
-    /// `false` when a condition did not hold.
+    /// Deletes item `key` on `condition` (an attribute and its value) and at `version`, each
+    /// when given; `false` when a condition did not hold (a missing item holds none).
     async fn delete_if(
         &self,
         key: &str,
-        user: Option<&str>,
+        condition: Option<(&str, &str)>,
         version: Option<u64>,
     ) -> Result<bool, Error> {
         if let Some(memory) = in_memory!(self, "DeleteItem") {
             return Ok(memory.delete(key, |item| {
-                let Some(item) = item else { return user.is_none() && version.is_none() };
-                user.is_none_or(|u| get_s(item, "subj").as_deref() == Some(u))
+                let Some(item) = item else { return condition.is_none() && version.is_none() };
+                condition.is_none_or(|(a, v)| get_s(item, a).as_deref() == Some(v))
                     && version.is_none_or(|v| get_n(item, "ver") == Some(v))
             }));
         }
         let mut conditions = Vec::new();
         let mut delete =
             self.client.delete_item().table_name(&self.settings.table).key("h", s(key));
-        if let Some(user) = user {
-            conditions.push("subj = :subj");
-            delete = delete.expression_attribute_values(":subj", s(user));
+        if let Some((attribute, value)) = condition {
+            conditions.push("#c = :c");
+            delete = delete
+                .expression_attribute_names("#c", attribute)
+                .expression_attribute_values(":c", s(value));
         }
         if let Some(version) = version {
             conditions.push("ver = :ver");
@@ -1113,22 +1109,28 @@ impl Sessions {
 }
 
 /// What [`Sessions::end_provider_sessions`] did.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ending {
     /// Sessions ended.
     pub ended: usize,
     /// Whether every session named was found and ended; `false` when the deadline came first.
     pub complete: bool,
-    /// The refresh tokens of the sessions ended, when asked to collect them.
-    pub revocable: Vec<Revocable>,
 }
+
+/// What revokes a session's refresh token before an ending deletes its item: the logout
+/// function's, which holds each provider's client (the session store knows no provider).
+/// It reports nothing back: a revocation that fails is its to log and count, and the session
+/// ends all the same.
+pub type Revoker<'a> =
+    dyn Fn(Revocable) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>> + Send + Sync + 'a;
 
 /// Batches in flight at once while ending many sessions: 400 deletes per round trip.
 const PARALLEL_BATCHES: usize = 16;
 
-/// How many times an ending reads and deletes one session that a refresh grant keeps
-/// changing in between, before it deletes it whatever it holds (its latest refresh token
-/// then goes unrevoked: the grant that rotated it was the user's own, a moment before).
+/// How many times an ending reads, revokes and deletes one session that a refresh grant
+/// keeps changing in between, the last time deleting it whatever it holds (its latest refresh
+/// token then goes unrevoked here; the refresh function revokes a grant's token that its
+/// ended session cannot hold).
 const END_ATTEMPTS: usize = 3;
 
 /// `work`'s output, or `None` when `until` comes first (never without `until`).

@@ -63,11 +63,15 @@ impl Named<'_> {
         }
     }
 
-    /// The user every session found must belong to (each delete is conditional on it), when
-    /// the index alone does not say: a provider session of a named user.
-    pub(crate) fn user(&self, idp: &str) -> Option<String> {
+    /// What every session found must still hold when it is deleted (each delete is
+    /// conditional on it), where the index alone does not say or may be behind: the user of a
+    /// provider session of a named user; the verified e-mail, which a refresh grant may have
+    /// changed since the index (eventually consistent) was read. A user's `subj` never
+    /// changes.
+    pub(crate) fn condition(&self, idp: &str) -> Option<(&'static str, String)> {
         match self {
-            Self::ProviderSession { sub: Some(sub), .. } => Some(scoped(idp, sub)),
+            Self::ProviderSession { sub: Some(sub), .. } => Some(("subj", scoped(idp, sub))),
+            Self::Email(email) => Some(("mail", email_key(idp, email))),
             _ => None,
         }
     }
@@ -80,14 +84,16 @@ pub(crate) fn scoped(idp: &str, value: &str) -> String {
 }
 
 /// The `mail` attribute of a session of provider `idp` whose user's verified e-mail is
-/// `email`: lower case, so that the provider's `Alice@Example.com` and a revocation request's
-/// `alice@example.com` meet (the local part is case-sensitive in theory, in no provider's
-/// practice; a provider that told two users apart by it would also have to tell us).
+/// `email`: ASCII lower case, so that the provider's `Alice@Example.com` and a revocation
+/// request's `alice@example.com` meet (the local part is case-sensitive in theory, in no
+/// provider's practice). Only ASCII: Unicode's case folding maps other characters together
+/// (the Kelvin sign and `k`), which two addresses must not share.
 pub(crate) fn email_key(idp: &str, email: &str) -> String {
-    scoped(idp, &email.to_lowercase())
+    scoped(idp, &email.to_ascii_lowercase())
 }
 
-/// The refresh token of a session an ending deleted, to be revoked at its provider.
+/// The refresh token of a session an ending is about to delete, to be revoked at its
+/// provider.
 #[derive(Debug)]
 pub struct Revocable {
     /// The provider's configured name, when the session stored it.
@@ -363,7 +369,11 @@ mod tests {
         );
         let sid = Named::ProviderSession { sid: "op-1", sub: Some("bob") };
         assert_eq!(sid.index(idp), ("by_provider_sid", "psid", "https://idp op-1".to_owned()));
-        assert_eq!(sid.user(idp).as_deref(), Some("https://idp bob"));
-        assert_eq!(Named::User("bob").user(idp), None);
+        assert_eq!(sid.condition(idp), Some(("subj", "https://idp bob".to_owned())));
+        assert_eq!(Named::User("bob").condition(idp), None);
+        let mail = Named::Email("Bob@Example.com").condition(idp);
+        assert_eq!(mail, Some(("mail", "https://idp bob@example.com".to_owned())));
+        // Unicode's folding is not ours: the Kelvin sign stays itself.
+        assert_ne!(email_key(idp, "\u{212a}@example.com"), email_key(idp, "k@example.com"));
     }
 }

@@ -5,12 +5,15 @@
 //! grant, a lease that a slow holder keeps, waiters that only read, and an item whose key was
 //! removed.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, Select, WriteRequest};
 use http::Method;
 use serde_json::{Value, json};
+
 use shared::keygen::KeyAlg;
 use shared::testing::callbacks::json_body;
 use shared::testing::{self, FakeProvider, offline_sessions, secret_json};
@@ -451,7 +454,7 @@ async fn transcript(sessions: &Sessions, idp: &str, now: u64) -> Vec<String> {
     // Ending alice's sessions but one, then the provider session's by sid and sub.
     let keep = b.key();
     let ending =
-        sessions.end_provider_sessions(idp, Named::User(&alice), Some(&keep), None, false).await;
+        sessions.end_provider_sessions(idp, Named::User(&alice), Some(&keep), None, None).await;
     out.push(format!("ended: {:?}", ending.unwrap()));
     out.push(show("a", &sessions.get(&a).await.unwrap()));
     out.push(show("b", &sessions.get(&b).await.unwrap()));
@@ -460,10 +463,77 @@ async fn transcript(sessions: &Sessions, idp: &str, now: u64) -> Vec<String> {
         Named::ProviderSession { sid: "op-1", sub: Some(bob) },
         None,
         None,
-        false,
+        None,
     );
     out.push(format!("ended by sid of another user: {:?}", by_sid.await.unwrap()));
     out.push(show("b", &sessions.get(&b).await.unwrap()));
+    // A user's sessions, by e-mail (verified only, without case), listed and ended one by
+    // one and all together, their refresh tokens collected.
+    let carol = someone();
+    let mailed = |sub: &str, email: &str, verified: bool| User {
+        email: Some(email.to_owned()),
+        email_verified: Some(verified),
+        ..user(sub)
+    };
+    let dave = someone();
+    let (carol_user, dave_user) = (
+        mailed(&carol, &format!("{carol}@Example.com"), true),
+        mailed(&dave, &format!("{carol}@example.com"), false),
+    );
+    let on = |u, device| Owner { user: u, idp, provider: "default", provider_sid: None, device };
+    let firefox = on(&carol_user, Some("Firefox on Linux"));
+    let (d1, _) = sessions.create(&firefox, &tokens(5, now + 60), now + 3).await.unwrap();
+    let (d2, _) =
+        sessions.create(&on(&carol_user, None), &tokens(6, now + 60), now + 4).await.unwrap();
+    sessions.create(&on(&dave_user, None), &tokens(7, now + 60), now + 5).await.unwrap();
+    let listed = sessions.user_sessions(idp, &carol, now + 6).await.unwrap();
+    for l in &listed {
+        out.push(format!(
+            "listed: created {} used {} device {:?} provider {:?} expires {}",
+            l.created - now,
+            l.used - now,
+            l.device,
+            l.provider,
+            l.expires - now
+        ));
+    }
+    // What each ending revokes before it deletes, in the order sent.
+    let revoked = std::sync::Mutex::new(Vec::new());
+    let revoker = |token: shared::Revocable| -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let token = secrecy::ExposeSecret::expose_secret(&token.refresh_token).to_owned();
+        revoked.lock().unwrap().push(token);
+        Box::pin(async {})
+    };
+    let taken = || std::mem::take(&mut *revoked.lock().unwrap());
+    let ended = sessions.end_session_of(idp, bob, &d2.key(), &revoker).await.unwrap();
+    out.push(format!("another user's session ended: {ended} {:?}", taken()));
+    let ended = sessions.end_session_of(idp, &carol, &d2.key(), &revoker).await.unwrap();
+    out.push(format!("own session ended: {ended} {:?}", taken()));
+    let ended = sessions.end_session_of(idp, &carol, &d2.key(), &revoker).await.unwrap();
+    out.push(format!("ended again: {ended} {:?}", taken()));
+    // A third session whose refresh grant finds the e-mail no longer verified: it leaves the
+    // e-mail index.
+    let (d3, _) =
+        sessions.create(&on(&carol_user, None), &tokens(8, now + 60), now + 5).await.unwrap();
+    let d3_record = sessions.get(&d3).await.unwrap().unwrap();
+    let d3_lease = sessions.lease(&d3_record, now + 6).await.unwrap().expect("a lease");
+    let unverified = mailed(&carol, &format!("{carol}@example.com"), false);
+    let next = tokens(9, now + 90);
+    let stored = sessions.store_refreshed(&d3_record, &d3_lease, &next, &unverified, now + 6);
+    out.push(format!("d3 stored: {}", stored.await.unwrap()));
+    let email = format!("{carol}@EXAMPLE.COM");
+    let by_email =
+        sessions.end_provider_sessions(idp, Named::Email(&email), None, None, Some(&revoker));
+    let by_email = by_email.await.unwrap();
+    let mut collected = taken();
+    collected.sort();
+    out.push(format!("ended by e-mail: {by_email:?} {collected:?}"));
+    out.push(format!("d1 after: {}", sessions.get(&d1).await.unwrap().is_some()));
+    out.push(show("d3 after", &sessions.get(&d3).await.unwrap()));
+    out.push(format!(
+        "dave's: {}",
+        sessions.user_sessions(idp, &dave, now + 6).await.unwrap().len()
+    ));
     out
 }
 

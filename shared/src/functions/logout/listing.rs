@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use super::{Logout, Revoked};
+use super::{Logout, Revoking};
 use crate::error::{Error, VerifyError};
 use crate::functions::access::Presented;
 use crate::infra::metrics;
@@ -105,25 +105,16 @@ impl Logout {
         }
         let sid = req.path.strip_prefix(PREFIX).ok_or(Error::SessionNotFound)?;
         let (sessions, caller) = self.caller(req, now).await?;
-        let (ended, revocable) =
-            sessions.end_session_of(&caller.idp, &caller.user.sub, sid).await?;
-        if !ended {
+        let revoking = Revoking::new(self);
+        let revoker = revoking.revoker();
+        let ended = sessions.end_session_of(&caller.idp, &caller.user.sub, sid, &revoker);
+        if !ended.await? {
             return Err(Error::SessionNotFound);
         }
         metrics::sessions_ended(metrics::Ended::ByUser, 1);
-        let revoked = match &revocable {
-            None => "none held",
-            Some(token) => match self.revoke(token).await {
-                Revoked::Done => "revoked",
-                Revoked::NoEndpoint => "no revocation endpoint",
-                Revoked::Failed(err) => {
-                    tracing::warn!(error = err.code(), detail = %err, "refresh token not revoked");
-                    "failed"
-                }
-            },
-        };
+        let revoked = revoking.counts();
         let own = sid == caller.key;
-        tracing::info!(own, refresh_token = revoked, "session ended by its user");
+        tracing::info!(own, %revoked, "session ended by its user");
         let response = Response::no_content();
         Ok(match own {
             true => {

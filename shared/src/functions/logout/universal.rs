@@ -16,7 +16,7 @@
 //! `404` would also mark, in the provider's log, every user who never used the app, or whose
 //! sessions a retry already ended.
 
-use super::{Logout, ending_by};
+use super::{Logout, Revoking, ending_by};
 use crate::error::Error;
 use crate::infra::metrics;
 use crate::oidc::global_logout::{self, BodyRefusal, MAX_AGE_SECS, Subject};
@@ -71,10 +71,13 @@ impl Logout {
             return Err(unauthenticated("jti replayed"));
         }
         let until = ending_by(req);
-        let failed = match sessions.end_provider_sessions(idp, named, None, until, true).await {
-            Ok(Ending { ended, complete, revocable }) => {
+        let revoking = Revoking::new(self);
+        let revoker = revoking.revoker();
+        let ending = sessions.end_provider_sessions(idp, named, None, until, Some(&revoker));
+        let failed = match ending.await {
+            Ok(Ending { ended, complete }) => {
                 metrics::sessions_ended(metrics::Ended::UniversalLogout, ended);
-                let revoked = self.revoke_all(revocable, until).await;
+                let revoked = revoking.counts();
                 let format = match subject {
                     Subject::IssSub { .. } => "iss_sub",
                     Subject::Email(_) => "email",

@@ -270,6 +270,27 @@ async fn every_refusal_answers_its_status_and_ends_nothing() {
             "no jti",
         ),
         (
+            with(&|c| {
+                c.remove("sub");
+            }),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "no sub",
+        ),
+        (
+            format!(
+                "Bearer {}",
+                jws(&json!({"alg": "RS256", "kid": okta.key.kid()}), &claims(okta), &okta.key)
+            ),
+            JSON,
+            alice.clone(),
+            401,
+            "invalid_token",
+            "no typ",
+        ),
+        (
             signed(okta, &claims(okta)),
             Some("application/x-www-form-urlencoded"),
             alice.clone(),
@@ -463,4 +484,47 @@ async fn a_refresh_racing_the_revocation_ends_ended() {
     // The refresh token the session held when it ended was revoked, and so was the one the
     // grant brought, which the ended session could not hold.
     assert_eq!(world.revoked(&world.okta).await, ["rt-alice-0", "rt-alice-rotated"]);
+}
+
+#[tokio::test]
+async fn a_run_the_deadline_cuts_short_leaves_whole_sessions_that_the_retry_revokes_and_ends() {
+    let world = World::start("default").await;
+    for n in 0..40 {
+        world.login(&world.okta, "alice", n, None).await;
+    }
+    // A slow provider: each revocation takes 50 ms, and the first request's deadline leaves
+    // about one second for the ending (the in-memory table ends one session after another).
+    world.okta.server.reset().await;
+    world.okta.serve_jwks(&[&world.okta.key], None).await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(50)))
+        .mount(&world.okta.server)
+        .await;
+    let token = signed(&world.okta, &claims(&world.okta));
+    let body = iss_sub(&world.okta, "alice");
+    let short = Request {
+        authorization: Some(&token),
+        content_type: JSON,
+        body: body.as_bytes(),
+        deadline: Some(Instant::now() + Duration::from_secs(4)),
+        ..crate::testing::request(&Method::POST, PATH)
+    };
+    let resp = serve(&world.logout, &short, crate::unix_now()).await.into_http();
+    assert_eq!(resp.status(), 503, "{}", resp.body());
+    assert!(resp.body().contains("logout_incomplete"));
+    let left = world.left(&world.okta, "alice").await;
+    assert!(0 < left && left < 40, "{left} left: part done, part not");
+    // Every session gone was revoked first; every session left is whole (it still opens).
+    let revoked = world.revoked(&world.okta).await;
+    assert!(revoked.len() >= 40 - left, "{} revoked, {left} left", revoked.len());
+    // The provider's retry (the same request: its jti was forgotten) ends the rest.
+    let (status, answer) = world.call(Some(&token), JSON, &body).await;
+    assert_eq!(status, 204, "{answer}");
+    assert_eq!(world.left(&world.okta, "alice").await, 0);
+    let mut revoked = world.revoked(&world.okta).await;
+    revoked.dedup();
+    let mut all: Vec<String> = (0..40).map(|n| format!("rt-alice-{n}")).collect();
+    all.sort();
+    assert_eq!(revoked, all, "each refresh token revoked, none lost to the deadline");
 }
