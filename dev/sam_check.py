@@ -99,13 +99,15 @@ SESSION_TABLE_POLICY = {
         # The whole session (its refresh token, to revoke it); deletes.
         ({"dynamodb:GetItem", "dynamodb:DeleteItem"}, TABLE, None),
         ({"dynamodb:BatchWriteItem"}, TABLE, DELETES_ONLY),
-        # Back-channel logout: a used logout token's record, and no other item.
+        # Back-channel logout and Universal Logout: a used token's record (for Universal
+        # Logout also the digest of the user it named and whether its run is pending), and no
+        # other item.
         (
             {"dynamodb:PutItem"},
             TABLE,
             {
                 "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["logout-token *"]},
-                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["h", "ttl"]},
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["h", "ttl", "s", "p"]},
             },
         ),
         # The sessions of a provider session, of a user or of a verified e-mail.

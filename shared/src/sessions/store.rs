@@ -810,6 +810,94 @@ impl Sessions {
         self.delete(&logout_token_key(idp, jti)).await
     }
 
+    /// Claims Universal Logout request `jti` of provider `idp` for the user it names
+    /// (`subject`, a digest of the request's subject identifier), recorded until `until`.
+    /// `true` when the `jti` was never seen, or was seen for this same user by a run that did
+    /// not complete (the provider's retry); `false` for anything else: a replay of a request
+    /// that completed, or the same JWT naming another user (the JWT does not cover the body,
+    /// so whoever obtained it must not be able to end someone else with it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn claim_request(
+        &self,
+        idp: &str,
+        jti: &str,
+        subject: &str,
+        until: u64,
+    ) -> Result<bool, Error> {
+        let key = logout_token_key(idp, jti);
+        if let Some(memory) = in_memory!(self, "PutItem") {
+            let claimed = memory.update(
+                &key,
+                |item| {
+                    item.is_none_or(|i| {
+                        get_s(i, "s").as_deref() == Some(subject) && get_n(i, "p") == Some(1)
+                    })
+                },
+                |i| {
+                    i.insert("ttl".to_owned(), n(until));
+                    i.insert("s".to_owned(), s(subject));
+                    i.insert("p".to_owned(), n(1));
+                },
+            );
+            return Ok(claimed.is_ok());
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.settings.table)
+            .item("h", s(key))
+            .item("ttl", n(until))
+            .item("s", s(subject))
+            .item("p", n(1))
+            .condition_expression("attribute_not_exists(h) OR (s = :s AND p = :one)")
+            .expression_attribute_values(":s", s(subject))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        written("PutItem", result)
+    }
+
+    /// Records that the run of Universal Logout request `jti` completed: the `jti` can no
+    /// longer be claimed, not even for the same user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionStore`].
+    pub async fn settle_request(
+        &self,
+        idp: &str,
+        jti: &str,
+        subject: &str,
+        until: u64,
+    ) -> Result<(), Error> {
+        let key = logout_token_key(idp, jti);
+        if let Some(memory) = in_memory!(self, "PutItem") {
+            let _settled = memory.update(
+                &key,
+                |_| true,
+                |i| {
+                    i.insert("ttl".to_owned(), n(until));
+                    i.insert("s".to_owned(), s(subject));
+                    i.remove("p");
+                },
+            );
+            return Ok(());
+        }
+        self.client
+            .put_item()
+            .table_name(&self.settings.table)
+            .item("h", s(key))
+            .item("ttl", n(until))
+            .item("s", s(subject))
+            .send()
+            .await
+            .map_err(store_error("PutItem"))?;
+        Ok(())
+    }
+
     /// Ends the sessions of provider `idp` that `named` names, but `except` (the item key of
     /// a session its caller ends itself). With `revoke`, each session's refresh token is
     /// revoked before its item is deleted ([`Sessions::end_one`]): a session is never gone

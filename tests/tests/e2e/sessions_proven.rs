@@ -451,6 +451,16 @@ async fn transcript(sessions: &Sessions, idp: &str, now: u64) -> Vec<String> {
         let fresh = sessions.remember_logout_token(idp, &jti, now + 300).await.unwrap();
         out.push(format!("logout token new: {fresh}"));
     }
+    // Universal Logout requests: claimed for one user, again for that user while pending,
+    // never for another; once settled, for no one.
+    let request = someone();
+    for (who, what) in [(&alice, "first"), (&alice, "retry"), (&someone_else, "other user")] {
+        let claimed = sessions.claim_request(idp, &request, who, now + 300).await.unwrap();
+        out.push(format!("request claimed, {what}: {claimed}"));
+    }
+    sessions.settle_request(idp, &request, &alice, now + 300).await.unwrap();
+    let claimed = sessions.claim_request(idp, &request, &alice, now + 300).await.unwrap();
+    out.push(format!("request claimed after it was settled: {claimed}"));
     // Ending alice's sessions but one, then the provider session's by sid and sub.
     let keep = b.key();
     let ending =

@@ -8,13 +8,23 @@
 //! not in `GLOBAL_LOGOUT_PROVIDERS`; `400 invalid_request` for a body that is not the
 //! draft's JSON; `422 unsupported_subject_format` for a subject format other than `iss_sub`
 //! and `email`; `403 revocation_forbidden` for an `iss_sub` of another issuer than the JWT's;
-//! `401 invalid_token` for a `jti` seen before (recorded as logout tokens' are). Then every
-//! session of the user at that provider ends and their refresh tokens are revoked: `204`.
+//! `401 invalid_token` for a `jti` seen before. Then every session of the user at that
+//! provider ends, each refresh token revoked before its item goes: `204`; or `503
+//! logout_incomplete` when the deadline came first.
+//!
+//! The `jti` is recorded in the session table (as logout tokens' are, on every instance) with
+//! a digest of the user the body names, and stays claimed until the run completes. The JWT
+//! does not cover the body: so a repeat is accepted only for the same user while no run of it
+//! has completed (the provider's retry after a `503`), and refused once one has, or for
+//! anyone else (whoever obtained the JWT on its way cannot end another user with it).
 //!
 //! A user with no session here is answered `204` too, not `404`: we hold sessions, not
 //! accounts, and "nothing left to end" is the request's outcome. The draft allows either;
 //! `404` would also mark, in the provider's log, every user who never used the app, or whose
 //! sessions a retry already ended.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::{Logout, Revoking, ending_by};
 use crate::error::Error;
@@ -67,14 +77,15 @@ impl Logout {
         };
         let idp = jwt.iss.as_str();
         let keep_until = jwt.iat + MAX_AGE_SECS + 2 * LEEWAY_SECS.unsigned_abs();
-        if !sessions.remember_logout_token(idp, &jwt.jti, keep_until).await? {
-            return Err(unauthenticated("jti replayed"));
+        let user = subject_digest(&subject);
+        if !sessions.claim_request(idp, &jwt.jti, &user, keep_until).await? {
+            return Err(unauthenticated("jti replayed, or its request named another user"));
         }
         let until = ending_by(req);
         let revoking = Revoking::new(self);
         let revoker = revoking.revoker();
         let ending = sessions.end_provider_sessions(idp, named, None, until, Some(&revoker));
-        let failed = match ending.await {
+        match ending.await {
             Ok(Ending { ended, complete }) => {
                 metrics::sessions_ended(metrics::Ended::UniversalLogout, ended);
                 let revoked = revoking.counts();
@@ -83,19 +94,31 @@ impl Logout {
                     Subject::Email(_) => "email",
                 };
                 tracing::info!(ended, complete, format, %revoked, "universal logout");
-                if complete {
-                    return Ok(Response::no_content());
+                if !complete {
+                    // Claimed for this user still: the provider's retry ends the rest.
+                    return Err(Error::LogoutIncomplete(ended));
                 }
-                Error::LogoutIncomplete(ended)
             }
-            Err(err) => err,
-        };
-        // Not done: the provider's retry must not be taken for a replay.
-        if let Err(again) = sessions.forget_logout_token(idp, &jwt.jti).await {
-            tracing::warn!(error = again.code(), "request token not forgotten");
+            Err(err) => return Err(err),
         }
-        Err(failed)
+        // Done: the JWT can end no one else, and is no retry of anything.
+        if let Err(err) = sessions.settle_request(idp, &jwt.jti, &user, keep_until).await {
+            tracing::warn!(error = err.code(), "request not recorded as done: a repeat for the same user stays possible");
+        }
+        Ok(Response::no_content())
     }
+}
+
+/// A digest of the user `subject` names, as the replay record keeps it: bound to the JWT's
+/// `jti`, so that the JWT (which does not cover the body) serves a retry for the same user
+/// and no other. The e-mail is folded as the index folds it.
+fn subject_digest(subject: &Subject) -> String {
+    let named = match subject {
+        Subject::IssSub { iss, sub } => format!("iss_sub\n{iss}\n{sub}"),
+        Subject::Email(email) => format!("email\n{}", email.to_ascii_lowercase()),
+    };
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, named.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
 #[cfg(test)]

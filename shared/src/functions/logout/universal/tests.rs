@@ -518,7 +518,12 @@ async fn a_run_the_deadline_cuts_short_leaves_whole_sessions_that_the_retry_revo
     // Every session gone was revoked first; every session left is whole (it still opens).
     let revoked = world.revoked(&world.okta).await;
     assert!(revoked.len() >= 40 - left, "{} revoked, {left} left", revoked.len());
-    // The provider's retry (the same request: its jti was forgotten) ends the rest.
+    // The same JWT naming another user is refused: it was claimed for alice.
+    world.login(&world.okta, "bob", 0, None).await;
+    let (status, answer) = world.call(Some(&token), JSON, &iss_sub(&world.okta, "bob")).await;
+    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(world.left(&world.okta, "bob").await, 1);
+    // The provider's retry (the same request, for the same user) ends the rest.
     let (status, answer) = world.call(Some(&token), JSON, &body).await;
     assert_eq!(status, 204, "{answer}");
     assert_eq!(world.left(&world.okta, "alice").await, 0);
@@ -527,4 +532,8 @@ async fn a_run_the_deadline_cuts_short_leaves_whole_sessions_that_the_retry_revo
     let mut all: Vec<String> = (0..40).map(|n| format!("rt-alice-{n}")).collect();
     all.sort();
     assert_eq!(revoked, all, "each refresh token revoked, none lost to the deadline");
+    // Done: no repeat of it is accepted, not even for alice.
+    world.login(&world.okta, "alice", 99, None).await;
+    assert_eq!(world.call(Some(&token), JSON, &body).await.0, 401);
+    assert_eq!(world.left(&world.okta, "alice").await, 1);
 }
