@@ -22,7 +22,7 @@ async fn cold_start_reads_the_secret_from_moto_and_logs_no_secret() {
 }
 
 /// moto holds the table `dev/session_table.py` made from `template.yaml`: key `h`, TTL on `ttl`,
-/// both sparse indexes; and it can be scanned (as tests of the sessions do).
+/// the three sparse indexes; and it can be scanned (as tests of the sessions do).
 fn session_table_is_created_from_the_template(stack: &Stack) {
     let described = stack.describe_session_table();
     let table = &described["Table"];
@@ -45,6 +45,7 @@ fn session_table_is_created_from_the_template(stack: &Stack) {
         [
             ("by_provider_sid".to_owned(), key("psid"), "\"KEYS_ONLY\"".to_owned()),
             ("by_subject".to_owned(), key("subj"), "\"KEYS_ONLY\"".to_owned()),
+            ("by_email".to_owned(), key("mail"), "\"KEYS_ONLY\"".to_owned()),
         ]
     );
     assert_eq!(
