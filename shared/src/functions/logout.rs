@@ -357,11 +357,11 @@ impl Logout {
         // The provider ended its session itself: nothing to revoke there.
         let ending = sessions.end_provider_sessions(idp, named, None, ending_by(req), None).await;
         let failed = match ending {
-            Ok(Ending { ended, complete: true, .. }) => {
+            Ok(Ending { ended, complete: true }) => {
                 metrics::sessions_ended(metrics::Ended::Backchannel, ended);
                 return Ok(ended);
             }
-            Ok(Ending { ended, complete: false, .. }) => {
+            Ok(Ending { ended, complete: false }) => {
                 metrics::sessions_ended(metrics::Ended::Backchannel, ended);
                 Error::LogoutIncomplete(ended)
             }
