@@ -103,7 +103,10 @@ impl Logout {
         }
         // Done: the JWT can end no one else, and is no retry of anything.
         if let Err(err) = sessions.settle_request(idp, &jwt.jti, &user, keep_until).await {
-            tracing::warn!(error = err.code(), "request not recorded as done: a repeat for the same user stays possible");
+            tracing::warn!(
+                error = err.code(),
+                "request not recorded as done: a repeat for the same user stays possible"
+            );
         }
         Ok(Response::no_content())
     }
