@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 use super::client_auth::ClientCredentials;
 use crate::error::Error;
 use crate::infra::clock::unix_now;
-use crate::infra::http::{FetchError, Http};
+use crate::infra::http::{FetchError, Http, TOTAL_TIMEOUT};
 use crate::tokens::session::{b64_json, new_jti};
 
 /// The header a proof travels in, and the one a provider's nonce comes in.
@@ -297,12 +297,25 @@ impl<'a> DpopHttp<'a> {
     }
 
     /// Sends `request` with a proof; once more with the provider's nonce if it asks for one.
+    /// Both tries together take at most [`TOTAL_TIMEOUT`], as one call without DPoP does: the
+    /// refresh lease (`LEASE_SECS`, in the session store) counts each provider call at that.
     ///
     /// # Errors
     ///
-    /// [`FetchError`]; [`FetchError::Other`] when no proof can be made.
+    /// [`FetchError`]; [`FetchError::Timeout`] when both tries outlast [`TOTAL_TIMEOUT`];
+    /// [`FetchError::Other`] when no proof can be made.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
         let Some(key) = self.key else { return self.http.send(request).await };
+        let proven = self.send_with_proofs(key, request);
+        tokio::time::timeout(TOTAL_TIMEOUT, proven).await.map_err(|_| FetchError::Timeout)?
+    }
+
+    /// [`DpopHttp::send`] with `key`, unbounded.
+    async fn send_with_proofs(
+        &self,
+        key: &DpopKey,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, FetchError> {
         let (parts, body) = request.into_parts();
         let uri = parts.uri.to_string();
         let bearer = parts

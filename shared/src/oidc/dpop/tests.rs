@@ -216,3 +216,32 @@ fn a_nonce_that_is_not_printable_or_overlong_is_not_taken() {
     );
     assert_eq!(nonces.get("https://other.example.com/token"), None);
 }
+
+/// [`AlwaysNonce`], each answer after `delay`.
+struct SlowNonce(AlwaysNonce, std::time::Duration);
+
+impl Respond for SlowNonce {
+    fn respond(&self, request: &Received) -> ResponseTemplate {
+        self.0.respond(request).set_delay(self.1)
+    }
+}
+
+#[tokio::test]
+async fn a_nonce_retry_stays_within_one_calls_timeout() {
+    // Each answer within the HTTP client's own timeout, the two together not: the refresh
+    // lease counts a provider call at that timeout, nonce retry included.
+    let server = MockServer::start().await;
+    let count = Arc::new(AtomicUsize::new(0));
+    let slow = SlowNonce(AlwaysNonce(count.clone(), 400), TOTAL_TIMEOUT * 6 / 10);
+    Mock::given(wiremock::matchers::any()).respond_with(slow).mount(&server).await;
+    let (http, key, nonces, creds) =
+        (http_client().unwrap(), DpopKey::generate().unwrap(), Nonces::default(), credentials());
+    let client = DpopHttp::new(&http, Some(&key), &nonces, &creds);
+    let request =
+        http::Request::post(format!("{}/token", server.uri())).body(b"grant_type=x".to_vec());
+    // Without the bound, both answers would arrive (each within the client's timeout) and the
+    // second refusal would be the answer.
+    let sent = client.send(request.unwrap()).await;
+    assert!(matches!(sent, Err(FetchError::Timeout)), "{sent:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 2, "the retry was sent, and cut");
+}
