@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::id_token::{LEEWAY_SECS, numeric_date};
 use super::jwks::JwksCache;
-use super::logout_token::{Refusal, signed_payload};
+use super::logout_token::{Audience, Refusal, signed_payload};
 
 /// The `typ` values of a request JWT, either form (Okta's header says the first).
 const REQUEST_TYPES: &[&str] =
@@ -47,13 +47,6 @@ pub struct RequestToken {
     pub jti: String,
     /// When it was issued: a replay record need not outlive `iat` + [`MAX_AGE_SECS`].
     pub iat: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -86,13 +79,7 @@ pub async fn verify(
         .issuer_rule()
         .check(claims.iss.as_deref(), claims.tid.as_deref())
         .ok_or("iss is not the provider's issuer")?;
-    let ours = |a: &String| a == audience;
-    let for_us = match &claims.aud {
-        Some(Audience::One(a)) => ours(a),
-        Some(Audience::Many(all)) => all.iter().any(ours),
-        None => false,
-    };
-    if !for_us {
+    if !Audience::names(claims.aud.as_ref(), audience) {
         return Err("aud does not name our endpoint");
     }
     let leeway = LEEWAY_SECS.unsigned_abs();

@@ -62,11 +62,23 @@ struct Header {
     typ: Option<String>,
 }
 
+/// A JWT's `aud`: one string or an array of them.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Audience {
+pub(crate) enum Audience {
     One(String),
     Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether `aud` (absent: never) names `who`.
+    pub(crate) fn names(aud: Option<&Self>, who: &str) -> bool {
+        match aud {
+            Some(Self::One(a)) => a == who,
+            Some(Self::Many(all)) => all.iter().any(|a| a == who),
+            None => false,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -211,13 +223,7 @@ fn check_claims(payload: &[u8], jwks: &JwksCache, now: u64) -> Result<LogoutToke
         .issuer_rule()
         .check(claims.iss.as_deref(), claims.tid.as_deref())
         .ok_or("iss is not the provider's issuer")?;
-    let ours = |a: &String| a == jwks.client_id();
-    let for_us = match &claims.aud {
-        Some(Audience::One(a)) => ours(a),
-        Some(Audience::Many(all)) => all.iter().any(ours),
-        None => false,
-    };
-    if !for_us {
+    if !Audience::names(claims.aud.as_ref(), jwks.client_id()) {
         return Err("aud does not name our client");
     }
     let leeway = LEEWAY_SECS.unsigned_abs();
