@@ -102,3 +102,22 @@ pub async fn post_with_handle(
     let req = http.post(stack.function(function, path)).header(COOKIE, handle);
     req.header("x-csrf", "1").send().await.unwrap()
 }
+
+/// A SPA login of `user` (the local provider's password is the login) through `http`, in a
+/// fresh provider cookie jar: our JWT, its `sid` (our session id), and the session handle
+/// cookie (`name=value`).
+pub async fn spa_session_of(
+    stack: &Stack,
+    http: &reqwest::Client,
+    user: &str,
+) -> (String, String, String) {
+    let (login_url, tx) = spa_login(stack, http, "/api/login").await;
+    let mut jar = crate::Jar::default();
+    let redirect = crate::sign_in_at_provider(http, &mut jar, &login_url, user, user).await;
+    let resp = spa_callback(stack, http, &redirect, &tx).await;
+    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
+    let handle = session_handle(&resp);
+    let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let sid = crate::jwt_parts(&token).1["sid"].as_str().unwrap().to_owned();
+    (token, sid, handle)
+}

@@ -8,24 +8,12 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use e2e::flows;
-use e2e::{Jar, Options, Stack, client, jwt_parts, sign_in_at_provider};
+use e2e::{Options, Stack, client};
 use serde_json::Value;
 
 /// A browser's user agent, for a session with a device label.
 const FIREFOX_ON_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-
-/// A SPA login of `user` (the local provider's password is the login) through `http`: the
-/// session id and the session handle cookie (`name=value`).
-async fn session_of(stack: &Stack, http: &reqwest::Client, user: &str) -> (String, String) {
-    let (login_url, tx) = flows::spa_login(stack, http, "/api/login").await;
-    let redirect = sign_in_at_provider(http, &mut Jar::default(), &login_url, user, user).await;
-    let resp = flows::spa_callback(stack, http, &redirect, &tx).await;
-    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
-    let handle = flows::session_handle(&resp);
-    let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
-    (jwt_parts(&token).1["sid"].as_str().unwrap().to_owned(), handle)
-}
 
 /// The built `session-tool`: beside this test binary's `deps/` folder, in the same target
 /// directory (`cargo build --workspace --bins` builds it, as `make e2e` does first).
@@ -69,9 +57,10 @@ async fn session_tool_lists_and_ends_one_users_sessions_only() {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let (alice_firefox, alice_firefox_handle) = session_of(&stack, &firefox, "alice").await;
-    let (alice_other, alice_other_handle) = session_of(&stack, &http, "alice").await;
-    let (bob, bob_handle) = session_of(&stack, &http, "bob").await;
+    let (_, alice_firefox, alice_firefox_handle) =
+        flows::spa_session_of(&stack, &firefox, "alice").await;
+    let (_, alice_other, alice_other_handle) = flows::spa_session_of(&stack, &http, "alice").await;
+    let (_, bob, bob_handle) = flows::spa_session_of(&stack, &http, "bob").await;
     let issuer = stack.issuer();
     let user = |sub: &'static str| ["--issuer", issuer.as_str(), "--sub", sub];
 

@@ -4,21 +4,9 @@
 //! with it); and no request of one user lists, ends or learns of another user's session.
 
 use e2e::flows;
-use e2e::{Jar, Options, Stack, client, jwt_parts, sign_in_at_provider};
+use e2e::{Options, Stack, client};
 use reqwest::header::{AUTHORIZATION, COOKIE};
 use serde_json::Value;
-
-/// A SPA login of `user` (its password is its name): our JWT, its `sid`, and the handle cookie.
-async fn login(stack: &Stack, http: &reqwest::Client, user: &str) -> (String, String, String) {
-    let (login_url, tx) = flows::spa_login(stack, http, "/api/login").await;
-    let redirect = sign_in_at_provider(http, &mut Jar::default(), &login_url, user, user).await;
-    let resp = flows::spa_callback(stack, http, &redirect, &tx).await;
-    assert_eq!(resp.status(), 200, "{}", stack.log("functions"));
-    let handle = flows::session_handle(&resp);
-    let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
-    let sid = jwt_parts(&token).1["sid"].as_str().unwrap().to_owned();
-    (token, sid, handle)
-}
 
 /// `GET /api/sessions` as the holder of `token` (bearer) or, without it, of `handle`.
 async fn list(
@@ -71,10 +59,10 @@ async fn a_user_lists_and_ends_their_own_sessions_and_everywhere_revokes_each_re
     let stack =
         Stack::start("your_sessions", Options { sessions: true, ..Options::default() }).await;
     let http = client();
-    let (a1, a1_sid, a1_handle) = login(&stack, &http, "alice").await;
-    let (_, a2_sid, a2_handle) = login(&stack, &http, "alice").await;
-    let (_, a3_sid, a3_handle) = login(&stack, &http, "alice").await;
-    let (b1, b1_sid, b1_handle) = login(&stack, &http, "bob").await;
+    let (a1, a1_sid, a1_handle) = flows::spa_session_of(&stack, &http, "alice").await;
+    let (_, a2_sid, a2_handle) = flows::spa_session_of(&stack, &http, "alice").await;
+    let (_, a3_sid, a3_handle) = flows::spa_session_of(&stack, &http, "alice").await;
+    let (b1, b1_sid, b1_handle) = flows::spa_session_of(&stack, &http, "bob").await;
     let tokens: Vec<String> =
         [&a1_sid, &a2_sid, &a3_sid].iter().map(|sid| refresh_token(&stack, sid)).collect();
 
